@@ -1,0 +1,165 @@
+"""The catalog as plain frozen data: what the routing decision reads, and nothing that does I/O.
+
+A snapshot is built once from the database (see `catalog.loader`) and replaced whole when the
+catalog changes; nothing mutates it. Values the database holds as free strings (tiers, power
+levels, auth types) are parsed here: an unknown value becomes None and the routing engine
+rejects that row with a reason instead of guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from switchboard.pricing import blended_price
+from switchboard.vocabulary import AuthType, HealthStatus, PowerLevel, Tier
+
+
+def parse_tier(value: str | None) -> Tier | None:
+    try:
+        return Tier(value) if value else None
+    except ValueError:
+        return None
+
+
+def parse_power_level(value: str | None) -> PowerLevel | None:
+    try:
+        return PowerLevel(value) if value else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    id: int
+    slug: str
+    name: str
+    base_url: str | None = None
+    api_format: str | None = None
+    auth_type: AuthType | None = AuthType.BEARER
+    is_active: bool = True
+    is_byok_supported: bool = False
+    supports_streaming: bool = True
+    supports_function_calling: bool = False
+    supports_vision: bool = False
+    min_tier: Tier | None = Tier.FREE
+    health_status: str = HealthStatus.UNKNOWN
+    has_system_key: bool = False
+
+    @property
+    def needs_key(self) -> bool:
+        return self.auth_type is not AuthType.NONE
+
+    @property
+    def reported_down(self) -> bool:
+        return self.health_status in (HealthStatus.DOWN, HealthStatus.UNHEALTHY)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: int
+    provider_id: int
+    model_id: str
+    name: str
+    input_price: Decimal = Decimal(0)
+    output_price: Decimal = Decimal(0)
+    cached_input_price: Decimal | None = None
+    context_window: int | None = None
+    max_tokens: int | None = None
+    supports_streaming: bool = True
+    supports_function_calling: bool = False
+    supports_vision: bool = False
+    supports_json_mode: bool = False
+    power_level: PowerLevel | None = PowerLevel.BALANCED
+    power_level_priority: int = 100
+    is_active: bool = True
+    is_deprecated: bool = False
+    replacement_id: int | None = None
+    min_tier: Tier | None = Tier.FREE
+
+    @property
+    def blended_price(self) -> Decimal:
+        return blended_price(self.input_price, self.output_price)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    id: int
+    model_id: int
+    power_level: PowerLevel | None
+    user_tier: Tier | None = None
+    """None matches every tier (the column is empty)."""
+    user_tier_invalid: bool = False
+    """The column holds a value that is not a tier: the rule matches no one."""
+    task_type: str = "general"
+    priority: int = 100
+    weight: int = 100
+    min_tokens: int | None = None
+    max_tokens: int | None = None
+    requires_byok: bool = False
+    is_fallback: bool = False
+    is_active: bool = True
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    """Providers, models and rules by id, plus the price ceilings of each power level.
+
+    `route_cache` memoises the token-independent part of routing decisions (see
+    `routing.planner`); it is derived from the snapshot alone, so it never goes stale.
+    """
+
+    providers: Mapping[int, ProviderInfo]
+    models: Mapping[int, ModelInfo]
+    rules: tuple[RuleInfo, ...]
+    price_ceilings: Mapping[PowerLevel, Decimal] = field(default_factory=dict)
+    version: int = 0
+    rules_by_power: Mapping[PowerLevel, tuple[RuleInfo, ...]] = field(init=False)
+    task_types: frozenset[str] = field(init=False)
+    models_by_name: Mapping[str, tuple[ModelInfo, ...]] = field(init=False)
+    route_cache: dict[Any, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_power: dict[PowerLevel, list[RuleInfo]] = {level: [] for level in PowerLevel}
+        for rule in self.rules:
+            if rule.power_level is not None:
+                by_power[rule.power_level].append(rule)
+        by_name: dict[str, list[ModelInfo]] = {}
+        for model in self.models.values():
+            provider = self.providers.get(model.provider_id)
+            by_name.setdefault(model.model_id, []).append(model)
+            if provider is not None:
+                by_name.setdefault(f"{provider.slug}/{model.model_id}", []).append(model)
+        object.__setattr__(
+            self, "rules_by_power", {level: tuple(rules) for level, rules in by_power.items()}
+        )
+        object.__setattr__(self, "task_types", frozenset(rule.task_type for rule in self.rules))
+        object.__setattr__(
+            self,
+            "models_by_name",
+            {name: tuple(sorted(models, key=lambda m: m.id)) for name, models in by_name.items()},
+        )
+        object.__setattr__(self, "route_cache", {})
+
+    def provider_of(self, model: ModelInfo) -> ProviderInfo | None:
+        return self.providers.get(model.provider_id)
+
+    def price_ceiling(self, power_level: PowerLevel) -> Decimal | None:
+        return self.price_ceilings.get(power_level)
+
+    def find_models(self, name: str) -> tuple[ModelInfo, ...]:
+        """Models a client may mean by `name`: a `model_id`, or `provider_slug/model_id`."""
+        return self.models_by_name.get(name, ())
+
+    def serving_model(self, model: ModelInfo) -> ModelInfo:
+        """The model that serves requests for `model`: its replacement chain, if deprecated."""
+        seen = {model.id}
+        while model.is_deprecated and model.replacement_id is not None:
+            replacement = self.models.get(model.replacement_id)
+            if replacement is None or replacement.id in seen:
+                break
+            seen.add(replacement.id)
+            model = replacement
+        return model

@@ -1,0 +1,30 @@
+"""Switchboard's exceptions, one tree::
+
+SwitchboardError
+├── ConfigurationError        a setting is missing or malformed (names the variable)
+├── SecretError
+│   └── SecretDecryptionError  no configured key opens a stored secret
+└── NotFoundError             a named user, provider or model does not exist
+"""
+
+from __future__ import annotations
+
+
+class SwitchboardError(Exception):
+    """Base of every error Switchboard raises on purpose."""
+
+
+class ConfigurationError(SwitchboardError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class SecretError(SwitchboardError):
+    """Something went wrong encrypting or decrypting a secret. Never carries the secret."""
+
+
+class SecretDecryptionError(SecretError):
+    """None of the keys in ENCRYPTION_KEY can decrypt the value (wrong key or corrupted data)."""
+
+
+class NotFoundError(SwitchboardError):
+    """A user, provider, model or key named by the caller does not exist."""

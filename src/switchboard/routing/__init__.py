@@ -1,0 +1,19 @@
+"""Pure routing decisions: which models may serve a request, in which order, and why."""
+
+from switchboard.routing.explain import ModelVerdict, Verdict, explain_route
+from switchboard.routing.health import HealthView
+from switchboard.routing.planner import Candidate, RoutePlan, plan_route
+from switchboard.routing.reasons import Rejection
+from switchboard.routing.request import RouteRequest
+
+__all__ = [
+    "Candidate",
+    "HealthView",
+    "ModelVerdict",
+    "Rejection",
+    "RoutePlan",
+    "RouteRequest",
+    "Verdict",
+    "explain_route",
+    "plan_route",
+]

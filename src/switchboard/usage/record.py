@@ -1,0 +1,64 @@
+"""`UsageRecord`: everything one request cost and how it went, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from switchboard._types import utcnow
+from switchboard.pricing import CostBreakdown
+
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    request_id: str
+    user_id: str
+    model_id: int | None = None
+    provider_id: int | None = None
+    model_name: str | None = None
+    power_level: str | None = None
+    task_type: str | None = None
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    usage_estimated: bool = False
+    cost_input_usd: Decimal = _ZERO
+    cost_cached_usd: Decimal = _ZERO
+    cost_output_usd: Decimal = _ZERO
+    cost_total_usd: Decimal = _ZERO
+    used_byok: bool = False
+    user_key_id: int | None = None
+    latency_ms: int | None = None
+    time_to_first_token_ms: int | None = None
+    status_code: int | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    attempts: int = 1
+    request_ip: str | None = None
+    user_agent: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @classmethod
+    def with_costs(cls, costs: CostBreakdown | dict[str, Any], **fields: Any) -> UsageRecord:
+        """A record whose four cost fields come from a `calculate_cost` breakdown."""
+        return cls(
+            cost_input_usd=Decimal(str(costs.get("cost_input_usd", 0))),
+            cost_cached_usd=Decimal(str(costs.get("cost_cached_usd", 0))),
+            cost_output_usd=Decimal(str(costs.get("cost_output_usd", 0))),
+            cost_total_usd=Decimal(str(costs.get("cost_total_usd", 0))),
+            **fields,
+        )
+
+    def column_values(self) -> dict[str, Any]:
+        """The `llm_usage_logs` row, `total_tokens` derived."""
+        values = asdict(self)
+        values["total_tokens"] = self.total_tokens
+        return values

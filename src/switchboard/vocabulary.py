@@ -1,0 +1,58 @@
+"""The closed vocabularies shared by every layer: tiers, power levels, key sources, health."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Tier(enum.StrEnum):
+    """A user's plan. Ordered: a user may use what is required at or below their tier."""
+
+    FREE = "free"
+    STARTER = "starter"
+    PROFESSIONAL = "professional"
+    ENTERPRISE = "enterprise"
+
+    @property
+    def rank(self) -> int:
+        return _TIER_RANK[self]
+
+
+_TIER_RANK = {tier: rank for rank, tier in enumerate(Tier)}
+
+
+class PowerLevel(enum.StrEnum):
+    """How much model the caller asks for: cheapest that will do, a balance, or the best."""
+
+    ECO = "eco"
+    BALANCED = "balanced"
+    PRECISION = "precision"
+
+
+class KeySource(enum.StrEnum):
+    """Whose key pays for a request: the user's own (BYOK) or the platform's."""
+
+    BYOK = "byok"
+    SYSTEM = "system"
+
+
+class AuthType(enum.StrEnum):
+    """How a provider expects its key: `Authorization: Bearer`, an `x-api-key` header, or none."""
+
+    BEARER = "bearer"
+    API_KEY = "api_key"
+    NONE = "none"
+
+
+class HealthStatus(enum.StrEnum):
+    """A provider's last known health. Only `down` and `unhealthy` demote it in routing."""
+
+    UNKNOWN = "unknown"
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+    DOWN = "down"
+
+
+GENERAL_TASK = "general"
+"""The task type a rule uses to match every task; an exact task match is preferred to it."""
