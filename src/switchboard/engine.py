@@ -120,10 +120,9 @@ class LLMRoutingEngine:
         """`(model, api_key, key_source)` for the best candidate that has a usable key; when
         none has one, the best candidate with `api_key=None` (the gateway skips those).
         `(None, None, None)` when no model may serve the request."""
-        plan = self.plan(user_id, user_tier, power_level, **options)
-        if not plan.candidates:
+        best = self.plan(user_id, user_tier, power_level, **options).usable_choice
+        if best is None:
             return None, None, None
-        best = next((c for c in plan.candidates if c.has_usable_key), plan.candidates[0])
         model, api_key, key_source = self._choice(user_id, best.model.id, best.key_source)
         return model, api_key, key_source
 

@@ -55,10 +55,13 @@ def explain_route(
     health: HealthView = HEALTHY,
     rng: random.Random | None = None,
 ) -> list[ModelVerdict]:
-    """The plan's candidates in order, then every other model with the reason it was left out."""
+    """The plan's candidates in order, then every other model with the reason it was left out.
+    The chosen one is the first candidate with a usable key (the one the gateway calls first;
+    candidates without a key are skipped), or the first candidate when none has a key."""
     plan = plan_route(snapshot, request, byok_providers=byok_providers, health=health, rng=rng)
+    chosen = plan.usable_choice
     verdicts = [
-        _candidate_verdict(position, candidate)
+        _candidate_verdict(position, candidate, chosen=candidate is chosen)
         for position, candidate in enumerate(plan.candidates, start=1)
     ]
     planned = {candidate.model.id for candidate in plan.candidates}
@@ -76,7 +79,7 @@ def explain_route(
     return verdicts + rejected
 
 
-def _candidate_verdict(position: int, candidate: Candidate) -> ModelVerdict:
+def _candidate_verdict(position: int, candidate: Candidate, *, chosen: bool) -> ModelVerdict:
     notes = []
     if not candidate.has_usable_key:
         notes.append(NO_USABLE_KEY)
@@ -89,7 +92,7 @@ def _candidate_verdict(position: int, candidate: Candidate) -> ModelVerdict:
         model_id=candidate.model.model_id,
         model_name=candidate.model.name,
         provider_slug=candidate.provider.slug,
-        verdict=Verdict.CHOSEN if position == 1 else Verdict.FALLBACK,
+        verdict=Verdict.CHOSEN if chosen else Verdict.FALLBACK,
         position=position,
         detail=candidate.route_reason,
         rule_id=candidate.rule.id,

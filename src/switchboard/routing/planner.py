@@ -52,7 +52,15 @@ class RoutePlan:
 
     @property
     def choice(self) -> Candidate | None:
+        """The first candidate, whether or not a key is configured for it."""
         return self.candidates[0] if self.candidates else None
+
+    @property
+    def usable_choice(self) -> Candidate | None:
+        """The first candidate with a usable key, else the first candidate: the model that
+        `select_model` returns and that the gateway calls first."""
+        usable = next((c for c in self.candidates if c.has_usable_key), None)
+        return usable or self.choice
 
 
 @dataclass(frozen=True, slots=True)
