@@ -95,10 +95,9 @@ class LLMRoutingEngine:
         self, user_id: str, user_tier: str, power_level: str, **options: Unpack[RouteOptions]
     ) -> RoutePlan:
         """The routing decision as data (see `routing.plan_route`)."""
-        request = RouteRequest.parse(user_tier=user_tier, power_level=power_level, **options)
         return plan_route(
             self.snapshot,
-            request,
+            RouteRequest.parse(user_tier=user_tier, power_level=power_level, **options),
             byok_providers=load_byok_providers(self.db, user_id),
             health=self._health,
             rng=self._rng,
@@ -130,10 +129,9 @@ class LLMRoutingEngine:
         self, user_id: str, user_tier: str, power_level: str, **options: Unpack[RouteOptions]
     ) -> list[ModelVerdict]:
         """For every model in the catalog: chosen, fallback, or rejected and why."""
-        plan = self.plan(user_id, user_tier, power_level, **options)
         return explain_route(
             self.snapshot,
-            plan.request,
+            RouteRequest.parse(user_tier=user_tier, power_level=power_level, **options),
             byok_providers=load_byok_providers(self.db, user_id),
             health=self._health,
             rng=self._rng,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     ForeignKey,
@@ -67,6 +69,8 @@ class LLMProvider(Base):
     description: Mapped[str | None] = mapped_column(Text)
     base_url: Mapped[str | None] = mapped_column(String(500))
     api_format: Mapped[str | None] = mapped_column(String(32))
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Adapter settings: extra headers, or the mock provider's replies, latency and faults."""
     auth_type: Mapped[str] = mapped_column(String(20), nullable=False, default="bearer")
     encrypted_api_key: Mapped[str | None] = mapped_column(Text)
     api_key_prefix: Mapped[str | None] = mapped_column(String(16))

@@ -1,10 +1,15 @@
-"""Settings from the environment and a local `.env`: built by each entry point, passed down."""
+"""Settings from the environment and a local `.env`: built by each entry point, passed down.
+
+Every field is read from the environment variable of the same name in upper case
+(`database_url` ← `DATABASE_URL`); the README's configuration table lists them.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/switchboard.db"
@@ -15,19 +20,27 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
-    encryption_key: SecretStr | None = Field(default=None, validation_alias="ENCRYPTION_KEY")
-    admin_token: SecretStr | None = Field(default=None, validation_alias="ADMIN_TOKEN")
-    litellm_proxy_url: str | None = Field(default=None, validation_alias="LITELLM_PROXY_URL")
-    litellm_master_key: SecretStr | None = Field(
-        default=None, validation_alias="LITELLM_MASTER_KEY"
-    )
-    price_ceiling_eco: Decimal | None = Field(
-        default=Decimal("0.50"), validation_alias="PRICE_CEILING_ECO"
-    )
-    price_ceiling_balanced: Decimal | None = Field(
-        default=None, validation_alias="PRICE_CEILING_BALANCED"
-    )
-    price_ceiling_precision: Decimal | None = Field(
-        default=None, validation_alias="PRICE_CEILING_PRECISION"
-    )
+    database_url: str = DEFAULT_DATABASE_URL
+    encryption_key: SecretStr | None = None
+    admin_token: SecretStr | None = None
+    litellm_proxy_url: str | None = None
+    litellm_master_key: SecretStr | None = None
+
+    # Routing: the ceiling on a model's blended price at each power level, $ per 1M tokens.
+    price_ceiling_eco: Decimal | None = Decimal("0.50")
+    price_ceiling_balanced: Decimal | None = None
+    price_ceiling_precision: Decimal | None = None
+
+    # The gateway.
+    host: str = "127.0.0.1"
+    port: int = 8084
+    spool_dir: Path = Path("./data/spool")
+    max_request_bytes: int = 4 * 1024 * 1024
+    max_attempts: int = 3
+    request_timeout_s: float = 120.0
+    connect_timeout_s: float = 5.0
+    key_cache_ttl_s: float = 5.0
+    catalog_poll_interval_s: float = 1.0
+    usage_flush_interval_s: float = 0.5
+    cooldown_failures: int = 3
+    cooldown_s: float = 30.0

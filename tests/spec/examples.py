@@ -6,27 +6,28 @@ from sqlalchemy.orm import Session
 from switchboard.models import LLMProvider
 from datetime import datetime
 
+
 def create_openai_provider(db: Session):
     provider = LLMProvider(
-        provider_name='OpenAI',
-        provider_slug='openai',
-        display_name='OpenAI',
-        description='OpenAI LLM provider',
-        base_url='https://api.openai.com/v1',
-        auth_type='bearer',
+        provider_name="OpenAI",
+        provider_slug="openai",
+        display_name="OpenAI",
+        description="OpenAI LLM provider",
+        base_url="https://api.openai.com/v1",
+        auth_type="bearer",
         supports_streaming=True,
         supports_function_calling=True,
         supports_vision=True,
         is_active=True,
         is_byok_supported=True,
         is_system_provider=True,
-        api_key_format='sk-*',
-        documentation_url='https://platform.openai.com/docs',
-        pricing_url='https://openai.com/pricing',
-        min_tier_required='free',
-        health_status='unknown',
+        api_key_format="sk-*",
+        documentation_url="https://platform.openai.com/docs",
+        pricing_url="https://openai.com/pricing",
+        min_tier_required="free",
+        health_status="unknown",
         created_at=datetime.utcnow(),
-        updated_at=datetime.utcnow()
+        updated_at=datetime.utcnow(),
     )
 
     db.add(provider)
@@ -35,30 +36,32 @@ def create_openai_provider(db: Session):
 
     return provider
 
+
 from switchboard.models import LLMModel
+
 
 def create_gpt4_model(db: Session, provider_id: int):
     model = LLMModel(
         provider_id=provider_id,
-        model_name='GPT-4 Turbo',
-        model_id='gpt-4-turbo-preview',
-        display_name='GPT-4 Turbo',
-        description='Latest GPT-4 Turbo model',
+        model_name="GPT-4 Turbo",
+        model_id="gpt-4-turbo-preview",
+        display_name="GPT-4 Turbo",
+        description="Latest GPT-4 Turbo model",
         max_tokens=4096,
         context_window=128000,
         supports_streaming=True,
         supports_function_calling=True,
         supports_vision=False,
         supports_json_mode=True,
-        cost_per_1m_input_tokens=10.00,    # $10 per 1M tokens
-        cost_per_1m_output_tokens=30.00,   # $30 per 1M tokens
-        power_level='precision',
+        cost_per_1m_input_tokens=10.00,  # $10 per 1M tokens
+        cost_per_1m_output_tokens=30.00,  # $30 per 1M tokens
+        power_level="precision",
         power_level_priority=1,  # Highest priority
         is_active=True,
         is_deprecated=False,
-        min_tier_required='professional',
+        min_tier_required="professional",
         created_at=datetime.utcnow(),
-        updated_at=datetime.utcnow()
+        updated_at=datetime.utcnow(),
     )
 
     db.add(model)
@@ -67,14 +70,16 @@ def create_gpt4_model(db: Session, provider_id: int):
 
     return model
 
+
 from switchboard.models import LLMRoutingRule
+
 
 def create_routing_rule(db: Session, model_id: int):
     rule = LLMRoutingRule(
         model_id=model_id,
-        power_level='precision',
-        user_tier='professional',
-        task_type='code',
+        power_level="precision",
+        user_tier="professional",
+        task_type="code",
         priority=1,
         weight=100,
         min_tokens=None,
@@ -83,7 +88,7 @@ def create_routing_rule(db: Session, model_id: int):
         is_fallback=False,
         is_active=True,
         created_at=datetime.utcnow(),
-        updated_at=datetime.utcnow()
+        updated_at=datetime.utcnow(),
     )
 
     db.add(rule)
@@ -92,7 +97,9 @@ def create_routing_rule(db: Session, model_id: int):
 
     return rule
 
+
 from switchboard import LLMRoutingEngine
+
 
 def route_llm_request(db: Session, user_id: str):
     # Initialize routing engine
@@ -101,11 +108,11 @@ def route_llm_request(db: Session, user_id: str):
     # Select model
     model, api_key, key_source = engine.select_model(
         user_id=user_id,
-        user_tier='professional',
-        power_level='balanced',
-        task_type='chat',
+        user_tier="professional",
+        power_level="balanced",
+        task_type="chat",
         estimated_tokens=1000,
-        require_streaming=True
+        require_streaming=True,
     )
 
     if not model:
@@ -118,40 +125,39 @@ def route_llm_request(db: Session, user_id: str):
 
     # Calculate estimated cost
     cost = engine.calculate_cost(
-        model=model,
-        prompt_tokens=800,
-        completion_tokens=200,
-        cached_tokens=0
+        model=model, prompt_tokens=800, completion_tokens=200, cached_tokens=0
     )
 
     print(f"Estimated cost: ${cost['cost_total_usd']:.6f}")
 
     return model, api_key, key_source
 
+
 from switchboard.models import UserAPIKey
 from switchboard.secrets import get_secret_manager
+
 
 def add_user_api_key(db: Session, user_id: str, provider_id: int, api_key: str):
     # Encrypt API key
     secret_mgr = get_secret_manager()
     encrypted = secret_mgr.encrypt_secret(
         secret=api_key,
-        secret_type='user_api_key',
-        metadata={'user_id': user_id, 'provider_id': provider_id}
+        secret_type="user_api_key",
+        metadata={"user_id": user_id, "provider_id": provider_id},
     )
 
     # Store in database
     user_key = UserAPIKey(
         user_id=user_id,
         provider_id=provider_id,
-        key_name='My OpenAI Key',
-        encrypted_api_key=encrypted['encrypted_value'],
+        key_name="My OpenAI Key",
+        encrypted_api_key=encrypted["encrypted_value"],
         key_prefix=api_key[:8],
         key_suffix=api_key[-4:],
         is_active=True,
         is_validated=False,  # Validate separately
         created_at=datetime.utcnow(),
-        updated_at=datetime.utcnow()
+        updated_at=datetime.utcnow(),
     )
 
     db.add(user_key)
@@ -160,8 +166,10 @@ def add_user_api_key(db: Session, user_id: str, provider_id: int, api_key: str):
 
     return user_key
 
+
 from switchboard import LLMRoutingEngine
 import uuid
+
 
 def log_llm_usage(db: Session, user_id: str, model, prompt_tokens: int, completion_tokens: int):
     engine = LLMRoutingEngine(db)
@@ -171,7 +179,7 @@ def log_llm_usage(db: Session, user_id: str, model, prompt_tokens: int, completi
         model=model,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
-        cached_tokens=0
+        cached_tokens=0,
     )
 
     # Log usage
@@ -179,8 +187,8 @@ def log_llm_usage(db: Session, user_id: str, model, prompt_tokens: int, completi
         user_id=user_id,
         model=model,
         request_id=str(uuid.uuid4()),
-        power_level='balanced',
-        task_type='chat',
+        power_level="balanced",
+        task_type="chat",
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         cached_tokens=0,
@@ -189,12 +197,13 @@ def log_llm_usage(db: Session, user_id: str, model, prompt_tokens: int, completi
         user_key_id=None,
         latency_ms=1500,
         status_code=200,
-        request_ip='192.168.1.1',
-        user_agent='Mozilla/5.0'
+        request_ip="192.168.1.1",
+        user_agent="Mozilla/5.0",
     )
 
     print(f"Usage logged with ID: {usage_log_id}")
     return usage_log_id
+
 
 def seed_llm_data(db: Session):
     """Seed initial LLM providers, models, and routing rules"""
@@ -206,25 +215,26 @@ def seed_llm_data(db: Session):
     gpt4 = create_gpt4_model(db, openai.id)
 
     # 3. Create routing rules for all tiers
-    for tier in ['free', 'starter', 'professional', 'enterprise']:
-        for power_level in ['eco', 'balanced', 'precision']:
-            priority = {'eco': 3, 'balanced': 2, 'precision': 1}[power_level]
+    for tier in ["free", "starter", "professional", "enterprise"]:
+        for power_level in ["eco", "balanced", "precision"]:
+            priority = {"eco": 3, "balanced": 2, "precision": 1}[power_level]
 
             rule = LLMRoutingRule(
                 model_id=gpt4.id,
                 power_level=power_level,
                 user_tier=tier,
-                task_type='general',
+                task_type="general",
                 priority=priority,
                 weight=100,
                 is_active=True,
                 created_at=datetime.utcnow(),
-                updated_at=datetime.utcnow()
+                updated_at=datetime.utcnow(),
             )
             db.add(rule)
 
     db.commit()
     print("✅ Seeded LLM data")
+
 
 def update_model_pricing(db: Session, model_id: int, input_cost: float, output_cost: float):
     """Update model pricing"""
@@ -240,6 +250,7 @@ def update_model_pricing(db: Session, model_id: int, input_cost: float, output_c
 
     db.commit()
     print(f"✅ Updated pricing for {model.model_name}")
+
 
 def deprecate_model(db: Session, old_model_id: int, new_model_id: int):
     """Deprecate old model and suggest replacement"""

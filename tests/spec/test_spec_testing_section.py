@@ -29,13 +29,10 @@ def test_routing_engine_select_model():
     # Execute
     engine = LLMRoutingEngine(db)
     selected_model, api_key, key_source = engine.select_model(
-        user_id='test-user',
-        user_tier='professional',
-        power_level='precision',
-        task_type='code'
+        user_id="test-user", user_tier="professional", power_level="precision", task_type="code"
     )
 
     # Assert
     assert selected_model is not None
     assert selected_model.id == model.id
-    assert key_source in ['system', 'byok']
+    assert key_source in ["system", "byok"]

@@ -93,6 +93,7 @@ def _provider_info(row: LLMProvider, environ: Mapping[str, str]) -> ProviderInfo
         has_system_key=bool(
             row.encrypted_api_key or environ.get(system_key_variable(row.provider_slug))
         ),
+        config=dict(row.config or {}),
     )
 
 

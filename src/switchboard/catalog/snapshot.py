@@ -47,6 +47,7 @@ class ProviderInfo:
     min_tier: Tier | None = Tier.FREE
     health_status: str = HealthStatus.UNKNOWN
     has_system_key: bool = False
+    config: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def needs_key(self) -> bool:

@@ -14,17 +14,12 @@ computed once per (tier, power level, task, needs) and memoised in the snapshot.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from itertools import groupby
 
 from switchboard.catalog.snapshot import CatalogSnapshot, ModelInfo, ProviderInfo, RuleInfo
-from switchboard.routing.checks import (
-    check_context,
-    check_model,
-    check_token_bounds,
-    rule_applies,
-    task_matches,
-)
+from switchboard.routing.checks import check_model, rule_applies, task_matches
 from switchboard.routing.health import HEALTHY, HealthView
 from switchboard.routing.request import RouteRequest
 from switchboard.vocabulary import GENERAL_TASK, KeySource
@@ -45,29 +40,73 @@ class Candidate:
         return f"{kind} {self.rule.id} ({self.rule.task_type}, priority {self.rule.priority})"
 
 
-@dataclass(frozen=True, slots=True)
 class RoutePlan:
-    request: RouteRequest
-    candidates: tuple[Candidate, ...]
+    """The ordered candidates for one request, produced lazily: the gateway usually needs only
+    the first one or two, so the weighted shuffles of later tie groups are done only when
+    someone walks that far. Walking it twice gives the same order."""
+
+    def __init__(self, request: RouteRequest, candidates: Iterator[Candidate]) -> None:
+        self.request = request
+        self._pending: Iterator[Candidate] | None = candidates
+        self._taken: list[Candidate] = []
+
+    def __iter__(self) -> Iterator[Candidate]:
+        position = 0
+        while True:
+            if position < len(self._taken):
+                yield self._taken[position]
+                position += 1
+            elif self._pending is None:
+                return
+            else:
+                candidate = next(self._pending, None)
+                if candidate is None:
+                    self._pending = None
+                    return
+                self._taken.append(candidate)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RoutePlan):
+            return NotImplemented
+        return self.request == other.request and self.candidates == other.candidates
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RoutePlan({self.request!r}, {len(self.candidates)} candidates)"
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        """All of them, in order."""
+        return tuple(self)
 
     @property
     def choice(self) -> Candidate | None:
         """The first candidate, whether or not a key is configured for it."""
-        return self.candidates[0] if self.candidates else None
+        return next(iter(self), None)
 
     @property
     def usable_choice(self) -> Candidate | None:
         """The first candidate with a usable key, else the first candidate: the model that
         `select_model` returns and that the gateway calls first."""
-        usable = next((c for c in self.candidates if c.has_usable_key), None)
+        usable = next((c for c in self if c.has_usable_key), None)
         return usable or self.choice
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
+    """A rule that passed every check that does not depend on tokens, keys or health, with
+    what the remaining checks need, precomputed."""
+
     rule: RuleInfo
     model: ModelInfo
     provider: ProviderInfo
+    min_tokens: int
+    max_tokens: float
+    byok_provider: int | None
+    """The provider the user needs a key for (`requires_byok`), else None."""
+    system: Candidate
+    byok: Candidate | None
 
 
 def plan_route(
@@ -80,24 +119,28 @@ def plan_route(
 ) -> RoutePlan:
     """Every model that may serve `request`, best first. `byok_providers` are the ids of the
     providers for which the user has an active, validated key of their own."""
-    rng = rng or random.Random()
+    groups = _static_groups(snapshot, request)
+    return RoutePlan(
+        request, _ordered(groups, request, byok_providers, health, rng or random.Random())
+    )
+
+
+def _ordered(
+    groups: tuple[tuple[_Entry, ...], ...],
+    request: RouteRequest,
+    byok_providers: frozenset[int],
+    health: HealthView,
+    rng: random.Random,
+) -> Iterator[Candidate]:
     tokens = request.estimated_tokens
-    ordered: list[Candidate] = []
-    demoted: list[Candidate] = []
     seen: set[int] = set()
-    for group in _static_groups(snapshot, request):
+    demoted: list[Candidate] = []
+    for group in groups:
         survivors = [
             entry
             for entry in group
-            if entry.model.id not in seen
-            and (
-                tokens is None
-                or (
-                    check_context(entry.model, tokens) is None
-                    and check_token_bounds(entry.rule, tokens) is None
-                )
-            )
-            and (not entry.rule.requires_byok or entry.provider.id in byok_providers)
+            if (tokens is None or entry.min_tokens <= tokens <= entry.max_tokens)
+            and (entry.byok_provider is None or entry.byok_provider in byok_providers)
         ]
         if len(survivors) > 1:
             survivors = _weighted_order(survivors, rng)
@@ -105,22 +148,18 @@ def plan_route(
             if entry.model.id in seen:
                 continue
             seen.add(entry.model.id)
-            candidate = _candidate(entry, byok_providers, health)
-            (demoted if candidate.demoted else ordered).append(candidate)
-    return RoutePlan(request=request, candidates=(*ordered, *demoted))
-
-
-def _candidate(entry: _Entry, byok_providers: frozenset[int], health: HealthView) -> Candidate:
-    provider = entry.provider
-    byok = provider.is_byok_supported and provider.id in byok_providers
-    return Candidate(
-        model=entry.model,
-        provider=provider,
-        rule=entry.rule,
-        key_source=KeySource.BYOK if byok else KeySource.SYSTEM,
-        has_usable_key=byok or provider.has_system_key or not provider.needs_key,
-        demoted=provider.reported_down or health.is_cooling(provider.id, entry.model.id),
-    )
+            candidate = (
+                entry.byok
+                if entry.byok is not None and entry.provider.id in byok_providers
+                else entry.system
+            )
+            if not candidate.demoted and health.is_cooling(entry.provider.id, entry.model.id):
+                candidate = replace(candidate, demoted=True)
+            if candidate.demoted:
+                demoted.append(candidate)
+            else:
+                yield candidate
+    yield from demoted
 
 
 def _static_groups(
@@ -139,6 +178,7 @@ def _build_groups(
     snapshot: CatalogSnapshot, request: RouteRequest, task: str
 ) -> tuple[tuple[_Entry, ...], ...]:
     entries = []
+    model_ok: dict[int, bool] = {}
     for rule in snapshot.rules_by_power.get(request.power_level, ()):
         if not rule_applies(rule, request) or not task_matches(rule, task):
             continue
@@ -146,12 +186,42 @@ def _build_groups(
         if model is None:
             continue
         provider = snapshot.provider_of(model)
-        if provider is None or check_model(snapshot, model, provider, request) is not None:
+        if provider is None:
             continue
-        entries.append(_Entry(rule, model, provider))
+        if model.id not in model_ok:
+            model_ok[model.id] = check_model(snapshot, model, provider, request) is None
+        if model_ok[model.id]:
+            entries.append(_entry(rule, model, provider))
     entries.sort(key=lambda entry: _static_key(entry, task))
     return tuple(
         tuple(group) for _, group in groupby(entries, key=lambda entry: _static_key(entry, task))
+    )
+
+
+def _entry(rule: RuleInfo, model: ModelInfo, provider: ProviderInfo) -> _Entry:
+    """Token bounds and context window become one window; both candidates are made once."""
+    limits = [limit for limit in (rule.max_tokens, model.context_window) if limit is not None]
+    system = Candidate(
+        model=model,
+        provider=provider,
+        rule=rule,
+        key_source=KeySource.SYSTEM,
+        has_usable_key=provider.has_system_key or not provider.needs_key,
+        demoted=provider.reported_down,
+    )
+    return _Entry(
+        rule=rule,
+        model=model,
+        provider=provider,
+        min_tokens=rule.min_tokens or 0,
+        max_tokens=min(limits) if limits else float("inf"),
+        byok_provider=provider.id if rule.requires_byok else None,
+        system=system,
+        byok=(
+            replace(system, key_source=KeySource.BYOK, has_usable_key=True)
+            if provider.is_byok_supported
+            else None
+        ),
     )
 
 

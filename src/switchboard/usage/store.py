@@ -29,4 +29,4 @@ def write_records(session: Session, records: Sequence[UsageRecord]) -> dict[str,
             LLMUsageLog.request_id.in_(request_ids)
         )
     )
-    return {request_id: row_id for request_id, row_id in rows.tuples()}
+    return {request_id: row_id for request_id, row_id in rows}

@@ -1,0 +1,42 @@
+# Switchboard. `make run` sets everything up and runs the demo; `make test` checks everything.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+TEST_INSTALLED := $(VENV)/.installed-test
+
+.PHONY: run test lint bench-routing clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TEST_INSTALLED): $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+## run: install, write .env (first time), migrate and seed the SQLite default, explain a request
+run: $(INSTALLED)
+	$(BIN)/switchboard init-env
+	$(BIN)/switchboard db upgrade
+	$(BIN)/switchboard seed --demo
+	$(BIN)/switchboard explain --tier professional --power balanced --task chat --tokens 1000
+
+## test: lint, type-check, check the import layers, run every test (SQLite and PostgreSQL)
+test: $(TEST_INSTALLED) lint
+	$(BIN)/pytest
+
+lint: $(TEST_INSTALLED)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## bench-routing: time routing decisions and snapshot loading on a 10,000-rule catalog
+bench-routing: $(INSTALLED)
+	$(BIN)/python -m bench.routing
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,25 @@
+"""The root `switchboard` command and its groups."""
+
+from __future__ import annotations
+
+import typer
+
+from switchboard.cli import accounts, catalog, database, secrets_cmd
+
+app = typer.Typer(
+    name="switchboard",
+    help="Switchboard: a multi-tenant LLM gateway.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(database.app, name="db")
+app.add_typer(accounts.users_app, name="users")
+app.add_typer(accounts.keys_app, name="keys")
+app.add_typer(secrets_cmd.app, name="secrets")
+app.command("seed")(catalog.seed)
+app.command("explain")(catalog.explain)
+app.command("init-env")(secrets_cmd.init_env)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,113 @@
+"""The catalog the gateway routes over, and keeping it current.
+
+The snapshot is loaded at start and replaced whole when the catalog changes. Change is noticed
+by polling a cheap fingerprint of the three catalog tables (row counts and newest
+`updated_at`), so an admin's change made through any replica reaches every replica within
+one poll interval. The decrypted system keys are derived with each snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from switchboard.catalog.loader import load_snapshot, price_ceilings, system_key_variable
+from switchboard.catalog.snapshot import CatalogSnapshot
+from switchboard.errors import SecretDecryptionError
+from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule
+from switchboard.secrets import SecretManager
+from switchboard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogView:
+    snapshot: CatalogSnapshot
+    system_keys: dict[int, str]
+    """Provider id → its decrypted system key (stored, else from the environment)."""
+    fingerprint: tuple[Any, ...]
+
+
+class CatalogState:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        secrets: SecretManager | None,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._secrets = secrets
+        self._version = 0
+        self.view: CatalogView | None = None
+
+    @property
+    def snapshot(self) -> CatalogSnapshot:
+        if self.view is None:
+            raise RuntimeError("the catalog has not been loaded")
+        return self.view.snapshot
+
+    def load(self) -> CatalogView:
+        """Read the catalog now and make it current."""
+        with self._sessions() as session:
+            fingerprint = _fingerprint(session)
+            self._version += 1
+            snapshot = load_snapshot(
+                session, ceilings=price_ceilings(self._settings), version=self._version
+            )
+            keys = self._system_keys(session)
+        self.view = CatalogView(snapshot=snapshot, system_keys=keys, fingerprint=fingerprint)
+        return self.view
+
+    def refresh_if_changed(self) -> bool:
+        """Reload when the catalog's fingerprint moved; True when it did."""
+        with self._sessions() as session:
+            fingerprint = _fingerprint(session)
+        if self.view is not None and fingerprint == self.view.fingerprint:
+            return False
+        self.load()
+        log.info("catalog reloaded (version %d)", self._version)
+        return True
+
+    def _system_keys(self, session: Session) -> dict[int, str]:
+        keys: dict[int, str] = {}
+        for provider_id, slug, encrypted in session.execute(
+            select(LLMProvider.id, LLMProvider.provider_slug, LLMProvider.encrypted_api_key)
+        ):
+            if encrypted:
+                if key := self._decrypt(slug, encrypted):
+                    keys[provider_id] = key
+            elif value := os.environ.get(system_key_variable(slug)):
+                keys[provider_id] = value
+        return keys
+
+    def _decrypt(self, slug: str, encrypted: str) -> str | None:
+        """A key that cannot be read leaves its provider keyless (skipped), not the gateway down."""
+        if self._secrets is None:
+            log.error("provider %s has a stored key but ENCRYPTION_KEY is not set", slug)
+            return None
+        try:
+            return self._secrets.decrypt_secret(encrypted)
+        except SecretDecryptionError as error:
+            log.error("provider %s: %s", slug, error)
+            return None
+
+
+def _fingerprint(session: Session) -> tuple[Any, ...]:
+    row = session.execute(
+        select(
+            select(func.count()).select_from(LLMProvider).scalar_subquery(),
+            select(func.max(LLMProvider.updated_at)).scalar_subquery(),
+            select(func.count()).select_from(LLMModel).scalar_subquery(),
+            select(func.max(LLMModel.updated_at)).scalar_subquery(),
+            select(func.count()).select_from(LLMRoutingRule).scalar_subquery(),
+            select(func.max(LLMRoutingRule.updated_at)).scalar_subquery(),
+        )
+    ).one()
+    return tuple(row)

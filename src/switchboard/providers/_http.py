@@ -1,0 +1,118 @@
+"""What every HTTP adapter shares: timeouts, error classification, Retry-After."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+import orjson
+
+from switchboard._types import utcnow
+from switchboard.providers.base import JSON, ErrorKind, Upstream, UpstreamError
+
+_MAX_RETRY_AFTER_S = 300.0
+
+
+def timeout_for(upstream: Upstream) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=upstream.timeout_s, sock_connect=upstream.connect_timeout_s)
+
+
+@asynccontextmanager
+async def request(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    upstream: Upstream,
+    *,
+    headers: Mapping[str, str],
+    payload: JSON | None = None,
+    error_body: Any = None,
+) -> AsyncIterator[aiohttp.ClientResponse]:
+    """The provider's response, once its status says success; otherwise UpstreamError.
+    `error_body` turns the provider's error JSON into an OpenAI error object."""
+    data = orjson.dumps(payload) if payload is not None else None
+    try:
+        async with session.request(
+            method, url, data=data, headers=headers, timeout=timeout_for(upstream)
+        ) as response:
+            if response.status >= 400:
+                raw = await response.read()
+                raise classify(response.status, raw, response.headers, upstream, error_body)
+            yield response
+    except UpstreamError:
+        raise
+    except TimeoutError:
+        raise UpstreamError(
+            ErrorKind.TIMEOUT, f"{upstream.provider_slug} did not answer in time"
+        ) from None
+    except aiohttp.ClientConnectionError as error:
+        kind = (
+            ErrorKind.CONNECTION
+            if isinstance(error, aiohttp.ClientConnectorError)
+            else ErrorKind.PROTOCOL
+        )
+        raise UpstreamError(kind, f"{upstream.provider_slug}: {error}") from None
+    except aiohttp.ClientError as error:
+        raise UpstreamError(ErrorKind.PROTOCOL, f"{upstream.provider_slug}: {error}") from None
+
+
+def classify(
+    status: int,
+    raw: bytes,
+    headers: Mapping[str, str],
+    upstream: Upstream,
+    error_body: Any = None,
+) -> UpstreamError:
+    try:
+        parsed = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    body = error_body(parsed) if error_body is not None else parsed
+    if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
+        text = raw[:300].decode("utf-8", "replace") if raw else f"HTTP {status}"
+        body = {"error": {"message": text, "type": "upstream_error", "param": None, "code": None}}
+    message = f"{upstream.provider_slug} answered {status}: {body['error'].get('message', '')}"
+    if status == 429:
+        kind = ErrorKind.RATE_LIMITED
+    elif status >= 500:
+        kind = ErrorKind.SERVER_ERROR
+    elif status in (401, 403):
+        kind = ErrorKind.AUTHENTICATION
+    elif status == 404:
+        kind = ErrorKind.NOT_FOUND
+    elif status == 408:
+        kind = ErrorKind.TIMEOUT
+    else:
+        kind = ErrorKind.BAD_REQUEST
+    return UpstreamError(
+        kind, message, status=status, retry_after_s=retry_after(headers), body=body
+    )
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from a `Retry-After` header (delta or HTTP date), capped at five minutes."""
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - utcnow()).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER_S)
+
+
+def bearer_or_key_headers(upstream: Upstream, key_header: str = "x-api-key") -> dict[str, str]:
+    """The auth header the provider's `auth_type` asks for (none for keyless servers)."""
+    headers = {"content-type": "application/json"}
+    if upstream.api_key:
+        if upstream.auth_type == "bearer":
+            headers["authorization"] = f"Bearer {upstream.api_key}"
+        elif upstream.auth_type == "api_key":
+            headers[key_header] = upstream.api_key
+    return headers

@@ -1,0 +1,143 @@
+"""The adapter protocol and the types every adapter speaks.
+
+The gateway's own format is OpenAI's Chat Completions: requests and responses are the JSON
+objects of that API (as dicts), streams are its `chat.completion.chunk` objects, usage comes
+in a chunk's or a response's `usage`. An adapter translates that to its provider's wire format
+and back, and raises only `UpstreamError`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+from switchboard.vocabulary import AuthType
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """Where and how to call: one candidate's provider, key and model."""
+
+    provider_slug: str
+    base_url: str | None
+    model: str
+    api_key: str | None
+    auth_type: AuthType
+    config: Mapping[str, Any] = field(default_factory=dict)
+    connect_timeout_s: float = 5.0
+    timeout_s: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+    @classmethod
+    def from_openai(cls, usage: Mapping[str, Any] | None) -> Usage | None:
+        """Read an OpenAI `usage` object; None when there is none."""
+        if not usage:
+            return None
+        details = usage.get("prompt_tokens_details") or {}
+        return cls(
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            cached_tokens=int(details.get("cached_tokens") or 0),
+        )
+
+    def to_openai(self) -> JSON:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A whole (non-streamed) answer: the OpenAI response object and its usage, if reported."""
+
+    body: JSON
+    usage: Usage | None
+
+
+class ErrorKind(enum.StrEnum):
+    CONNECTION = "connection_error"
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+    AUTHENTICATION = "upstream_authentication"
+    NOT_FOUND = "upstream_not_found"
+    BAD_REQUEST = "bad_request"
+    PROTOCOL = "protocol_error"
+
+
+# Failures that are not the caller's fault: the next candidate may well succeed.
+_RETRYABLE = frozenset(
+    {
+        ErrorKind.CONNECTION,
+        ErrorKind.TIMEOUT,
+        ErrorKind.RATE_LIMITED,
+        ErrorKind.SERVER_ERROR,
+        ErrorKind.AUTHENTICATION,
+        ErrorKind.NOT_FOUND,
+        ErrorKind.PROTOCOL,
+    }
+)
+
+
+class UpstreamError(Exception):
+    """A provider call failed. `status` is the provider's HTTP status, when it answered;
+    `body` its error object (already in OpenAI's error format), for passing 4xx on."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        body: JSON | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retry_after_s = retry_after_s
+        self.body = body
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in _RETRYABLE
+
+    @property
+    def provider_wide(self) -> bool:
+        """A failure of the provider itself (not of one model): cool the whole provider."""
+        return self.kind in (ErrorKind.CONNECTION, ErrorKind.AUTHENTICATION)
+
+
+class ProviderAdapter(Protocol):
+    async def complete(
+        self, session: aiohttp.ClientSession, upstream: Upstream, body: JSON
+    ) -> Completion:
+        """One whole answer to the OpenAI-format request `body`."""
+        ...
+
+    def stream(
+        self, session: aiohttp.ClientSession, upstream: Upstream, body: JSON
+    ) -> AsyncIterator[JSON]:
+        """The answer as OpenAI chunks; the last one carries `usage` when the provider
+        reported it. Raises UpstreamError before the first chunk if the call fails."""
+        ...
+
+    async def list_models(self, session: aiohttp.ClientSession, upstream: Upstream) -> list[str]:
+        """A non-billed call that proves the base URL and key work: the provider's models."""
+        ...

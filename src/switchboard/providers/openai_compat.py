@@ -1,0 +1,137 @@
+"""OpenAI's Chat Completions wire format, and every provider that speaks it: OpenAI, Azure-style
+base URLs, Groq, Mistral, DeepSeek, Together, Ollama, vLLM, a LiteLLM proxy.
+
+A provider's quirks are declared, not coded: a `Profile` renames or drops parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from switchboard.providers import _http
+from switchboard.providers._sse import iter_events
+from switchboard.providers.base import JSON, Completion, ErrorKind, Upstream, UpstreamError, Usage
+
+# Fields the gateway reads and the providers must not see.
+GATEWAY_FIELDS = frozenset({"models"})
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A provider's departures from OpenAI's parameters."""
+
+    rename: Mapping[str, str] = field(default_factory=dict)
+    drop: frozenset[str] = frozenset()
+
+
+PROFILES: Mapping[str, Profile] = {
+    # Mistral and most self-hosted servers know only the older `max_tokens`.
+    "mistral": Profile(rename={"max_completion_tokens": "max_tokens"}),
+    "local": Profile(rename={"max_completion_tokens": "max_tokens"}),
+    "ollama": Profile(rename={"max_completion_tokens": "max_tokens"}),
+    "vllm": Profile(rename={"max_completion_tokens": "max_tokens"}),
+    # Groq rejects these with a 400 rather than ignoring them.
+    "groq": Profile(drop=frozenset({"logit_bias", "logprobs", "top_logprobs"})),
+}
+
+
+class OpenAICompatAdapter:
+    def __init__(self, profiles: Mapping[str, Profile] = PROFILES) -> None:
+        self._profiles = profiles
+
+    async def complete(
+        self, session: aiohttp.ClientSession, upstream: Upstream, body: JSON
+    ) -> Completion:
+        payload = self._payload(upstream, body, stream=False)
+        async with _http.request(
+            session,
+            "POST",
+            self._url(upstream, "/chat/completions"),
+            upstream,
+            headers=_http.bearer_or_key_headers(upstream),
+            payload=payload,
+        ) as response:
+            raw = await response.read()
+        answer = _decode(raw, upstream)
+        return Completion(body=answer, usage=Usage.from_openai(answer.get("usage")))
+
+    async def stream(
+        self, session: aiohttp.ClientSession, upstream: Upstream, body: JSON
+    ) -> AsyncIterator[JSON]:
+        payload = self._payload(upstream, body, stream=True)
+        async with _http.request(
+            session,
+            "POST",
+            self._url(upstream, "/chat/completions"),
+            upstream,
+            headers=_http.bearer_or_key_headers(upstream),
+            payload=payload,
+        ) as response:
+            async for _event, data in iter_events(response.content):
+                if data == b"[DONE]":
+                    return
+                chunk = _decode(data, upstream)
+                if "error" in chunk and "choices" not in chunk:
+                    raise UpstreamError(
+                        ErrorKind.SERVER_ERROR,
+                        f"{upstream.provider_slug} failed mid-stream",
+                        body=chunk,
+                    )
+                yield chunk
+
+    async def list_models(self, session: aiohttp.ClientSession, upstream: Upstream) -> list[str]:
+        async with _http.request(
+            session,
+            "GET",
+            self._url(upstream, "/models"),
+            upstream,
+            headers=_http.bearer_or_key_headers(upstream),
+        ) as response:
+            listing = _decode(await response.read(), upstream)
+        return [str(item.get("id")) for item in listing.get("data") or [] if isinstance(item, dict)]
+
+    def _payload(self, upstream: Upstream, body: JSON, *, stream: bool) -> JSON:
+        profile = self._profiles.get(upstream.provider_slug, Profile())
+        payload: JSON = {}
+        for name, value in body.items():
+            if name in GATEWAY_FIELDS or name in profile.drop:
+                continue
+            payload[profile.rename.get(name, name)] = value
+        payload["model"] = upstream.model
+        if stream:
+            payload["stream"] = True
+            # Ask for usage, always: it is the bill. The gateway hides the extra chunk from
+            # clients that did not ask for it.
+            payload["stream_options"] = {
+                **(body.get("stream_options") or {}),
+                "include_usage": True,
+            }
+        else:
+            payload.pop("stream", None)
+            payload.pop("stream_options", None)
+        return payload
+
+    @staticmethod
+    def _url(upstream: Upstream, path: str) -> str:
+        if not upstream.base_url:
+            raise UpstreamError(
+                ErrorKind.CONNECTION, f"{upstream.provider_slug} has no base_url configured"
+            )
+        return upstream.base_url.rstrip("/") + path
+
+
+def _decode(raw: bytes, upstream: Upstream) -> Any:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(
+            ErrorKind.PROTOCOL, f"{upstream.provider_slug} sent a body that is not JSON"
+        ) from None
+    if not isinstance(value, dict):
+        raise UpstreamError(ErrorKind.PROTOCOL, f"{upstream.provider_slug} sent a non-object")
+    return value

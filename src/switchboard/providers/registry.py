@@ -1,0 +1,29 @@
+"""Which adapter speaks a provider's wire format. Adding a format: one module, one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from switchboard.providers.base import ProviderAdapter
+from switchboard.providers.mock import MockAdapter
+from switchboard.providers.openai_compat import OpenAICompatAdapter
+
+DEFAULT_FORMAT = "openai"
+
+
+class AdapterRegistry:
+    def __init__(self, adapters: Mapping[str, ProviderAdapter] | None = None) -> None:
+        self._adapters: Mapping[str, ProviderAdapter] = adapters or {
+            "openai": OpenAICompatAdapter(),
+            "mock": MockAdapter(),
+        }
+
+    def for_format(self, api_format: str | None) -> ProviderAdapter | None:
+        return self._adapters.get(api_format or DEFAULT_FORMAT)
+
+    @staticmethod
+    def format_of(provider_slug: str, api_format: str | None) -> str:
+        """A provider's wire format: as configured, else guessed from a well-known slug."""
+        if api_format:
+            return api_format
+        return provider_slug if provider_slug in ("anthropic", "mock") else DEFAULT_FORMAT

@@ -1,0 +1,105 @@
+"""Secrets at rest: round trips, rotation through MultiFernet, and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+
+from switchboard.errors import ConfigurationError, SecretDecryptionError
+from switchboard.secrets import SecretManager, get_secret_manager, key_id, mask_secret
+from switchboard.settings import Settings
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def test_round_trip_returns_the_secret_and_hides_it() -> None:
+    manager = SecretManager([new_key()])
+    result = manager.encrypt_secret(
+        secret="sk-live-0123456789",
+        secret_type="user_api_key",
+        metadata={"user_id": "u1", "provider_id": 3},
+    )
+    assert "sk-live" not in result["encrypted_value"]
+    assert result["secret_type"] == "user_api_key"
+    assert result["metadata"] == {"user_id": "u1", "provider_id": 3}
+    assert manager.decrypt_secret(result["encrypted_value"]) == "sk-live-0123456789"
+
+
+def test_unicode_secret_round_trips() -> None:
+    manager = SecretManager([new_key()])
+    token = manager.encrypt_secret("clé-secrète-🔑")["encrypted_value"]
+    assert manager.decrypt_secret(token) == "clé-secrète-🔑"
+
+
+def test_the_same_secret_encrypts_differently_each_time() -> None:
+    manager = SecretManager([new_key()])
+    first = manager.encrypt_secret("s")["encrypted_value"]
+    second = manager.encrypt_secret("s")["encrypted_value"]
+    assert first != second
+
+
+def test_wrong_key_is_a_clear_error_without_the_secret() -> None:
+    token = SecretManager([new_key()]).encrypt_secret("sk-top-secret")["encrypted_value"]
+    with pytest.raises(SecretDecryptionError, match="ENCRYPTION_KEY") as raised:
+        SecretManager([new_key()]).decrypt_secret(token)
+    assert "sk-top-secret" not in str(raised.value)
+
+
+def test_corrupted_value_is_a_decryption_error() -> None:
+    manager = SecretManager([new_key()])
+    with pytest.raises(SecretDecryptionError):
+        manager.decrypt_secret("not-a-fernet-token")
+
+
+def test_rotation_reads_old_values_and_re_encrypts_under_the_first_key() -> None:
+    old, new = new_key(), new_key()
+    token = SecretManager([old]).encrypt_secret("sk-rotate-me")["encrypted_value"]
+
+    both = SecretManager.from_value(f"{new}, {old}")
+    assert both.decrypt_secret(token) == "sk-rotate-me"
+    rotated = both.rotate(token)
+    assert both.encrypt_secret("x")["key_id"] == key_id(new)
+
+    assert SecretManager([new]).decrypt_secret(rotated) == "sk-rotate-me"
+    with pytest.raises(SecretDecryptionError):
+        SecretManager([old]).decrypt_secret(rotated)
+
+
+@pytest.mark.parametrize("value", [None, "", " , "])
+def test_missing_key_names_the_variable(value: str | None) -> None:
+    with pytest.raises(ConfigurationError, match="ENCRYPTION_KEY is not set"):
+        SecretManager.from_value(value)
+
+
+@pytest.mark.parametrize("value", ["not-a-key", "c2hvcnQ=", "é" * 44])
+def test_malformed_key_names_the_variable(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="ENCRYPTION_KEY is malformed: key 1 of 1"):
+        SecretManager.from_value(value)
+
+
+def test_malformed_second_key_is_reported_by_position() -> None:
+    with pytest.raises(ConfigurationError, match="key 2 of 2"):
+        SecretManager.from_value(f"{new_key()},oops")
+
+
+def test_get_secret_manager_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = new_key()
+    monkeypatch.setenv("ENCRYPTION_KEY", key)
+    token = SecretManager([key]).encrypt_secret("from-env")["encrypted_value"]
+    assert get_secret_manager().decrypt_secret(token) == "from-env"
+
+
+def test_get_secret_manager_without_a_key_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ENCRYPTION_KEY")
+    with pytest.raises(ConfigurationError, match="ENCRYPTION_KEY"):
+        get_secret_manager(Settings(_env_file=None))
+
+
+@pytest.mark.parametrize(
+    ("secret", "masked"),
+    [("sk-proj-abcdefghijklmnop", "sk-pro…mnop"), ("short", "…"), ("12345678", "12…78")],
+)
+def test_mask_never_shows_the_whole_secret(secret: str, masked: str) -> None:
+    assert mask_secret(secret) == masked
