@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
 
-.PHONY: run test lint bench-routing clean
+.PHONY: run test lint bench bench-routing clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,12 +17,14 @@ $(TEST_INSTALLED): $(INSTALLED)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-## run: install, write .env (first time), migrate and seed the SQLite default, explain a request
+## run: install, write .env (first time), migrate and seed the SQLite default, serve the gateway
 run: $(INSTALLED)
 	$(BIN)/switchboard init-env
 	$(BIN)/switchboard db upgrade
 	$(BIN)/switchboard seed --demo
 	$(BIN)/switchboard explain --tier professional --power balanced --task chat --tokens 1000
+	$(BIN)/switchboard demo
+	$(BIN)/switchboard serve
 
 ## test: lint, type-check, check the import layers, run every test (SQLite and PostgreSQL)
 test: $(TEST_INSTALLED) lint
@@ -37,6 +39,10 @@ lint: $(TEST_INSTALLED)
 ## bench-routing: time routing decisions and snapshot loading on a 10,000-rule catalog
 bench-routing: $(INSTALLED)
 	$(BIN)/python -m bench.routing
+
+## bench: the gateway's throughput, latency, CPU and memory against a fast fake upstream
+bench: $(TEST_INSTALLED)
+	$(BIN)/python -m bench.gateway
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.catalog.loader import (
+    environment_key,
     load_byok_providers,
     load_snapshot,
     price_ceilings,
-    system_key_variable,
 )
 from switchboard.catalog.snapshot import CatalogSnapshot
 from switchboard.models import LLMModel, LLMProvider, UserAPIKey
@@ -227,7 +227,7 @@ class LLMRoutingEngine:
     def _system_key(self, provider: LLMProvider) -> str | None:
         if provider.encrypted_api_key:
             return self._decrypt(provider.encrypted_api_key)
-        return os.environ.get(system_key_variable(provider.provider_slug)) or None
+        return environment_key(provider.provider_slug, provider.config, os.environ)
 
     def _decrypt(self, encrypted_value: str) -> str:
         if self._secrets is None:

@@ -28,3 +28,11 @@ class SecretDecryptionError(SecretError):
 
 class NotFoundError(SwitchboardError):
     """A user, provider, model or key named by the caller does not exist."""
+
+
+class InvalidKeyError(SwitchboardError):
+    """The virtual key is unknown, revoked or expired, or its user is deactivated."""
+
+
+class KeyStoreUnavailableError(SwitchboardError):
+    """The key could not be checked: the database is unreachable and the key is not cached."""

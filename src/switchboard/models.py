@@ -236,6 +236,9 @@ class LLMUsageLog(Base):
     user_key_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_api_keys.id", ondelete="SET NULL")
     )
+    virtual_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("llm_virtual_keys.id", ondelete="SET NULL")
+    )
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     time_to_first_token_ms: Mapped[int | None] = mapped_column(Integer)
     status_code: Mapped[int | None] = mapped_column(Integer)

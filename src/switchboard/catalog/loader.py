@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +27,17 @@ from switchboard.vocabulary import GENERAL_TASK, AuthType, PowerLevel
 def system_key_variable(provider_slug: str) -> str:
     """`openai` → `OPENAI_API_KEY`: where a provider's system key may come from instead."""
     return "".join(c if c.isalnum() else "_" for c in provider_slug).upper() + "_API_KEY"
+
+
+def environment_key(
+    provider_slug: str, config: Mapping[str, Any] | None, environ: Mapping[str, str]
+) -> str | None:
+    """A provider's system key from the environment: the variable its config names in
+    `api_key_env` (e.g. LITELLM_MASTER_KEY), else `<SLUG>_API_KEY`; None when neither is set."""
+    names = [system_key_variable(provider_slug)]
+    if config and isinstance(config.get("api_key_env"), str):
+        names.insert(0, config["api_key_env"])
+    return next((environ[name] for name in names if environ.get(name)), None)
 
 
 def price_ceilings(settings: Settings) -> dict[PowerLevel, Decimal]:
@@ -91,7 +103,7 @@ def _provider_info(row: LLMProvider, environ: Mapping[str, str]) -> ProviderInfo
         min_tier=parse_tier(row.min_tier_required),
         health_status=row.health_status,
         has_system_key=bool(
-            row.encrypted_api_key or environ.get(system_key_variable(row.provider_slug))
+            row.encrypted_api_key or environment_key(row.provider_slug, row.config, environ)
         ),
         config=dict(row.config or {}),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from switchboard.cli import accounts, catalog, database, secrets_cmd
+from switchboard.cli import accounts, catalog, database, demo, secrets_cmd, serve
 
 app = typer.Typer(
     name="switchboard",
@@ -19,6 +19,8 @@ app.add_typer(secrets_cmd.app, name="secrets")
 app.command("seed")(catalog.seed)
 app.command("explain")(catalog.explain)
 app.command("init-env")(secrets_cmd.init_env)
+app.command("serve")(serve.serve)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.catalog.loader import load_snapshot, price_ceilings, system_key_variable
+from switchboard.catalog.loader import environment_key, load_snapshot, price_ceilings
 from switchboard.catalog.snapshot import CatalogSnapshot
 from switchboard.errors import SecretDecryptionError
 from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule
@@ -48,10 +48,10 @@ class CatalogState:
         self.view: CatalogView | None = None
 
     @property
-    def snapshot(self) -> CatalogSnapshot:
+    def current(self) -> CatalogView:
         if self.view is None:
             raise RuntimeError("the catalog has not been loaded")
-        return self.view.snapshot
+        return self.view
 
     def load(self) -> CatalogView:
         """Read the catalog now and make it current."""
@@ -77,14 +77,21 @@ class CatalogState:
 
     def _system_keys(self, session: Session) -> dict[int, str]:
         keys: dict[int, str] = {}
-        for provider_id, slug, encrypted in session.execute(
-            select(LLMProvider.id, LLMProvider.provider_slug, LLMProvider.encrypted_api_key)
+        for provider_id, slug, encrypted, config in session.execute(
+            select(
+                LLMProvider.id,
+                LLMProvider.provider_slug,
+                LLMProvider.encrypted_api_key,
+                LLMProvider.config,
+            )
         ):
-            if encrypted:
-                if key := self._decrypt(slug, encrypted):
-                    keys[provider_id] = key
-            elif value := os.environ.get(system_key_variable(slug)):
-                keys[provider_id] = value
+            key = (
+                self._decrypt(slug, encrypted)
+                if encrypted
+                else environment_key(slug, config, os.environ)
+            )
+            if key:
+                keys[provider_id] = key
         return keys
 
     def _decrypt(self, slug: str, encrypted: str) -> str | None:

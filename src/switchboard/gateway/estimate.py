@@ -43,6 +43,11 @@ def estimate_tokens(body: Mapping[str, Any]) -> int:
     return tokens + -(-chars // CHARS_PER_TOKEN) + (answer if isinstance(answer, int) else 0)
 
 
+def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
+    """The estimate of the prompt alone, for a provider that reports no usage."""
+    return estimate_tokens({**body, "max_tokens": 0, "max_completion_tokens": 0})
+
+
 def wants_tools(body: Mapping[str, Any]) -> bool:
     return bool(body.get("tools") or body.get("functions"))
 

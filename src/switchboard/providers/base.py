@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from switchboard.errors import SwitchboardError
 from switchboard.vocabulary import AuthType
 
 JSON = dict[str, Any]
@@ -94,7 +95,7 @@ _RETRYABLE = frozenset(
 )
 
 
-class UpstreamError(Exception):
+class UpstreamError(SwitchboardError):
     """A provider call failed. `status` is the provider's HTTP status, when it answered;
     `body` its error object (already in OpenAI's error format), for passing 4xx on."""
 

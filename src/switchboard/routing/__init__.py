@@ -2,6 +2,7 @@
 
 from switchboard.routing.explain import ModelVerdict, Verdict, explain_route
 from switchboard.routing.health import HealthView
+from switchboard.routing.pinning import NamedModelError, NamedModelProblem, plan_named
 from switchboard.routing.planner import Candidate, RoutePlan, plan_route
 from switchboard.routing.reasons import Rejection
 from switchboard.routing.request import RouteRequest
@@ -10,10 +11,13 @@ __all__ = [
     "Candidate",
     "HealthView",
     "ModelVerdict",
+    "NamedModelError",
+    "NamedModelProblem",
     "Rejection",
     "RoutePlan",
     "RouteRequest",
     "Verdict",
     "explain_route",
+    "plan_named",
     "plan_route",
 ]

@@ -33,9 +33,13 @@ class Candidate:
     key_source: KeySource
     has_usable_key: bool
     demoted: bool
+    requested_as: str | None = None
+    """The name the client asked for, when the model was requested by name (no rule chose it)."""
 
     @property
     def route_reason(self) -> str:
+        if self.requested_as is not None:
+            return f"requested as {self.requested_as}"
         kind = "fallback rule" if self.rule.is_fallback else "rule"
         return f"{kind} {self.rule.id} ({self.rule.task_type}, priority {self.rule.priority})"
 

@@ -32,6 +32,7 @@ class UsageRecord:
     cost_total_usd: Decimal = _ZERO
     used_byok: bool = False
     user_key_id: int | None = None
+    virtual_key_id: int | None = None
     latency_ms: int | None = None
     time_to_first_token_ms: int | None = None
     status_code: int | None = None
@@ -57,8 +58,30 @@ class UsageRecord:
             **fields,
         )
 
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values: money as decimal strings (exact), time as ISO 8601."""
+        values = asdict(self)
+        for name in _MONEY_FIELDS:
+            values[name] = str(values[name])
+        values["created_at"] = self.created_at.isoformat()
+        return values
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> UsageRecord:
+        """The inverse of `to_json`; unknown fields (from a newer version) are ignored."""
+        known = {name: value for name, value in values.items() if name in _FIELD_NAMES}
+        for name in _MONEY_FIELDS:
+            if name in known:
+                known[name] = Decimal(known[name])
+        known["created_at"] = datetime.fromisoformat(known["created_at"])
+        return cls(**known)
+
     def column_values(self) -> dict[str, Any]:
         """The `llm_usage_logs` row, `total_tokens` derived."""
         values = asdict(self)
         values["total_tokens"] = self.total_tokens
         return values
+
+
+_MONEY_FIELDS = ("cost_input_usd", "cost_cached_usd", "cost_output_usd", "cost_total_usd")
+_FIELD_NAMES = frozenset(UsageRecord.__dataclass_fields__)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import TypeVar
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,26 +27,20 @@ from switchboard.routing import (
 from switchboard.vocabulary import AuthType, HealthStatus, KeySource, PowerLevel, Tier
 from tests.unit.routing.catalogs import CatalogBuilder
 
+T = TypeVar("T")
 TIER_ORDER = ["free", "starter", "professional", "enterprise"]
 TASKS = ["general", "code", "writing"]
 
-# Random catalogs are built of "sound" rows, whose eligibility fields suit the request, and
-# "wild" ones, whose every field is random (and may suit it too): all wild, nearly every plan
-# would be empty.
 COIN = st.booleans()
-MOSTLY_SOUND = st.sampled_from([True, True, True, True, False])
-ANY_MIN_TIER = st.sampled_from([*Tier, None])
+ANY_TIER = st.sampled_from([*Tier, None])
 ANY_POWER = st.sampled_from([*PowerLevel, None])
 ANY_USER_TIER = st.sampled_from([None, *Tier])
 ANY_TASK = st.sampled_from(TASKS)
-ANY_CONTEXT = st.sampled_from([None, 500, 4000, 100_000])
-ANY_MIN_TOKENS = st.sampled_from([None, 100, 1000])
-ANY_MAX_TOKENS = st.sampled_from([None, 800, 5000])
-ANY_PRICE = st.sampled_from([Decimal(0), Decimal("0.15"), Decimal("0.5"), Decimal(2), Decimal(8)])
-CHEAP = st.sampled_from([Decimal(0), Decimal("0.15")])
+SOUND_PRICE = st.sampled_from([Decimal(0), Decimal("0.15"), Decimal("0.5")])
+ANY_PRICE = st.sampled_from([Decimal(0), Decimal("0.5"), Decimal("0.6"), Decimal(2), Decimal(8)])
 SMALL_INTS = st.integers(1, 3)
 WEIGHTS = st.sampled_from([0, 1, 3, 100])
-CEILINGS = st.sampled_from([None, None, Decimal("0.5"), Decimal(2), Decimal(5)])
+CEILINGS = st.sampled_from([None, None, Decimal("0.5"), Decimal(2)])
 TOKENS = st.one_of(st.none(), st.sampled_from([0, 100, 800, 1000, 4000]), st.integers(0, 10**5))
 SEEDS = st.integers(0, 2**32)
 REQUESTS = st.builds(
@@ -81,21 +76,40 @@ def tiers_up_to(tier: Tier) -> st.SearchStrategy[Tier]:
     return st.sampled_from([t for t in Tier if t.rank <= tier.rank])
 
 
+class Row:
+    """Draws the fields of one provider, model or rule that decide whether it may serve the
+    request. Half the rows are sound (every such field suits the request); most others have one
+    wild field, drawn from all values, that may or may not suit it; a few are wild throughout.
+    Wholly random rows would leave nearly every plan empty, and a single wild field puts each
+    check on its boundary by itself."""
+
+    def __init__(self, draw: st.DrawFn, *names: str) -> None:
+        self.draw = draw
+        self.wild = draw(st.sampled_from([*["none"] * len(names), *names, "all"]))
+
+    def __call__(self, name: str, sound: st.SearchStrategy[T], wild: st.SearchStrategy[T]) -> T:
+        return self.draw(wild if self.wild in (name, "all") else sound)
+
+
+HEALTH = st.sampled_from([*[HealthStatus.HEALTHY] * 4, *HealthStatus])
+YES = st.just(True)
+NO = st.just(False)
+
+
 def draw_provider(draw: st.DrawFn, provider_id: int, request: RouteRequest) -> ProviderInfo:
-    sound = draw(MOSTLY_SOUND)
-    flag = st.just(True) if sound else COIN
+    row = Row(draw, "active", "streaming", "functions", "vision", "tier")
     return ProviderInfo(
         id=provider_id,
         slug=f"p{provider_id}",
         name=f"Provider {provider_id}",
         auth_type=draw(st.sampled_from(list(AuthType))),
-        is_active=draw(flag),
+        is_active=row("active", YES, COIN),
         is_byok_supported=draw(COIN),
-        supports_streaming=draw(flag),
-        supports_function_calling=draw(flag),
-        supports_vision=draw(flag),
-        min_tier=draw(tiers_up_to(request.user_tier) if sound else ANY_MIN_TIER),
-        health_status=draw(st.sampled_from([HealthStatus.HEALTHY, *HealthStatus])),
+        supports_streaming=row("streaming", YES, COIN),
+        supports_function_calling=row("functions", YES, COIN),
+        supports_vision=row("vision", YES, COIN),
+        min_tier=row("tier", tiers_up_to(request.user_tier), ANY_TIER),
+        health_status=draw(HEALTH),
         has_system_key=draw(COIN),
     )
 
@@ -103,46 +117,58 @@ def draw_provider(draw: st.DrawFn, provider_id: int, request: RouteRequest) -> P
 def draw_model(
     draw: st.DrawFn, model_id: int, provider_ids: st.SearchStrategy[int], request: RouteRequest
 ) -> ModelInfo:
-    sound = draw(MOSTLY_SOUND)
-    flag = st.just(True) if sound else COIN
+    row = Row(
+        draw, "price", "context", "streaming", "functions", "vision", "json", "active", "tier"
+    )
+    tokens = request.estimated_tokens
+    price = row("price", st.tuples(SOUND_PRICE, SOUND_PRICE), st.tuples(ANY_PRICE, ANY_PRICE))
     return ModelInfo(
         id=model_id,
         provider_id=draw(provider_ids),
         model_id=f"m{model_id}",
         name=f"Model {model_id}",
-        input_price=draw(CHEAP if sound else ANY_PRICE),
-        output_price=draw(CHEAP if sound else ANY_PRICE),
-        context_window=draw(st.sampled_from([None, 10**6]) if sound else ANY_CONTEXT),
-        supports_streaming=draw(flag),
-        supports_function_calling=draw(flag),
-        supports_vision=draw(flag),
-        supports_json_mode=draw(flag),
+        input_price=price[0],
+        output_price=price[1],
+        context_window=row(
+            "context",
+            st.sampled_from([None, 10**6, tokens]),
+            st.sampled_from([None, 500, 4000, max(0, (tokens or 0) - 1)]),
+        ),
+        supports_streaming=row("streaming", YES, COIN),
+        supports_function_calling=row("functions", YES, COIN),
+        supports_vision=row("vision", YES, COIN),
+        supports_json_mode=row("json", YES, COIN),
         power_level_priority=draw(SMALL_INTS),
-        is_active=draw(flag),
-        is_deprecated=not draw(flag),
-        min_tier=draw(tiers_up_to(request.user_tier) if sound else ANY_MIN_TIER),
+        is_active=row("active", YES, COIN),
+        is_deprecated=row("active", NO, COIN),
+        min_tier=row("tier", tiers_up_to(request.user_tier), ANY_TIER),
     )
 
 
 def draw_rule(
     draw: st.DrawFn, rule_id: int, model_ids: st.SearchStrategy[int], request: RouteRequest
 ) -> RuleInfo:
-    sound = draw(MOSTLY_SOUND)
+    row = Row(draw, "power", "tier", "task", "min", "max", "byok", "active")
     tokens = request.estimated_tokens
+    near = [] if tokens is None else [tokens + 1, max(0, tokens - 1)]
     return RuleInfo(
         id=rule_id,
         model_id=draw(model_ids),
-        power_level=request.power_level if sound else draw(ANY_POWER),
-        user_tier=draw(st.sampled_from([None, request.user_tier]) if sound else ANY_USER_TIER),
-        user_tier_invalid=False if sound else draw(COIN),
-        task_type=draw(st.sampled_from(["general", request.task_type]) if sound else ANY_TASK),
+        power_level=row("power", st.just(request.power_level), ANY_POWER),
+        user_tier=row("tier", st.sampled_from([None, request.user_tier]), ANY_USER_TIER),
+        user_tier_invalid=row("tier", NO, st.sampled_from([False, False, True])),
+        task_type=row("task", st.sampled_from(["general", request.task_type]), ANY_TASK),
         priority=draw(SMALL_INTS),
         weight=draw(WEIGHTS),
-        min_tokens=draw(st.sampled_from([None, tokens]) if sound else ANY_MIN_TOKENS),
-        max_tokens=draw(st.sampled_from([None, tokens]) if sound else ANY_MAX_TOKENS),
-        requires_byok=False if sound else draw(COIN),
+        min_tokens=row(
+            "min", st.sampled_from([None, 0, tokens]), st.sampled_from([None, 100, 1000, *near])
+        ),
+        max_tokens=row(
+            "max", st.sampled_from([None, tokens]), st.sampled_from([None, 800, 5000, *near])
+        ),
+        requires_byok=row("byok", NO, COIN),
         is_fallback=draw(st.sampled_from([False, False, True])),
-        is_active=True if sound else draw(COIN),
+        is_active=row("active", YES, COIN),
     )
 
 
@@ -164,7 +190,8 @@ def cases(draw: st.DrawFn) -> Case:
     )
     some_providers = st.frozensets(st.sampled_from(provider_ids), max_size=2)
     some_models = st.frozensets(st.sampled_from(model_ids), max_size=2)
-    health = HealthView(cooling_providers=draw(some_providers), cooling_models=draw(some_models))
+    one_provider = st.frozensets(st.sampled_from(provider_ids), max_size=1)
+    health = HealthView(cooling_providers=draw(one_provider), cooling_models=draw(some_models))
     return Case(
         snapshot=snapshot,
         request=request,

@@ -1,4 +1,4 @@
-"""Add llm_providers.config: adapter settings (the mock's behaviour, extra headers)
+"""Gateway columns: llm_providers.config (adapter settings), llm_usage_logs.virtual_key_id
 
 Revision ID: 0002
 Revises: 0001
@@ -21,8 +21,22 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("llm_providers") as batch_op:
         batch_op.add_column(sa.Column("config", sa.JSON(), nullable=True))
+    with op.batch_alter_table("llm_usage_logs") as batch_op:
+        batch_op.add_column(sa.Column("virtual_key_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_llm_usage_logs_virtual_key_id_llm_virtual_keys"),
+            "llm_virtual_keys",
+            ["virtual_key_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("llm_usage_logs") as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_llm_usage_logs_virtual_key_id_llm_virtual_keys"), type_="foreignkey"
+        )
+        batch_op.drop_column("virtual_key_id")
     with op.batch_alter_table("llm_providers") as batch_op:
         batch_op.drop_column("config")

@@ -1,0 +1,70 @@
+"""`create_app(settings)`: the whole HTTP service, its resources made in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from switchboard import __version__
+from switchboard.api import health
+from switchboard.api.errors import ApiError, render
+from switchboard.api.openai import chat, models
+from switchboard.db import open_database
+from switchboard.gateway.service import Gateway
+from switchboard.providers import AdapterRegistry
+from switchboard.secrets import SecretManager
+from switchboard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, adapters: AdapterRegistry | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sessions = open_database(settings.database_url, migrate=False)
+        secrets = (
+            SecretManager.from_value(settings.encryption_key.get_secret_value())
+            if settings.encryption_key is not None
+            else None
+        )
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
+        async with aiohttp.ClientSession(connector=connector, auto_decompress=True) as http:
+            gateway = Gateway(settings, sessions, secrets=secrets, http=http, adapters=adapters)
+            await gateway.start()
+            app.state.gateway = gateway
+            try:
+                yield
+            finally:
+                await gateway.close()
+                sessions.kw["bind"].dispose()
+
+    app = FastAPI(
+        title="Switchboard",
+        version=__version__,
+        summary="A multi-tenant LLM gateway: OpenAI- and Anthropic-compatible.",
+        lifespan=lifespan,
+    )
+    app.include_router(chat.router, tags=["openai"])
+    app.include_router(models.router, tags=["openai"])
+    app.include_router(health.router)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> Response:
+        return render(request, error)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        return render(request, ApiError(500, "Internal error.", code="internal_error"))
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory `switchboard serve` gives uvicorn: each worker reads its own settings."""
+    return create_app(Settings())

@@ -1,0 +1,73 @@
+"""Reading a gateway request: its metadata, its key, its JSON body (bounded in size)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from switchboard.api.errors import ApiError
+from switchboard.gateway.usage_records import RequestMeta
+
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def request_meta(request: Request) -> RequestMeta:
+    client = request.client
+    return RequestMeta(
+        request_id=f"req_{uuid.uuid4().hex}",
+        client_ip=client.host if client else None,
+        user_agent=(request.headers.get("user-agent") or "")[:500] or None,
+        started=time.perf_counter(),
+    )
+
+
+def client_request_id(request: Request, meta: RequestMeta) -> str:
+    """The client's X-Request-ID when it sent a sane one, else ours. Only ours keys the usage
+    record: a client reusing its ids must not make two requests look like one."""
+    sent = request.headers.get("x-request-id")
+    return sent if sent and _CLIENT_REQUEST_ID.match(sent) else meta.request_id
+
+
+def bearer_token(request: Request) -> str | None:
+    """The key from `Authorization: Bearer …`, or from `x-api-key` (as Anthropic clients send)."""
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    key = request.headers.get("x-api-key")
+    return key.strip() if key and key.strip() else None
+
+
+async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise ApiError(
+            400, f"The request body is not valid JSON: {error}", code="invalid_json"
+        ) from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+def _too_large(max_bytes: int) -> ApiError:
+    return ApiError(
+        413, f"The request body is larger than {max_bytes} bytes.", code="request_too_large"
+    )

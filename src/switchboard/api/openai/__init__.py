@@ -1,0 +1,1 @@
+"""The OpenAI-compatible surface: `/v1/chat/completions`, `/v1/models`."""

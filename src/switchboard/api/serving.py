@@ -1,0 +1,140 @@
+"""One request through the gateway, whatever the surface: authenticate, read, route, call,
+answer, and make sure exactly one usage record is written. A `Surface` supplies what differs
+between the OpenAI and Anthropic APIs: checking the body, translating it to the gateway's
+(OpenAI) format, and rendering answers and streams back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+
+from switchboard.api.errors import ApiError, render, to_api_error
+from switchboard.api.http import bearer_token, client_request_id, read_json_object, request_meta
+from switchboard.gateway.executor import Served
+from switchboard.gateway.keys import Principal
+from switchboard.gateway.service import Gateway, StreamSession
+from switchboard.gateway.usage_records import RequestMeta, Route, failure_record
+from switchboard.providers.base import JSON
+
+TASK_HEADER = "x-task-type"
+
+
+@dataclass(frozen=True, slots=True)
+class Surface:
+    validate: Callable[[JSON], None]
+    to_gateway: Callable[[JSON], JSON]
+    """The client's body in the gateway's (OpenAI) format."""
+    render_answer: Callable[[JSON, JSON], bytes]
+    """(the gateway's answer, the client's body) → the response body."""
+    render_stream: Callable[[StreamSession, JSON], AsyncIterator[bytes]]
+    """(the stream, the client's body) → the SSE bytes."""
+
+
+async def serve(request: Request, surface: Surface) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    meta = request_meta(request)
+    echo = {"x-request-id": client_request_id(request, meta)}
+    token = bearer_token(request)
+    try:
+        if token is None:
+            raise ApiError(
+                401,
+                "Missing API key: send `Authorization: Bearer sk-sb-…`.",
+                code="missing_api_key",
+            )
+        principal = await gateway.keys.authenticate(token)
+    except Exception as error:  # not yet a user's request: nobody to bill, nothing recorded
+        return render(request, to_api_error(error), echo)
+    route: Route | None = None
+    try:
+        client_body = await read_json_object(request, gateway.settings.max_request_bytes)
+        surface.validate(client_body)
+        body = surface.to_gateway(client_body)
+        task_type = request.headers.get(TASK_HEADER) or _pop_task_type(body)
+        route = await gateway.route(principal, body, task_type)
+        if body.get("stream"):
+            session = await gateway.open_stream(meta, principal, route, body)
+            return StreamingResponse(
+                surface.render_stream(session, client_body),
+                media_type="text/event-stream",
+                headers={
+                    **echo,
+                    **_served_headers(meta, session.served),
+                    "cache-control": "no-cache",
+                },
+            )
+        completion, served = await gateway.complete(meta, principal, route, body)
+        return Response(
+            surface.render_answer(completion.body, client_body),
+            media_type="application/json",
+            headers={**echo, **_served_headers(meta, served)},
+        )
+    except Exception as error:
+        api_error = to_api_error(error)
+        _record_failure(gateway, meta, principal, route, error, api_error)
+        return render(request, api_error, echo)
+
+
+def _record_failure(
+    gateway: Gateway,
+    meta: RequestMeta,
+    principal: Principal,
+    route: Route | None,
+    error: BaseException,
+    api_error: ApiError,
+) -> None:
+    trail = getattr(error, "trail", None)
+    served: Served | None = getattr(error, "served", None)
+    gateway.record(
+        failure_record(
+            meta,
+            principal,
+            status_code=api_error.status,
+            error_type=api_error.code or api_error.error_type,
+            error_message=api_error.message,
+            route=route,
+            trail=trail if trail is not None else (served.trail if served else None),
+        )
+    )
+
+
+def _served_headers(meta: RequestMeta, served: Served) -> dict[str, str]:
+    candidate, trail = served.candidate, served.trail
+    reason = candidate.route_reason
+    if trail.failures:
+        reason += f"; fallback after {len(trail.failures)} failed: " + "; ".join(trail.failures)
+    if trail.skipped:
+        reason += f"; {len(trail.skipped)} skipped (no usable key or adapter)"
+    overhead_ms = (time.perf_counter() - meta.started - trail.upstream_s) * 1000
+    return {
+        "x-switchboard-request-id": meta.request_id,
+        "x-switchboard-model": candidate.model.model_id,
+        "x-switchboard-provider": candidate.provider.slug,
+        "x-switchboard-key-source": str(served.key_source),
+        "x-switchboard-route-reason": _header_safe(reason),
+        "x-switchboard-attempts": str(trail.attempts),
+        "x-switchboard-overhead-ms": f"{max(0.0, overhead_ms):.2f}",
+    }
+
+
+def _header_safe(value: str, limit: int = 500) -> str:
+    return value.encode("ascii", "replace").decode("ascii").replace("\n", " ")[:limit]
+
+
+def _pop_task_type(body: JSON) -> str | None:
+    """`metadata.task_type` is for the gateway; the provider does not see it."""
+    metadata: Any = body.get("metadata")
+    if not isinstance(metadata, dict) or "task_type" not in metadata:
+        return None
+    remaining = {k: v for k, v in metadata.items() if k != "task_type"}
+    if remaining:
+        body["metadata"] = remaining
+    else:
+        body.pop("metadata")
+    task = metadata["task_type"]
+    return task if isinstance(task, str) else None

@@ -1,0 +1,219 @@
+"""The executor: the one place a route plan meets I/O.
+
+It walks the plan's candidates in order, skipping those with no usable key, and calls each
+through its provider's adapter until one answers. A retryable failure (connection refused,
+timeout, 429, 5xx, the provider rejecting its key or not knowing the model) before anything
+was sent to the client moves on to the next candidate and counts towards that deployment's
+cooldown; a failure that is the caller's fault (another 4xx) ends the request with the
+provider's own error. Attempts are bounded by `max_attempts` and by the request's deadline.
+A stream commits to its candidate once the first chunk has arrived: after that, no fallback.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import aiohttp
+
+from switchboard.errors import SwitchboardError
+from switchboard.gateway.health import Cooldowns
+from switchboard.gateway.keys import ByokKey
+from switchboard.providers import AdapterRegistry, Completion, ProviderAdapter, Upstream
+from switchboard.providers.base import JSON, ErrorKind, UpstreamError
+from switchboard.routing import Candidate
+from switchboard.vocabulary import AuthType, KeySource
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Trail:
+    """What happened on the way: for headers, errors and the usage record."""
+
+    attempts: int = 0
+    failures: list[str] = field(default_factory=list)
+    """Candidates called that failed, with why."""
+    skipped: list[str] = field(default_factory=list)
+    """Candidates not called (no usable key, no adapter), with why."""
+    upstream_s: float = 0.0
+
+    def note(self, candidate: Candidate, why: str, *, called: bool = True) -> None:
+        entry = f"{candidate.provider.slug}/{candidate.model.model_id}: {why}"
+        (self.failures if called else self.skipped).append(entry)
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    candidate: Candidate
+    upstream: Upstream
+    key_source: KeySource
+    byok_key_id: int | None
+    trail: Trail
+
+
+class NoRouteError(SwitchboardError):
+    """Nothing could be tried: no candidate, or none with a usable key."""
+
+    def __init__(self, message: str, trail: Trail) -> None:
+        super().__init__(message)
+        self.trail = trail
+
+
+class AllFailedError(SwitchboardError):
+    """Every candidate tried failed with a retryable error."""
+
+    def __init__(self, trail: Trail, last: UpstreamError) -> None:
+        super().__init__("every candidate failed" + _listing(trail))
+        self.trail = trail
+        self.last = last
+
+
+class CallerFaultError(SwitchboardError):
+    """The provider refused the request itself (a 4xx that another provider would refuse too)."""
+
+    def __init__(self, error: UpstreamError, served: Served) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.served = served
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    system: Mapping[int, str]
+    byok: Mapping[int, ByokKey]
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        http: aiohttp.ClientSession,
+        adapters: AdapterRegistry,
+        cooldowns: Cooldowns,
+        max_attempts: int,
+        timeout_s: float,
+        connect_timeout_s: float,
+    ) -> None:
+        self._http = http
+        self._adapters = adapters
+        self._cooldowns = cooldowns
+        self._max_attempts = max_attempts
+        self._timeout_s = timeout_s
+        self._connect_timeout_s = connect_timeout_s
+
+    async def complete(
+        self, candidates: Iterable[Candidate], keys: Keys, body: JSON
+    ) -> tuple[Completion, Served]:
+        def call(adapter: ProviderAdapter, upstream: Upstream) -> Awaitable[Completion]:
+            return adapter.complete(self._http, upstream, body)
+
+        return await self._first_success(candidates, keys, call)
+
+    async def open_stream(
+        self, candidates: Iterable[Candidate], keys: Keys, body: JSON
+    ) -> tuple[JSON, AsyncIterator[JSON], Served]:
+        """The first chunk, the rest of the stream, and who is serving it."""
+
+        async def call(
+            adapter: ProviderAdapter, upstream: Upstream
+        ) -> tuple[JSON, AsyncIterator[JSON]]:
+            chunks = adapter.stream(self._http, upstream, body)
+            try:
+                first = await anext(chunks)
+            except StopAsyncIteration:
+                raise UpstreamError(
+                    ErrorKind.PROTOCOL, f"{upstream.provider_slug} sent an empty stream"
+                ) from None
+            except BaseException:
+                await _close(chunks)
+                raise
+            return first, chunks
+
+        (first, rest), served = await self._first_success(candidates, keys, call)
+        return first, rest, served
+
+    async def _first_success(
+        self,
+        candidates: Iterable[Candidate],
+        keys: Keys,
+        call: Callable[[ProviderAdapter, Upstream], Awaitable[T]],
+    ) -> tuple[T, Served]:
+        trail = Trail()
+        deadline = time.monotonic() + self._timeout_s
+        last_error: UpstreamError | None = None
+        for candidate in candidates:
+            if trail.attempts >= self._max_attempts:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                trail.failures.append("deadline reached")
+                break
+            prepared = self._prepare(candidate, keys, remaining)
+            if isinstance(prepared, str):
+                trail.note(candidate, prepared, called=False)
+                continue
+            adapter, upstream, key_source, byok_key_id = prepared
+            served = Served(candidate, upstream, key_source, byok_key_id, trail)
+            trail.attempts += 1
+            started = time.perf_counter()
+            try:
+                result = await call(adapter, upstream)
+            except UpstreamError as error:
+                trail.upstream_s += time.perf_counter() - started
+                if not error.retryable:
+                    raise CallerFaultError(error, served) from None
+                last_error = error
+                trail.note(candidate, error.message)
+                self._cooldowns.record_failure(
+                    candidate.provider.id,
+                    candidate.model.id,
+                    provider_wide=error.provider_wide,
+                    retry_after_s=error.retry_after_s,
+                )
+                continue
+            trail.upstream_s += time.perf_counter() - started
+            self._cooldowns.record_success(candidate.provider.id, candidate.model.id)
+            return result, served
+        if last_error is None:
+            raise NoRouteError("no candidate could be tried" + _listing(trail), trail)
+        raise AllFailedError(trail, last_error)
+
+    def _prepare(
+        self, candidate: Candidate, keys: Keys, remaining_s: float
+    ) -> tuple[ProviderAdapter, Upstream, KeySource, int | None] | str:
+        """What calling `candidate` needs, or why it cannot be called."""
+        provider = candidate.provider
+        api_format = AdapterRegistry.format_of(provider.slug, provider.api_format)
+        adapter = self._adapters.for_format(api_format)
+        if adapter is None:
+            return f"no adapter for wire format {api_format!r}"
+        byok = keys.byok.get(provider.id) if candidate.key_source is KeySource.BYOK else None
+        api_key = byok.secret if byok is not None else keys.system.get(provider.id)
+        if api_key is None and provider.needs_key:
+            return "no usable key"
+        upstream = Upstream(
+            provider_slug=provider.slug,
+            base_url=provider.base_url,
+            model=candidate.model.model_id,
+            api_key=api_key,
+            auth_type=provider.auth_type or AuthType.BEARER,
+            config=provider.config,
+            connect_timeout_s=min(self._connect_timeout_s, remaining_s),
+            timeout_s=remaining_s,
+        )
+        key_source = KeySource.BYOK if byok is not None else KeySource.SYSTEM
+        return adapter, upstream, key_source, byok.key_id if byok is not None else None
+
+
+def _listing(trail: Trail) -> str:
+    tried = trail.failures + trail.skipped
+    return (": " + "; ".join(tried)) if tried else ""
+
+
+async def _close(chunks: AsyncIterator[JSON]) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -1,0 +1,293 @@
+"""`Gateway`: everything one process needs to serve requests, built once at start.
+
+`handle` methods take an OpenAI-format body and a verified principal; the API surfaces
+(OpenAI, Anthropic) translate to and from it. Every request that reaches them yields exactly
+one usage record, appended to the spool before the response completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from switchboard.gateway.catalog_state import CatalogState
+from switchboard.gateway.estimate import (
+    estimate_prompt_tokens,
+    estimate_tokens,
+    wants_json,
+    wants_tools,
+    wants_vision,
+)
+from switchboard.gateway.executor import Executor, Keys, Served
+from switchboard.gateway.health import Cooldowns
+from switchboard.gateway.keys import KeyCache, Principal
+from switchboard.gateway.usage_records import RequestMeta, Route, record_for
+from switchboard.providers import AdapterRegistry, Completion, Usage
+from switchboard.providers.base import JSON
+from switchboard.routing import RoutePlan, RouteRequest, plan_named, plan_route
+from switchboard.secrets import SecretManager
+from switchboard.settings import Settings
+from switchboard.usage.record import UsageRecord
+from switchboard.usage.spool import UsageSpool
+from switchboard.usage.writer import UsageWriter
+from switchboard.vocabulary import GENERAL_TASK, PowerLevel
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+
+
+class Gateway:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        *,
+        secrets: SecretManager | None,
+        http: aiohttp.ClientSession,
+        adapters: AdapterRegistry | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.http = http
+        self.catalog = CatalogState(sessions, settings, secrets)
+        self.keys = KeyCache(sessions, secrets, ttl_s=settings.key_cache_ttl_s)
+        self.cooldowns = Cooldowns(
+            failures_to_trip=settings.cooldown_failures, cooldown_s=settings.cooldown_s
+        )
+        self.executor = Executor(
+            http=http,
+            adapters=adapters or AdapterRegistry(),
+            cooldowns=self.cooldowns,
+            max_attempts=settings.max_attempts,
+            timeout_s=settings.request_timeout_s,
+            connect_timeout_s=settings.connect_timeout_s,
+        )
+        self.spool = UsageSpool(settings.spool_dir)
+        self.writer = UsageWriter(self.spool, sessions, interval_s=settings.usage_flush_interval_s)
+        self.database_ok = True
+        self._rng = rng or random.Random()
+        self._poller: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Load the catalog, store what a previous run left in the spool, start the workers."""
+        await asyncio.to_thread(self.catalog.load)
+        await asyncio.to_thread(self.writer.drain)
+        self.writer.start()
+        self._poller = asyncio.create_task(self._poll_catalog(), name="catalog-poller")
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        await asyncio.to_thread(self.writer.stop)
+        self.spool.close()
+
+    # Routing -------------------------------------------------------------------------
+
+    async def route(self, principal: Principal, body: JSON, task_type: str | None) -> Route:
+        """The plan for `body`: by power level (`eco`, `balanced`, `precision`, `auto`) or by
+        the model names in `model` / `models`. Raises NamedModelError for names that fail."""
+        byok = await self.keys.byok_keys(principal.user_id)
+        names = _requested_names(body)
+        power = _power_level(names, principal)
+        request = RouteRequest(
+            user_tier=principal.tier,
+            power_level=power or PowerLevel.BALANCED,
+            task_type=(task_type or GENERAL_TASK).strip().lower() or GENERAL_TASK,
+            estimated_tokens=estimate_tokens(body),
+            require_streaming=bool(body.get("stream")),
+            require_function_calling=wants_tools(body),
+            require_vision=wants_vision(body),
+            require_json_mode=wants_json(body),
+        )
+        view = self.catalog.current
+        snapshot = view.snapshot
+        health = self.cooldowns.view()
+        byok_providers = frozenset(byok)
+        plan: RoutePlan
+        if power is not None:
+            plan = plan_route(
+                snapshot, request, byok_providers=byok_providers, health=health, rng=self._rng
+            )
+        else:
+            plan = plan_named(
+                snapshot, names, request, byok_providers=byok_providers, health=health
+            )
+        keys = Keys(system=view.system_keys, byok=byok)
+        return Route(plan=plan, keys=keys, power_level=power, task_type=request.task_type)
+
+    # Serving -------------------------------------------------------------------------
+
+    async def complete(
+        self, meta: RequestMeta, principal: Principal, route: Route, body: JSON
+    ) -> tuple[Completion, Served]:
+        completion, served = await self.executor.complete(route.plan, route.keys, body)
+        usage = completion.usage or _estimate(body, completion.body)
+        self.record(
+            record_for(
+                meta,
+                principal,
+                route,
+                served,
+                usage,
+                estimated=completion.usage is None,
+                status_code=200,
+            )
+        )
+        return completion, served
+
+    async def open_stream(
+        self, meta: RequestMeta, principal: Principal, route: Route, body: JSON
+    ) -> StreamSession:
+        first, rest, served = await self.executor.open_stream(route.plan, route.keys, body)
+        return StreamSession(self, meta, principal, route, body, first, rest, served)
+
+    def record(self, record: UsageRecord) -> None:
+        self.spool.append(record)
+
+    async def _poll_catalog(self) -> None:
+        interval = self.settings.catalog_poll_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.catalog.refresh_if_changed)
+                self.database_ok = True
+            except Exception as error:  # keep serving from the snapshot we have
+                if self.database_ok:
+                    log.warning("catalog poll failed: %s", error.__class__.__name__)
+                self.database_ok = False
+
+    def check_database(self) -> bool:
+        try:
+            with self.sessions() as session:
+                session.execute(text("SELECT 1"))
+        except Exception:
+            self.database_ok = False
+        else:
+            self.database_ok = True
+        return self.database_ok
+
+
+@dataclass(slots=True)
+class _Progress:
+    usage: Usage | None = None
+    text_chars: int = 0
+    first_token_at: float | None = None
+    recorded: bool = False
+
+
+class StreamSession:
+    """A stream committed to one candidate. Iterating `chunks()` relays it; however it ends
+    (finished, failed upstream, or cut off by the client) one usage record is written."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        meta: RequestMeta,
+        principal: Principal,
+        route: Route,
+        body: JSON,
+        first: JSON,
+        rest: AsyncIterator[JSON],
+        served: Served,
+    ) -> None:
+        self.gateway, self.meta, self.principal, self.route = gateway, meta, principal, route
+        self.body, self.served = body, served
+        self._first, self._rest = first, rest
+        self._progress = _Progress(first_token_at=time.perf_counter())
+
+    async def chunks(self) -> AsyncIterator[JSON]:
+        try:
+            yield self._observe(self._first)
+            async for chunk in self._rest:
+                yield self._observe(chunk)
+            self._record(200, None)
+        except Exception as error:  # the provider failed mid-stream: bill what was streamed
+            self._record(502, str(getattr(error, "kind", error.__class__.__name__)))
+            raise
+        finally:
+            if not self._progress.recorded:  # cancelled: the client went away
+                self._record(499, "client_disconnected")
+            aclose = getattr(self._rest, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def _observe(self, chunk: JSON) -> JSON:
+        if chunk.get("usage"):
+            self._progress.usage = Usage.from_openai(chunk["usage"])
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            self._progress.text_chars += len(delta.get("content") or "")
+            for call in delta.get("tool_calls") or ():
+                self._progress.text_chars += len(
+                    (call.get("function") or {}).get("arguments") or ""
+                )
+        return chunk
+
+    def _record(self, status: int, error_type: str | None) -> None:
+        progress = self._progress
+        progress.recorded = True
+        usage = progress.usage
+        estimated = usage is None
+        if usage is None:
+            usage = Usage(
+                prompt_tokens=estimate_prompt_tokens(self.body),
+                completion_tokens=-(-progress.text_chars // 4),
+            )
+        self.gateway.record(
+            record_for(
+                self.meta,
+                self.principal,
+                self.route,
+                self.served,
+                usage,
+                estimated=estimated,
+                status_code=status,
+                error_type=error_type,
+                first_token_at=progress.first_token_at,
+            )
+        )
+
+
+def _requested_names(body: JSON) -> list[str]:
+    models = body.get("models")
+    if isinstance(models, list) and models:
+        return [str(name) for name in models]
+    return [str(body.get("model") or AUTO)]
+
+
+def _power_level(names: list[str], principal: Principal) -> PowerLevel | None:
+    """The power level asked for, or None when the request names models."""
+    if len(names) != 1:
+        return None
+    name = names[0].strip().lower()
+    if name == AUTO:
+        return principal.default_power_level or PowerLevel.BALANCED
+    try:
+        return PowerLevel(name)
+    except ValueError:
+        return None
+
+
+def _estimate(body: JSON, answer: JSON) -> Usage:
+    """Usage for a provider that reported none: the documented estimate, both ways."""
+    chars = 0
+    for choice in answer.get("choices") or ():
+        message = choice.get("message") or {}
+        chars += len(message.get("content") or "")
+        for call in message.get("tool_calls") or ():
+            chars += len((call.get("function") or {}).get("arguments") or "")
+    return Usage(
+        prompt_tokens=estimate_prompt_tokens(body),
+        completion_tokens=-(-chars // 4),
+    )

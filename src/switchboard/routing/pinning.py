@@ -1,0 +1,110 @@
+"""Candidates for a request that names its models (`gpt-4o-mini`, `openai/gpt-4o-mini`, or a
+list of names as OpenRouter's `models`): no rule chooses, but the model must still be one the
+user may use and that can serve the request. A deprecated model is served by its replacement.
+Power levels are not price-capped here: naming a model is choosing its price.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import replace
+
+from switchboard.catalog.snapshot import CatalogSnapshot, ModelInfo, RuleInfo
+from switchboard.routing.checks import check_context, check_model
+from switchboard.routing.health import HEALTHY, HealthView
+from switchboard.routing.planner import Candidate, RoutePlan
+from switchboard.routing.reasons import Rejection
+from switchboard.routing.request import RouteRequest
+from switchboard.vocabulary import KeySource
+
+
+class NamedModelProblem(enum.IntEnum):
+    """Ordered by how much it tells the client: the most telling one is reported."""
+
+    UNKNOWN = 1
+    CANNOT_SERVE = 2
+    NOT_ALLOWED = 3
+
+
+class NamedModelError(Exception):
+    """None of the named models can serve the request; `problem` says why, for the status."""
+
+    def __init__(self, problem: NamedModelProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+def plan_named(
+    snapshot: CatalogSnapshot,
+    names: Sequence[str],
+    request: RouteRequest,
+    *,
+    byok_providers: frozenset[int] = frozenset(),
+    health: HealthView = HEALTHY,
+) -> RoutePlan:
+    """The named models that may serve `request`, in the order named (the models a name
+    matches on several providers in catalog order), healthy before demoted."""
+    accepted: list[Candidate] = []
+    problems: list[tuple[NamedModelProblem, str]] = []
+    seen: set[int] = set()
+    for name in names:
+        matches = snapshot.find_models(name)
+        if not matches:
+            problems.append((NamedModelProblem.UNKNOWN, f"model {name!r} does not exist"))
+            continue
+        for asked in matches:
+            model = snapshot.serving_model(asked)
+            if model.id in seen:
+                continue
+            problem = _problem(snapshot, model, request)
+            if problem is not None:
+                problems.append(problem)
+                continue
+            seen.add(model.id)
+            accepted.append(_candidate(snapshot, model, name, byok_providers, health))
+    if not accepted:
+        if not problems:
+            raise NamedModelError(NamedModelProblem.UNKNOWN, "no model was named")
+        worst = max(problem for problem, _ in problems)
+        raise NamedModelError(worst, "; ".join(message for _, message in problems))
+    ordered = [c for c in accepted if not c.demoted] + [c for c in accepted if c.demoted]
+    return RoutePlan(request, iter(ordered))
+
+
+def _problem(
+    snapshot: CatalogSnapshot, model: ModelInfo, request: RouteRequest
+) -> tuple[NamedModelProblem, str] | None:
+    as_its_level = replace(request, power_level=model.power_level or request.power_level)
+    rejected = check_model(snapshot, model, snapshot.provider_of(model), as_its_level)
+    if rejected is not None and rejected.reason is Rejection.PRICE_CEILING:
+        rejected = None
+    rejected = rejected or check_context(model, request.estimated_tokens)
+    if rejected is None:
+        return None
+    problem = (
+        NamedModelProblem.NOT_ALLOWED
+        if rejected.reason is Rejection.TIER_TOO_LOW
+        else NamedModelProblem.CANNOT_SERVE
+    )
+    return problem, f"model {model.model_id!r}: {rejected.reason} ({rejected.detail})"
+
+
+def _candidate(
+    snapshot: CatalogSnapshot,
+    model: ModelInfo,
+    name: str,
+    byok_providers: frozenset[int],
+    health: HealthView,
+) -> Candidate:
+    provider = snapshot.providers[model.provider_id]
+    byok = provider.is_byok_supported and provider.id in byok_providers
+    return Candidate(
+        model=model,
+        provider=provider,
+        rule=RuleInfo(id=0, model_id=model.id, power_level=model.power_level),
+        key_source=KeySource.BYOK if byok else KeySource.SYSTEM,
+        has_usable_key=byok or provider.has_system_key or not provider.needs_key,
+        demoted=provider.reported_down or health.is_cooling(provider.id, model.id),
+        requested_as=name,
+    )

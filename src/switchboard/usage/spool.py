@@ -1,0 +1,115 @@
+"""The usage spool: an append-only local file that every usage record reaches before its
+request completes, so the bill survives a database outage, a restart, or SIGKILL.
+
+The spool is a directory of segment files, one JSON record a line. Each process appends to
+its own active segment and holds an exclusive `flock` on it while it is active; `rotate`
+starts a new one and releases the old. A drainer (any process: see `usage.writer`) takes a
+segment only if it can lock it, so it never reads a segment being written, and a segment
+left by a killed process (its lock died with it) is picked up by whoever drains next.
+A write goes to the kernel at once (`os.write`), so a killed process loses nothing; only a
+machine crash can lose what the kernel had not yet put on disk.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+
+from switchboard.usage.record import UsageRecord
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".jsonl"
+
+
+class UsageSpool:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._sequence = itertools.count()
+        self._fd = -1
+        self._path: Path | None = None
+        self._written = 0
+        self._open_segment()
+
+    def append(self, record: UsageRecord) -> None:
+        line = orjson.dumps(record.to_json()) + b"\n"
+        with self._lock:
+            os.write(self._fd, line)
+            self._written += 1
+
+    def rotate(self) -> bool:
+        """Seal the active segment (if it has anything) and start a new one."""
+        with self._lock:
+            if self._written == 0:
+                return False
+            old_fd = self._fd
+            self._open_segment()
+        os.close(old_fd)  # releases its lock: drainers may take it now
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+                if self._written == 0 and self._path is not None:
+                    self._path.unlink(missing_ok=True)
+
+    def sealed_segments(self) -> list[Path]:
+        """Segments no process is writing, oldest first (by name: time, then sequence)."""
+        return sorted(path for path in self.directory.glob(f"*{SUFFIX}") if path != self._path)
+
+    def _open_segment(self) -> None:
+        name = f"usage-{time.time_ns():020d}-{os.getpid()}-{next(self._sequence):06d}{SUFFIX}"
+        path = self.directory / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._fd, self._path, self._written = fd, path, 0
+
+
+@contextmanager
+def claimed(path: Path) -> Iterator[list[UsageRecord] | None]:
+    """The records of a sealed segment, with the segment locked; None when another process
+    holds it or it is gone. The caller deletes it (`path.unlink`) once they are stored."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        yield None
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        if not path.exists() or os.stat(path).st_ino != os.fstat(fd).st_ino:
+            yield None  # drained and deleted by another process meanwhile
+            return
+        with os.fdopen(os.dup(fd), "rb") as file:
+            yield list(_parse(path, file.read()))
+    finally:
+        os.close(fd)
+
+
+def _parse(path: Path, data: bytes) -> Iterator[UsageRecord]:
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield UsageRecord.from_json(orjson.loads(line))
+        except (orjson.JSONDecodeError, TypeError, ValueError, KeyError) as error:
+            # Only a write cut off by a crash can leave a broken line; keep the rest.
+            log.error(
+                "usage spool %s line %d is unreadable (%s); skipped", path.name, number, error
+            )

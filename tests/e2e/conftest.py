@@ -1,0 +1,52 @@
+"""End-to-end fixtures: a migrated database per module, and a real gateway process on it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from switchboard.db import normalize_url, open_database
+from tests.conftest import POSTGRES_URL
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def e2e_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One database for a whole module (a gateway process takes a second to start)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'switchboard.db'}"
+        return
+    schema = f"e2e_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(normalize_url(POSTGRES_URL))
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = make_url(normalize_url(POSTGRES_URL))
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def e2e_sessions(e2e_database_url: str) -> Iterator[sessionmaker[Session]]:
+    factory = open_database(e2e_database_url)
+    yield factory
+    factory.kw["bind"].dispose()
+
+
+@pytest.fixture(scope="module")
+def encryption_key() -> str:
+    return os.environ.get("E2E_ENCRYPTION_KEY") or Fernet.generate_key().decode()

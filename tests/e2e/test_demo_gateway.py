@@ -1,0 +1,107 @@
+"""The demo: a gateway over the seeded demo catalog answers the official OpenAI SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import openai
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from switchboard.services.seeding import seed_catalog
+from switchboard.services.users import create_user, issue_virtual_key
+from switchboard.vocabulary import Tier
+from tests.e2e.harness import GatewayProcess, running_gateway
+from tests.e2e.waiting import wait_for_usage_rows
+
+
+@pytest.fixture(scope="module")
+def demo(
+    e2e_database_url: str,
+    e2e_sessions: sessionmaker[Session],
+    encryption_key: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[GatewayProcess, str]]:
+    with e2e_sessions() as session:
+        seed_catalog(session, demo=True)
+        create_user(session, user_id="demo-user", tier=Tier.PROFESSIONAL)
+        key = issue_virtual_key(session, user_id="demo-user").key
+    workdir = tmp_path_factory.mktemp("gateway")
+    with running_gateway(e2e_database_url, workdir, {"ENCRYPTION_KEY": encryption_key}) as gw:
+        yield gw, key
+
+
+def test_power_level_request_is_served_by_the_mock_and_billed(
+    demo: tuple[GatewayProcess, str], e2e_sessions: sessionmaker[Session]
+) -> None:
+    gateway, key = demo
+    client = openai.OpenAI(base_url=gateway.openai_base_url, api_key=key, max_retries=0)
+
+    raw = client.chat.completions.with_raw_response.create(
+        model="balanced", messages=[{"role": "user", "content": "What is two and two?"}]
+    )
+    completion = raw.parse()
+
+    assert completion.model == "mock-balanced"
+    assert completion.choices[0].message.content == (
+        "Mock answer from mock-balanced to: What is two and two?"
+    )
+    assert raw.headers["x-switchboard-model"] == "mock-balanced"
+    assert raw.headers["x-switchboard-provider"] == "mock"
+    assert raw.headers["x-switchboard-key-source"] == "system"
+    assert raw.headers["x-switchboard-attempts"] == "1"
+    request_id = raw.headers["x-switchboard-request-id"]
+
+    (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
+    assert row.user_id == "demo-user"
+    assert row.model_name == "mock-balanced"
+    assert row.power_level == "balanced"
+    assert row.status_code == 200
+    usage = completion.usage
+    assert usage is not None
+    assert (row.prompt_tokens, row.completion_tokens) == (
+        usage.prompt_tokens,
+        usage.completion_tokens,
+    )
+    # mock-balanced: $1.00 in, $4.00 out per 1M tokens
+    expected = Decimal(usage.prompt_tokens) / 10**6 + Decimal(usage.completion_tokens) * 4 / 10**6
+    assert row.cost_total_usd == expected
+
+
+def test_a_stream_arrives_in_pieces_and_is_billed_once(
+    demo: tuple[GatewayProcess, str], e2e_sessions: sessionmaker[Session]
+) -> None:
+    gateway, key = demo
+    client = openai.OpenAI(base_url=gateway.openai_base_url, api_key=key, max_retries=0)
+    with client.chat.completions.with_streaming_response.create(
+        model="eco",
+        messages=[{"role": "user", "content": "Stream please"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    ) as response:
+        request_id = response.headers["x-switchboard-request-id"]
+        chunks = list(response.parse())
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Mock answer from mock-eco to: Stream please"
+    assert len([c for c in chunks if c.choices]) > 10
+    assert chunks[-1].usage is not None
+    (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
+    assert row.completion_tokens == chunks[-1].usage.completion_tokens
+    assert row.usage_estimated is False
+
+
+def test_a_wrong_key_is_an_authentication_error(demo: tuple[GatewayProcess, str]) -> None:
+    gateway, _ = demo
+    client = openai.OpenAI(base_url=gateway.openai_base_url, api_key="sk-sb-wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as raised:
+        client.chat.completions.create(model="eco", messages=[{"role": "user", "content": "x"}])
+    assert raised.value.status_code == 401
+    assert raised.value.code == "invalid_api_key"
+
+
+def test_models_lists_aliases_and_allowed_models(demo: tuple[GatewayProcess, str]) -> None:
+    gateway, key = demo
+    client = openai.OpenAI(base_url=gateway.openai_base_url, api_key=key, max_retries=0)
+    ids = {model.id for model in client.models.list()}
+    assert {"eco", "balanced", "precision", "auto", "mock-precision", "gpt-4o-mini"} <= ids
