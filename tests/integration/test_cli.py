@@ -11,7 +11,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from switchboard.cli import app
-from switchboard.db import open_database
+from switchboard.db import head_revision, open_database
 from switchboard.models import LLMProvider, User, VirtualKey
 from switchboard.secrets import SecretManager, get_secret_manager
 from switchboard.services.users import find_valid_key
@@ -48,8 +48,8 @@ def test_init_env_writes_a_private_file_once(tmp_path: Path) -> None:
 def test_db_upgrade_current_downgrade(cli_env: str) -> None:
     assert invoke("db", "current") == (0, "base (empty database)\n")
     code, out = invoke("db", "upgrade")
-    assert code == 0 and "0002" in out
-    assert invoke("db", "current") == (0, "0002\n")
+    assert code == 0 and head_revision() in out
+    assert invoke("db", "current") == (0, f"{head_revision()}\n")
     code, out = invoke("db", "downgrade", "base")
     assert code == 0 and "base" in out
     assert invoke("db", "current")[1] == "base (empty database)\n"
@@ -136,3 +136,40 @@ def test_explain_rejects_an_unknown_tier(cli_env: str) -> None:
     invoke("db", "upgrade")
     code, out = invoke("explain", "--tier", "gold")
     assert code == 1 and "unknown user_tier 'gold'" in out
+
+
+def test_seed_twice_then_explain(cli_env: str) -> None:
+    code, out = invoke("seed", "--demo")
+    assert code == 0, out
+    assert "9 providers created" in out
+    code, again = invoke("seed", "--demo")
+    assert code == 0
+    assert "0 providers created, 0 updated; 0 models created; 0 rules created" in again
+
+    code, out = invoke(
+        "explain", "--tier", "professional", "--power", "eco", "--task", "code", "--tokens", "1000"
+    )
+    assert code == 0, out
+    assert "chosen" in out
+    assert "mock-eco" in out
+    assert "no usable key" in out  # the real providers, with no keys in this environment
+    assert "price ceiling" in out  # e.g. claude-opus at eco
+
+
+def test_demo_keeps_one_key_in_the_env_file(cli_env: str, tmp_path: Path) -> None:
+    invoke("db", "upgrade")
+    code, out = invoke("demo")
+    assert code == 0, out
+    lines = [line for line in (tmp_path / ".env").read_text().splitlines() if "DEMO_KEY" in line]
+    assert len(lines) == 1
+    key = lines[0].split("=", 1)[1]
+    assert key in out
+    assert "curl" in out and "/v1/chat/completions" in out
+    code, out = invoke("demo")
+    assert code == 0
+    assert (tmp_path / ".env").read_text().count("DEMO_KEY") == 1
+    factory = open_database(cli_env, migrate=False)
+    with factory() as session:
+        found = find_valid_key(session, key)
+        assert found is not None and found.user_id == "demo"
+    factory.kw["bind"].dispose()

@@ -25,8 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from switchboard._types import utcnow
 from switchboard.errors import InvalidKeyError, KeyStoreUnavailableError, SecretDecryptionError
 from switchboard.models import User, UserAPIKey, VirtualKey
-from switchboard.secrets import SecretManager
-from switchboard.services.users import hash_virtual_key
+from switchboard.secrets import SecretManager, hash_virtual_key
 from switchboard.vocabulary import PowerLevel, Tier
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,16 +13,11 @@ from sqlalchemy.orm import Session
 from switchboard._types import utcnow
 from switchboard.errors import NotFoundError
 from switchboard.models import User, VirtualKey
+from switchboard.secrets import hash_virtual_key
 from switchboard.vocabulary import PowerLevel, Tier
 
 VIRTUAL_KEY_PREFIX = "sk-sb-"
 _DISPLAY_PREFIX_LENGTH = 12
-
-
-def hash_virtual_key(key: str) -> str:
-    """Keys are 256 random bits, so a plain SHA-256 is enough to make the stored hash useless
-    to a thief (no dictionary to try) while keeping look-ups a single index probe."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def create_user(

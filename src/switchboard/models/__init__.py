@@ -1,0 +1,23 @@
+"""The database tables, as SQLAlchemy 2 typed models.
+
+Names and fields are the spec's contract (`llm_providers`, `llm_models`, `llm_routing_rules`,
+`user_api_keys`, `llm_usage_logs`); `llm_users` and `llm_virtual_keys` are ours. Tiers, power
+levels and the like are stored as plain strings (the spec's code passes strings) and checked
+where they are read. Timestamps are UTC; money is NUMERIC (see `_types`).
+"""
+
+from switchboard.models.accounts import User, UserAPIKey, VirtualKey
+from switchboard.models.base import Base
+from switchboard.models.catalog import LLMModel, LLMProvider, LLMRoutingRule
+from switchboard.models.usage import LLMUsageLog
+
+__all__ = [
+    "Base",
+    "LLMModel",
+    "LLMProvider",
+    "LLMRoutingRule",
+    "LLMUsageLog",
+    "User",
+    "UserAPIKey",
+    "VirtualKey",
+]

@@ -1,0 +1,133 @@
+"""The catalog tables: providers, their models, and the routing rules that choose them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from switchboard._types import Price, UTCDateTime
+from switchboard.models.base import Base, created, flag, updated
+
+
+class LLMProvider(Base):
+    """A service that answers LLM requests, reached at `base_url` with one wire format."""
+
+    __tablename__ = "llm_providers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    provider_slug: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    api_format: Mapped[str | None] = mapped_column(String(32))
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Adapter settings: extra headers, or the mock provider's replies, latency and faults."""
+    auth_type: Mapped[str] = mapped_column(String(20), nullable=False, default="bearer")
+    encrypted_api_key: Mapped[str | None] = mapped_column(Text)
+    api_key_prefix: Mapped[str | None] = mapped_column(String(16))
+    api_key_suffix: Mapped[str | None] = mapped_column(String(8))
+    supports_streaming: Mapped[bool] = flag(True)
+    supports_function_calling: Mapped[bool] = flag(False)
+    supports_vision: Mapped[bool] = flag(False)
+    is_active: Mapped[bool] = flag(True)
+    is_byok_supported: Mapped[bool] = flag(False)
+    is_system_provider: Mapped[bool] = flag(True)
+    api_key_format: Mapped[str | None] = mapped_column(String(100))
+    documentation_url: Mapped[str | None] = mapped_column(String(500))
+    pricing_url: Mapped[str | None] = mapped_column(String(500))
+    min_tier_required: Mapped[str] = mapped_column(String(20), nullable=False, default="free")
+    health_status: Mapped[str] = mapped_column(String(20), nullable=False, default="unknown")
+    last_health_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    health_latency_ms: Mapped[int | None] = mapped_column(Integer)
+    health_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created()
+    updated_at: Mapped[datetime] = updated()
+
+    models: Mapped[list[LLMModel]] = relationship(back_populates="provider")
+
+    def __repr__(self) -> str:
+        return f"<LLMProvider {self.id} {self.provider_slug!r}>"
+
+
+class LLMModel(Base):
+    """One model of one provider, with its prices per 1M tokens and capabilities."""
+
+    __tablename__ = "llm_models"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "model_id", name="uq_llm_models_provider_id_model_id"),
+        Index("ix_llm_models_power_level_active", "power_level", "is_active"),
+        Index("ix_llm_models_model_id", "model_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("llm_providers.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    model_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    model_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    max_tokens: Mapped[int | None] = mapped_column(Integer)
+    context_window: Mapped[int | None] = mapped_column(Integer)
+    supports_streaming: Mapped[bool] = flag(True)
+    supports_function_calling: Mapped[bool] = flag(False)
+    supports_vision: Mapped[bool] = flag(False)
+    supports_json_mode: Mapped[bool] = flag(False)
+    cost_per_1m_input_tokens: Mapped[Decimal] = mapped_column(
+        Price, nullable=False, default=Decimal(0)
+    )
+    cost_per_1m_output_tokens: Mapped[Decimal] = mapped_column(
+        Price, nullable=False, default=Decimal(0)
+    )
+    cost_per_1m_cached_input_tokens: Mapped[Decimal | None] = mapped_column(Price)
+    power_level: Mapped[str] = mapped_column(String(20), nullable=False, default="balanced")
+    power_level_priority: Mapped[int] = mapped_column(Integer, nullable=False, default=100)
+    is_active: Mapped[bool] = flag(True)
+    is_deprecated: Mapped[bool] = flag(False)
+    deprecation_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replacement_model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("llm_models.id", ondelete="SET NULL")
+    )
+    min_tier_required: Mapped[str] = mapped_column(String(20), nullable=False, default="free")
+    created_at: Mapped[datetime] = created()
+    updated_at: Mapped[datetime] = updated()
+
+    provider: Mapped[LLMProvider] = relationship(back_populates="models")
+    replacement: Mapped[LLMModel | None] = relationship(remote_side=[id])
+
+    def __repr__(self) -> str:
+        return f"<LLMModel {self.id} {self.model_id!r}>"
+
+
+class LLMRoutingRule(Base):
+    """Serve requests of this power level, tier and task with this model, at this priority."""
+
+    __tablename__ = "llm_routing_rules"
+    __table_args__ = (
+        Index("ix_llm_routing_rules_tier_active", "user_tier", "is_active"),
+        Index("ix_llm_routing_rules_power_level", "power_level"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("llm_models.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    power_level: Mapped[str] = mapped_column(String(20), nullable=False)
+    user_tier: Mapped[str | None] = mapped_column(String(20))
+    task_type: Mapped[str] = mapped_column(String(50), nullable=False, default="general")
+    priority: Mapped[int] = mapped_column(Integer, nullable=False, default=100)
+    weight: Mapped[int] = mapped_column(Integer, nullable=False, default=100)
+    min_tokens: Mapped[int | None] = mapped_column(Integer)
+    max_tokens: Mapped[int | None] = mapped_column(Integer)
+    requires_byok: Mapped[bool] = flag(False)
+    is_fallback: Mapped[bool] = flag(False)
+    is_active: Mapped[bool] = flag(True)
+    created_at: Mapped[datetime] = created()
+    updated_at: Mapped[datetime] = updated()
+
+    model: Mapped[LLMModel] = relationship()
