@@ -11,7 +11,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from switchboard import __version__
-from switchboard.api import health
+from switchboard.api import admin, byok, health
+from switchboard.api.admin import audit as admin_audit
+from switchboard.api.admin import models as admin_models
+from switchboard.api.admin import providers as admin_providers
+from switchboard.api.admin import rules as admin_rules
+from switchboard.api.admin import usage as admin_usage
+from switchboard.api.admin import users as admin_users
+from switchboard.api.byok import keys as byok_keys
+from switchboard.api.byok import usage as byok_usage
 from switchboard.api.errors import ApiError, render
 from switchboard.api.openai import chat, models
 from switchboard.db import open_database
@@ -52,6 +60,17 @@ def create_app(settings: Settings, *, adapters: AdapterRegistry | None = None) -
     app.include_router(chat.router, tags=["openai"])
     app.include_router(models.router, tags=["openai"])
     app.include_router(health.router)
+    app.include_router(
+        admin.admin_router(
+            admin_providers.router,
+            admin_models.router,
+            admin_rules.router,
+            admin_users.router,
+            admin_usage.router,
+            admin_audit.router,
+        )
+    )
+    app.include_router(byok.byok_router(byok_keys.router, byok_usage.router))
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> Response:

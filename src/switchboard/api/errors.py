@@ -1,8 +1,9 @@
 """Errors on the HTTP surfaces, each in the format its clients expect, mapped in one place.
 
 `/v1/messages` answers in Anthropic's format (`{"type": "error", "error": {…}}`); every other
-`/v1/*` path in OpenAI's (`{"error": {"message", "type", "param", "code"}}`). No response ever
-carries a stack trace or a secret.
+`/v1/*` path in OpenAI's (`{"error": {"message", "type", "param", "code"}}`); the admin and
+BYOK APIs (`/api/…`) in FastAPI's (`{"detail": …}`). No response ever carries a stack trace
+or a secret.
 """
 
 from __future__ import annotations
@@ -125,6 +126,12 @@ def _all_failed(error: AllFailedError) -> ApiError:
 def render(request: Request, error: ApiError, headers: Mapping[str, str] | None = None) -> Response:
     """`error` in the format of the surface `request` came to."""
     all_headers = {**error.headers, **(headers or {})}
+    if request.url.path.startswith("/api/"):  # the admin and BYOK APIs answer FastAPI-style
+        body_detail = {"detail": error.message}
+        return Response(
+            orjson.dumps(body_detail), status_code=error.status, headers=all_headers,
+            media_type="application/json",
+        )
     if request.url.path.startswith("/v1/messages"):
         kind = _ANTHROPIC_TYPES.get(error.status, "api_error")
         body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": error.message}}

@@ -8,15 +8,25 @@ where they are read. Timestamps are UTC; money is NUMERIC (see `_types`).
 
 from switchboard.models.accounts import User, UserAPIKey, VirtualKey
 from switchboard.models.base import Base
-from switchboard.models.catalog import LLMModel, LLMProvider, LLMRoutingRule
-from switchboard.models.usage import LLMUsageLog
+from switchboard.models.catalog import (
+    LLMModel,
+    LLMModelPriceHistory,
+    LLMProvider,
+    LLMRoutingRule,
+)
+from switchboard.models.operations import AuditLogEntry, Lease
+from switchboard.models.usage import LLMUsageHourly, LLMUsageLog
 
 __all__ = [
+    "AuditLogEntry",
     "Base",
     "LLMModel",
+    "LLMModelPriceHistory",
     "LLMProvider",
     "LLMRoutingRule",
+    "LLMUsageHourly",
     "LLMUsageLog",
+    "Lease",
     "User",
     "UserAPIKey",
     "VirtualKey",

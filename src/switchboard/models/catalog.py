@@ -131,3 +131,22 @@ class LLMRoutingRule(Base):
     updated_at: Mapped[datetime] = updated()
 
     model: Mapped[LLMModel] = relationship()
+
+
+class LLMModelPriceHistory(Base):
+    """A model's prices over time: a row per price period, the open one has no `effective_to`.
+    Usage rows keep the cost they were billed at; this says what the price was, and since when."""
+
+    __tablename__ = "llm_model_price_history"
+    __table_args__ = (Index("ix_llm_model_price_history_model", "model_id", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("llm_models.id", ondelete="CASCADE"), nullable=False
+    )
+    cost_per_1m_input_tokens: Mapped[Decimal] = mapped_column(Price, nullable=False)
+    cost_per_1m_output_tokens: Mapped[Decimal] = mapped_column(Price, nullable=False)
+    cost_per_1m_cached_input_tokens: Mapped[Decimal | None] = mapped_column(Price)
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    effective_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str | None] = mapped_column(String(255))

@@ -6,10 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from switchboard._types import Money
+from switchboard._types import Money, UTCDateTime
 from switchboard.models.base import Base, created, flag
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class LLMUsageLog(Base):
     )
     model_name: Mapped[str | None] = mapped_column(String(200))
     power_level: Mapped[str | None] = mapped_column(String(20))
+    user_tier: Mapped[str | None] = mapped_column(String(20))
     task_type: Mapped[str | None] = mapped_column(String(50))
     prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     cached_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -63,3 +64,56 @@ class LLMUsageLog(Base):
     created_at: Mapped[datetime] = created()
 
     model: Mapped[LLMModel | None] = relationship()
+
+
+LATENCY_BUCKETS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
+"""Upper bounds of the latency histogram kept in rollups; a last bucket holds the rest."""
+
+
+class LLMUsageHourly(Base):
+    """Usage summed per hour and (user, model, provider, power level, tier): what the analytics
+    read at scale. Kept by the same transaction that inserts the usage rows it sums, so its
+    sums equal the rows' sums. Empty dimensions are stored as 0 / "" (not NULL) so that the
+    unique key holds on every database."""
+
+    __tablename__ = "llm_usage_hourly"
+    __table_args__ = (
+        UniqueConstraint(
+            "bucket_start",
+            "user_id",
+            "model_id",
+            "provider_id",
+            "power_level",
+            "user_tier",
+            name="uq_llm_usage_hourly_key",
+        ),
+        Index("ix_llm_usage_hourly_user_bucket", "user_id", "bucket_start"),
+        Index("ix_llm_usage_hourly_model_bucket", "model_id", "bucket_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    user_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    model_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    power_level: Mapped[str] = mapped_column(String(20), nullable=False)
+    user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
+    requests: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    byok_requests: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    cost_total_usd: Mapped[Decimal] = mapped_column(Money, nullable=False, default=Decimal(0))
+    latency_ms_sum: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    latency_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    latency_le_50: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    latency_le_100: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    latency_le_250: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    latency_le_500: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    latency_le_1000: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    latency_le_2500: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    latency_le_5000: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    latency_le_10000: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    latency_le_30000: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    latency_gt_30000: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

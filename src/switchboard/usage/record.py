@@ -21,6 +21,7 @@ class UsageRecord:
     provider_id: int | None = None
     model_name: str | None = None
     power_level: str | None = None
+    user_tier: str | None = None
     task_type: str | None = None
     prompt_tokens: int = 0
     cached_tokens: int = 0

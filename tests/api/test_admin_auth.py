@@ -1,0 +1,27 @@
+"""The admin API's token: missing 401, wrong 403, right 200; disabled without ADMIN_TOKEN."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from switchboard.api.app import create_app
+from switchboard.settings import Settings
+
+
+def test_missing_wrong_and_right_token(client: TestClient, admin_headers: dict[str, str]) -> None:
+    url = "/api/v1/admin/llm/audit"
+    missing = client.get(url)
+    assert missing.status_code == 401
+    assert missing.json() == {
+        "detail": "Missing admin token: send `Authorization: Bearer $ADMIN_TOKEN`."
+    }
+    wrong = client.get(url, headers={"Authorization": "Bearer nope"})
+    assert (wrong.status_code, wrong.json()) == (403, {"detail": "Wrong admin token."})
+
+
+def test_admin_api_is_disabled_without_a_token(app_settings: Settings) -> None:
+    settings = app_settings.model_copy(update={"admin_token": None})
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/api/v1/admin/llm/audit", headers={"Authorization": "Bearer x"})
+    assert response.status_code == 503
+    assert "ADMIN_TOKEN" in response.json()["detail"]
