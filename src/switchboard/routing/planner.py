@@ -124,9 +124,10 @@ def plan_route(
     """Every model that may serve `request`, best first. `byok_providers` are the ids of the
     providers for which the user has an active, validated key of their own."""
     groups = _static_groups(snapshot, request)
-    return RoutePlan(
-        request, _ordered(groups, request, byok_providers, health, rng or random.Random())
-    )
+    # The plan is ordered lazily, so it draws from a generator of its own, seeded now: what the
+    # caller does with `rng` afterwards cannot change a plan already returned.
+    own_rng = random.Random((rng or random.Random()).getrandbits(64))
+    return RoutePlan(request, _ordered(groups, request, byok_providers, health, own_rng))
 
 
 def _ordered(

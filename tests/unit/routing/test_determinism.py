@@ -6,7 +6,8 @@ import random
 from decimal import Decimal
 
 from switchboard.catalog.snapshot import CatalogSnapshot
-from switchboard.routing import HealthView, RouteRequest, explain_route, plan_route
+from switchboard.routing import HealthView, RoutePlan, RouteRequest, explain_route, plan_route
+from switchboard.routing.health import HEALTHY
 from switchboard.vocabulary import PowerLevel, Tier
 from tests.unit.routing.catalogs import CatalogBuilder, plan, request
 
@@ -46,11 +47,19 @@ REQUESTS = [
 ]
 
 
-def ids(
-    snapshot: CatalogSnapshot, route_request: RouteRequest, seed: int, **kw: object
-) -> list[int]:
-    route = plan(snapshot, route_request, seed=seed, **kw)  # type: ignore[arg-type]
+def ids_of(route: RoutePlan) -> list[int]:
     return [candidate.model.id for candidate in route.candidates]
+
+
+def ids(
+    snapshot: CatalogSnapshot,
+    route_request: RouteRequest,
+    seed: int,
+    *,
+    byok: frozenset[int] = frozenset(),
+    health: HealthView = HEALTHY,
+) -> list[int]:
+    return ids_of(plan(snapshot, route_request, seed=seed, byok=byok, health=health))
 
 
 def test_same_seed_same_plan() -> None:
@@ -99,29 +108,65 @@ def test_route_cache_memoises_per_token_independent_key() -> None:
 
 def test_a_warm_cache_gives_the_same_answers_as_a_cold_one() -> None:
     warm = busy_catalog().build()
-    variants: list[dict[str, object]] = [
-        {},
-        {"byok": frozenset({1, 2, 3})},
-        {"health": HealthView(cooling_providers=frozenset({2}))},
+    variants = [
+        (frozenset[int](), HEALTHY),
+        (frozenset({1, 2, 3}), HEALTHY),
+        (frozenset[int](), HealthView(cooling_providers=frozenset({2}))),
     ]
     for _ in range(2):
         for route_request in REQUESTS:
-            for extra in variants:
+            for byok, health in variants:
                 cold = busy_catalog().build()
-                assert ids(warm, route_request, 5, **extra) == ids(cold, route_request, 5, **extra)
+                expected = ids(cold, route_request, 5, byok=byok, health=health)
+                assert ids(warm, route_request, 5, byok=byok, health=health) == expected
 
 
 def test_repeated_calls_give_the_same_answer() -> None:
     snapshot = busy_catalog().build()
     route_request = request(task="code", tokens=3000)
-    first = plan_route(snapshot, route_request, rng=random.Random(1)).candidates
+    first = plan_route(snapshot, route_request, rng=random.Random(1))
     for _ in range(5):
-        assert plan_route(snapshot, route_request, rng=random.Random(1)).candidates == first
+        again = plan_route(snapshot, route_request, rng=random.Random(1))
+        assert again.candidates == first.candidates
 
 
 def test_without_an_rng_the_candidate_set_is_still_fixed() -> None:
     snapshot = busy_catalog().build()
     seeded = set(ids(snapshot, request(), 0))
     for _ in range(10):
-        unseeded = plan_route(snapshot, request())
-        assert {candidate.model.id for candidate in unseeded.candidates} == seeded
+        assert set(ids_of(plan_route(snapshot, request()))) == seeded
+
+
+def test_walking_a_plan_in_steps_gives_the_same_order() -> None:
+    """The plan is produced lazily; how it is read must not change what it says."""
+    snapshot = busy_catalog().build()
+    for seed in range(20):
+        expected = ids(snapshot, request(), seed)
+        route = plan(snapshot, request(), seed=seed)
+        choice = route.choice
+        usable = route.usable_choice
+        assert choice is not None
+        assert usable is not None
+        assert choice.model.id == expected[0]
+        assert [candidate.model.id for candidate in route] == expected
+        assert ids_of(route) == expected
+        assert ids_of(route) == expected
+
+
+def test_plans_from_one_rng_read_at_once_match_an_eager_planner() -> None:
+    snapshot = busy_catalog().build()
+    rng = random.Random(8)
+    first = ids_of(plan_route(snapshot, request(), rng=rng))
+    second = ids_of(plan_route(snapshot, request(), rng=rng))
+    rng = random.Random(8)
+    assert ids_of(plan_route(snapshot, request(), rng=rng)) == first
+    assert ids_of(plan_route(snapshot, request(), rng=rng)) == second
+
+
+def test_the_plan_is_fixed_when_plan_route_returns() -> None:
+    snapshot = busy_catalog().build()
+    expected = ids_of(plan_route(snapshot, request(), rng=random.Random(8)))
+    rng = random.Random(8)
+    route = plan_route(snapshot, request(), rng=rng)
+    _ = plan_route(snapshot, request(), rng=rng).candidates  # another plan, read first
+    assert ids_of(route) == expected

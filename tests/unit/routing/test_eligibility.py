@@ -114,7 +114,7 @@ def test_model_of_a_missing_provider_is_invalid_configuration() -> None:
 
 def test_rule_for_a_missing_model_is_ignored() -> None:
     catalog = CatalogBuilder()
-    model = catalog.routed("target")
+    catalog.routed("target")
     catalog.rule(ModelInfo(id=42, provider_id=1, model_id="ghost", name="Ghost"))
     assert planned_ids(catalog.build(), request()) == ["target"]
 
@@ -245,10 +245,13 @@ def test_capability_needs_model_and_provider(
 ) -> None:
     flag = CAPABILITIES[need]
     catalog = CatalogBuilder()
-    provider = catalog.provider(**{flag: provider_has})
-    catalog.routed("target", provider=provider, **{flag: model_has})
+    provider_fields: dict[str, Any] = {flag: provider_has}
+    model_fields: dict[str, Any] = {flag: model_has}
+    needs: dict[str, Any] = {need: True}
+    provider = catalog.provider(**provider_fields)
+    catalog.routed("target", provider=provider, **model_fields)
     snapshot = catalog.build()
-    assert outcome(snapshot, request(**{need: True}), "target") == expected
+    assert outcome(snapshot, request(**needs), "target") == expected
     # What the request does not need is never checked.
     assert outcome(snapshot, request(), "target") == PLANNED
 

@@ -121,7 +121,11 @@ def test_weighted_choice_only_among_true_ties() -> None:
         assert planned_ids(snapshot, request(), seed=seed) == ["light", "heavy"]
 
 
-THREE = [("a", {"priority": 1}, {}), ("b", {"priority": 2}, {}), ("c", {"priority": 3}, {})]
+THREE: list[Spec] = [
+    ("a", {"priority": 1}, {}),
+    ("b", {"priority": 2}, {}),
+    ("c", {"priority": 3}, {}),
+]
 
 
 @pytest.mark.parametrize(
