@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from switchboard.errors import InvalidKeyError, KeyStoreUnavailableError
 from switchboard.gateway.executor import AllFailedError, CallerFaultError, NoRouteError
-from switchboard.providers.base import ErrorKind, UpstreamError
+from switchboard.providers.base import ErrorKind, UnsupportedParameterError, UpstreamError
 from switchboard.routing import NamedModelError, NamedModelProblem
 
 _OPENAI_TYPES = {
@@ -92,6 +92,8 @@ def to_api_error(error: BaseException) -> ApiError:
         return ApiError(503, f"No model is available for this request: {error}", code="no_route")
     if isinstance(error, AllFailedError):
         return _all_failed(error)
+    if isinstance(error, UnsupportedParameterError):  # the client's own API cannot say it
+        return ApiError(400, error.message, code="unsupported_parameter", param=error.param)
     if isinstance(error, UpstreamError):  # after the answer began: no other candidate now
         return ApiError(
             502, f"The provider failed while answering: {error.message}", code="upstream_error"
@@ -129,7 +131,9 @@ def render(request: Request, error: ApiError, headers: Mapping[str, str] | None 
     if request.url.path.startswith("/api/"):  # the admin and BYOK APIs answer FastAPI-style
         body_detail = {"detail": error.message}
         return Response(
-            orjson.dumps(body_detail), status_code=error.status, headers=all_headers,
+            orjson.dumps(body_detail),
+            status_code=error.status,
+            headers=all_headers,
             media_type="application/json",
         )
     if request.url.path.startswith("/v1/messages"):

@@ -5,7 +5,8 @@ through its provider's adapter until one answers. A retryable failure (connectio
 timeout, 429, 5xx, the provider rejecting its key or not knowing the model) before anything
 was sent to the client moves on to the next candidate and counts towards that deployment's
 cooldown; a failure that is the caller's fault (another 4xx) ends the request with the
-provider's own error. Attempts are bounded by `max_attempts` and by the request's deadline.
+provider's own error. Attempts are bounded by `max_attempts`; each may take `timeout_s`, and
+the request as a whole no more than `max_attempts × timeout_s`.
 A stream commits to its candidate once the first chunk has arrived: after that, no fallback.
 """
 
@@ -142,8 +143,11 @@ class Executor:
         call: Callable[[ProviderAdapter, Upstream], Awaitable[T]],
     ) -> tuple[T, Served]:
         trail = Trail()
-        deadline = time.monotonic() + self._timeout_s
+        # Each attempt has the whole timeout: one that timed out must leave the next candidate
+        # time of its own, or a timeout could never fall back.
+        deadline = time.monotonic() + self._timeout_s * self._max_attempts
         last_error: UpstreamError | None = None
+        unsupported: CallerFaultError | None = None
         for candidate in candidates:
             if trail.attempts >= self._max_attempts:
                 break
@@ -151,7 +155,7 @@ class Executor:
             if remaining <= 0:
                 trail.failures.append("deadline reached")
                 break
-            prepared = self._prepare(candidate, keys, remaining)
+            prepared = self._prepare(candidate, keys, min(self._timeout_s, remaining))
             if isinstance(prepared, str):
                 trail.note(candidate, prepared, called=False)
                 continue
@@ -163,6 +167,12 @@ class Executor:
                 result = await call(adapter, upstream)
             except UpstreamError as error:
                 trail.upstream_s += time.perf_counter() - started
+                if error.kind is ErrorKind.UNSUPPORTED:
+                    # Refused before any call: another candidate may honour the parameter.
+                    trail.attempts -= 1
+                    trail.note(candidate, error.message, called=False)
+                    unsupported = unsupported or CallerFaultError(error, served)
+                    continue
                 if not error.retryable:
                     raise CallerFaultError(error, served) from None
                 last_error = error
@@ -177,6 +187,8 @@ class Executor:
             trail.upstream_s += time.perf_counter() - started
             self._cooldowns.record_success(candidate.provider.id, candidate.model.id)
             return result, served
+        if last_error is None and unsupported is not None:
+            raise unsupported
         if last_error is None:
             raise NoRouteError("no candidate could be tried" + _listing(trail), trail)
         raise AllFailedError(trail, last_error)

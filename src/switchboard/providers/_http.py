@@ -16,7 +16,14 @@ from switchboard.providers.base import JSON, ErrorKind, Upstream, UpstreamError
 _MAX_RETRY_AFTER_S = 300.0
 
 
-def timeout_for(upstream: Upstream) -> aiohttp.ClientTimeout:
+def timeout_for(upstream: Upstream, *, streaming: bool = False) -> aiohttp.ClientTimeout:
+    """A whole answer must arrive within `timeout_s`. A stream must start within it and never
+    fall silent for longer, but may last as long as the provider keeps sending: a total limit
+    would cut off every long generation."""
+    if streaming:
+        return aiohttp.ClientTimeout(
+            total=None, sock_connect=upstream.connect_timeout_s, sock_read=upstream.timeout_s
+        )
     return aiohttp.ClientTimeout(total=upstream.timeout_s, sock_connect=upstream.connect_timeout_s)
 
 
@@ -34,9 +41,10 @@ async def request(
     """The provider's response, once its status says success; otherwise UpstreamError.
     `error_body` turns the provider's error JSON into an OpenAI error object."""
     data = orjson.dumps(payload) if payload is not None else None
+    timeout = timeout_for(upstream, streaming=bool(payload and payload.get("stream")))
     try:
         async with session.request(
-            method, url, data=data, headers=headers, timeout=timeout_for(upstream)
+            method, url, data=data, headers=headers, timeout=timeout
         ) as response:
             if response.status >= 400:
                 raw = await response.read()
@@ -116,3 +124,25 @@ def bearer_or_key_headers(upstream: Upstream, key_header: str = "x-api-key") -> 
         elif upstream.auth_type == "api_key":
             headers[key_header] = upstream.api_key
     return headers
+
+
+def url(upstream: Upstream, path: str) -> str:
+    """`path` under the provider's base URL."""
+    if not upstream.base_url:
+        raise UpstreamError(
+            ErrorKind.CONNECTION, f"{upstream.provider_slug} has no base_url configured"
+        )
+    return upstream.base_url.rstrip("/") + path
+
+
+def decode(raw: bytes, upstream: Upstream) -> Any:
+    """A provider's JSON object; anything else is a protocol error."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(
+            ErrorKind.PROTOCOL, f"{upstream.provider_slug} sent a body that is not JSON"
+        ) from None
+    if not isinstance(value, dict):
+        raise UpstreamError(ErrorKind.PROTOCOL, f"{upstream.provider_slug} sent a non-object")
+    return value

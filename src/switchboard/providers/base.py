@@ -20,6 +20,9 @@ from switchboard.vocabulary import AuthType
 
 JSON = dict[str, Any]
 
+GATEWAY_FIELDS = frozenset({"models"})
+"""Request fields the gateway reads and no provider must see."""
+
 
 @dataclass(frozen=True, slots=True)
 class Upstream:
@@ -78,6 +81,7 @@ class ErrorKind(enum.StrEnum):
     AUTHENTICATION = "upstream_authentication"
     NOT_FOUND = "upstream_not_found"
     BAD_REQUEST = "bad_request"
+    UNSUPPORTED = "unsupported_parameter"
     PROTOCOL = "protocol_error"
 
 
@@ -123,6 +127,26 @@ class UpstreamError(SwitchboardError):
     def provider_wide(self) -> bool:
         """A failure of the provider itself (not of one model): cool the whole provider."""
         return self.kind in (ErrorKind.CONNECTION, ErrorKind.AUTHENTICATION)
+
+
+class UnsupportedParameterError(UpstreamError):
+    """A request parameter this provider's API cannot honour, found before any call was made.
+
+    Not the deployment's fault (no cooldown) and not necessarily the caller's: another
+    candidate may honour it, so the executor tries the next one; when none can, the caller
+    gets a 400 naming `param`."""
+
+    def __init__(self, param: str, message: str) -> None:
+        body = {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": param,
+                "code": "unsupported_parameter",
+            }
+        }
+        super().__init__(ErrorKind.UNSUPPORTED, message, status=400, body=body)
+        self.param = param
 
 
 class ProviderAdapter(Protocol):

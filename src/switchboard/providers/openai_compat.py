@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
-import orjson
 
 from switchboard.providers import _http
 from switchboard.providers._sse import iter_events
-from switchboard.providers.base import JSON, Completion, ErrorKind, Upstream, UpstreamError, Usage
-
-# Fields the gateway reads and the providers must not see.
-GATEWAY_FIELDS = frozenset({"models"})
+from switchboard.providers.base import (
+    GATEWAY_FIELDS,
+    JSON,
+    Completion,
+    ErrorKind,
+    Upstream,
+    UpstreamError,
+    Usage,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +54,13 @@ class OpenAICompatAdapter:
         async with _http.request(
             session,
             "POST",
-            self._url(upstream, "/chat/completions"),
+            _http.url(upstream, "/chat/completions"),
             upstream,
             headers=_http.bearer_or_key_headers(upstream),
             payload=payload,
         ) as response:
             raw = await response.read()
-        answer = _decode(raw, upstream)
+        answer = _http.decode(raw, upstream)
         return Completion(body=answer, usage=Usage.from_openai(answer.get("usage")))
 
     async def stream(
@@ -67,7 +70,7 @@ class OpenAICompatAdapter:
         async with _http.request(
             session,
             "POST",
-            self._url(upstream, "/chat/completions"),
+            _http.url(upstream, "/chat/completions"),
             upstream,
             headers=_http.bearer_or_key_headers(upstream),
             payload=payload,
@@ -75,7 +78,7 @@ class OpenAICompatAdapter:
             async for _event, data in iter_events(response.content):
                 if data == b"[DONE]":
                     return
-                chunk = _decode(data, upstream)
+                chunk = _http.decode(data, upstream)
                 if "error" in chunk and "choices" not in chunk:
                     raise UpstreamError(
                         ErrorKind.SERVER_ERROR,
@@ -88,11 +91,11 @@ class OpenAICompatAdapter:
         async with _http.request(
             session,
             "GET",
-            self._url(upstream, "/models"),
+            _http.url(upstream, "/models"),
             upstream,
             headers=_http.bearer_or_key_headers(upstream),
         ) as response:
-            listing = _decode(await response.read(), upstream)
+            listing = _http.decode(await response.read(), upstream)
         return [str(item.get("id")) for item in listing.get("data") or [] if isinstance(item, dict)]
 
     def _payload(self, upstream: Upstream, body: JSON, *, stream: bool) -> JSON:
@@ -115,23 +118,3 @@ class OpenAICompatAdapter:
             payload.pop("stream", None)
             payload.pop("stream_options", None)
         return payload
-
-    @staticmethod
-    def _url(upstream: Upstream, path: str) -> str:
-        if not upstream.base_url:
-            raise UpstreamError(
-                ErrorKind.CONNECTION, f"{upstream.provider_slug} has no base_url configured"
-            )
-        return upstream.base_url.rstrip("/") + path
-
-
-def _decode(raw: bytes, upstream: Upstream) -> Any:
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise UpstreamError(
-            ErrorKind.PROTOCOL, f"{upstream.provider_slug} sent a body that is not JSON"
-        ) from None
-    if not isinstance(value, dict):
-        raise UpstreamError(ErrorKind.PROTOCOL, f"{upstream.provider_slug} sent a non-object")
-    return value

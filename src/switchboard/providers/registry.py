@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from switchboard.providers.anthropic import AnthropicAdapter
 from switchboard.providers.base import ProviderAdapter
 from switchboard.providers.mock import MockAdapter
 from switchboard.providers.openai_compat import OpenAICompatAdapter
@@ -15,6 +16,7 @@ class AdapterRegistry:
     def __init__(self, adapters: Mapping[str, ProviderAdapter] | None = None) -> None:
         self._adapters: Mapping[str, ProviderAdapter] = adapters or {
             "openai": OpenAICompatAdapter(),
+            "anthropic": AnthropicAdapter(),
             "mock": MockAdapter(),
         }
 

@@ -1,0 +1,1 @@
+"""The Anthropic-compatible surface: `/v1/messages`."""

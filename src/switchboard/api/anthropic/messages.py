@@ -1,0 +1,85 @@
+"""`POST /v1/messages`: Anthropic's Messages API, so the official `anthropic` SDK works against
+Switchboard; any provider may serve it (the body is translated to the gateway's format and the
+answer back)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from switchboard.api.errors import ApiError, to_api_error
+from switchboard.api.serving import Surface, serve
+from switchboard.gateway.estimate import estimate_prompt_tokens
+from switchboard.gateway.service import StreamSession
+from switchboard.providers._sse import encode_event
+from switchboard.providers.anthropic_surface import (
+    OpenAIStreamToAnthropic,
+    anthropic_error_body,
+    anthropic_request_to_openai,
+    openai_response_to_anthropic,
+)
+from switchboard.providers.base import JSON
+
+router = APIRouter()
+
+
+def _validate(body: JSON) -> None:
+    """The fields the Messages API requires, with its own wording (a 400 as Anthropic answers)."""
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise ApiError(400, "model: Field required (a string)", param="model")
+    max_tokens = body.get("max_tokens")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise ApiError(400, "max_tokens: Field required (a positive integer)", param="max_tokens")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "messages: Field required (a non-empty list)", param="messages")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            raise ApiError(
+                400,
+                f"messages.{index}.role: Input should be 'user' or 'assistant'",
+                param=f"messages.{index}.role",
+            )
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise ApiError(400, "stream: Input should be a valid boolean", param="stream")
+
+
+def _answer(answer: JSON, client_body: JSON) -> bytes:
+    return orjson.dumps(
+        openai_response_to_anthropic(answer, str(answer.get("model") or client_body["model"]))
+    )
+
+
+async def _stream(session: StreamSession, client_body: JSON) -> AsyncIterator[bytes]:
+    translator = OpenAIStreamToAnthropic(
+        session.served.candidate.model.model_id,
+        input_tokens=estimate_prompt_tokens(session.body),
+    )
+    try:
+        async for chunk in session.chunks():
+            for event, data in translator.feed(chunk):
+                yield encode_event(orjson.dumps(data), event)
+    except Exception as error:  # the stream broke after it began: tell the client in-band
+        api_error = to_api_error(error)
+        yield encode_event(
+            orjson.dumps(anthropic_error_body(api_error.status, api_error.message)), "error"
+        )
+        return
+    for event, data in translator.finish():
+        yield encode_event(orjson.dumps(data), event)
+
+
+ANTHROPIC_MESSAGES = Surface(
+    validate=_validate,
+    to_gateway=anthropic_request_to_openai,
+    render_answer=_answer,
+    render_stream=_stream,
+)
+
+
+@router.post("/v1/messages", summary="Create a message (Anthropic-compatible)")
+async def messages(request: Request) -> Response:
+    return await serve(request, ANTHROPIC_MESSAGES)
