@@ -288,7 +288,7 @@ def test_an_unsupported_parameter_fails_before_any_call(streamed: bool) -> None:
         run_against({MESSAGES: json_reply({})}, call, recorder)
 
     assert raised.value.param == "n"
-    assert raised.value.kind is ErrorKind.BAD_REQUEST
+    assert raised.value.kind is ErrorKind.UNSUPPORTED
     assert not raised.value.retryable
     assert recorder.received == []
 

@@ -360,7 +360,7 @@ def test_what_anthropic_cannot_honour_is_rejected_by_name(body: dict[str, Any], 
         translate(**body)
     error = raised.value
     assert error.param == param
-    assert error.kind is ErrorKind.BAD_REQUEST and not error.retryable
+    assert error.kind is ErrorKind.UNSUPPORTED and not error.retryable
     assert error.body == {
         "error": {
             "message": error.message,
