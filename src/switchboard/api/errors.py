@@ -125,6 +125,13 @@ def _all_failed(error: AllFailedError) -> ApiError:
     return ApiError(status, f"Every candidate failed. Tried: {tried}", code="upstream_error")
 
 
+def _upstream_message(error: ApiError) -> str | None:
+    """A provider's own error message, as OpenAI clients see it passed on unchanged."""
+    inner = (error.upstream_body or {}).get("error")
+    message = inner.get("message") if isinstance(inner, dict) else None
+    return message if isinstance(message, str) and message else None
+
+
 def render(request: Request, error: ApiError, headers: Mapping[str, str] | None = None) -> Response:
     """`error` in the format of the surface `request` came to."""
     all_headers = {**error.headers, **(headers or {})}
@@ -138,7 +145,8 @@ def render(request: Request, error: ApiError, headers: Mapping[str, str] | None 
         )
     if request.url.path.startswith("/v1/messages"):
         kind = _ANTHROPIC_TYPES.get(error.status, "api_error")
-        body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": error.message}}
+        message = _upstream_message(error) or error.message
+        body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
     elif error.upstream_body is not None and isinstance(error.upstream_body.get("error"), dict):
         body = error.upstream_body
     else:

@@ -5,6 +5,7 @@ between the OpenAI and Anthropic APIs: checking the body, translating it to the 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from switchboard.gateway.usage_records import RequestMeta, Route, failure_record
 from switchboard.providers.base import JSON
 
 TASK_HEADER = "x-task-type"
+_TASK_TYPE = re.compile(r"^[A-Za-z0-9_.\-]{1,50}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,12 @@ class Surface:
 async def serve(request: Request, surface: Surface) -> Response:
     gateway: Gateway = request.app.state.gateway
     meta = request_meta(request)
-    echo = {"x-request-id": client_request_id(request, meta)}
+    # Every answer, errors too, names the request id that keys its usage record.
+    echo = {
+        "x-request-id": client_request_id(request, meta),
+        "x-switchboard-request-id": meta.request_id,
+        "request-id": meta.request_id,  # where Anthropic's SDK looks for it
+    }
     token = bearer_token(request)
     try:
         if token is None:
@@ -55,7 +62,8 @@ async def serve(request: Request, surface: Surface) -> Response:
         client_body = await read_json_object(request, gateway.settings.max_request_bytes)
         surface.validate(client_body)
         body = surface.to_gateway(client_body)
-        task_type = request.headers.get(TASK_HEADER) or _pop_task_type(body)
+        body_task_type = _pop_task_type(body)  # even when the header wins: not for providers
+        task_type = _checked_task_type(request.headers.get(TASK_HEADER) or body_task_type)
         route = await gateway.route(principal, body, task_type)
         if body.get("stream"):
             session = await gateway.open_stream(meta, principal, route, body)
@@ -99,6 +107,7 @@ def _record_failure(
             error_message=api_error.message,
             route=route,
             trail=trail if trail is not None else (served.trail if served else None),
+            served=served,
         )
     )
 
@@ -109,7 +118,7 @@ def _served_headers(meta: RequestMeta, served: Served) -> dict[str, str]:
     if trail.failures:
         reason += f"; fallback after {len(trail.failures)} failed: " + "; ".join(trail.failures)
     if trail.skipped:
-        reason += f"; {len(trail.skipped)} skipped (no usable key or adapter)"
+        reason += f"; {len(trail.skipped)} skipped: " + "; ".join(trail.skipped)
     overhead_ms = (time.perf_counter() - meta.started - trail.upstream_s) * 1000
     return {
         "x-switchboard-request-id": meta.request_id,
@@ -124,6 +133,20 @@ def _served_headers(meta: RequestMeta, served: Served) -> dict[str, str]:
 
 def _header_safe(value: str, limit: int = 500) -> str:
     return value.encode("ascii", "replace").decode("ascii").replace("\n", " ")[:limit]
+
+
+def _checked_task_type(task_type: str | None) -> str | None:
+    """Task types are short words (`chat`, `code`, `summarize`): anything else is a 400, not a
+    value that would later be cut to fit the usage record."""
+    if task_type is None or _TASK_TYPE.match(task_type.strip()):
+        return task_type
+    raise ApiError(
+        400,
+        "Invalid task type: use 1 to 50 letters, digits, '_', '-' or '.' "
+        "(X-Task-Type header or metadata.task_type).",
+        code="invalid_task_type",
+        param="task_type",
+    )
 
 
 def _pop_task_type(body: JSON) -> str | None:
