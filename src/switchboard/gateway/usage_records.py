@@ -100,11 +100,19 @@ def failure_record(
     error_message: str,
     route: Route | None = None,
     trail: Trail | None = None,
+    served: Served | None = None,
 ) -> UsageRecord:
-    """The record of a request no provider answered: nothing to bill, everything to know."""
+    """The record of a request no provider answered: nothing to bill, everything to know.
+    `served` is the candidate that refused the request, when one did (a 4xx)."""
+    model = served.candidate.model if served is not None else None
     return UsageRecord(
         request_id=meta.request_id,
         user_id=principal.user_id,
+        model_id=model.id if model is not None else None,
+        provider_id=model.provider_id if model is not None else None,
+        model_name=model.model_id if model is not None else None,
+        used_byok=served is not None and served.key_source is KeySource.BYOK,
+        user_key_id=served.byok_key_id if served is not None else None,
         power_level=str(route.power_level) if route and route.power_level else None,
         user_tier=str(principal.tier),
         task_type=route.task_type if route else None,

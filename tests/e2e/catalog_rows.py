@@ -1,0 +1,214 @@
+"""Building an end-to-end test's world in the database: providers pointing at a fake upstream,
+models with prices, routing rules, users with virtual keys, BYOK keys — and what a request
+should cost. Rows are made directly with the SQLAlchemy models, as an admin's tools would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+from sqlalchemy.orm import Session
+
+from switchboard._types import utcnow
+from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule, UserAPIKey
+from switchboard.secrets import SecretManager
+from switchboard.services.users import create_user, issue_virtual_key
+from switchboard.vocabulary import PowerLevel, Tier
+from tests.e2e.harness import GatewayProcess, running_gateway
+
+
+def system_key(slug: str) -> str:
+    """The system key stored for provider `slug`: the fake upstream sees it as the bearer."""
+    return f"sk-system-{slug}"
+
+
+def add_provider(
+    session: Session,
+    secrets: SecretManager,
+    *,
+    slug: str,
+    base_url: str,
+    byok: bool = False,
+    min_tier: Tier = Tier.FREE,
+    with_system_key: bool = True,
+) -> LLMProvider:
+    encrypted = secrets.encrypt_secret(system_key(slug))["encrypted_value"]
+    provider = LLMProvider(
+        provider_name=slug,
+        provider_slug=slug,
+        base_url=base_url,
+        api_format="openai",
+        auth_type="bearer",
+        encrypted_api_key=encrypted if with_system_key else None,
+        supports_streaming=True,
+        supports_function_calling=True,
+        is_byok_supported=byok,
+        min_tier_required=str(min_tier),
+        config={},
+    )
+    session.add(provider)
+    session.flush()
+    return provider
+
+
+def add_model(
+    session: Session,
+    provider: LLMProvider,
+    model_id: str,
+    *,
+    power_level: PowerLevel = PowerLevel.BALANCED,
+    input_price: str = "0.25",
+    output_price: str = "1.25",
+    cached_input_price: str | None = None,
+    min_tier: Tier = Tier.FREE,
+    deprecated: bool = False,
+    replacement: LLMModel | None = None,
+) -> LLMModel:
+    model = LLMModel(
+        provider_id=provider.id,
+        model_name=model_id,
+        model_id=model_id,
+        context_window=128_000,
+        supports_streaming=True,
+        supports_function_calling=True,
+        supports_json_mode=True,
+        cost_per_1m_input_tokens=Decimal(input_price),
+        cost_per_1m_output_tokens=Decimal(output_price),
+        cost_per_1m_cached_input_tokens=(
+            Decimal(cached_input_price) if cached_input_price is not None else None
+        ),
+        power_level=str(power_level),
+        min_tier_required=str(min_tier),
+        is_deprecated=deprecated,
+        replacement_model_id=replacement.id if replacement is not None else None,
+    )
+    session.add(model)
+    session.flush()
+    return model
+
+
+def add_rule(
+    session: Session,
+    model: LLMModel,
+    *,
+    power_level: PowerLevel | None = None,
+    tier: Tier | None = None,
+    task_type: str = "general",
+    priority: int = 1,
+    is_fallback: bool = False,
+) -> LLMRoutingRule:
+    rule = LLMRoutingRule(
+        model_id=model.id,
+        power_level=str(power_level or model.power_level),
+        user_tier=str(tier) if tier is not None else None,
+        task_type=task_type,
+        priority=priority,
+        is_fallback=is_fallback,
+    )
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def add_user(
+    session: Session,
+    user_id: str,
+    *,
+    tier: Tier = Tier.FREE,
+    default_power_level: PowerLevel | None = None,
+) -> str:
+    """A user and a virtual key for them; the key."""
+    create_user(session, user_id=user_id, tier=tier, default_power_level=default_power_level)
+    return issue_virtual_key(session, user_id=user_id, name="e2e").key
+
+
+def add_byok_key(
+    session: Session,
+    secrets: SecretManager,
+    *,
+    user_id: str,
+    provider: LLMProvider,
+    secret: str,
+    validated: bool = True,
+) -> UserAPIKey:
+    key = UserAPIKey(
+        user_id=user_id,
+        provider_id=provider.id,
+        key_name="own",
+        encrypted_api_key=secrets.encrypt_secret(secret)["encrypted_value"],
+        key_prefix=secret[:6],
+        key_suffix=secret[-4:],
+        is_active=True,
+        is_validated=validated,
+        last_validated_at=utcnow() if validated else None,
+    )
+    session.add(key)
+    session.flush()
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """A model's prices per 1M tokens, and what a request should cost at them."""
+
+    input: Decimal
+    output: Decimal
+    cached_input: Decimal | None = None
+
+    @classmethod
+    def of(cls, model: LLMModel) -> Prices:
+        return cls(
+            model.cost_per_1m_input_tokens,
+            model.cost_per_1m_output_tokens,
+            model.cost_per_1m_cached_input_tokens,
+        )
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> Decimal:
+        cached_price = self.input if self.cached_input is None else self.cached_input
+        return (
+            (prompt_tokens - cached_tokens) * self.input
+            + cached_tokens * cached_price
+            + completion_tokens * self.output
+        ) / 10**6
+
+
+@contextmanager
+def gateway_for(
+    database_url: str, workdir: Path, encryption_key: str, env: Mapping[str, str] | None = None
+) -> Iterator[GatewayProcess]:
+    """A gateway that reads the catalog already committed (so no test waits for a reload)."""
+    with running_gateway(
+        database_url, workdir, {"ENCRYPTION_KEY": encryption_key, **(env or {})}
+    ) as gateway:
+        yield gateway
+
+
+def client(gateway: GatewayProcess, key: str, **options: Any) -> openai.OpenAI:
+    """The official SDK pointed at the gateway; no retries, so every call is one request."""
+    return openai.OpenAI(
+        base_url=gateway.openai_base_url, api_key=key, max_retries=0, timeout=10, **options
+    )
+
+
+def post_chat(
+    gateway: GatewayProcess, key: str | None, body: Any = None, **options: Any
+) -> httpx.Response:
+    """`POST /v1/chat/completions` with httpx, for what the SDK would not send."""
+    headers = dict(options.pop("headers", {}))
+    if key is not None:
+        headers["authorization"] = f"Bearer {key}"
+    if body is not None:
+        options["json"] = body
+    return httpx.post(
+        f"{gateway.openai_base_url}/chat/completions", headers=headers, timeout=10, **options
+    )
+
+
+def user_message(text: str = "Hello?") -> list[Any]:
+    return [{"role": "user", "content": text}]

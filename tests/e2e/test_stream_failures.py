@@ -1,0 +1,209 @@
+"""Streams that go wrong: a fallback is possible only before the first byte (a 500, or a
+provider too slow to start); after it the stream is committed, so a provider that breaks off
+ends it with an error event and a 502 bill for what was streamed. A client that hangs up
+cancels the upstream call and is billed 499; a long stream is never cut while chunks flow."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import openai
+import pytest
+from openai.types.chat import ChatCompletionChunk
+from sqlalchemy.orm import Session, sessionmaker
+
+from switchboard.secrets import SecretManager
+from switchboard.vocabulary import Tier
+from tests.e2e.catalog_rows import (
+    Prices,
+    add_model,
+    add_provider,
+    add_user,
+    client,
+    gateway_for,
+)
+from tests.e2e.fake_openai import FakeOpenAI, Reply, running_fake_openai
+from tests.e2e.harness import GatewayProcess
+from tests.e2e.waiting import wait_for_usage_rows
+
+TIMEOUT_S = 0.8
+REPLIES: dict[str, Reply] = {
+    "fails-500-stream": Reply(status=500),
+    "slow-to-stream": Reply(delay_s=5),
+    "breaks-stream": Reply(text="abcdefgh" * 4, chunks=8, break_after_chunks=2),
+    "slow-stream": Reply(text="x" * 200, chunks=100, chunk_delay_s=0.05),
+    "long-stream": Reply(text="0123456789", chunks=10, chunk_delay_s=0.15),
+    "backup-stream": Reply(),
+    "backup-stream-timeout": Reply(),
+    "backup-broken": Reply(),
+}
+
+
+@dataclass(frozen=True)
+class World:
+    gateway: GatewayProcess
+    fake: FakeOpenAI
+    key: str
+    sdk: openai.OpenAI
+    prices: dict[str, Prices]
+
+
+@pytest.fixture(scope="module")
+def world(
+    e2e_database_url: str,
+    e2e_sessions: sessionmaker[Session],
+    encryption_key: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[World]:
+    secrets = SecretManager([encryption_key])
+    with running_fake_openai() as fake:
+        for name, reply in REPLIES.items():
+            fake.set_default(name, reply)
+        with e2e_sessions() as session:
+            provider = add_provider(session, secrets, slug="st", base_url=fake.url)
+            prices = {
+                name: Prices.of(
+                    add_model(session, provider, name, input_price="0.5", output_price="1.5")
+                )
+                for name in REPLIES
+            }
+            key = add_user(session, "stream-user", tier=Tier.STARTER)
+            session.commit()
+        env = {"REQUEST_TIMEOUT_S": str(TIMEOUT_S), "MAX_ATTEMPTS": "3"}
+        workdir = tmp_path_factory.mktemp("streams")
+        with (
+            gateway_for(e2e_database_url, workdir, encryption_key, env) as gateway,
+            client(gateway, key) as sdk,
+        ):
+            yield World(gateway, fake, key, sdk, prices)
+
+
+def collect_text(stream: Iterable[ChatCompletionChunk], into: list[str]) -> None:
+    for chunk in stream:
+        into.extend(choice.delta.content or "" for choice in chunk.choices)
+
+
+@pytest.mark.parametrize(
+    ("failing", "backup"),
+    [("fails-500-stream", "backup-stream"), ("slow-to-stream", "backup-stream-timeout")],
+)
+def test_a_stream_falls_back_before_its_first_byte(
+    world: World, e2e_sessions: sessionmaker[Session], failing: str, backup: str
+) -> None:
+    text: list[str] = []
+    with world.sdk.chat.completions.with_streaming_response.create(
+        model=failing,
+        messages=[{"role": "user", "content": "Stream"}],
+        stream=True,
+        extra_body={"models": [failing, backup]},
+    ) as response:
+        assert response.headers["x-switchboard-model"] == backup
+        assert response.headers["x-switchboard-attempts"] == "2"
+        request_id = response.headers["x-switchboard-request-id"]
+        collect_text(response.parse(), text)
+
+    assert "".join(text) == "Hello from the fake upstream."
+    (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
+    assert (row.model_name, row.status_code, row.attempts) == (backup, 200, 2)
+    assert (row.completion_tokens, row.usage_estimated) == (5, False)
+
+
+def test_no_fallback_after_the_first_streamed_byte(
+    world: World, e2e_sessions: sessionmaker[Session]
+) -> None:
+    received: list[str] = []
+    with world.sdk.chat.completions.with_streaming_response.create(
+        model="breaks-stream",
+        messages=[{"role": "user", "content": "Stream"}],
+        stream=True,
+        extra_body={"models": ["breaks-stream", "backup-broken"]},
+    ) as response:
+        request_id = response.headers["x-switchboard-request-id"]
+        with pytest.raises(openai.APIError) as raised:
+            collect_text(response.parse(), received)
+
+    assert "".join(received) == "abcdefgh"  # the two chunks sent before the cut
+    assert raised.value.message.startswith("The provider failed while answering: st")
+    assert world.fake.calls("backup-broken") == 0
+    (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
+    assert (row.status_code, row.error_type, row.attempts) == (502, "protocol_error", 1)
+    # No usage report arrived: the record says so and bills the estimate of what was streamed.
+    prompt_tokens, completion_tokens = 4 + 2, 2  # a message of 6 characters; 8 streamed
+    assert row.usage_estimated is True
+    assert (row.prompt_tokens, row.completion_tokens) == (prompt_tokens, completion_tokens)
+    assert row.cost_total_usd == world.prices["breaks-stream"].cost(
+        prompt_tokens, completion_tokens
+    )
+
+
+def test_a_broken_stream_ends_with_an_error_event_and_no_done(world: World) -> None:
+    body = {
+        "model": "breaks-stream",
+        "messages": [{"role": "user", "content": "S"}],
+        "stream": True,
+    }
+    response = httpx.post(
+        f"{world.gateway.openai_base_url}/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {world.key}"},
+        timeout=10,
+    )
+
+    events = [line[len("data: ") :] for line in response.text.splitlines() if line]
+    assert response.status_code == 200
+    assert len(events) == 3
+    assert events[-1].startswith('{"error":{"message":"The provider failed while answering')
+    assert "[DONE]" not in response.text
+
+
+def test_a_client_hanging_up_mid_stream_cancels_the_upstream_and_is_billed(
+    world: World, e2e_sessions: sessionmaker[Session]
+) -> None:
+    body = {
+        "model": "slow-stream",
+        "messages": [{"role": "user", "content": "Long story"}],
+        "stream": True,
+    }
+    with httpx.stream(
+        "POST",
+        f"{world.gateway.openai_base_url}/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {world.key}"},
+        timeout=10,
+    ) as response:
+        assert response.status_code == 200
+        request_id = response.headers["x-switchboard-request-id"]
+        events: list[str] = []
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                events.append(line)
+            if len(events) == 2:
+                break
+
+    (upstream,) = world.fake.received("slow-stream")
+    world.fake.wait_finished(upstream)
+    assert upstream.disconnected
+    (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
+    assert (row.status_code, row.error_type) == (499, "client_disconnected")
+    assert row.usage_estimated is True
+    assert 1 <= row.completion_tokens < 50  # what was streamed, not the whole answer
+    assert row.cost_total_usd == world.prices["slow-stream"].cost(
+        row.prompt_tokens, row.completion_tokens
+    )
+
+
+def test_a_stream_longer_than_the_request_timeout_is_not_cut_while_chunks_flow(
+    world: World, e2e_sessions: sessionmaker[Session]
+) -> None:
+    text: list[str] = []
+    with world.sdk.chat.completions.with_streaming_response.create(
+        model="long-stream", messages=[{"role": "user", "content": "Count"}], stream=True
+    ) as response:
+        request_id = response.headers["x-switchboard-request-id"]
+        collect_text(response.parse(), text)
+
+    assert "".join(text) == "0123456789"  # 10 chunks 0.15 s apart: longer than the timeout
+    (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
+    assert (row.status_code, row.error_type) == (200, None)
