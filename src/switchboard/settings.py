@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/switchboard.db"
@@ -44,3 +44,10 @@ class Settings(BaseSettings):
     usage_flush_interval_s: float = 0.5
     cooldown_failures: int = 3
     cooldown_s: float = 30.0
+
+    # Provider health checks: every active provider is probed once per interval (across all
+    # replicas); 0 turns the background checker off. Slower answers than `degraded_ms` count
+    # as degraded.
+    health_check_interval_s: float = Field(default=60.0, ge=0)
+    health_check_timeout_s: float = Field(default=10.0, gt=0)
+    health_check_degraded_ms: int = Field(default=2000, ge=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from switchboard.cli import accounts, catalog, database, demo, secrets_cmd, serve
+from switchboard.cli import accounts, catalog, database, demo, providers, secrets_cmd, serve, usage
 
 app = typer.Typer(
     name="switchboard",
@@ -16,6 +16,9 @@ app.add_typer(database.app, name="db")
 app.add_typer(accounts.users_app, name="users")
 app.add_typer(accounts.keys_app, name="keys")
 app.add_typer(secrets_cmd.app, name="secrets")
+app.add_typer(providers.providers_app, name="providers")
+app.add_typer(providers.models_app, name="models")
+app.add_typer(usage.app, name="usage")
 app.command("seed")(catalog.seed)
 app.command("explain")(catalog.explain)
 app.command("init-env")(secrets_cmd.init_env)

@@ -28,6 +28,7 @@ from switchboard.gateway.estimate import (
 )
 from switchboard.gateway.executor import Executor, Keys, Served
 from switchboard.gateway.health import Cooldowns
+from switchboard.gateway.health_checker import HealthChecker
 from switchboard.gateway.keys import KeyCache, Principal
 from switchboard.gateway.usage_records import RequestMeta, Route, record_for
 from switchboard.providers import AdapterRegistry, Completion, Usage
@@ -64,9 +65,10 @@ class Gateway:
         self.cooldowns = Cooldowns(
             failures_to_trip=settings.cooldown_failures, cooldown_s=settings.cooldown_s
         )
+        self.adapters = adapters or AdapterRegistry()
         self.executor = Executor(
             http=http,
-            adapters=adapters or AdapterRegistry(),
+            adapters=self.adapters,
             cooldowns=self.cooldowns,
             max_attempts=settings.max_attempts,
             timeout_s=settings.request_timeout_s,
@@ -74,9 +76,13 @@ class Gateway:
         )
         self.spool = UsageSpool(settings.spool_dir)
         self.writer = UsageWriter(self.spool, sessions, interval_s=settings.usage_flush_interval_s)
+        self.health_checker = HealthChecker(
+            sessions, settings, secrets=secrets, adapters=self.adapters, http=http
+        )
         self.database_ok = True
         self._rng = rng or random.Random()
         self._poller: asyncio.Task[None] | None = None
+        self._refreshing: asyncio.Future[bool] | None = None
 
     async def start(self) -> None:
         """Load the catalog, store what a previous run left in the spool, start the workers."""
@@ -84,11 +90,17 @@ class Gateway:
         await asyncio.to_thread(self.writer.drain)
         self.writer.start()
         self._poller = asyncio.create_task(self._poll_catalog(), name="catalog-poller")
+        self.health_checker.start()
 
     async def close(self) -> None:
+        await self.health_checker.close()
         if self._poller is not None:
             self._poller.cancel()
+            # A refresh already in its thread finishes first: its connection must be back in
+            # the pool before the pool is disposed, or it is leaked.
             await asyncio.gather(self._poller, return_exceptions=True)
+            if self._refreshing is not None:
+                await asyncio.gather(self._refreshing, return_exceptions=True)
         await asyncio.to_thread(self.writer.stop)
         self.spool.close()
 
@@ -160,7 +172,9 @@ class Gateway:
         while True:
             await asyncio.sleep(interval)
             try:
-                await asyncio.to_thread(self.catalog.refresh_if_changed)
+                refresh = asyncio.ensure_future(asyncio.to_thread(self.catalog.refresh_if_changed))
+                self._refreshing = refresh
+                await asyncio.shield(refresh)
                 self.database_ok = True
             except Exception as error:  # keep serving from the snapshot we have
                 if self.database_ok:

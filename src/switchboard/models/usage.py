@@ -70,23 +70,61 @@ LATENCY_BUCKETS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
 """Upper bounds of the latency histogram kept in rollups; a last bucket holds the rest."""
 
 
-class LLMUsageHourly(Base):
-    """Usage summed per hour and (user, model, provider, power level, tier): what the analytics
-    read at scale. Kept by the same transaction that inserts the usage rows it sums, so its
-    sums equal the rows' sums. Empty dimensions are stored as 0 / "" (not NULL) so that the
-    unique key holds on every database."""
+def _counter(kind: type[Integer] | type[BigInteger] = Integer) -> Mapped[int]:
+    return mapped_column(kind, nullable=False, default=0, server_default="0")
+
+
+def _money() -> Mapped[Decimal]:
+    return mapped_column(Money, nullable=False, default=Decimal(0), server_default="0")
+
+
+class UsageCounters:
+    """The sums every rollup table keeps. The `byok_*` ones sum the requests served with the
+    user's own key (the rest went on the system key); the latency histogram has a column per
+    upper bound of `LATENCY_BUCKETS_MS` (above the previous bound) and one for the rest."""
+
+    requests: Mapped[int] = _counter()
+    errors: Mapped[int] = _counter()
+    byok_requests: Mapped[int] = _counter()
+    prompt_tokens: Mapped[int] = _counter(BigInteger)
+    cached_tokens: Mapped[int] = _counter(BigInteger)
+    completion_tokens: Mapped[int] = _counter(BigInteger)
+    cost_total_usd: Mapped[Decimal] = _money()
+    byok_errors: Mapped[int] = _counter()
+    byok_prompt_tokens: Mapped[int] = _counter(BigInteger)
+    byok_cached_tokens: Mapped[int] = _counter(BigInteger)
+    byok_completion_tokens: Mapped[int] = _counter(BigInteger)
+    byok_cost_total_usd: Mapped[Decimal] = _money()
+    latency_ms_sum: Mapped[int] = _counter(BigInteger)
+    latency_count: Mapped[int] = _counter()
+    latency_le_50: Mapped[int] = _counter()
+    latency_le_100: Mapped[int] = _counter()
+    latency_le_250: Mapped[int] = _counter()
+    latency_le_500: Mapped[int] = _counter()
+    latency_le_1000: Mapped[int] = _counter()
+    latency_le_2500: Mapped[int] = _counter()
+    latency_le_5000: Mapped[int] = _counter()
+    latency_le_10000: Mapped[int] = _counter()
+    latency_le_30000: Mapped[int] = _counter()
+    latency_gt_30000: Mapped[int] = _counter()
+
+
+def _key(name: str, *columns: str) -> UniqueConstraint:
+    return UniqueConstraint(*columns, name=f"uq_{name}_key")
+
+
+_FULL_KEY = ("bucket_start", "user_id", "model_id", "provider_id", "power_level", "user_tier")
+
+
+class LLMUsageHourly(UsageCounters, Base):
+    """Usage summed per hour and (user, model, provider, power level, tier). The rollups are
+    what the analytics read at scale; they are kept by the same transaction that inserts the
+    usage rows they sum, so their sums equal the rows' sums. Empty dimensions are stored as
+    0 / "" (not NULL) so that the unique key holds on every database."""
 
     __tablename__ = "llm_usage_hourly"
     __table_args__ = (
-        UniqueConstraint(
-            "bucket_start",
-            "user_id",
-            "model_id",
-            "provider_id",
-            "power_level",
-            "user_tier",
-            name="uq_llm_usage_hourly_key",
-        ),
+        _key("llm_usage_hourly", *_FULL_KEY),
         Index("ix_llm_usage_hourly_user_bucket", "user_id", "bucket_start"),
         Index("ix_llm_usage_hourly_model_bucket", "model_id", "bucket_start"),
     )
@@ -98,22 +136,40 @@ class LLMUsageHourly(Base):
     provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
     power_level: Mapped[str] = mapped_column(String(20), nullable=False)
     user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
-    requests: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    byok_requests: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
-    cached_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
-    completion_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
-    cost_total_usd: Mapped[Decimal] = mapped_column(Money, nullable=False, default=Decimal(0))
-    latency_ms_sum: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
-    latency_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    latency_le_50: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    latency_le_100: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    latency_le_250: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    latency_le_500: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    latency_le_1000: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    latency_le_2500: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    latency_le_5000: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    latency_le_10000: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    latency_le_30000: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    latency_gt_30000: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class LLMUsageDaily(UsageCounters, Base):
+    """The hourly rollup summed per UTC day (`bucket_start` is midnight): what periods of
+    many days read for their whole days."""
+
+    __tablename__ = "llm_usage_daily"
+    __table_args__ = (
+        _key("llm_usage_daily", *_FULL_KEY),
+        Index("ix_llm_usage_daily_user_bucket", "user_id", "bucket_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    user_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    model_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    power_level: Mapped[str] = mapped_column(String(20), nullable=False)
+    user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
+
+
+class LLMUsageHourlyModel(UsageCounters, Base):
+    """The hourly rollup without the user: hourly figures for everyone, or by model,
+    provider, power level or tier, read from a few rows per hour instead of one per user."""
+
+    __tablename__ = "llm_usage_hourly_models"
+    __table_args__ = (
+        _key("llm_usage_hourly_models", *(k for k in _FULL_KEY if k != "user_id")),
+        Index("ix_llm_usage_hourly_models_model_bucket", "model_id", "bucket_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    model_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    power_level: Mapped[str] = mapped_column(String(20), nullable=False)
+    user_tier: Mapped[str] = mapped_column(String(20), nullable=False)

@@ -11,6 +11,9 @@ results, and any parameter this module does not know. Accepted without effect, b
 change what a request costs and not what it answers: `cache_control` wherever it appears, and
 `service_tier` `standard_only`. A tool result marked `is_error` keeps that meaning by starting
 its text with "Error: ", since OpenAI's tool messages have no such flag.
+
+What the gateway itself reads passes through as on the OpenAI surface: a `models` fallback list,
+and `metadata.task_type` (the gateway takes it out before any provider sees the request).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from switchboard.providers._anthropic_vocabulary import (
     usage_to_anthropic,
 )
 from switchboard.providers.base import (
+    GATEWAY_FIELDS,
     JSON,
     ErrorKind,
     UnsupportedParameterError,
@@ -88,11 +92,14 @@ def anthropic_request_to_openai(body: JSON) -> JSON:
         request["tools"] = [_tool(tool, i) for i, tool in enumerate(body["tools"])]
     request.update(_tool_choice(body.get("tool_choice")))
     metadata = body.get("metadata") or {}
-    unknown = set(metadata) - {"user_id"}
+    unknown = set(metadata) - {"user_id", "task_type"}
     if unknown:
         raise UnsupportedParameterError("metadata", f"unknown `metadata` fields: {sorted(unknown)}")
     if metadata.get("user_id"):
         request["user"] = str(metadata["user_id"])
+    if "task_type" in metadata:
+        request["metadata"] = {"task_type": metadata["task_type"]}
+    request.update({name: body[name] for name in GATEWAY_FIELDS if name in body})
     if body.get("stream"):
         # Anthropic streams always report usage, and message_delta needs it.
         request["stream"] = True
@@ -133,7 +140,7 @@ def openai_response_to_anthropic(body: JSON, model: str) -> JSON:
 
 def _check_parameters(body: JSON) -> None:
     for name, value in body.items():
-        if name in _TRANSLATED:
+        if name in _TRANSLATED or name in GATEWAY_FIELDS:
             continue
         neutral = _NEUTRAL.get(name)
         if neutral is None:

@@ -1,0 +1,111 @@
+"""Admin API: models, their prices over time, and deprecation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from switchboard.api.admin.schemas_accounts import Page
+from switchboard.api.admin.schemas_catalog import (
+    INT_MAX,
+    ModelCreate,
+    ModelDeprecate,
+    ModelPublic,
+    ModelUpdate,
+    PricePeriodPublic,
+    RowIdPath,
+    RowIdQuery,
+    catalog_errors,
+)
+from switchboard.api.deps import AdminDep, SessionDep
+from switchboard.services import catalog_admin
+from switchboard.vocabulary import PowerLevel
+
+router = APIRouter(tags=["admin: models"])
+
+
+@router.get("/models")
+def list_models(
+    session: SessionDep,
+    provider_id: RowIdQuery = None,
+    power_level: PowerLevel | None = None,
+    is_active: bool | None = None,
+    is_deprecated: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=INT_MAX)] = 0,
+) -> Page[ModelPublic]:
+    """Models by id; filter by `provider_id`, `power_level`, `is_active`, `is_deprecated`."""
+    rows, total = catalog_admin.list_models(
+        session,
+        provider_id=provider_id,
+        power_level=power_level,
+        is_active=is_active,
+        is_deprecated=is_deprecated,
+        limit=limit,
+        offset=offset,
+    )
+    items = [ModelPublic.model_validate(row) for row in rows]
+    return Page[ModelPublic](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post("/models", status_code=status.HTTP_201_CREATED)
+def create_model(body: ModelCreate, session: SessionDep, actor: AdminDep) -> ModelPublic:
+    """Add a model to a provider; its prices open its price history."""
+    with catalog_errors():
+        row = catalog_admin.create_model(session, actor=actor, fields=body.row_fields())
+    return ModelPublic.model_validate(row)
+
+
+@router.get("/models/{model_row_id}")
+def read_model(model_row_id: RowIdPath, session: SessionDep) -> ModelPublic:
+    with catalog_errors():
+        return ModelPublic.model_validate(
+            catalog_admin.get_model(session, model_row_id=model_row_id)
+        )
+
+
+@router.patch("/models/{model_row_id}")
+def update_model(
+    model_row_id: RowIdPath, body: ModelUpdate, session: SessionDep, actor: AdminDep
+) -> ModelPublic:
+    """Change the fields given. A price change is kept in the price history: usage already
+    recorded keeps the cost it was billed at."""
+    with catalog_errors():
+        row = catalog_admin.update_model(
+            session, actor=actor, model_row_id=model_row_id, changes=body.row_fields()
+        )
+    return ModelPublic.model_validate(row)
+
+
+@router.delete("/models/{model_row_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_model(model_row_id: RowIdPath, session: SessionDep, actor: AdminDep) -> None:
+    """Delete a model with its routing rules (usage rows keep their cost and model name).
+    To retire a model that clients still ask for, deprecate it instead."""
+    with catalog_errors():
+        catalog_admin.delete_model(session, actor=actor, model_row_id=model_row_id)
+
+
+@router.post("/models/{model_row_id}/deprecate")
+def deprecate_model(
+    model_row_id: RowIdPath, body: ModelDeprecate, session: SessionDep, actor: AdminDep
+) -> ModelPublic:
+    """The spec's "Deprecate Old Model": the model leaves routing at once, and clients that ask
+    for it by name are served by the replacement (which must exist and not be deprecated)."""
+    with catalog_errors():
+        row = catalog_admin.deprecate_model(
+            session,
+            actor=actor,
+            model_row_id=model_row_id,
+            replacement_model_id=body.replacement_model_id,
+            deprecation_date=body.deprecation_date,
+        )
+    return ModelPublic.model_validate(row)
+
+
+@router.get("/models/{model_row_id}/prices")
+def model_price_history(model_row_id: RowIdPath, session: SessionDep) -> list[PricePeriodPublic]:
+    """The model's prices over time, oldest first; the current one has no `effective_to`."""
+    with catalog_errors():
+        rows = catalog_admin.price_history(session, model_row_id=model_row_id)
+    return [PricePeriodPublic.model_validate(row) for row in rows]

@@ -1,0 +1,180 @@
+"""Admin API: providers, their system keys (write-only) and their health."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from switchboard.api.admin.schemas_accounts import Page
+from switchboard.api.admin.schemas_catalog import (
+    INT_MAX,
+    ProviderCreate,
+    ProviderHealth,
+    ProviderPublic,
+    ProviderUpdate,
+    RowIdPath,
+    Slug,
+    catalog_errors,
+)
+from switchboard.api.deps import AdminDep, SessionDep
+from switchboard.gateway.service import Gateway
+from switchboard.secrets import SecretManager
+from switchboard.services import catalog_admin
+from switchboard.services.catalog_rows import InvalidFieldError
+from switchboard.vocabulary import HealthStatus
+
+_SECRET_FIELDS = frozenset({"api_key"})
+
+
+class SecretSafeRoute(APIRoute):
+    """A 422 answer echoes the input that failed, and a missing field's input is the whole
+    body: never let it carry the provider's key."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as error:
+                errors = [_without_secrets(e) for e in error.errors()]
+                raise RequestValidationError(errors) from None
+
+        return guarded
+
+
+router = APIRouter(tags=["admin: providers"], route_class=SecretSafeRoute)
+
+
+@router.get("/providers")
+def list_providers(
+    session: SessionDep,
+    is_active: bool | None = None,
+    health_status: HealthStatus | None = None,
+    slug: Annotated[Slug | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=INT_MAX)] = 0,
+) -> Page[ProviderPublic]:
+    """Providers by id; filter by `is_active`, `health_status`, `slug`."""
+    rows, total = catalog_admin.list_providers(
+        session,
+        is_active=is_active,
+        health_status=health_status,
+        slug=slug,
+        limit=limit,
+        offset=offset,
+    )
+    items = [ProviderPublic.of(row) for row in rows]
+    return Page[ProviderPublic](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post("/providers", status_code=status.HTTP_201_CREATED)
+def create_provider(
+    body: ProviderCreate, session: SessionDep, actor: AdminDep, request: Request
+) -> ProviderPublic:
+    """Add a provider. `api_key`, if given, is stored encrypted and shown only masked."""
+    gateway: Gateway = request.app.state.gateway
+    with catalog_errors():
+        _check_format(gateway, body.api_format)
+        row = catalog_admin.create_provider(
+            session,
+            actor=actor,
+            fields=body.row_fields(),
+            api_key=body.given_api_key(),
+            secrets=_secrets(gateway) if body.api_key is not None else None,
+        )
+    return ProviderPublic.of(row)
+
+
+@router.get("/providers/{provider_id}")
+def read_provider(provider_id: RowIdPath, session: SessionDep) -> ProviderPublic:
+    with catalog_errors():
+        return ProviderPublic.of(catalog_admin.get_provider(session, provider_id=provider_id))
+
+
+@router.patch("/providers/{provider_id}")
+def update_provider(
+    provider_id: RowIdPath,
+    body: ProviderUpdate,
+    session: SessionDep,
+    actor: AdminDep,
+    request: Request,
+) -> ProviderPublic:
+    """Change the fields given. `"api_key": "…"` replaces the key, `"api_key": null` removes it."""
+    gateway: Gateway = request.app.state.gateway
+    changes = body.row_fields()
+    if "api_key" in body.model_fields_set:
+        changes["api_key"] = body.given_api_key()
+    with catalog_errors():
+        if "api_format" in changes:
+            _check_format(gateway, changes["api_format"])
+        row = catalog_admin.update_provider(
+            session,
+            actor=actor,
+            provider_id=provider_id,
+            changes=changes,
+            secrets=_secrets(gateway) if body.api_key is not None else None,
+        )
+    return ProviderPublic.of(row)
+
+
+@router.delete("/providers/{provider_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_provider(
+    provider_id: RowIdPath,
+    session: SessionDep,
+    actor: AdminDep,
+    cascade: Annotated[
+        bool, Query(description="Also delete its models, their rules, and users' keys for it.")
+    ] = False,
+) -> None:
+    """Refused (409) while models or users' keys refer to the provider, unless `cascade`."""
+    with catalog_errors():
+        catalog_admin.delete_provider(
+            session, actor=actor, provider_id=provider_id, cascade=cascade
+        )
+
+
+@router.get("/providers/{provider_id}/health")
+async def check_provider_health(provider_id: RowIdPath, request: Request) -> ProviderHealth:
+    """Probe the provider now with a non-billed call (listing its models, with its system key)
+    and record the result: `healthy`, `degraded` (slow, or a non-fatal refusal), `down`, or
+    `unknown` (it cannot be probed: no system key)."""
+    gateway: Gateway = request.app.state.gateway
+    with catalog_errors():
+        report = await gateway.health_checker.check_provider(provider_id)
+    return ProviderHealth(
+        provider_id=report.provider_id,
+        provider_slug=report.provider_slug,
+        health_status=report.status,
+        health_latency_ms=report.latency_ms,
+        health_error=report.error,
+        last_health_check_at=report.checked_at,
+        models_found=report.models_found,
+    )
+
+
+def _secrets(gateway: Gateway) -> SecretManager | None:
+    key = gateway.settings.encryption_key
+    return SecretManager.from_value(key.get_secret_value()) if key is not None else None
+
+
+def _check_format(gateway: Gateway, api_format: str | None) -> None:
+    if api_format is not None and gateway.adapters.for_format(api_format) is None:
+        raise InvalidFieldError("api_format", f"no adapter speaks {api_format!r}")
+
+
+def _without_secrets(error: Any) -> Any:
+    if not isinstance(error, dict):
+        return error
+    loc = error.get("loc") or ()
+    value = error.get("input")
+    if loc and loc[-1] in _SECRET_FIELDS:
+        return {**error, "input": "(hidden)"}
+    if isinstance(value, dict) and _SECRET_FIELDS & value.keys():
+        hidden = {k: "(hidden)" if k in _SECRET_FIELDS else v for k, v in value.items()}
+        return {**error, "input": hidden}
+    return error

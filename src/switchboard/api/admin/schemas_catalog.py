@@ -1,0 +1,398 @@
+"""The catalog admin API's bodies (Pydantic v2): providers, models, routing rules; and how the
+catalog services' errors are answered.
+
+`…Create` and `…Update` are what clients send (unknown fields are refused, so a typo is a 422
+rather than a silently ignored change; in an update, leaving a field out keeps it, `null`
+clears it where the column may be empty). `…Public` is what the API answers: a provider's key
+only ever as its mask (`sk-abc…wxyz`). Prices are dollars per 1M tokens, decimal strings on
+the way out (`"2.5"`), numbers or strings on the way in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from fastapi import HTTPException, Path, Query, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
+
+from switchboard.catalog.loader import environment_key
+from switchboard.errors import ConfigurationError, NotFoundError
+from switchboard.models import LLMProvider
+from switchboard.services.catalog_rows import ConflictError, InvalidFieldError
+from switchboard.vocabulary import AuthType, HealthStatus, PowerLevel, Tier
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL")
+    return value.strip().rstrip("/")  # the adapters append `/chat/completions`
+
+
+Url = Annotated[str, Field(max_length=500), AfterValidator(_http_url)]
+Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+TaskType = Annotated[
+    str,
+    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
+    Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_.-]+$"),
+]
+Price = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=6),
+    PlainSerializer(
+        lambda value: format(value.normalize(), "f"), return_type=str, when_used="json"
+    ),
+]
+Text = Annotated[str, Field(max_length=10_000)]
+INT_MAX = 2**31 - 1  # what an INTEGER column holds
+Positive = Annotated[int, Field(ge=1, le=INT_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT_MAX)]
+RowIdPath = Annotated[int, Path(le=INT_MAX, description="The row's `id`.")]
+RowIdQuery = Annotated[int | None, Query(le=INT_MAX)]
+KeySource = Literal["stored", "environment"] | None
+
+
+class Body(BaseModel):
+    """What a client sends. Unknown fields are refused; `null` only where the column may be
+    empty (`_nullable`); `row_fields` are the fields given, as stored."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    _nullable: ClassVar[frozenset[str]] = frozenset()
+    _write_only: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_allowed(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls._nullable:
+            raise ValueError("must not be null")
+        if isinstance(value, str) and "\x00" in value:  # PostgreSQL cannot store it
+            raise ValueError("must not contain NUL characters")
+        return value
+
+    def row_fields(self) -> dict[str, Any]:
+        fields = self.model_dump(exclude_unset=True, exclude=set(self._write_only))
+        return {k: v.value if isinstance(v, Enum) else v for k, v in fields.items()}
+
+
+@contextmanager
+def catalog_errors() -> Iterator[None]:
+    """The catalog services' errors as HTTP answers: 404, 409, 422 (naming the field), 503."""
+    try:
+        yield
+    except NotFoundError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    except ConflictError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    except InvalidFieldError as error:
+        loc = ("body", error.field)
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": loc, "msg": error.message, "input": None}]
+        ) from None
+    except ConfigurationError as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
+
+
+def with_examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+# Providers -----------------------------------------------------------------------------
+
+_PROVIDER_EXAMPLE: dict[str, Any] = {
+    "provider_name": "Anthropic",
+    "provider_slug": "anthropic",
+    "display_name": "Anthropic",
+    "base_url": "https://api.anthropic.com/v1",
+    "auth_type": "api_key",
+    "api_key": "sk-ant-example-0000",
+    "supports_streaming": True,
+    "supports_function_calling": True,
+    "is_byok_supported": True,
+    "min_tier_required": "starter",
+}
+
+
+class ProviderUpdate(Body):
+    model_config = with_examples({"display_name": "Anthropic (EU)", "api_key": None})
+    _nullable = frozenset(
+        {"display_name", "description", "base_url", "api_format", "config", "api_key"}
+        | {"api_key_format", "documentation_url", "pricing_url"}
+    )
+    _write_only = frozenset({"api_key"})
+
+    provider_name: str | None = Field(None, min_length=1, max_length=100)
+    provider_slug: Slug | None = None
+    display_name: str | None = Field(None, max_length=200)
+    description: Text | None = None
+    base_url: Url | None = None
+    api_format: str | None = Field(
+        None, max_length=32, description="`openai`, `anthropic`, `mock`…; default from the slug."
+    )
+    config: dict[str, Any] | None = Field(None, description="Adapter settings.")
+    auth_type: AuthType | None = None
+    api_key: SecretStr | None = Field(
+        None, min_length=1, max_length=1000, description="Write-only; `null` removes it."
+    )
+    supports_streaming: bool | None = None
+    supports_function_calling: bool | None = None
+    supports_vision: bool | None = None
+    is_active: bool | None = None
+    is_byok_supported: bool | None = None
+    is_system_provider: bool | None = None
+    api_key_format: str | None = Field(None, max_length=100, description="e.g. `sk-*`.")
+    documentation_url: Url | None = None
+    pricing_url: Url | None = None
+    min_tier_required: Tier | None = None
+    health_status: HealthStatus | None = Field(None, description="`down`: routing tries it last.")
+
+    def given_api_key(self) -> str | None:
+        return self.api_key.get_secret_value() if self.api_key is not None else None
+
+
+class ProviderCreate(ProviderUpdate):
+    model_config = with_examples(_PROVIDER_EXAMPLE)
+
+    provider_name: str = Field(min_length=1, max_length=100)
+    provider_slug: Slug
+
+
+class ProviderPublic(BaseModel):
+    model_config = with_examples(
+        {"id": 1}
+        | {k: v for k, v in _PROVIDER_EXAMPLE.items() if k != "api_key"}
+        | {"api_key_masked": "sk-ant…0000", "api_key_source": "stored", "health_status": "healthy"}
+    )
+
+    id: int
+    provider_name: str
+    provider_slug: str
+    display_name: str | None
+    description: str | None
+    base_url: str | None
+    api_format: str | None
+    config: dict[str, Any] | None
+    auth_type: str
+    api_key_masked: str | None = Field(description="`sk-abc…wxyz`; the key itself never.")
+    api_key_source: KeySource
+    supports_streaming: bool
+    supports_function_calling: bool
+    supports_vision: bool
+    is_active: bool
+    is_byok_supported: bool
+    is_system_provider: bool
+    api_key_format: str | None
+    documentation_url: str | None
+    pricing_url: str | None
+    min_tier_required: str
+    health_status: str
+    health_latency_ms: int | None
+    health_error: str | None
+    last_health_check_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: LLMProvider) -> ProviderPublic:
+        values = {name: getattr(row, name) for name in cls.model_fields if hasattr(row, name)}
+        stored = bool(row.encrypted_api_key)
+        in_env = not stored and environment_key(row.provider_slug, row.config, os.environ)
+        mask = f"{row.api_key_prefix or ''}…{row.api_key_suffix or ''}"
+        source: KeySource = "stored" if stored else "environment" if in_env else None
+        return cls(**values, api_key_masked=mask if stored else None, api_key_source=source)
+
+
+class ProviderHealth(BaseModel):
+    provider_id: int
+    provider_slug: str
+    health_status: HealthStatus
+    health_latency_ms: int | None
+    health_error: str | None
+    last_health_check_at: datetime
+    models_found: int | None = Field(description="How many models the provider listed.")
+
+
+# Models --------------------------------------------------------------------------------
+
+_MODEL_EXAMPLE: dict[str, Any] = {
+    "provider_id": 1,
+    "model_name": "GPT-4 Turbo",
+    "model_id": "gpt-4-turbo-preview",
+    "max_tokens": 4096,
+    "context_window": 128000,
+    "supports_function_calling": True,
+    "supports_json_mode": True,
+    "cost_per_1m_input_tokens": "10.00",
+    "cost_per_1m_output_tokens": "30.00",
+    "power_level": "precision",
+    "power_level_priority": 1,
+    "min_tier_required": "professional",
+}
+
+
+class ModelUpdate(Body):
+    model_config = with_examples(
+        {"cost_per_1m_input_tokens": "2.50", "cost_per_1m_output_tokens": 10}
+    )
+    _nullable = frozenset(
+        {"display_name", "description", "max_tokens", "context_window", "deprecation_date"}
+        | {"cost_per_1m_cached_input_tokens", "replacement_model_id"}
+    )
+
+    provider_id: Positive | None = None
+    model_name: str | None = Field(None, min_length=1, max_length=200)
+    model_id: str | None = Field(
+        None, min_length=1, max_length=200, description="The provider's name for the model."
+    )
+    display_name: str | None = Field(None, max_length=200)
+    description: Text | None = None
+    max_tokens: Positive | None = None
+    context_window: Positive | None = None
+    supports_streaming: bool | None = None
+    supports_function_calling: bool | None = None
+    supports_vision: bool | None = None
+    supports_json_mode: bool | None = None
+    cost_per_1m_input_tokens: Price | None = None
+    cost_per_1m_output_tokens: Price | None = None
+    cost_per_1m_cached_input_tokens: Price | None = None
+    power_level: PowerLevel | None = None
+    power_level_priority: Count | None = Field(None, description="1 is tried first.")
+    is_active: bool | None = None
+    is_deprecated: bool | None = None
+    deprecation_date: datetime | None = None
+    replacement_model_id: Positive | None = None
+    min_tier_required: Tier | None = None
+
+
+class ModelCreate(ModelUpdate):
+    model_config = with_examples(_MODEL_EXAMPLE)
+
+    provider_id: Positive
+    model_name: str = Field(min_length=1, max_length=200)
+    model_id: str = Field(min_length=1, max_length=200)
+
+
+class ModelPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+
+    id: int
+    provider_id: int
+    model_name: str
+    model_id: str
+    display_name: str | None
+    description: str | None
+    max_tokens: int | None
+    context_window: int | None
+    supports_streaming: bool
+    supports_function_calling: bool
+    supports_vision: bool
+    supports_json_mode: bool
+    cost_per_1m_input_tokens: Price
+    cost_per_1m_output_tokens: Price
+    cost_per_1m_cached_input_tokens: Price | None
+    power_level: str
+    power_level_priority: int
+    is_active: bool
+    is_deprecated: bool
+    deprecation_date: datetime | None
+    replacement_model_id: int | None
+    min_tier_required: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ModelDeprecate(Body):
+    model_config = with_examples(
+        {"replacement_model_id": 7, "deprecation_date": "2025-10-23T00:00:00Z"}
+    )
+    _nullable = frozenset({"deprecation_date"})
+
+    replacement_model_id: Positive = Field(description="The model that serves it from now on.")
+    deprecation_date: datetime | None = Field(None, description="Default: now.")
+
+
+class PricePeriodPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    cost_per_1m_input_tokens: Price
+    cost_per_1m_output_tokens: Price
+    cost_per_1m_cached_input_tokens: Price | None
+    effective_from: datetime
+    effective_to: datetime | None = Field(description="None: the current price.")
+    changed_by: str | None
+
+
+# Routing rules -------------------------------------------------------------------------
+
+
+class RuleUpdate(Body):
+    model_config = with_examples({"priority": 2, "weight": 50, "is_active": True})
+    _nullable = frozenset({"user_tier", "min_tokens", "max_tokens"})
+
+    model_id: Positive | None = Field(None, description="The model's `id` (not its name).")
+    power_level: PowerLevel | None = None
+    user_tier: Tier | None = Field(None, description="`null`: every tier.")
+    task_type: TaskType | None = Field(None, description="`general` matches every task.")
+    priority: Count | None = Field(None, description="1 is tried first.")
+    weight: Count | None = Field(None, description="Share among rules of equal priority.")
+    min_tokens: Count | None = None
+    max_tokens: Count | None = None
+    requires_byok: bool | None = None
+    is_fallback: bool | None = None
+    is_active: bool | None = None
+
+    @field_validator("max_tokens")
+    @classmethod
+    def _bounds_agree(cls, value: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("min_tokens")
+        if value is not None and low is not None and value < low:
+            raise ValueError(f"must be at least min_tokens ({low})")
+        return value
+
+
+class RuleCreate(RuleUpdate):
+    model_config = with_examples(
+        {"model_id": 1, "power_level": "precision", "user_tier": "professional"}
+        | {"task_type": "code", "priority": 1, "weight": 100, "min_tokens": None}
+        | {"max_tokens": None, "requires_byok": False, "is_fallback": False, "is_active": True}
+    )
+
+    model_id: Positive = Field(description="The model's `id` (not its name).")
+    power_level: PowerLevel
+    task_type: TaskType = "general"
+
+
+class RulePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+
+    id: int
+    model_id: int
+    power_level: str
+    user_tier: str | None
+    task_type: str
+    priority: int
+    weight: int
+    min_tokens: int | None
+    max_tokens: int | None
+    requires_byok: bool
+    is_fallback: bool
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,356 @@
+"""The usage analytics API's query parameters and answers (Pydantic v2), shared by the admin
+API (`/api/v1/admin/llm/usage/…`) and the BYOK API (`/api/v1/llm/byok/usage`).
+
+Money is a decimal string with ten places (`"0.0214500000"`): exact, as stored. A period is
+[since, until) in UTC (ISO 8601; a time without an offset is UTC); it defaults to the 7 days
+before now and may cover at most 366 days.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from switchboard.services.analytics import (
+    ModelCost,
+    PeriodError,
+    Spend,
+    TimePoint,
+    UsageFilters,
+    UsageTotals,
+)
+from switchboard.vocabulary import PowerLevel, Tier
+
+Money = Annotated[
+    Decimal,
+    PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^-?\d+\.\d{10}$", "examples": ["0.0214500000"]},
+        mode="serialization",
+    ),
+]
+
+Since = Annotated[
+    datetime | None, Query(description="Start of the period (inclusive); default until − 7 days.")
+]
+Until = Annotated[datetime | None, Query(description="End of the period (exclusive); default now.")]
+UserFilter = Annotated[str | None, Query(max_length=255, description="Only this user.")]
+_ID_MAX = 2**31 - 1
+ModelFilter = Annotated[
+    int | None, Query(ge=1, le=_ID_MAX, description="Only this model (its `id`).")
+]
+ProviderFilter = Annotated[
+    int | None, Query(ge=1, le=_ID_MAX, description="Only this provider (its `id`).")
+]
+TierFilter = Annotated[Tier | None, Query(description="Only requests of users at this tier.")]
+PowerFilter = Annotated[PowerLevel | None, Query(description="Only this power level.")]
+
+
+def _filters(**values: Any) -> UsageFilters:
+    """`UsageFilters.build`, its PeriodError answered as a 422 naming the parameter."""
+    try:
+        return UsageFilters.build(**values)
+    except PeriodError as error:
+        detail = {"type": "value_error", "loc": ("query", error.field), "msg": str(error)}
+        raise RequestValidationError([{**detail, "input": values.get(error.field)}]) from None
+
+
+def period_filters(since: Since = None, until: Until = None) -> UsageFilters:
+    return _filters(since=since, until=until)
+
+
+def dimension_filters(
+    since: Since = None,
+    until: Until = None,
+    model_id: ModelFilter = None,
+    provider_id: ProviderFilter = None,
+    user_tier: TierFilter = None,
+    power_level: PowerFilter = None,
+) -> UsageFilters:
+    return _filters(
+        since=since,
+        until=until,
+        model_id=model_id,
+        provider_id=provider_id,
+        user_tier=user_tier,
+        power_level=power_level,
+    )
+
+
+def admin_filters(
+    since: Since = None,
+    until: Until = None,
+    user_id: UserFilter = None,
+    model_id: ModelFilter = None,
+    provider_id: ProviderFilter = None,
+    user_tier: TierFilter = None,
+    power_level: PowerFilter = None,
+) -> UsageFilters:
+    return _filters(
+        since=since,
+        until=until,
+        user_id=user_id,
+        model_id=model_id,
+        provider_id=provider_id,
+        user_tier=user_tier,
+        power_level=power_level,
+    )
+
+
+PeriodDep = Annotated[UsageFilters, Depends(period_filters)]
+DimensionsDep = Annotated[UsageFilters, Depends(dimension_filters)]
+FiltersDep = Annotated[UsageFilters, Depends(admin_filters)]
+
+_PERIOD = {"since": "2026-03-01T00:00:00Z", "until": "2026-03-08T00:00:00Z"}
+_STATS = {
+    "total_requests": 2,
+    "errors": 0,
+    "prompt_tokens": 3000,
+    "cached_tokens": 0,
+    "completion_tokens": 1500,
+    "total_tokens": 4500,
+    "total_cost": "0.0214500000",
+    "avg_latency": 200.0,
+    "byok_requests": 1,
+    "byok_share": 0.5,
+}
+_SPEND = {
+    "requests": 1,
+    "errors": 0,
+    "prompt_tokens": 1000,
+    "cached_tokens": 0,
+    "completion_tokens": 500,
+    "total_tokens": 1500,
+    "cost_total_usd": "0.0004500000",
+}
+"""One request of 1000 prompt and 500 completion tokens at $0.15 / $0.60 per 1M."""
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+class UsageStatsPublic(BaseModel):
+    """The spec's "User Usage Statistics", and more: tokens by kind, errors, BYOK share."""
+
+    model_config = _examples({"user_id": "user-uuid", **_STATS})
+
+    user_id: str
+    total_requests: int
+    errors: int = Field(description="Requests that failed (status ≥ 400, or none recorded).")
+    prompt_tokens: int
+    cached_tokens: int = Field(description="The part of prompt_tokens read from a cache.")
+    completion_tokens: int
+    total_tokens: int
+    total_cost: Money = Field(description="US dollars, exact.")
+    avg_latency: float | None = Field(description="Mean latency in ms; null: none recorded.")
+    byok_requests: int
+    byok_share: float = Field(description="byok_requests / total_requests (0 when no requests).")
+
+    @classmethod
+    def of(cls, user_id: str, totals: UsageTotals) -> UsageStatsPublic:
+        spend = totals.spend
+        return cls(
+            user_id=user_id,
+            total_requests=spend.requests,
+            errors=spend.errors,
+            prompt_tokens=spend.prompt_tokens,
+            cached_tokens=spend.cached_tokens,
+            completion_tokens=spend.completion_tokens,
+            total_tokens=spend.total_tokens,
+            total_cost=spend.cost_total_usd,
+            avg_latency=totals.avg_latency_ms,
+            byok_requests=totals.byok.requests,
+            byok_share=totals.byok_share,
+        )
+
+
+class UserUsagePublic(UsageStatsPublic):
+    model_config = _examples({"user_id": "user-uuid", **_PERIOD, **_STATS})
+
+    since: datetime
+    until: datetime
+
+
+class UserUsagePagePublic(BaseModel):
+    """Every user with usage in the period, the most expensive first."""
+
+    model_config = _examples(
+        {**_PERIOD, "total": 1, "limit": 50, "offset": 0, "items": [{"user_id": "u", **_STATS}]}
+    )
+
+    since: datetime
+    until: datetime
+    total: int = Field(description="Users with usage in the period (all pages).")
+    limit: int
+    offset: int
+    items: list[UsageStatsPublic]
+
+
+class TopModelPublic(BaseModel):
+    """The spec's "Top Cost Models" row, with the ids."""
+
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 3,
+                    "model_id": "claude-sonnet",
+                    "model_name": "Claude Sonnet",
+                    "provider_id": 2,
+                    "provider_name": "Anthropic",
+                    "request_count": 1,
+                    "total_cost": "0.0105000000",
+                    "avg_cost_per_request": "0.0105000000",
+                }
+            ]
+        },
+    )
+
+    id: int = Field(description="The model's `id`.")
+    model_id: str = Field(description="The provider's name for the model.")
+    model_name: str
+    provider_id: int
+    provider_name: str
+    request_count: int
+    total_cost: Money
+    avg_cost_per_request: Money = Field(description="Rounded half-even to ten places.")
+
+    @classmethod
+    def of(cls, row: ModelCost) -> TopModelPublic:
+        return cls(
+            id=row.model_db_id,
+            model_id=row.model_id,
+            model_name=row.model_name,
+            provider_id=row.provider_id,
+            provider_name=row.provider_name,
+            request_count=row.request_count,
+            total_cost=row.total_cost,
+            avg_cost_per_request=row.avg_cost_per_request,
+        )
+
+
+class TopModelsPublic(BaseModel):
+    model_config = _examples({**_PERIOD, "items": []})
+
+    since: datetime
+    until: datetime
+    items: list[TopModelPublic]
+
+
+class TimePointPublic(BaseModel):
+    """One hour or day. Percentiles are interpolated within the latency histogram's buckets
+    (bounds 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000 ms): estimates."""
+
+    model_config = _examples(
+        {
+            "start": "2026-03-01T10:00:00Z",
+            **_SPEND,
+            "byok_requests": 0,
+            "avg_latency_ms": 420.0,
+            "p50_latency_ms": 375.0,
+            "p95_latency_ms": 950.0,
+            "p99_latency_ms": 990.0,
+        }
+    )
+
+    start: datetime
+    requests: int
+    errors: int
+    byok_requests: int
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost_total_usd: Money
+    avg_latency_ms: float | None
+    p50_latency_ms: float | None
+    p95_latency_ms: float | None
+    p99_latency_ms: float | None
+
+    @classmethod
+    def of(cls, point: TimePoint) -> TimePointPublic:
+        spend = point.totals.spend
+        return cls(
+            start=point.start,
+            requests=spend.requests,
+            errors=spend.errors,
+            byok_requests=point.totals.byok.requests,
+            prompt_tokens=spend.prompt_tokens,
+            cached_tokens=spend.cached_tokens,
+            completion_tokens=spend.completion_tokens,
+            total_tokens=spend.total_tokens,
+            cost_total_usd=spend.cost_total_usd,
+            avg_latency_ms=point.totals.avg_latency_ms,
+            p50_latency_ms=point.p50_ms,
+            p95_latency_ms=point.p95_ms,
+            p99_latency_ms=point.p99_ms,
+        )
+
+
+class TimeSeriesPublic(BaseModel):
+    model_config = _examples({**_PERIOD, "granularity": "day", "points": []})
+
+    since: datetime
+    until: datetime
+    granularity: str
+    points: list[TimePointPublic]
+
+
+class SpendPublic(BaseModel):
+    model_config = _examples(_SPEND)
+
+    requests: int
+    errors: int
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost_total_usd: Money
+
+    @classmethod
+    def of(cls, spend: Spend) -> SpendPublic:
+        return cls(
+            requests=spend.requests,
+            errors=spend.errors,
+            prompt_tokens=spend.prompt_tokens,
+            cached_tokens=spend.cached_tokens,
+            completion_tokens=spend.completion_tokens,
+            total_tokens=spend.total_tokens,
+            cost_total_usd=spend.cost_total_usd,
+        )
+
+
+class ByokUsagePublic(BaseModel):
+    """The caller's own usage and spend, split by whose key served it: `byok` (their own
+    provider keys) and `system` (the platform's); `total` is both."""
+
+    model_config = _examples(
+        {
+            "user_id": "user-uuid",
+            **_PERIOD,
+            "total": {
+                **_SPEND,
+                "requests": 2,
+                "prompt_tokens": 2000,
+                "completion_tokens": 1000,
+                "total_tokens": 3000,
+                "cost_total_usd": "0.0009000000",
+            },
+            "byok": _SPEND,
+            "system": _SPEND,
+        }
+    )
+
+    user_id: str
+    since: datetime
+    until: datetime
+    total: SpendPublic
+    byok: SpendPublic
+    system: SpendPublic

@@ -1,0 +1,192 @@
+"""Admin API: usage analytics — per-user statistics, top models by cost, a time series, and
+CSV export. Every period is [since, until) in UTC, 7 days before now by default."""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
+
+from switchboard.api.admin.schemas_usage import (
+    DimensionsDep,
+    FiltersDep,
+    TimePointPublic,
+    TimeSeriesPublic,
+    TopModelPublic,
+    TopModelsPublic,
+    UsageStatsPublic,
+    UserUsagePagePublic,
+    UserUsagePublic,
+)
+from switchboard.api.deps import SessionDep
+from switchboard.gateway.service import Gateway
+from switchboard.models import LLMUsageLog
+from switchboard.services import analytics
+from switchboard.services.analytics import Granularity, TimePoint, UsageFilters
+
+router = APIRouter(prefix="/usage", tags=["admin: usage"])
+
+GranularityParam = Annotated[Granularity, Query(description="One point per UTC hour or day.")]
+CSV_CHUNK_ROWS = 1000
+
+
+class ExportKind(enum.StrEnum):
+    TIMESERIES = "timeseries"
+    ROWS = "rows"
+
+
+@router.get("/users", response_model=UserUsagePagePublic)
+def list_users_usage(
+    session: SessionDep,
+    filters: DimensionsDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="Users per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9, description="Users to skip.")] = 0,
+) -> UserUsagePagePublic:
+    """Usage statistics of every user with usage in the period, the most expensive first."""
+    page = analytics.users_usage(session, filters=filters, limit=limit, offset=offset)
+    return UserUsagePagePublic(
+        since=filters.since,
+        until=filters.until,
+        total=page.total,
+        limit=limit,
+        offset=offset,
+        items=[UsageStatsPublic.of(item.user_id, item.totals) for item in page.items],
+    )
+
+
+@router.get(
+    "/users/{user_id}",
+    response_model=UserUsagePublic,
+    responses={404: {"description": "No such user, and no usage recorded for that id."}},
+)
+def get_user_usage(user_id: str, session: SessionDep, filters: DimensionsDep) -> UserUsagePublic:
+    """One user's usage statistics over the period (the spec's "User Usage Statistics")."""
+    if not analytics.user_is_known(session, user_id=user_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"user {user_id!r} does not exist")
+    totals = analytics.usage_totals(session, filters=replace(filters, user_id=user_id))
+    stats = UsageStatsPublic.of(user_id, totals)
+    return UserUsagePublic(**stats.model_dump(), since=filters.since, until=filters.until)
+
+
+@router.get("/top-models", response_model=TopModelsPublic)
+def get_top_models(
+    session: SessionDep,
+    filters: FiltersDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="How many models.")] = 10,
+) -> TopModelsPublic:
+    """The models that cost the most over the period (the spec's "Top Cost Models")."""
+    rows = analytics.top_models(session, filters=filters, limit=limit)
+    return TopModelsPublic(
+        since=filters.since, until=filters.until, items=[TopModelPublic.of(row) for row in rows]
+    )
+
+
+@router.get("/timeseries", response_model=TimeSeriesPublic)
+def get_time_series(
+    session: SessionDep, filters: FiltersDep, granularity: GranularityParam = Granularity.HOUR
+) -> TimeSeriesPublic:
+    """Requests, tokens, cost, errors and latency percentiles per hour or day, empty ones
+    included. Percentiles are interpolated within the latency histogram's buckets."""
+    points = analytics.time_series(session, filters=filters, granularity=granularity)
+    return TimeSeriesPublic(
+        since=filters.since,
+        until=filters.until,
+        granularity=granularity.value,
+        points=[TimePointPublic.of(point) for point in points],
+    )
+
+
+@router.get(
+    "/export.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "CSV, header row first."}},
+)
+def export_csv(
+    request: Request,
+    session: SessionDep,
+    filters: FiltersDep,
+    kind: Annotated[
+        ExportKind, Query(description="The time series, or the usage rows themselves.")
+    ] = ExportKind.TIMESERIES,
+    granularity: GranularityParam = Granularity.HOUR,
+) -> StreamingResponse:
+    """The time series (`kind=timeseries`) or the raw usage rows (`kind=rows`, oldest first,
+    streamed: an export of any size is never held in memory) as CSV."""
+    if kind is ExportKind.TIMESERIES:
+        points = analytics.time_series(session, filters=filters, granularity=granularity)
+        rows = _time_series_rows(points)
+        body: Iterator[str] = _chunks(rows, TIME_SERIES_HEADER, TIME_SERIES_KINDS)
+    else:
+        gateway: Gateway = request.app.state.gateway
+        body = _usage_rows(gateway.sessions, filters)
+    name = f"usage-{kind.value}-{filters.since:%Y%m%dT%H%M}-{filters.until:%Y%m%dT%H%M}.csv"
+    return StreamingResponse(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+TIME_SERIES_HEADER = (
+    *("start", "requests", "errors", "byok_requests", "prompt_tokens", "cached_tokens"),
+    *("completion_tokens", "total_tokens", "cost_total_usd", "avg_latency_ms"),
+    *("p50_latency_ms", "p95_latency_ms", "p99_latency_ms"),
+)
+TIME_SERIES_KINDS = (datetime, *(int,) * 7, Decimal, *(float,) * 4)
+Cell = Callable[[Any], object]
+_FORMATS: dict[type, Cell] = {
+    bool: lambda value: "true" if value else "false",
+    datetime: datetime.isoformat,
+    Decimal: lambda value: format(value, "f"),
+    float: lambda value: f"{value:.1f}",
+}
+
+
+def _time_series_rows(points: Iterable[TimePoint]) -> Iterator[Sequence[object]]:
+    for point in points:
+        public = TimePointPublic.of(point)
+        yield [getattr(public, name) for name in TIME_SERIES_HEADER]
+
+
+def _usage_rows(sessions: sessionmaker[Session], filters: UsageFilters) -> Iterator[str]:
+    """Opens its own session: the response streams after the endpoint has returned."""
+    columns = LLMUsageLog.__table__.c
+    types = (columns[name].type for name in analytics.ROW_COLUMNS)
+    kinds = [getattr(kind, "impl", kind).python_type for kind in types]  # under a decorator
+    with sessions() as session:
+        rows = analytics.usage_rows(session, filters=filters, batch=CSV_CHUNK_ROWS)
+        yield from _chunks(rows, analytics.ROW_COLUMNS, kinds)
+
+
+def _chunks(
+    rows: Iterable[Sequence[object]], header: Sequence[str], kinds: Sequence[type]
+) -> Iterator[str]:
+    """CSV text: a header, then `CSV_CHUNK_ROWS` rows per chunk; each column formatted by
+    its Python type (money as exact decimals, times in ISO 8601, NULL as empty)."""
+    formats = [_cell(kind) for kind in kinds]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for count, row in enumerate(rows, start=1):
+        writer.writerow([format_(value) for format_, value in zip(formats, row, strict=True)])
+        if count % CSV_CHUNK_ROWS == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _cell(kind: type) -> Cell:
+    convert = _FORMATS.get(kind)
+    if convert is None:
+        return lambda value: "" if value is None else value
+    return lambda value: "" if value is None else convert(value)

@@ -1,0 +1,164 @@
+"""Admin API: users and their virtual keys.
+
+A revoked or expired key stops working in the gateway once its key cache entry expires
+(`KEY_CACHE_TTL_S`, a few seconds); so does every key of a deactivated user.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from fastapi import APIRouter, HTTPException, status
+
+from switchboard.api.admin.schemas_accounts import (
+    KeyIdPath,
+    Limit,
+    Offset,
+    Page,
+    QueryBool,
+    UserCreate,
+    UserIdPath,
+    UserPublic,
+    UserUpdate,
+    VirtualKeyCreate,
+    VirtualKeyIssued,
+    VirtualKeyPublic,
+    VirtualKeyUpdate,
+)
+from switchboard.api.deps import AdminDep, SessionDep
+from switchboard.errors import NotFoundError
+from switchboard.services import users
+from switchboard.vocabulary import Tier
+
+router = APIRouter(tags=["admin: users"])
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such user or key."}}
+
+
+def _not_found(error: NotFoundError) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, str(error))
+
+
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "A user with this id already exists."}},
+)
+def create_user(body: UserCreate, session: SessionDep, actor: AdminDep) -> UserPublic:
+    """Add a gateway user with a tier, an optional monthly budget and default power level."""
+    try:
+        user = users.create_user(
+            session,
+            user_id=body.id,
+            tier=body.tier,
+            display_name=body.display_name,
+            email=body.email,
+            monthly_budget_usd=body.monthly_budget_usd,
+            default_power_level=body.default_power_level,
+            actor=actor,
+        )
+    except users.UserExistsError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return UserPublic.of(user)
+
+
+@router.get("/users")
+def list_users(
+    session: SessionDep,
+    tier: Tier | None = None,
+    is_active: QueryBool | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[UserPublic]:
+    """Users, oldest first, filtered by tier and by being active."""
+    page = users.list_users(session, tier=tier, is_active=is_active, limit=limit, offset=offset)
+    return Page[UserPublic](
+        items=[UserPublic.of(user) for user in page.items],
+        total=page.total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/users/{user_id}", responses=_NOT_FOUND)
+def read_user(user_id: UserIdPath, session: SessionDep) -> UserPublic:
+    try:
+        return UserPublic.of(users.get_user(session, user_id=user_id))
+    except NotFoundError as error:
+        raise _not_found(error) from None
+
+
+@router.patch("/users/{user_id}", responses=_NOT_FOUND)
+def update_user(
+    user_id: UserIdPath, body: UserUpdate, session: SessionDep, actor: AdminDep
+) -> UserPublic:
+    """Change a user's tier, budget or default power level; `is_active: false` deactivates
+    them (their keys stop working), `true` reactivates them."""
+    changes = cast(users.UserChanges, body.model_dump(exclude_unset=True))
+    try:
+        user = users.update_user(session, user_id=user_id, changes=changes, actor=actor)
+    except NotFoundError as error:
+        raise _not_found(error) from None
+    return UserPublic.of(user)
+
+
+@router.post(
+    "/users/{user_id}/keys",
+    status_code=status.HTTP_201_CREATED,
+    responses={**_NOT_FOUND, 409: {"description": "The user is deactivated."}},
+)
+def issue_key(
+    user_id: UserIdPath, body: VirtualKeyCreate, session: SessionDep, actor: AdminDep
+) -> VirtualKeyIssued:
+    """Issue a virtual key. The key is in this response only: only its hash is stored."""
+    try:
+        issued = users.issue_virtual_key(
+            session, user_id=user_id, name=body.name, expires_at=body.expiry(), actor=actor
+        )
+    except NotFoundError as error:
+        raise _not_found(error) from None
+    except users.UserInactiveError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return VirtualKeyIssued(key=issued.key, **VirtualKeyPublic.fields_of(issued.record))
+
+
+@router.get("/users/{user_id}/keys", responses=_NOT_FOUND)
+def list_keys(user_id: UserIdPath, session: SessionDep) -> list[VirtualKeyPublic]:
+    """A user's virtual keys, revoked and expired ones too (prefix only)."""
+    try:
+        keys = users.list_virtual_keys(session, user_id=user_id)
+    except NotFoundError as error:
+        raise _not_found(error) from None
+    return [VirtualKeyPublic.of(key) for key in keys]
+
+
+@router.post("/users/{user_id}/keys/{key_id}/revoke", responses=_NOT_FOUND)
+def revoke_key(
+    user_id: UserIdPath, key_id: KeyIdPath, session: SessionDep, actor: AdminDep
+) -> VirtualKeyPublic:
+    """Revoke a key for good; revoking a revoked key changes nothing."""
+    try:
+        key = users.revoke_virtual_key(session, key_id, user_id=user_id, actor=actor)
+    except NotFoundError as error:
+        raise _not_found(error) from None
+    return VirtualKeyPublic.of(key)
+
+
+@router.patch("/users/{user_id}/keys/{key_id}", responses=_NOT_FOUND)
+def update_key(
+    user_id: UserIdPath,
+    key_id: KeyIdPath,
+    body: VirtualKeyUpdate,
+    session: SessionDep,
+    actor: AdminDep,
+) -> VirtualKeyPublic:
+    """Rename a key or change when it expires: a time in the past expires it now, `null`
+    makes it never expire."""
+    changes = cast(users.VirtualKeyChanges, body.model_dump(exclude_unset=True))
+    try:
+        key = users.update_virtual_key(
+            session, user_id=user_id, key_id=key_id, changes=changes, actor=actor
+        )
+    except NotFoundError as error:
+        raise _not_found(error) from None
+    return VirtualKeyPublic.of(key)

@@ -1,0 +1,236 @@
+"""BYOK API: a user's own provider keys, authenticated with the user's virtual key.
+
+A user sees and touches only their own keys: another user's key id answers 404, as an
+unknown id does, so ids tell nothing. After every change the gateway's cache of the user's
+keys is dropped, so the next request routes with the change.
+
+Validation errors (422) list each field and what is wrong with it, but never echo the input:
+the input holds the key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
+
+import anyio.from_thread
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from switchboard.api.byok.schemas import ByokKeyCreate, ByokKeyPublic, ByokKeyUpdate, KeyIdPath
+from switchboard.api.deps import SessionDep, UserDep
+from switchboard.errors import NotFoundError, SecretDecryptionError
+from switchboard.gateway.service import Gateway
+from switchboard.providers import AdapterRegistry, Upstream
+from switchboard.providers.base import UpstreamError
+from switchboard.secrets import SecretManager
+from switchboard.services import byok
+from switchboard.vocabulary import AuthType
+
+log = logging.getLogger(__name__)
+
+VALIDATION_TIMEOUT_S = 10.0
+_CONNECT_TIMEOUT_S = 5.0
+
+
+class _InputHidingRoute(APIRoute):
+    """Answers a request validation error without the `input` FastAPI would echo."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def handle_hiding_input(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestValidationError as error:
+                return _unprocessable(
+                    [
+                        {
+                            "loc": list(item.get("loc", ())),
+                            "msg": item.get("msg", ""),
+                            "type": item.get("type", "value_error"),
+                        }
+                        for item in error.errors()
+                    ]
+                )
+
+        return handle_hiding_input
+
+
+router = APIRouter(route_class=_InputHidingRoute)
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, invalid, revoked or expired virtual key."},
+    404: {"description": "No such key (or not yours), or no such provider."},
+}
+
+
+def _unprocessable(details: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse({"detail": details}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def _field_error(error: byok.ByokInputError) -> HTTPException:
+    detail = [{"loc": ["body", error.field], "msg": error.message, "type": "value_error"}]
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+
+
+def _not_found(error: NotFoundError) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, str(error))
+
+
+def _gateway(request: Request) -> Gateway:
+    return cast(Gateway, request.app.state.gateway)
+
+
+def _secrets(gateway: Gateway) -> SecretManager:
+    key = gateway.settings.encryption_key
+    if key is None or not key.get_secret_value():
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "Own keys cannot be stored: the gateway has no ENCRYPTION_KEY.",
+        )
+    return SecretManager.from_value(key.get_secret_value())
+
+
+def _checker(gateway: Gateway) -> byok.KeyChecker:
+    """A key check for the service, run on the event loop that owns the HTTP session (the
+    endpoints run in a worker thread)."""
+
+    def check(target: byok.KeyCheckTarget, api_key: str) -> str | None:
+        return anyio.from_thread.run(_list_models_with, gateway, target, api_key)
+
+    return check
+
+
+async def _list_models_with(
+    gateway: Gateway, target: byok.KeyCheckTarget, api_key: str
+) -> str | None:
+    """List the provider's models with the key (a call no provider bills): None if it
+    worked, else the provider's reason."""
+    api_format = AdapterRegistry.format_of(target.provider_slug, target.api_format)
+    adapter = gateway.adapters.for_format(api_format)
+    if adapter is None:
+        return f"keys for wire format {api_format!r} cannot be validated"
+    try:
+        auth_type = AuthType(target.auth_type)
+    except ValueError:
+        auth_type = AuthType.BEARER
+    upstream = Upstream(
+        provider_slug=target.provider_slug,
+        base_url=target.base_url,
+        model="",
+        api_key=api_key,
+        auth_type=auth_type,
+        config=target.config,
+        connect_timeout_s=_CONNECT_TIMEOUT_S,
+        timeout_s=VALIDATION_TIMEOUT_S,
+    )
+    try:
+        with anyio.fail_after(VALIDATION_TIMEOUT_S + 1):
+            await adapter.list_models(gateway.http, upstream)
+    except UpstreamError as error:
+        return error.message
+    except TimeoutError:
+        return f"{target.provider_slug} did not answer in time"
+    return None
+
+
+@router.post("/keys", status_code=status.HTTP_201_CREATED, responses=_RESPONSES)
+def add_key(
+    body: ByokKeyCreate, principal: UserDep, session: SessionDep, request: Request
+) -> ByokKeyPublic:
+    """Add your own key for a provider that accepts them. The key must match the provider's
+    format; it is then validated by listing the provider's models (not billed) and stored
+    encrypted, marked validated or not with the reason."""
+    gateway = _gateway(request)
+    try:
+        row = byok.add_key(
+            session,
+            user_id=principal.user_id,
+            api_key=body.api_key,
+            key_name=body.key_name,
+            secrets=_secrets(gateway),
+            check=_checker(gateway),
+            provider_id=body.provider_id,
+            provider_slug=body.provider_slug,
+        )
+    except byok.ByokInputError as error:
+        raise _field_error(error) from None
+    except NotFoundError as error:
+        raise _not_found(error) from None
+    gateway.keys.forget_user(principal.user_id)
+    log.info("user %s added BYOK key %d (validated: %s)", row.user_id, row.id, row.is_validated)
+    return ByokKeyPublic.of(row)
+
+
+@router.get("/keys", responses=_RESPONSES)
+def list_keys(principal: UserDep, session: SessionDep) -> list[ByokKeyPublic]:
+    """Your keys: name, provider, prefix…suffix, validated, last used. Never the key."""
+    return [ByokKeyPublic.of(row) for row in byok.list_keys(session, user_id=principal.user_id)]
+
+
+@router.get("/keys/{key_id}", responses=_RESPONSES)
+def read_key(key_id: KeyIdPath, principal: UserDep, session: SessionDep) -> ByokKeyPublic:
+    try:
+        return ByokKeyPublic.of(byok.get_key(session, user_id=principal.user_id, key_id=key_id))
+    except NotFoundError as error:
+        raise _not_found(error) from None
+
+
+@router.post("/keys/{key_id}/validate", responses=_RESPONSES)
+def validate_key(
+    key_id: KeyIdPath, principal: UserDep, session: SessionDep, request: Request
+) -> ByokKeyPublic:
+    """Check the stored key with the provider again and record the outcome."""
+    gateway = _gateway(request)
+    try:
+        row = byok.revalidate_key(
+            session,
+            user_id=principal.user_id,
+            key_id=key_id,
+            secrets=_secrets(gateway),
+            check=_checker(gateway),
+        )
+    except NotFoundError as error:
+        raise _not_found(error) from None
+    except SecretDecryptionError:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "The stored key cannot be decrypted with the gateway's ENCRYPTION_KEY; add it again.",
+        ) from None
+    gateway.keys.forget_user(principal.user_id)
+    return ByokKeyPublic.of(row)
+
+
+@router.patch("/keys/{key_id}", responses=_RESPONSES)
+def update_key(
+    key_id: KeyIdPath,
+    body: ByokKeyUpdate,
+    principal: UserDep,
+    session: SessionDep,
+    request: Request,
+) -> ByokKeyPublic:
+    """Rename a key, deactivate it (`is_active: false`: the gateway stops using it) or
+    reactivate it."""
+    changes = cast(byok.KeyChanges, body.model_dump(exclude_unset=True))
+    try:
+        row = byok.update_key(session, user_id=principal.user_id, key_id=key_id, changes=changes)
+    except NotFoundError as error:
+        raise _not_found(error) from None
+    _gateway(request).keys.forget_user(principal.user_id)
+    return ByokKeyPublic.of(row)
+
+
+@router.delete("/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_RESPONSES)
+def delete_key(
+    key_id: KeyIdPath, principal: UserDep, session: SessionDep, request: Request
+) -> None:
+    """Remove a key for good."""
+    try:
+        byok.delete_key(session, user_id=principal.user_id, key_id=key_id)
+    except NotFoundError as error:
+        raise _not_found(error) from None
+    _gateway(request).keys.forget_user(principal.user_id)

@@ -1,0 +1,136 @@
+"""The BYOK API's bodies (Pydantic v2). A key goes in once, in `ByokKeyCreate.api_key`; no
+answer ever carries it back, only its first 8 and last 4 characters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from switchboard.api.admin.schemas_accounts import MAX_ID, TEXT_PATTERN
+from switchboard.models import UserAPIKey
+from switchboard.services.byok import masked
+
+KEY_PATTERN = r"^[!-~]+$"
+"""Printable ASCII without spaces: what every provider's keys are made of."""
+
+KeyIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+KeyName = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
+ProviderSlug = Annotated[str, Field(min_length=1, max_length=100, pattern=KEY_PATTERN)]
+
+
+class ByokKeyCreate(BaseModel):
+    """Name the provider by `provider_id` or by `provider_slug`: one of them."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "provider_slug": "openai",
+                    "api_key": "sk-proj-EXAMPLEexample0123456789",
+                    "key_name": "my OpenAI key",
+                }
+            ],
+            "oneOf": [{"required": ["provider_id"]}, {"required": ["provider_slug"]}],
+        },
+    )
+
+    provider_id: Annotated[int, Field(ge=1, le=MAX_ID)] | SkipJsonSchema[None] = None
+    provider_slug: ProviderSlug | SkipJsonSchema[None] = None
+    api_key: str = Field(
+        min_length=20,
+        max_length=1000,
+        pattern=KEY_PATTERN,
+        description="The provider key. Stored encrypted; never shown again.",
+    )
+    key_name: KeyName | None = None
+
+    @model_validator(mode="after")
+    def _one_provider(self) -> ByokKeyCreate:
+        if len({"provider_id", "provider_slug"} & self.model_fields_set) != 1:
+            raise ValueError("give provider_id or provider_slug (one of them)")
+        return self
+
+
+class ByokKeyUpdate(BaseModel):
+    """Only the fields sent change."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"key_name": "work key"}, {"is_active": False}]},
+    )
+
+    key_name: KeyName | None = None
+    is_active: bool | SkipJsonSchema[None] = Field(
+        None, description="false: the gateway stops using the key; true: it uses it again."
+    )
+
+    @field_validator("is_active")
+    @classmethod
+    def _not_null(cls, value: bool | None) -> bool:
+        if value is None:
+            raise ValueError("may be left out, but not null")
+        return value
+
+
+class ByokKeyPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 3,
+                    "key_name": "my OpenAI key",
+                    "provider_id": 1,
+                    "provider_slug": "openai",
+                    "key_prefix": "sk-proj-",
+                    "key_suffix": "x9Qa",
+                    "masked_key": "sk-proj-…x9Qa",
+                    "is_validated": True,
+                    "validation_error": None,
+                    "last_validated_at": "2025-01-01T12:00:00Z",
+                    "last_used_at": None,
+                    "is_active": True,
+                    "created_at": "2025-01-01T12:00:00Z",
+                    "updated_at": "2025-01-01T12:00:00Z",
+                }
+            ]
+        }
+    )
+
+    id: int
+    key_name: str | None
+    provider_id: int
+    provider_slug: str
+    key_prefix: str | None
+    key_suffix: str | None
+    masked_key: str = Field(description="`prefix…suffix`, to recognise the key.")
+    is_validated: bool = Field(description="The provider accepted the key when last checked.")
+    validation_error: str | None = Field(description="Why the provider refused the key.")
+    last_validated_at: datetime | None
+    last_used_at: datetime | None
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: UserAPIKey) -> ByokKeyPublic:
+        return cls(
+            id=row.id,
+            key_name=row.key_name,
+            provider_id=row.provider_id,
+            provider_slug=row.provider.provider_slug,
+            key_prefix=row.key_prefix,
+            key_suffix=row.key_suffix,
+            masked_key=masked(row),
+            is_validated=row.is_validated,
+            validation_error=row.validation_error,
+            last_validated_at=row.last_validated_at,
+            last_used_at=row.last_used_at,
+            is_active=row.is_active,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )

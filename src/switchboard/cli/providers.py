@@ -1,0 +1,203 @@
+"""`switchboard providers …` and `switchboard models …`: the catalog, from the command line.
+
+Changes go through the same services as the admin API (audited, as actor `cli`), and reach a
+running gateway at its next catalog poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated
+
+import aiohttp
+import typer
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from switchboard.cli._context import console, fail, load_settings, reported_errors, session_for
+from switchboard.db import open_database
+from switchboard.errors import NotFoundError
+from switchboard.gateway.health_checker import HealthChecker, HealthReport
+from switchboard.models import LLMModel, LLMProvider
+from switchboard.providers import AdapterRegistry
+from switchboard.secrets import SecretManager
+from switchboard.services import catalog_admin
+from switchboard.settings import Settings
+from switchboard.vocabulary import AuthType, HealthStatus, Tier
+
+CLI_ACTOR = "cli"
+
+providers_app = typer.Typer(help="LLM providers: list, add, check health.", no_args_is_help=True)
+models_app = typer.Typer(help="LLM models.", no_args_is_help=True)
+
+
+@providers_app.command("list")
+def providers_list(
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="Only active or inactive ones.")
+    ] = None,
+) -> None:
+    """List providers, with their key (masked) and last known health."""
+    settings = load_settings()
+    with session_for(settings) as session:
+        rows, _ = catalog_admin.list_providers(session, is_active=active, limit=10_000)
+        table = Table("id", "slug", "name", "base url", "active", "key", "health", "checked")
+        for row in rows:
+            table.add_row(
+                str(row.id),
+                row.provider_slug,
+                row.provider_name,
+                row.base_url or "",
+                "yes" if row.is_active else "no",
+                catalog_admin.masked_key(row) or "",
+                row.health_status,
+                f"{row.last_health_check_at:%Y-%m-%d %H:%M:%S}" if row.last_health_check_at else "",
+            )
+    console.print(table)
+
+
+@providers_app.command("add")
+def providers_add(
+    slug: Annotated[str, typer.Argument(help="Short lower-case name, e.g. `openai`.")],
+    name: Annotated[str | None, typer.Option(help="Display name; default: the slug.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="e.g. https://api.openai.com/v1")] = None,
+    api_format: Annotated[
+        str | None, typer.Option(help="Wire format: openai, anthropic, mock; default by slug.")
+    ] = None,
+    auth_type: Annotated[AuthType, typer.Option(help="How the key is sent.")] = AuthType.BEARER,
+    api_key: Annotated[
+        str | None, typer.Option(help="The system key; stored encrypted, shown masked.")
+    ] = None,
+    byok: Annotated[bool, typer.Option(help="Users may bring their own key.")] = False,
+    min_tier: Annotated[Tier, typer.Option(help="Lowest tier allowed to use it.")] = Tier.FREE,
+    active: Annotated[
+        bool, typer.Option("--active/--inactive", help="Route to it at once, or not yet.")
+    ] = True,
+) -> None:
+    """Add a provider."""
+    settings = load_settings()
+    fields = {
+        "provider_slug": slug,
+        "provider_name": name or slug,
+        "base_url": base_url.rstrip("/") if base_url else None,
+        "api_format": api_format,
+        "auth_type": auth_type.value,
+        "is_byok_supported": byok,
+        "min_tier_required": min_tier.value,
+        "is_active": active,
+    }
+    with session_for(settings) as session, reported_errors():
+        row = catalog_admin.create_provider(
+            session,
+            actor=CLI_ACTOR,
+            fields=fields,
+            api_key=api_key,
+            secrets=_secrets(settings) if api_key is not None else None,
+        )
+        key = catalog_admin.masked_key(row)
+        console.print(
+            f"added provider {row.id} [bold]{row.provider_slug}[/]"
+            + (f", key {key}" if key else "")
+        )
+
+
+@providers_app.command("health")
+def providers_health(
+    slug: Annotated[
+        str | None, typer.Argument(help="One provider; default: every active one.")
+    ] = None,
+) -> None:
+    """Probe providers now (a non-billed call listing their models) and record the result.
+    Exits with status 1 when a provider probed is down."""
+    settings = load_settings()
+    with reported_errors():
+        reports = asyncio.run(_check_health(settings, slug))
+    table = Table("provider", "status", "latency", "models", "error")
+    for report in reports:
+        table.add_row(
+            report.provider_slug,
+            report.status,
+            f"{report.latency_ms} ms" if report.latency_ms is not None else "",
+            str(report.models_found) if report.models_found is not None else "",
+            report.error or "",
+        )
+    console.print(table)
+    if any(report.status is HealthStatus.DOWN for report in reports):
+        raise typer.Exit(code=1)
+
+
+@models_app.command("deprecate")
+def models_deprecate(
+    old: Annotated[
+        str, typer.Argument(help="The model: its id, `model_id` or `provider/model_id`.")
+    ],
+    replacement: Annotated[str, typer.Option(help="The model that serves it from now on.")],
+    date: Annotated[
+        datetime | None, typer.Option(help="The deprecation date (UTC); default: now.")
+    ] = None,
+) -> None:
+    """Deprecate a model: it leaves routing, and requests for it are served by the replacement."""
+    settings = load_settings()
+    with session_for(settings) as session, reported_errors():
+        old_model = _find_model(session, old)
+        new_model = _find_model(session, replacement)
+        catalog_admin.deprecate_model(
+            session,
+            actor=CLI_ACTOR,
+            model_row_id=old_model.id,
+            replacement_model_id=new_model.id,
+            deprecation_date=date,
+        )
+        console.print(f"deprecated {old_model.model_id}; served by {new_model.model_id}")
+
+
+async def _check_health(settings: Settings, slug: str | None) -> list[HealthReport]:
+    sessions = open_database(settings.database_url, migrate=False)
+    try:
+        provider_id = None
+        if slug is not None:
+            with sessions() as session:
+                rows, _ = catalog_admin.list_providers(session, slug=slug, limit=1)
+            if not rows:
+                raise NotFoundError(f"provider {slug!r} does not exist")
+            provider_id = rows[0].id
+        async with aiohttp.ClientSession() as http:
+            checker = HealthChecker(
+                sessions,
+                settings,
+                secrets=_secrets(settings),
+                adapters=AdapterRegistry(),
+                http=http,
+            )
+            if provider_id is not None:
+                return [await checker.check_provider(provider_id)]
+            return await checker.check_all()
+    finally:
+        sessions.kw["bind"].dispose()
+
+
+def _find_model(session: Session, name: str) -> LLMModel:
+    """A model by row id, `provider_slug/model_id`, or a `model_id` only one provider has."""
+    if name.isdigit():
+        found = session.get(LLMModel, int(name))
+        if found is not None:
+            return found
+    query = select(LLMModel).join(LLMProvider)
+    slug, _, model_id = name.partition("/")
+    if model_id:
+        query = query.where(LLMProvider.provider_slug == slug, LLMModel.model_id == model_id)
+    else:
+        query = query.where(LLMModel.model_id == name)
+    matches = session.scalars(query).all()
+    if len(matches) > 1:
+        raise fail(f"{name!r} names {len(matches)} models: say `provider/{name}`")
+    if not matches:
+        raise NotFoundError(f"model {name!r} does not exist")
+    return matches[0]
+
+
+def _secrets(settings: Settings) -> SecretManager | None:
+    key = settings.encryption_key
+    return SecretManager.from_value(key.get_secret_value()) if key is not None else None

@@ -1,0 +1,388 @@
+"""Usage analytics: totals per user, top models by cost, time series, usage row export.
+
+Every query reads the rollups for the whole days and hours of the period and the usage rows
+themselves only for the partial hours at its edges (see `services.rollups`), so a period may
+start and end at any instant and the numbers equal the spec's SQL over `llm_usage_logs`
+exactly. Money is summed exactly. Periods are half-open, [since, until), in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Subquery, exists, func, select
+from sqlalchemy.orm import Session
+
+from switchboard._types import utcnow
+from switchboard.models import LLMModel, LLMProvider, LLMUsageHourly, LLMUsageLog, User
+from switchboard.models.usage import LATENCY_BUCKETS_MS
+from switchboard.services.rollups import money_value, period_parts
+from switchboard.usage.store import (
+    DIMENSIONS,
+    LATENCY_COLUMNS,
+    MONEY_QUANTUM,
+    ROLLUP_COUNTERS,
+    Grain,
+    as_utc,
+)
+
+DEFAULT_PERIOD = timedelta(days=7)
+MAX_PERIOD = timedelta(days=366)
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+PERCENTILES = (0.50, 0.95, 0.99)
+
+
+Granularity = Grain
+"""A time series' step: UTC hours or days."""
+TOTALS = tuple(name for name in ROLLUP_COUNTERS if name not in LATENCY_COLUMNS)
+
+
+class PeriodError(ValueError):
+    """A period or filter that cannot be answered; `field` names the offending parameter."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class UsageFilters:
+    """What to count: a period [since, until) and optional equality filters."""
+
+    since: datetime
+    until: datetime
+    user_id: str | None = None
+    model_id: int | None = None
+    provider_id: int | None = None
+    user_tier: str | None = None
+    power_level: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        now: datetime | None = None,
+        **dimensions: Any,
+    ) -> UsageFilters:
+        """Filters with the period checked: `until` defaults to now, `since` to 7 days
+        before `until`; naive times are UTC. PeriodError when since is not before until,
+        the period is longer than 366 days, or a time lies outside the years 1970–9998."""
+        for name, moment in (("since", since), ("until", until)):
+            if moment is not None and not EARLIEST <= as_utc(moment) <= LATEST:
+                raise PeriodError(name, f"{name} must lie between 1970 and 9998")
+        end = as_utc(until) if until is not None else (now or utcnow())
+        start = as_utc(since) if since is not None else end - DEFAULT_PERIOD
+        if start >= end:
+            raise PeriodError("since", "since must be before until")
+        if end - start > MAX_PERIOD:
+            raise PeriodError("since", "the period may cover at most 366 days")
+        return cls(since=start, until=end, **dimensions)
+
+    def dimensions(self) -> dict[str, object]:
+        """The equality filters that are set."""
+        values = {name: getattr(self, name) for name in DIMENSIONS}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """Requests, tokens and money of some part of the usage."""
+
+    requests: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    cost_total_usd: Decimal = MONEY_QUANTUM * 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def minus(self, part: Spend) -> Spend:
+        return Spend(*(getattr(self, f.name) - getattr(part, f.name) for f in fields(Spend)))
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """All usage matching some filters; `byok` is the part served with users' own keys."""
+
+    spend: Spend
+    byok: Spend
+    latency_ms_sum: int = 0
+    latency_count: int = 0
+
+    @property
+    def system(self) -> Spend:
+        return self.spend.minus(self.byok)
+
+    @property
+    def avg_latency_ms(self) -> float | None:
+        """The mean over requests with a latency (as SQL's AVG skips NULLs)."""
+        return self.latency_ms_sum / self.latency_count if self.latency_count else None
+
+    @property
+    def byok_share(self) -> float:
+        return self.byok.requests / self.spend.requests if self.spend.requests else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class UserUsage:
+    user_id: str
+    totals: UsageTotals
+
+
+@dataclass(frozen=True, slots=True)
+class UserUsagePage:
+    total: int
+    items: list[UserUsage]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCost:
+    model_db_id: int
+    model_id: str
+    model_name: str
+    provider_id: int
+    provider_name: str
+    request_count: int
+    total_cost: Decimal
+
+    @property
+    def avg_cost_per_request(self) -> Decimal:
+        return (self.total_cost / self.request_count).quantize(MONEY_QUANTUM)
+
+
+@dataclass(frozen=True, slots=True)
+class TimePoint:
+    """One hour or day: its start, sums, and latency percentiles in ms (None: no latency)."""
+
+    start: datetime
+    totals: UsageTotals
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+def usage_totals(session: Session, *, filters: UsageFilters) -> UsageTotals:
+    """Everything matching `filters`, summed (the spec's "User Usage Statistics" when
+    `filters.user_id` is set)."""
+    dialect, parts = _parts(session, filters, None, TOTALS)
+    row = session.execute(select(*_sums(parts, TOTALS))).one()
+    return _totals(dialect, row._mapping)
+
+
+def users_usage(
+    session: Session, *, filters: UsageFilters, limit: int = 50, offset: int = 0
+) -> UserUsagePage:
+    """Totals per user, the most expensive first (then by user id), one page of them."""
+    dialect, parts = _parts(session, filters, "user_id", TOTALS)
+    query = (
+        select(parts.c.key, func.count().over().label("users"), *_sums(parts, TOTALS))
+        .group_by(parts.c.key)
+        .order_by(func.sum(parts.c.cost_total_usd).desc(), parts.c.key)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = session.execute(query).all()
+    items = [UserUsage(row.key, _totals(dialect, row._mapping)) for row in rows]
+    total = rows[0].users if rows else _count_keys(session, parts) if offset else 0
+    return UserUsagePage(total=int(total), items=items)
+
+
+def top_models(session: Session, *, filters: UsageFilters, limit: int = 10) -> list[ModelCost]:
+    """The spec's "Top Cost Models": models by total cost, highest first (then by name).
+    Usage rows whose model was deleted are not counted, as the spec's JOIN does not."""
+    counters = ("requests", "cost_total_usd")
+    dialect, parts = _parts(session, filters, "model_id", counters)
+    per_model = (
+        select(parts.c.key, *_sums(parts, counters))
+        .where(parts.c.key != 0)
+        .group_by(parts.c.key)
+        .subquery("per_model")
+    )
+    query = (
+        select(
+            LLMModel.id,
+            LLMModel.model_id,
+            LLMModel.model_name,
+            LLMProvider.id,
+            LLMProvider.provider_name,
+            per_model.c.requests,
+            per_model.c.cost_total_usd,
+        )
+        .join(LLMModel, LLMModel.id == per_model.c.key)
+        .join(LLMProvider, LLMProvider.id == LLMModel.provider_id)
+        .order_by(per_model.c.cost_total_usd.desc(), LLMModel.model_name, LLMModel.id)
+        .limit(limit)
+    )
+    return [
+        ModelCost(
+            db_id, model_id, name, provider_id, provider, int(requests), money_value(dialect, cost)
+        )
+        for db_id, model_id, name, provider_id, provider, requests, cost in session.execute(query)
+    ]
+
+
+def time_series(
+    session: Session, *, filters: UsageFilters, granularity: Granularity
+) -> list[TimePoint]:
+    """One point per UTC hour or day of the period, empty ones included. The latency
+    percentiles are interpolated linearly within the rollup's histogram buckets
+    (`LATENCY_BUCKETS_MS`), so they are estimates, exact only to the bucket; above the last
+    bound the bound itself is reported."""
+    hourly = granularity is Granularity.HOUR
+    dialect, parts = _parts(session, filters, "bucket_start", ROLLUP_COUNTERS, hourly=hourly)
+    query = select(parts.c.key, *_sums(parts, ROLLUP_COUNTERS)).group_by(parts.c.key)
+    folded: dict[datetime, tuple[UsageTotals, list[int]]] = {}
+    for row in session.execute(query):
+        start = granularity.start(row.key)
+        totals = _totals(dialect, row._mapping)
+        counts = [int(row._mapping[name] or 0) for name in LATENCY_COLUMNS]
+        if start in folded:
+            before, before_counts = folded[start]
+            totals = _add(before, totals)
+            counts = [a + b for a, b in zip(before_counts, counts, strict=True)]
+        folded[start] = (totals, counts)
+    points = []
+    for start in _point_starts(filters, granularity):
+        totals, counts = folded.get(start, (UsageTotals(Spend(), Spend()), []))
+        p50, p95, p99 = (latency_percentile(counts, q) for q in PERCENTILES)
+        points.append(TimePoint(start, totals, p50, p95, p99))
+    return points
+
+
+def latency_percentile(counts: Sequence[int], quantile: float) -> float | None:
+    """The `quantile` of a histogram with `LATENCY_BUCKETS_MS` bounds (the first bucket
+    starting at 0 ms), interpolated linearly inside the bucket it falls in."""
+    total = sum(counts)
+    if total == 0:
+        return None
+    rank, seen, lower = quantile * total, 0, 0
+    for count, upper in zip(counts, (*LATENCY_BUCKETS_MS, None), strict=True):
+        if count and seen + count >= rank:
+            if upper is None:
+                return float(lower)
+            return lower + (upper - lower) * (rank - seen) / count
+        seen += count
+        lower = upper or lower
+    return float(lower)
+
+
+def user_is_known(session: Session, *, user_id: str) -> bool:
+    """Whether `user_id` is a gateway user or has ever had usage recorded."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(User.id == user_id)
+                | exists().where(LLMUsageHourly.user_id == user_id)
+                | exists().where(LLMUsageLog.user_id == user_id)
+            )
+        )
+    )
+
+
+ROW_COLUMNS = tuple(
+    column.key
+    for column in LLMUsageLog.__table__.columns
+    if column.key not in {"id", "error_message", "request_ip", "user_agent", "user_key_id"}
+)
+"""The columns of a usage row export (no free text or client details)."""
+
+
+def usage_rows(
+    session: Session, *, filters: UsageFilters, batch: int = 1000
+) -> Iterator[Sequence[object]]:
+    """The usage rows matching `filters` (`ROW_COLUMNS`), oldest first, fetched `batch` rows
+    at a time (a server-side cursor on PostgreSQL), so an export of any size streams."""
+    log = LLMUsageLog.__table__.c
+    query = (
+        select(*(log[name] for name in ROW_COLUMNS))
+        .where(log.created_at >= filters.since, log.created_at < filters.until)
+        .where(*(log[name] == value for name, value in filters.dimensions().items()))
+        .order_by(log.created_at, log.id)
+        .execution_options(yield_per=batch)
+    )
+    yield from session.execute(query)
+
+
+def _totals(dialect: str, row: Any) -> UsageTotals:
+    def count(name: str) -> int:
+        return int(row[name] or 0)
+
+    def money(name: str) -> Decimal:
+        return money_value(dialect, row[name])
+
+    return UsageTotals(
+        spend=Spend(
+            count("requests"),
+            count("errors"),
+            count("prompt_tokens"),
+            count("cached_tokens"),
+            count("completion_tokens"),
+            money("cost_total_usd"),
+        ),
+        byok=Spend(
+            count("byok_requests"),
+            count("byok_errors"),
+            count("byok_prompt_tokens"),
+            count("byok_cached_tokens"),
+            count("byok_completion_tokens"),
+            money("byok_cost_total_usd"),
+        ),
+        latency_ms_sum=count("latency_ms_sum"),
+        latency_count=count("latency_count"),
+    )
+
+
+def _add(a: UsageTotals, b: UsageTotals) -> UsageTotals:
+    def plus(x: Spend, y: Spend) -> Spend:
+        return Spend(*(getattr(x, f.name) + getattr(y, f.name) for f in fields(Spend)))
+
+    return replace(
+        a,
+        spend=plus(a.spend, b.spend),
+        byok=plus(a.byok, b.byok),
+        latency_ms_sum=a.latency_ms_sum + b.latency_ms_sum,
+        latency_count=a.latency_count + b.latency_count,
+    )
+
+
+def _parts(
+    session: Session,
+    filters: UsageFilters,
+    group_by: str | None,
+    counters: Sequence[str],
+    *,
+    hourly: bool = False,
+) -> tuple[str, Subquery]:
+    return period_parts(
+        session,
+        since=filters.since,
+        until=filters.until,
+        equal=filters.dimensions(),
+        group_by=group_by,
+        counters=counters,
+        hourly=hourly,
+    )
+
+
+def _sums(parts: Subquery, counters: Sequence[str]) -> list[ColumnElement[Any]]:
+    return [func.sum(parts.c[name]).label(name) for name in counters]
+
+
+def _count_keys(session: Session, parts: Subquery) -> int:
+    return int(session.scalar(select(func.count(func.distinct(parts.c.key)))) or 0)
+
+
+def _point_starts(filters: UsageFilters, granularity: Granularity) -> Iterator[datetime]:
+    start = granularity.start(filters.since)
+    while start < filters.until:
+        yield start
+        start += granularity.step

@@ -1,0 +1,238 @@
+"""A user's own provider keys (BYOK): adding, validating, renaming, deactivating, deleting.
+
+A key is checked against its provider's `api_key_format` (a glob such as `sk-*`), then
+validated with a call the provider does not bill (listing its models). The call itself is
+passed in as a `KeyChecker`, so this module stays free of HTTP. Keys are stored encrypted;
+only the first 8 and last 4 characters are kept in clear, for recognising them. Every
+function is scoped to one user: another user's key is "not found", never "forbidden".
+
+The gateway caches each user's keys for a few seconds; the caller drops that cache entry
+after any change here, so routing sees the change at once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from switchboard._types import utcnow
+from switchboard.errors import NotFoundError
+from switchboard.models import LLMProvider, UserAPIKey
+from switchboard.secrets import SecretManager, mask_secret
+from switchboard.services.audit import record_change, snapshot_row
+
+BYOK_ENTITY = "byok_key"
+KEY_PREFIX_LENGTH = 8
+KEY_SUFFIX_LENGTH = 4
+_MAX_REASON_LENGTH = 500
+
+
+def actor_for(user_id: str) -> str:
+    """How the audit log names a user acting on their own keys."""
+    return f"user:{user_id}"
+
+
+class ByokInputError(ValueError):
+    """The request cannot be carried out as given; `field` names the offending input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCheckTarget:
+    """The provider a key is checked against: what a non-billed call to it needs."""
+
+    provider_slug: str
+    base_url: str | None
+    api_format: str | None
+    auth_type: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+
+KeyChecker = Callable[[KeyCheckTarget, str], str | None]
+"""Calls the provider with the key: None when the key works, else why it does not."""
+
+
+class KeyChanges(TypedDict, total=False):
+    key_name: str | None
+    is_active: bool
+
+
+def add_key(
+    session: Session,
+    *,
+    user_id: str,
+    api_key: str,
+    key_name: str | None,
+    secrets: SecretManager,
+    check: KeyChecker,
+    provider_id: int | None = None,
+    provider_slug: str | None = None,
+) -> UserAPIKey:
+    """Store a user's key for a provider that supports BYOK, validated or not (with the
+    reason). NotFoundError for an unknown provider; ByokInputError for one that takes no own
+    keys or a key not in its format. Commits."""
+    provider = _provider(session, provider_id=provider_id, provider_slug=provider_slug)
+    pattern = provider.api_key_format
+    if pattern and not fnmatch.fnmatchcase(api_key, pattern):
+        raise ByokInputError(
+            "api_key",
+            f"the key does not look like a {provider.provider_slug} key "
+            f"(expected the format {pattern!r})",
+        )
+    row = UserAPIKey(
+        user_id=user_id,
+        provider_id=provider.id,
+        key_name=key_name,
+        encrypted_api_key=secrets.encrypt_secret(api_key, "byok")["encrypted_value"],
+        key_prefix=api_key[:KEY_PREFIX_LENGTH],
+        key_suffix=api_key[-KEY_SUFFIX_LENGTH:],
+        is_active=True,
+    )
+    row.provider = provider
+    _apply_check(row, provider, api_key, check)
+    session.add(row)
+    session.flush()
+    _audit(session, user_id, "create", row.id, None, row)
+    session.commit()
+    return row
+
+
+def list_keys(session: Session, *, user_id: str) -> Sequence[UserAPIKey]:
+    """The user's keys, oldest first."""
+    return session.scalars(
+        select(UserAPIKey)
+        .where(UserAPIKey.user_id == user_id)
+        .order_by(UserAPIKey.created_at.asc(), UserAPIKey.id.asc())
+    ).all()
+
+
+def get_key(session: Session, *, user_id: str, key_id: int) -> UserAPIKey:
+    """The user's key `key_id`; NotFoundError if it is not theirs (or does not exist)."""
+    row = session.scalars(
+        select(UserAPIKey).where(UserAPIKey.id == key_id, UserAPIKey.user_id == user_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"key {key_id} does not exist")
+    return row
+
+
+def revalidate_key(
+    session: Session,
+    *,
+    user_id: str,
+    key_id: int,
+    secrets: SecretManager,
+    check: KeyChecker,
+) -> UserAPIKey:
+    """Call the provider with the stored key again and record the outcome. Commits."""
+    row = get_key(session, user_id=user_id, key_id=key_id)
+    before = snapshot_row(row)
+    _apply_check(row, row.provider, secrets.decrypt_secret(row.encrypted_api_key), check)
+    session.flush()
+    _audit(session, user_id, "validate", row.id, before, row)
+    session.commit()
+    return row
+
+
+def update_key(session: Session, *, user_id: str, key_id: int, changes: KeyChanges) -> UserAPIKey:
+    """Rename, deactivate or reactivate a key. Commits."""
+    row = get_key(session, user_id=user_id, key_id=key_id)
+    before = snapshot_row(row)
+    changed = False
+    for name, value in changes.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    if not changed:
+        return row
+    session.flush()
+    action = "update"
+    if "is_active" in changes and before is not None and before["is_active"] != row.is_active:
+        action = "activate" if row.is_active else "deactivate"
+    _audit(session, user_id, action, row.id, before, row)
+    session.commit()
+    return row
+
+
+def delete_key(session: Session, *, user_id: str, key_id: int) -> None:
+    """Remove a key for good. Commits."""
+    row = get_key(session, user_id=user_id, key_id=key_id)
+    before = snapshot_row(row)
+    session.delete(row)
+    _audit(session, user_id, "delete", key_id, before, None)
+    session.commit()
+
+
+def masked(row: UserAPIKey) -> str:
+    """`sk-proj-…wxyz`: how a stored key is shown."""
+    return f"{row.key_prefix or ''}…{row.key_suffix or ''}"
+
+
+def _provider(
+    session: Session, *, provider_id: int | None, provider_slug: str | None
+) -> LLMProvider:
+    if provider_id is not None:
+        provider = session.get(LLMProvider, provider_id)
+        name, what = "provider_id", f"id {provider_id}"
+    elif provider_slug is not None:
+        provider = session.scalars(
+            select(LLMProvider).where(LLMProvider.provider_slug == provider_slug)
+        ).first()
+        name, what = "provider_slug", f"slug {provider_slug!r}"
+    else:
+        raise ByokInputError("provider_id", "give provider_id or provider_slug")
+    if provider is None:
+        raise NotFoundError(f"no provider has the {what}")
+    if not provider.is_byok_supported:
+        raise ByokInputError(name, f"provider {provider.provider_slug!r} does not accept own keys")
+    if not provider.is_active:
+        raise ByokInputError(name, f"provider {provider.provider_slug!r} is not active")
+    return provider
+
+
+def _apply_check(row: UserAPIKey, provider: LLMProvider, api_key: str, check: KeyChecker) -> None:
+    target = KeyCheckTarget(
+        provider_slug=provider.provider_slug,
+        base_url=provider.base_url,
+        api_format=provider.api_format,
+        auth_type=provider.auth_type,
+        config=dict(provider.config or {}),
+    )
+    reason = check(target, api_key)
+    row.is_validated = reason is None
+    row.validation_error = None if reason is None else _scrubbed(reason, api_key)
+    row.last_validated_at = utcnow()
+
+
+def _scrubbed(reason: str, api_key: str) -> str:
+    """The reason without the key: providers echo the key they refused, in whole or in part."""
+    text = reason.replace(api_key, mask_secret(api_key))
+    return text[:_MAX_REASON_LENGTH] or "the provider refused the key"
+
+
+def _audit(
+    session: Session,
+    user_id: str,
+    action: str,
+    key_id: int,
+    before: dict[str, Any] | None,
+    row: UserAPIKey | None,
+) -> None:
+    record_change(
+        session,
+        actor=actor_for(user_id),
+        action=action,
+        entity_type=BYOK_ENTITY,
+        entity_id=key_id,
+        before=before,
+        after=snapshot_row(row),
+    )

@@ -1,0 +1,324 @@
+"""Catalog administration: providers and models (rules: `routing_admin`).
+
+Plain keyword-only functions over a `Session`; each change commits with its audit entry (see
+`catalog_rows`). Every change moves a row's `updated_at` (the ORM's `onupdate`) or a table's
+row count, which is what the gateway's catalog poll watches: every replica routes by the
+change within one poll interval. A model's prices are kept as periods in
+`llm_model_price_history`: creating a model opens the first; a price change closes the open
+one and opens another, so what a model cost at any time stays known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from switchboard._types import utcnow
+from switchboard.errors import ConfigurationError
+from switchboard.models import (
+    LLMModel,
+    LLMModelPriceHistory,
+    LLMProvider,
+    LLMRoutingRule,
+    UserAPIKey,
+)
+from switchboard.secrets import SecretManager, mask_secret
+from switchboard.services.audit import snapshot_row
+from switchboard.services.catalog_rows import (
+    ConflictError,
+    InvalidFieldError,
+    apply_changes,
+    audit_change,
+    commit_change,
+    get_row,
+    page_of,
+)
+
+PROVIDER, MODEL, RULE, BYOK_KEY = "provider", "model", "routing_rule", "byok_key"
+PRICE_FIELDS = (
+    "cost_per_1m_input_tokens",
+    "cost_per_1m_output_tokens",
+    "cost_per_1m_cached_input_tokens",
+)
+
+
+# Providers -----------------------------------------------------------------------------
+
+
+def list_providers(
+    session: Session,
+    *,
+    is_active: bool | None = None,
+    health_status: str | None = None,
+    slug: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[LLMProvider], int]:
+    """A page of providers by id, and how many match in all."""
+    filters = (
+        (LLMProvider.is_active, is_active),
+        (LLMProvider.health_status, health_status),
+        (LLMProvider.provider_slug, slug),
+    )
+    return page_of(session, LLMProvider, filters, limit=limit, offset=offset)
+
+
+def get_provider(session: Session, *, provider_id: int) -> LLMProvider:
+    return get_row(session, LLMProvider, provider_id, "provider")
+
+
+def create_provider(
+    session: Session,
+    *,
+    actor: str,
+    fields: Mapping[str, Any],
+    api_key: str | None = None,
+    secrets: SecretManager | None = None,
+) -> LLMProvider:
+    """Add a provider; its system key, if given, is stored encrypted."""
+    _check_slug_free(session, fields["provider_slug"])
+    provider = LLMProvider(**fields)
+    if api_key is not None:
+        _set_key(provider, api_key, secrets)
+    session.add(provider)
+    commit_change(session, actor, "create", PROVIDER, provider, None)
+    return provider
+
+
+def update_provider(
+    session: Session,
+    *,
+    actor: str,
+    provider_id: int,
+    changes: Mapping[str, Any],
+    secrets: SecretManager | None = None,
+) -> LLMProvider:
+    """Change some fields. `api_key` in `changes` replaces the stored key; None removes it."""
+    provider = get_provider(session, provider_id=provider_id)
+    before = snapshot_row(provider)
+    changes = dict(changes)
+    slug = changes.get("provider_slug")
+    if slug is not None and slug != provider.provider_slug:
+        _check_slug_free(session, slug)
+    if "api_key" in changes:
+        _set_key(provider, changes.pop("api_key"), secrets)
+    apply_changes(provider, changes)
+    commit_change(session, actor, "update", PROVIDER, provider, before)
+    return provider
+
+
+def delete_provider(
+    session: Session, *, actor: str, provider_id: int, cascade: bool = False
+) -> None:
+    """Remove a provider. While models or users' keys refer to it, only with `cascade`, which
+    removes them (and the models' rules) too."""
+    provider = get_provider(session, provider_id=provider_id)
+    models = session.scalars(select(LLMModel).where(LLMModel.provider_id == provider_id)).all()
+    keys = session.scalars(select(UserAPIKey).where(UserAPIKey.provider_id == provider_id)).all()
+    if (models or keys) and not cascade:
+        raise ConflictError(
+            f"provider {provider.provider_slug!r} has {len(models)} model(s) and {len(keys)} "
+            "user key(s): remove them first, or delete with ?cascade=true"
+        )
+    for model in models:
+        _remove_model(session, actor, model)
+    for key in keys:
+        audit_change(session, actor, "delete", BYOK_KEY, key.id, snapshot_row(key), None)
+        session.delete(key)
+    session.flush()
+    audit_change(session, actor, "delete", PROVIDER, provider_id, snapshot_row(provider), None)
+    session.delete(provider)
+    session.commit()
+
+
+def masked_key(provider: LLMProvider) -> str | None:
+    """`sk-abc…wxyz` for a stored key, else None."""
+    stored = provider.encrypted_api_key
+    return f"{provider.api_key_prefix or ''}…{provider.api_key_suffix or ''}" if stored else None
+
+
+def _set_key(provider: LLMProvider, api_key: str | None, secrets: SecretManager | None) -> None:
+    if api_key is None:
+        provider.encrypted_api_key = provider.api_key_prefix = provider.api_key_suffix = None
+        return
+    if secrets is None:
+        raise ConfigurationError("ENCRYPTION_KEY is not set: provider keys cannot be stored")
+    provider.encrypted_api_key = secrets.encrypt_secret(api_key)["encrypted_value"]
+    # The characters `mask_secret` shows: the mask is all that is ever kept in clear.
+    provider.api_key_prefix, provider.api_key_suffix = mask_secret(api_key).partition("…")[::2]
+
+
+def _check_slug_free(session: Session, slug: str) -> None:
+    if session.scalar(select(LLMProvider.id).where(LLMProvider.provider_slug == slug)):
+        raise ConflictError(f"a provider with slug {slug!r} already exists")
+
+
+# Models --------------------------------------------------------------------------------
+
+
+def list_models(
+    session: Session,
+    *,
+    provider_id: int | None = None,
+    power_level: str | None = None,
+    is_active: bool | None = None,
+    is_deprecated: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[LLMModel], int]:
+    filters = (
+        (LLMModel.provider_id, provider_id),
+        (LLMModel.power_level, power_level),
+        (LLMModel.is_active, is_active),
+        (LLMModel.is_deprecated, is_deprecated),
+    )
+    return page_of(session, LLMModel, filters, limit=limit, offset=offset)
+
+
+def get_model(session: Session, *, model_row_id: int) -> LLMModel:
+    return get_row(session, LLMModel, model_row_id, "model")
+
+
+def create_model(session: Session, *, actor: str, fields: Mapping[str, Any]) -> LLMModel:
+    """Add a model to an existing provider, and open its first price period."""
+    _check_provider_exists(session, fields["provider_id"])
+    _check_model_id_free(session, fields["provider_id"], fields["model_id"], None)
+    model = LLMModel(**fields)
+    if model.replacement_model_id is not None:
+        _check_replacement(session, model, model.replacement_model_id)
+    session.add(model)
+    session.flush()
+    _open_price_period(session, model, actor=actor)
+    commit_change(session, actor, "create", MODEL, model, None)
+    return model
+
+
+def update_model(
+    session: Session, *, actor: str, model_row_id: int, changes: Mapping[str, Any]
+) -> LLMModel:
+    """Change some fields; a price change closes the open price period and opens a new one."""
+    model = get_model(session, model_row_id=model_row_id)
+    before = snapshot_row(model)
+    old_prices = {field: getattr(model, field) for field in PRICE_FIELDS}
+    provider_id = changes.get("provider_id", model.provider_id)
+    model_id = changes.get("model_id", model.model_id)
+    if provider_id != model.provider_id:
+        _check_provider_exists(session, provider_id)
+    if (provider_id, model_id) != (model.provider_id, model.model_id):
+        _check_model_id_free(session, provider_id, model_id, model.id)
+    if changes.get("replacement_model_id") is not None:
+        _check_replacement(session, model, changes["replacement_model_id"])
+    apply_changes(model, changes)
+    if any(_price_changed(old_prices[field], getattr(model, field)) for field in PRICE_FIELDS):
+        _open_price_period(session, model, actor=actor, old_prices=old_prices)
+    commit_change(session, actor, "update", MODEL, model, before)
+    return model
+
+
+def deprecate_model(
+    session: Session,
+    *,
+    actor: str,
+    model_row_id: int,
+    replacement_model_id: int,
+    deprecation_date: datetime | None = None,
+) -> LLMModel:
+    """The spec's "Deprecate Old Model": out of routing now; asked for by name, the
+    replacement serves it."""
+    model = get_model(session, model_row_id=model_row_id)
+    before = snapshot_row(model)
+    _check_replacement(session, model, replacement_model_id)
+    model.is_deprecated, model.is_active = True, False
+    model.replacement_model_id = replacement_model_id
+    model.deprecation_date = deprecation_date or utcnow()
+    commit_change(session, actor, "deprecate", MODEL, model, before)
+    return model
+
+
+def delete_model(session: Session, *, actor: str, model_row_id: int) -> None:
+    """Remove a model with its rules and price history. Usage rows keep their cost and model
+    name; models it replaced for are left without a replacement."""
+    _remove_model(session, actor, get_model(session, model_row_id=model_row_id))
+    session.commit()
+
+
+def price_history(session: Session, *, model_row_id: int) -> list[LLMModelPriceHistory]:
+    get_model(session, model_row_id=model_row_id)
+    history = LLMModelPriceHistory
+    query = select(history).where(history.model_id == model_row_id)
+    return list(session.scalars(query.order_by(history.effective_from, history.id)))
+
+
+def _remove_model(session: Session, actor: str, model: LLMModel) -> None:
+    for rule in session.scalars(select(LLMRoutingRule).where(LLMRoutingRule.model_id == model.id)):
+        audit_change(session, actor, "delete", RULE, rule.id, snapshot_row(rule), None)
+        session.delete(rule)
+    for other in session.scalars(select(LLMModel).where(LLMModel.replacement_model_id == model.id)):
+        before = snapshot_row(other)
+        other.replacement_model_id = None
+        audit_change(session, actor, "update", MODEL, other.id, before, snapshot_row(other))
+    session.execute(delete(LLMModelPriceHistory).where(LLMModelPriceHistory.model_id == model.id))
+    session.flush()
+    audit_change(session, actor, "delete", MODEL, model.id, snapshot_row(model), None)
+    session.delete(model)
+    session.flush()
+
+
+def _check_provider_exists(session: Session, provider_id: int) -> None:
+    if session.get(LLMProvider, provider_id) is None:
+        raise InvalidFieldError("provider_id", f"provider {provider_id} does not exist")
+
+
+def _check_model_id_free(
+    session: Session, provider_id: int, model_id: str, own_row_id: int | None
+) -> None:
+    taken = session.scalar(
+        select(LLMModel.id).where(
+            LLMModel.provider_id == provider_id, LLMModel.model_id == model_id
+        )
+    )
+    if taken is not None and taken != own_row_id:
+        raise ConflictError(f"provider {provider_id} already has a model {model_id!r}")
+
+
+def _check_replacement(session: Session, model: LLMModel, replacement_id: int) -> None:
+    replacement = session.get(LLMModel, replacement_id)
+    if replacement_id == model.id:
+        raise InvalidFieldError("replacement_model_id", "a model cannot replace itself")
+    if replacement is None or replacement.is_deprecated:
+        why = "does not exist" if replacement is None else "is itself deprecated"
+        raise InvalidFieldError("replacement_model_id", f"model {replacement_id} {why}")
+
+
+def _price_changed(old: Any, new: Any) -> bool:
+    return (old is None) != (new is None) or (old is not None and old.compare(new) != 0)
+
+
+def _open_price_period(
+    session: Session, model: LLMModel, *, actor: str, old_prices: dict[str, Any] | None = None
+) -> None:
+    """Open a period at the model's prices now; with `old_prices`, close the open one first."""
+    now, history = utcnow(), LLMModelPriceHistory
+    if old_prices is not None:
+        current = session.scalar(
+            select(history)
+            .where(history.model_id == model.id, history.effective_to.is_(None))
+            .order_by(history.effective_from.desc())
+        )
+        if current is not None:
+            current.effective_to = now
+        else:  # priced before history was kept (a seeded model): keep its old price too
+            session.add(
+                history(
+                    model_id=model.id,
+                    effective_from=model.created_at,
+                    effective_to=now,
+                    **old_prices,
+                )
+            )
+    prices = {field: getattr(model, field) for field in PRICE_FIELDS}
+    session.add(history(model_id=model.id, effective_from=now, changed_by=actor, **prices))

@@ -1,0 +1,179 @@
+"""Routing administration: the rules, and what routing makes of the catalog.
+
+Rules are changed like the rest of the catalog (see `catalog_admin`: audited, committed, and
+picked up by every gateway replica at its next catalog poll). The matrix and the explain table
+are computed from the catalog as stored now, so they show a change at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from switchboard.catalog.loader import load_byok_providers, load_snapshot, price_ceilings
+from switchboard.models import LLMModel, LLMRoutingRule
+from switchboard.routing import (
+    Candidate,
+    HealthView,
+    ModelVerdict,
+    RouteRequest,
+    explain_route,
+    plan_route,
+)
+from switchboard.services.audit import snapshot_row
+from switchboard.services.catalog_admin import RULE
+from switchboard.services.catalog_rows import (
+    InvalidFieldError,
+    apply_changes,
+    audit_change,
+    commit_change,
+    get_row,
+    page_of,
+)
+from switchboard.settings import Settings
+from switchboard.vocabulary import GENERAL_TASK, PowerLevel, Tier
+
+
+def list_rules(
+    session: Session,
+    *,
+    model_row_id: int | None = None,
+    power_level: str | None = None,
+    user_tier: str | None = None,
+    task_type: str | None = None,
+    is_active: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[LLMRoutingRule], int]:
+    rule = LLMRoutingRule
+    filters = (
+        (rule.model_id, model_row_id),
+        (rule.power_level, power_level),
+        (rule.user_tier, user_tier),
+        (rule.task_type, task_type),
+        (rule.is_active, is_active),
+    )
+    return page_of(session, rule, filters, limit=limit, offset=offset)
+
+
+def get_rule(session: Session, *, rule_id: int) -> LLMRoutingRule:
+    return get_row(session, LLMRoutingRule, rule_id, "routing rule")
+
+
+def create_rule(session: Session, *, actor: str, fields: Mapping[str, Any]) -> LLMRoutingRule:
+    rule = LLMRoutingRule(**fields)
+    _check_rule(session, rule)
+    session.add(rule)
+    commit_change(session, actor, "create", RULE, rule, None)
+    return rule
+
+
+def update_rule(
+    session: Session, *, actor: str, rule_id: int, changes: Mapping[str, Any]
+) -> LLMRoutingRule:
+    rule = get_rule(session, rule_id=rule_id)
+    before = snapshot_row(rule)
+    apply_changes(rule, changes)
+    _check_rule(session, rule)
+    commit_change(session, actor, "update", RULE, rule, before)
+    return rule
+
+
+def delete_rule(session: Session, *, actor: str, rule_id: int) -> None:
+    rule = get_rule(session, rule_id=rule_id)
+    audit_change(session, actor, "delete", RULE, rule_id, snapshot_row(rule), None)
+    session.delete(rule)
+    session.commit()
+
+
+def _check_rule(session: Session, rule: LLMRoutingRule) -> None:
+    """What the schemas cannot see: the model exists, the bounds agree with the stored ones."""
+    with session.no_autoflush:  # the change is checked before it is written
+        model = session.get(LLMModel, rule.model_id)
+    if model is None:
+        raise InvalidFieldError("model_id", f"model {rule.model_id} does not exist")
+    if (
+        rule.min_tokens is not None
+        and rule.max_tokens is not None
+        and rule.max_tokens < rule.min_tokens
+    ):
+        raise InvalidFieldError(
+            "max_tokens", f"{rule.max_tokens} is below min_tokens {rule.min_tokens}"
+        )
+
+
+# What routing makes of the catalog -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixCell:
+    user_tier: Tier
+    power_level: PowerLevel
+    task_type: str
+    candidates: tuple[Candidate, ...]
+
+
+def routing_matrix(
+    session: Session,
+    *,
+    settings: Settings,
+    health: HealthView,
+    user_tier: Tier | None = None,
+    power_level: PowerLevel | None = None,
+    task_type: str | None = None,
+) -> list[MatrixCell]:
+    """For each tier × power level × task type of the rules, the ordered candidates (as for a
+    user holding a key of every BYOK provider, so BYOK-only rules show too)."""
+    snapshot = load_snapshot(session, ceilings=price_ceilings(settings))
+    byok = frozenset(p.id for p in snapshot.providers.values() if p.is_byok_supported)
+    tasks = sorted(snapshot.task_types | {GENERAL_TASK}, key=lambda t: (t != GENERAL_TASK, t))
+    cells = []
+    for tier in _only(Tier, user_tier):
+        for power in _only(PowerLevel, power_level):
+            for task in [task_type] if task_type is not None else tasks:
+                request = RouteRequest(user_tier=tier, power_level=power, task_type=task)
+                plan = plan_route(snapshot, request, byok_providers=byok, health=health)
+                cells.append(MatrixCell(tier, power, task, _heaviest_first(plan.candidates, task)))
+    return cells
+
+
+def explain_request(
+    session: Session,
+    *,
+    settings: Settings,
+    health: HealthView,
+    request: RouteRequest,
+    user_id: str | None = None,
+) -> list[ModelVerdict]:
+    """Every model of the catalog, as now stored: chosen, fallback, or rejected and why."""
+    snapshot = load_snapshot(session, ceilings=price_ceilings(settings))
+    byok = load_byok_providers(session, user_id) if user_id else frozenset()
+    return explain_route(snapshot, request, byok_providers=byok, health=health)
+
+
+def _heaviest_first(candidates: Iterable[Candidate], task: str) -> tuple[Candidate, ...]:
+    """Candidates tied on everything but weight are ordered by a weighted draw on each request
+    (see `routing.planner`); a table shows them heaviest first, so it reads the same each time."""
+
+    def place(candidate: Candidate) -> tuple[bool, bool, bool, int, int]:
+        rule = candidate.rule
+        return (
+            candidate.demoted,
+            rule.is_fallback,
+            rule.task_type != task,
+            rule.priority,
+            candidate.model.power_level_priority,
+        )
+
+    ordered: list[Candidate] = []
+    for _, tied in groupby(candidates, key=place):
+        ordered += sorted(tied, key=lambda candidate: (-candidate.rule.weight, candidate.rule.id))
+    return tuple(ordered)
+
+
+def _only(vocabulary: Iterable[Any], value: Any) -> list[Any]:
+    return [value] if value is not None else list(vocabulary)

@@ -1,0 +1,182 @@
+"""The world of the Anthropic end-to-end tests: the demo catalog (its mock provider), a fake
+Anthropic provider (api_format `anthropic`, its system key stored encrypted, BYOK allowed)
+with Claude-like models priced with a cached-input price, an OpenAI-compatible fallback on the
+fake OpenAI upstream, users with virtual keys, and a gateway in front of it all."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import openai
+from sqlalchemy.orm import Session, sessionmaker
+
+from switchboard.models import LLMUsageLog
+from switchboard.secrets import SecretManager
+from switchboard.services.seeding import seed_catalog
+from switchboard.vocabulary import Tier
+from tests.e2e.catalog_rows import (
+    add_model,
+    add_provider,
+    add_user,
+    client,
+    gateway_for,
+    system_key,
+)
+from tests.e2e.fake_anthropic import FakeAnthropic, Reply, running_fake_anthropic
+from tests.e2e.fake_openai import FakeOpenAI, running_fake_openai
+from tests.e2e.harness import GatewayProcess
+from tests.e2e.waiting import wait_for_usage_rows
+
+ANTHROPIC = "fake-anthropic"
+"""The fake Anthropic provider's slug."""
+CLAUDE = "claude-e2e"
+"""Answers the fake's default reply: 20 input tokens, 30 read from the cache, 7 output."""
+TOOLS_MODEL = "claude-tools"
+"""Answers what a test scripts."""
+FAILING = {
+    "claude-overloaded": Reply(status=529, error_message="Overloaded"),
+    "claude-limited": Reply(status=429, retry_after="20", error_message="Rate limited"),
+    "claude-rejects": Reply(
+        status=400, error_message='messages: roles must alternate between "user" and "assistant"'
+    ),
+}
+BACKUP = "backup-chat"
+"""The fallback on the fake OpenAI-compatible upstream: 12 prompt and 5 completion tokens."""
+BYOK_SECRET = "sk-ant-byok-0123456789abcdef"
+"""The one own key the fake Anthropic accepts, besides the system key."""
+
+# $ per 1M tokens, as Claude Sonnet 4: input, cache read, output.
+CLAUDE_INPUT, CLAUDE_CACHED, CLAUDE_OUTPUT = Decimal("3"), Decimal("0.3"), Decimal("15")
+BACKUP_INPUT, BACKUP_OUTPUT = Decimal("0.5"), Decimal("1.5")
+BACKUP_COST = (12 * BACKUP_INPUT + 5 * BACKUP_OUTPUT) / 10**6
+"""What one answer of the fallback costs."""
+
+WEATHER_TOOL: Any = {
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+
+
+@dataclass(frozen=True)
+class World:
+    gateway: GatewayProcess
+    fake: FakeAnthropic
+    backup: FakeOpenAI
+    keys: dict[str, str]
+    """User id → virtual key."""
+    claude: anthropic.Anthropic
+    sdk: openai.OpenAI
+
+
+USERS = ("anthropic-user", "anthropic-byok-user", "anthropic-counted-user")
+
+
+@contextmanager
+def anthropic_world(
+    database_url: str, sessions: sessionmaker[Session], encryption_key: str, workdir: Path
+) -> Iterator[World]:
+    secrets = SecretManager([encryption_key])
+    with (
+        running_fake_anthropic(system_key(ANTHROPIC), BYOK_SECRET) as fake,
+        running_fake_openai() as backup,
+    ):
+        with sessions() as session:
+            seed_catalog(session, demo=True)
+            provider = add_provider(
+                session, secrets, slug=ANTHROPIC, base_url=fake.base_url, byok=True
+            )
+            provider.api_format, provider.auth_type = "anthropic", "api_key"
+            for name in (CLAUDE, TOOLS_MODEL, *FAILING):
+                model = add_model(
+                    session,
+                    provider,
+                    name,
+                    input_price=str(CLAUDE_INPUT),
+                    output_price=str(CLAUDE_OUTPUT),
+                )
+                model.cost_per_1m_cached_input_tokens = CLAUDE_CACHED
+            openai_compatible = add_provider(
+                session, secrets, slug="fake-openai", base_url=backup.url
+            )
+            add_model(
+                session,
+                openai_compatible,
+                BACKUP,
+                input_price=str(BACKUP_INPUT),
+                output_price=str(BACKUP_OUTPUT),
+            )
+            keys = {user: add_user(session, user, tier=Tier.PROFESSIONAL) for user in USERS}
+            session.commit()
+        fake.set_default(CLAUDE, Reply(cache_read_input_tokens=30))
+        for name, reply in FAILING.items():
+            fake.set_default(name, reply)
+        env = {"HEALTH_CHECK_INTERVAL_S": "0"}  # no probes of the fakes between the tests
+        with (
+            gateway_for(database_url, workdir, encryption_key, env) as gateway,
+            claude_client(gateway, keys[USERS[0]]) as claude,
+            client(gateway, keys[USERS[0]]) as sdk,
+        ):
+            yield World(gateway, fake, backup, keys, claude, sdk)
+
+
+def claude_client(gateway: GatewayProcess, key: str) -> anthropic.Anthropic:
+    """The official Anthropic SDK pointed at the gateway; no retries: one call, one request."""
+    return anthropic.Anthropic(base_url=gateway.base_url, api_key=key, max_retries=0, timeout=10)
+
+
+def user(text: str) -> Any:
+    return {"role": "user", "content": text}
+
+
+def request_id(headers: Any) -> str:
+    return str(headers["x-switchboard-request-id"])
+
+
+def usage_row(sessions: sessionmaker[Session], headers: Any) -> LLMUsageLog:
+    """The one usage row of the request answered with `headers`."""
+    (row,) = wait_for_usage_rows(sessions, [request_id(headers)])
+    return row
+
+
+def claude_cost(input_tokens: int, cached_tokens: int, output_tokens: int) -> Decimal:
+    """What a Claude model here costs: uncached input, cache reads and output, each at its price."""
+    return (
+        input_tokens * CLAUDE_INPUT + cached_tokens * CLAUDE_CACHED + output_tokens * CLAUDE_OUTPUT
+    ) / 10**6
+
+
+CLAUDE_BILL = {
+    "model_name": CLAUDE,
+    "status_code": 200,
+    "prompt_tokens": 50,  # 20 input + 30 read from the cache
+    "cached_tokens": 30,
+    "completion_tokens": 7,
+    "total_tokens": 57,
+    "cost_total_usd": claude_cost(20, 30, 7),
+    "used_byok": False,
+    "usage_estimated": False,
+}
+"""The bill of one request answered by the fake's default reply for `CLAUDE`."""
+
+
+def bill(row: LLMUsageLog) -> dict[str, Any]:
+    """What a test checks of a usage row."""
+    names = (
+        "model_name",
+        "status_code",
+        "prompt_tokens",
+        "cached_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "cost_total_usd",
+        "used_byok",
+        "usage_estimated",
+    )
+    return {name: getattr(row, name) for name in names}
