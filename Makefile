@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
 
-.PHONY: run test lint bench bench-routing clean
+.PHONY: run test lint bench bench-routing bench-analytics clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench-routing: $(INSTALLED)
 ## bench: the gateway's throughput, latency, CPU and memory against a fast fake upstream
 bench: $(TEST_INSTALLED)
 	$(BIN)/python -m bench.gateway
+
+## bench-analytics: time the usage analytics endpoints over 2,000,000 usage rows in PostgreSQL
+bench-analytics: $(TEST_INSTALLED)
+	$(BIN)/python -m bench.analytics
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

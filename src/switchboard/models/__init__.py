@@ -15,7 +15,7 @@ from switchboard.models.catalog import (
     LLMRoutingRule,
 )
 from switchboard.models.operations import AuditLogEntry, Lease
-from switchboard.models.usage import LLMUsageHourly, LLMUsageLog
+from switchboard.models.usage import LLMUsageDaily, LLMUsageHourly, LLMUsageHourlyModel, LLMUsageLog
 
 __all__ = [
     "AuditLogEntry",
@@ -24,7 +24,9 @@ __all__ = [
     "LLMModelPriceHistory",
     "LLMProvider",
     "LLMRoutingRule",
+    "LLMUsageDaily",
     "LLMUsageHourly",
+    "LLMUsageHourlyModel",
     "LLMUsageLog",
     "Lease",
     "User",

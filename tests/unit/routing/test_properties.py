@@ -58,7 +58,7 @@ REQUESTS = st.builds(
 )
 
 PROPERTY_SETTINGS = settings(
-    max_examples=100,
+    max_examples=50,
     deadline=None,
     database=None,
     # tests/conftest.py's autouse fixture (a clean environment) is function-scoped; these
@@ -315,7 +315,7 @@ def key_source_and_usable_key(case: Case, candidates: tuple[Candidate, ...]) -> 
         assert candidate.has_usable_key == usable
 
 
-@settings(PROPERTY_SETTINGS, max_examples=200)
+@settings(PROPERTY_SETTINGS, max_examples=80)
 @given(cases())
 def test_plan_invariants(case: Case) -> None:
     route = run(case)
