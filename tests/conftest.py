@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,14 +30,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     return key
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty database of each kind: a SQLite file, or a new PostgreSQL schema
-    (dropped afterwards) reached through the connection's search_path."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'switchboard.db'}"
-        return
-    schema = f"test_{uuid.uuid4().hex[:16]}"
+@contextmanager
+def postgres_schema_url(prefix: str) -> Iterator[str]:
+    """A URL to a new, empty PostgreSQL schema (dropped afterwards), reached through the
+    connection's search_path."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
     admin = create_engine(normalize_url(POSTGRES_URL))
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -49,6 +47,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database of each kind: a SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'switchboard.db'}"
+        return
+    with postgres_schema_url("test") as url:
+        yield url
 
 
 @pytest.fixture

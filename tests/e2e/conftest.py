@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.db import normalize_url, open_database
-from tests.conftest import POSTGRES_URL
+from switchboard.db import open_database
+from tests.conftest import postgres_schema_url
 
 
 @pytest.fixture(
@@ -25,19 +23,8 @@ def e2e_database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'switchboard.db'}"
         return
-    schema = f"e2e_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(normalize_url(POSTGRES_URL))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(normalize_url(POSTGRES_URL))
-        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema_url("e2e") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
