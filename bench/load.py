@@ -4,11 +4,13 @@ never shares an event loop with what it measures.
 
 A phase runs `concurrency` closed-loop clients: each sends a request, waits for the whole
 answer, and sends the next. After `warmup_s`, the measured window lasts `seconds` (or until
-`max_requests` answers); then no new request starts and those in flight are awaited, so every
-request sent is answered and counted. Latency is from writing the request to the last byte
-of the answer; for streams, time to first byte is to the first byte of the body (the first
-event). When given a process id, the phase also reports that process's CPU time per request
-(utime + stime from /proc, all its threads) over the measured window.
+`max_requests` answers): the answers that arrive within it make the throughput and the
+latency figures. Then no new request starts and those in flight are awaited, so every request
+sent is answered and counted (`answered`, for checking the usage rows). Latency is from
+writing the request to the last byte of the answer; for streams, time to first byte is to the
+first byte of the body (the first event). When given a process id, the phase also reports
+that process's CPU time per request (utime + stime from /proc, all its threads) over the
+window, and when given its core, how busy that core was (whoever kept it busy).
 
     echo '<plan as JSON>' | .venv/bin/python -m bench.load     # prints the results as JSON
 """
@@ -207,7 +209,6 @@ async def _client_loop(
     while not tally.stopping:
         raw = requests[index % len(requests)]
         index += 1
-        measured = tally.measuring
         started = clock()
         answer = client.send(raw)
         tally.sent += 1
@@ -226,7 +227,7 @@ async def _client_loop(
                 ok = False
         if not ok:
             tally.errors += 1
-        if measured and tally.measuring:
+        if tally.measuring:  # answered within the window: counted, whenever it was sent
             tally.window_requests += 1
             tally.latencies.append(finished - started)
             if stream:

@@ -100,6 +100,9 @@ def test_filters_and_pagination(client: TestClient, admin_headers: dict[str, str
 def test_bad_filters_are_rejected(client: TestClient, admin_headers: dict[str, str]) -> None:
     for params, field in [
         ({"since": "yesterday"}, "since"),
+        ({"since": "1700000000"}, "since"),
+        ({"until": "2024-01-01"}, "until"),
+        ({"actor": "nul\x00"}, "actor"),
         ({"limit": 0}, "limit"),
         ({"limit": 501}, "limit"),
         ({"offset": -1}, "offset"),

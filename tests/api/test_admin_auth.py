@@ -17,6 +17,8 @@ def test_missing_wrong_and_right_token(client: TestClient, admin_headers: dict[s
     }
     wrong = client.get(url, headers={"Authorization": "Bearer nope"})
     assert (wrong.status_code, wrong.json()) == (403, {"detail": "Wrong admin token."})
+    right = client.get(url, headers=admin_headers)
+    assert right.status_code == 200
 
 
 def test_admin_api_is_disabled_without_a_token(app_settings: Settings) -> None:

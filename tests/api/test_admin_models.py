@@ -100,13 +100,11 @@ def test_list_filters_and_pages(
 @pytest.mark.parametrize(
     ("body", "field", "message"),
     [
-        ({"provider_id": 999}, "provider_id", "provider 999 does not exist"),
         ({"cost_per_1m_input_tokens": -1}, "cost_per_1m_input_tokens", "greater than or equal"),
         ({"cost_per_1m_output_tokens": "0.0000001"}, "cost_per_1m_output_tokens", "6 decimal"),
         ({"power_level": "turbo"}, "power_level", "eco"),
         ({"context_window": 0}, "context_window", "greater than"),
         ({"model_id": None}, "model_id", "must not be null"),
-        ({"replacement_model_id": 999}, "replacement_model_id", "does not exist"),
         ({"price": 1}, "price", "Extra inputs"),
     ],
 )
@@ -264,9 +262,18 @@ def test_deprecate_with_a_replacement(
         )
         return field_errors(response)["replacement_model_id"]
 
-    assert "cannot replace itself" in problem(new["id"])
-    assert "does not exist" in problem(999)
-    assert "itself deprecated" in problem(old["id"])
+    def refused(replacement: int) -> tuple[int, str]:
+        response = client.post(
+            f"{ADMIN}/models/{new['id']}/deprecate",
+            headers=admin_headers,
+            json={"replacement_model_id": replacement},
+        )
+        return response.status_code, response.json()["detail"]
+
+    # Schema-valid ids that the database refuses: 409 (conflict) or 404 (no such row).
+    assert refused(new["id"]) == (409, "a model cannot replace itself")
+    assert refused(999) == (404, "replacement model 999 does not exist")
+    assert refused(old["id"]) == (409, f"replacement model {old['id']} is itself deprecated")
     assert "integer" in problem("newest")
     missing = client.post(
         f"{ADMIN}/models/999/deprecate",
@@ -301,3 +308,17 @@ def test_delete_takes_the_rules_with_it(
             select(AuditLogEntry.entity_type).where(AuditLogEntry.action == "delete")
         ).all()
     assert sorted(deleted) == ["model", "routing_rule"]
+
+
+def test_unknown_ids_in_a_body_are_404(
+    client: TestClient, admin_headers: dict[str, str], provider: dict[str, Any]
+) -> None:
+    body = {"provider_id": 999, "model_name": "m", "model_id": "m"}
+    created = client.post(f"{ADMIN}/models", headers=admin_headers, json=body)
+    assert (created.status_code, created.json()) == (404, {"detail": "provider 999 does not exist"})
+    body = {"provider_id": provider["id"], "model_name": "m", "model_id": "m"}
+    model = client.post(f"{ADMIN}/models", headers=admin_headers, json=body).json()
+    patched = client.patch(
+        f"{ADMIN}/models/{model['id']}", headers=admin_headers, json={"replacement_model_id": 999}
+    )
+    assert patched.status_code == 404

@@ -153,7 +153,7 @@ def test_list_filters_and_pages(client: TestClient, admin_headers: dict[str, str
         ({"provider_name": None}, "provider_name", "must not be null"),
         ({"is_active": None}, "is_active", "must not be null"),
         ({"colour": "blue"}, "colour", "Extra inputs"),
-        ({"api_format": "carrier-pigeon"}, "api_format", "no adapter"),
+        ({"api_format": "carrier-pigeon"}, "api_format", "'openai'"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(
@@ -316,11 +316,11 @@ def test_values_a_database_cannot_hold_are_422_not_500(
     assert "provider_id" in field_errors(
         client.get(f"{ADMIN}/providers/{huge}", headers=admin_headers)
     )
-    assert client.get(f"{ADMIN}/providers/-1", headers=admin_headers).status_code == 404
+    assert "provider_id" in field_errors(client.get(f"{ADMIN}/providers/-1", headers=admin_headers))
     nul = client.post(
         f"{ADMIN}/providers", headers=admin_headers, json=SPEC_PROVIDER | {"description": "a\x00"}
     )
-    assert "NUL" in field_errors(nul)["description"]
+    assert "description" in field_errors(nul)
     provider = add_mock_provider(client, admin_headers)
     body = {"provider_id": provider["id"], "model_id": "m", "model_name": "m"}
     model = client.post(

@@ -40,6 +40,8 @@ def test_create_read_and_list_users(client: TestClient, admin_headers: dict[str,
     assert (everyone["total"], everyone["limit"], everyone["offset"]) == (3, 50, 0)
     starters = client.get(USERS, params={"tier": "starter"}, headers=admin_headers).json()
     assert [user["id"] for user in starters["items"]] == ["ada", "cy"]
+    for params in [{"is_active": "1"}, {"tier": "gold"}, {"limit": 0}, {"offset": -1}]:
+        assert client.get(USERS, params=params, headers=admin_headers).status_code == 422
     page = client.get(USERS, params={"limit": 1, "offset": 1}, headers=admin_headers).json()
     assert ([user["id"] for user in page["items"]], page["total"]) == (["bob"], 3)
 

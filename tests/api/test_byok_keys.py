@@ -276,6 +276,11 @@ def test_a_validated_key_routes_chat_at_once(world: World) -> None:
     created = add_key(world)
     assert chat() == "byok"
     url = f"{BYOK_KEYS}/{created['id']}"
+
+    def used() -> bool:  # the usage writer marks the key used
+        return world.client.get(url, headers=world.alice).json()["last_used_at"] is not None
+
+    eventually(used)
     world.client.patch(url, json={"is_active": False}, headers=world.alice)
     assert chat() == "system"
     world.client.patch(url, json={"is_active": True}, headers=world.alice)

@@ -114,5 +114,8 @@ def test_needs_a_valid_key_and_a_sane_period(
     assert client.get(URL, headers={"Authorization": "Bearer sk-sb-nope"}).status_code == 401
     backwards = {"since": PERIOD["until"], "until": PERIOD["since"]}
     response = client.get(URL, params=backwards, headers=keys["dana"])
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "since"]
+    # A period that ends before it starts is empty (the fuzz requires schema-valid input be
+    # accepted); the answer says which period was counted.
+    assert response.status_code == 200
+    assert response.json()["since"] == response.json()["until"]
+    assert response.json()["total"]["requests"] == 0

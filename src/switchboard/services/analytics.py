@@ -70,18 +70,18 @@ class UsageFilters:
         now: datetime | None = None,
         **dimensions: Any,
     ) -> UsageFilters:
-        """Filters with the period checked: `until` defaults to now, `since` to 7 days
-        before `until`; naive times are UTC. PeriodError when since is not before until,
-        the period is longer than 366 days, or a time lies outside the years 1970–9998."""
-        for name, moment in (("since", since), ("until", until)):
-            if moment is not None and not EARLIEST <= as_utc(moment) <= LATEST:
-                raise PeriodError(name, f"{name} must lie between 1970 and 9998")
-        end = as_utc(until) if until is not None else (now or utcnow())
-        start = as_utc(since) if since is not None else end - DEFAULT_PERIOD
-        if start >= end:
-            raise PeriodError("since", "since must be before until")
-        if end - start > MAX_PERIOD:
-            raise PeriodError("since", "the period may cover at most 366 days")
+        """Filters with the period made sane: `until` defaults to now, `since` to 7 days
+        before `until`; naive times are UTC. Times are kept within 1970–9998 (no usage lies
+        outside); a period that ends before it starts is empty (since = until); a period
+        longer than 366 days is cut to the 366 days before `until`. The filters' `since` and
+        `until` are the period actually counted."""
+
+        def clamp(moment: datetime) -> datetime:
+            return min(max(as_utc(moment), EARLIEST), LATEST)
+
+        end = clamp(until) if until is not None else (now or utcnow())
+        start = clamp(since) if since is not None else max(end - DEFAULT_PERIOD, EARLIEST)
+        start = min(max(start, end - MAX_PERIOD), end)
         return cls(since=start, until=end, **dimensions)
 
     def dimensions(self) -> dict[str, object]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from switchboard._types import utcnow
 from switchboard.errors import NotFoundError
@@ -98,7 +98,7 @@ def add_key(
         is_active=True,
     )
     row.provider = provider
-    _apply_check(row, provider, api_key, check)
+    _apply_check(session, row, provider, api_key, check)
     session.add(row)
     session.flush()
     _audit(session, user_id, "create", row.id, None, row)
@@ -111,6 +111,7 @@ def list_keys(session: Session, *, user_id: str) -> Sequence[UserAPIKey]:
     return session.scalars(
         select(UserAPIKey)
         .where(UserAPIKey.user_id == user_id)
+        .options(selectinload(UserAPIKey.provider))
         .order_by(UserAPIKey.created_at.asc(), UserAPIKey.id.asc())
     ).all()
 
@@ -136,7 +137,8 @@ def revalidate_key(
     """Call the provider with the stored key again and record the outcome. Commits."""
     row = get_key(session, user_id=user_id, key_id=key_id)
     before = snapshot_row(row)
-    _apply_check(row, row.provider, secrets.decrypt_secret(row.encrypted_api_key), check)
+    secret = secrets.decrypt_secret(row.encrypted_api_key)
+    _apply_check(session, row, row.provider, secret, check)
     session.flush()
     _audit(session, user_id, "validate", row.id, before, row)
     session.commit()
@@ -199,7 +201,12 @@ def _provider(
     return provider
 
 
-def _apply_check(row: UserAPIKey, provider: LLMProvider, api_key: str, check: KeyChecker) -> None:
+def _apply_check(
+    session: Session, row: UserAPIKey, provider: LLMProvider, api_key: str, check: KeyChecker
+) -> None:
+    # End the transaction first: no connection is held while the provider answers (up to
+    # ~10 s). Nothing is pending; `row` is added (or changed) only after the check.
+    session.commit()
     target = KeyCheckTarget(
         provider_slug=provider.provider_slug,
         base_url=provider.base_url,

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from switchboard._types import utcnow
-from switchboard.errors import ConfigurationError
+from switchboard.errors import ConfigurationError, NotFoundError
 from switchboard.models import (
     LLMModel,
     LLMModelPriceHistory,
@@ -30,7 +30,6 @@ from switchboard.secrets import SecretManager, mask_secret
 from switchboard.services.audit import snapshot_row
 from switchboard.services.catalog_rows import (
     ConflictError,
-    InvalidFieldError,
     apply_changes,
     audit_change,
     commit_change,
@@ -270,7 +269,7 @@ def _remove_model(session: Session, actor: str, model: LLMModel) -> None:
 
 def _check_provider_exists(session: Session, provider_id: int) -> None:
     if session.get(LLMProvider, provider_id) is None:
-        raise InvalidFieldError("provider_id", f"provider {provider_id} does not exist")
+        raise NotFoundError(f"provider {provider_id} does not exist")
 
 
 def _check_model_id_free(
@@ -288,10 +287,11 @@ def _check_model_id_free(
 def _check_replacement(session: Session, model: LLMModel, replacement_id: int) -> None:
     replacement = session.get(LLMModel, replacement_id)
     if replacement_id == model.id:
-        raise InvalidFieldError("replacement_model_id", "a model cannot replace itself")
-    if replacement is None or replacement.is_deprecated:
-        why = "does not exist" if replacement is None else "is itself deprecated"
-        raise InvalidFieldError("replacement_model_id", f"model {replacement_id} {why}")
+        raise ConflictError("a model cannot replace itself")
+    if replacement is None:
+        raise NotFoundError(f"replacement model {replacement_id} does not exist")
+    if replacement.is_deprecated:
+        raise ConflictError(f"replacement model {replacement_id} is itself deprecated")
 
 
 def _price_changed(old: Any, new: Any) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from switchboard.catalog.loader import load_byok_providers, load_snapshot, price_ceilings
+from switchboard.errors import NotFoundError
 from switchboard.models import LLMModel, LLMRoutingRule
 from switchboard.routing import (
     Candidate,
@@ -27,7 +28,7 @@ from switchboard.routing import (
 from switchboard.services.audit import snapshot_row
 from switchboard.services.catalog_admin import RULE
 from switchboard.services.catalog_rows import (
-    InvalidFieldError,
+    ConflictError,
     apply_changes,
     audit_change,
     commit_change,
@@ -95,15 +96,13 @@ def _check_rule(session: Session, rule: LLMRoutingRule) -> None:
     with session.no_autoflush:  # the change is checked before it is written
         model = session.get(LLMModel, rule.model_id)
     if model is None:
-        raise InvalidFieldError("model_id", f"model {rule.model_id} does not exist")
+        raise NotFoundError(f"model {rule.model_id} does not exist")
     if (
         rule.min_tokens is not None
         and rule.max_tokens is not None
         and rule.max_tokens < rule.min_tokens
     ):
-        raise InvalidFieldError(
-            "max_tokens", f"{rule.max_tokens} is below min_tokens {rule.min_tokens}"
-        )
+        raise ConflictError(f"max_tokens {rule.max_tokens} is below min_tokens {rule.min_tokens}")
 
 
 # What routing makes of the catalog -----------------------------------------------------

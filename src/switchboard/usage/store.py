@@ -105,10 +105,13 @@ def write_records(session: Session, records: Sequence[UsageRecord]) -> dict[str,
     request id. Flushes, does not commit: the caller owns the transaction."""
     if not records:
         return {}
-    unique = list({record.request_id: record for record in reversed(records)}.values())[::-1]
+    first: dict[str, UsageRecord] = {}
+    for record in records:
+        first.setdefault(record.request_id, record)
+    unique = list(first.values())
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    log = _table(LLMUsageLog)  # Core, not the ORM's bulk path: a third of the time
+    log = _table(LLMUsageLog)  # Core: the ORM's bulk insert path takes half as long again
     statement = (
         insert(log)
         .on_conflict_do_nothing(index_elements=["request_id"])

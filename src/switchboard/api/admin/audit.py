@@ -57,7 +57,7 @@ def list_audit_entries(
     ordered = query.order_by(AuditLogEntry.at.desc(), AuditLogEntry.id.desc())
     page = paginate(session, query, ordered, limit=limit, offset=offset)
     return Page[AuditEntryPublic](
-        items=[AuditEntryPublic.of(entry) for entry in page.items],
+        items=[AuditEntryPublic.model_validate(entry) for entry in page.items],
         total=page.total,
         limit=limit,
         offset=offset,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from switchboard.api.admin.schemas_accounts import Page
+from switchboard.api.admin.schemas_accounts import Page, QueryBool
 from switchboard.api.admin.schemas_catalog import (
     INT_MAX,
     ModelCreate,
@@ -30,8 +30,8 @@ def list_models(
     session: SessionDep,
     provider_id: RowIdQuery = None,
     power_level: PowerLevel | None = None,
-    is_active: bool | None = None,
-    is_deprecated: bool | None = None,
+    is_active: Annotated[QueryBool | None, Query()] = None,
+    is_deprecated: Annotated[QueryBool | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=INT_MAX)] = 0,
 ) -> Page[ModelPublic]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from switchboard.api.admin.schemas_accounts import Page
+from switchboard.api.admin.schemas_accounts import Page, QueryBool
 from switchboard.api.admin.schemas_catalog import (
     INT_MAX,
     ProviderCreate,
@@ -53,7 +53,7 @@ router = APIRouter(tags=["admin: providers"], route_class=SecretSafeRoute)
 @router.get("/providers")
 def list_providers(
     session: SessionDep,
-    is_active: bool | None = None,
+    is_active: Annotated[QueryBool | None, Query()] = None,
     health_status: HealthStatus | None = None,
     slug: Annotated[Slug | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -128,7 +128,7 @@ def delete_provider(
     session: SessionDep,
     actor: AdminDep,
     cascade: Annotated[
-        bool, Query(description="Also delete its models, their rules, and users' keys for it.")
+        QueryBool, Query(description="Also delete its models, their rules, and users' keys for it.")
     ] = False,
 ) -> None:
     """Refused (409) while models or users' keys refer to the provider, unless `cascade`."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from switchboard.api.admin.schemas_accounts import Page
+from switchboard.api.admin.schemas_accounts import Page, QueryBool
 from switchboard.api.admin.schemas_catalog import (
     INT_MAX,
     RowIdPath,
@@ -41,7 +41,7 @@ def list_rules(
     power_level: PowerLevel | None = None,
     user_tier: Tier | None = None,
     task_type: Annotated[TaskType | None, Query()] = None,
-    is_active: bool | None = None,
+    is_active: Annotated[QueryBool | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=INT_MAX)] = 0,
 ) -> Page[RulePublic]:

@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from switchboard._types import utcnow
-from switchboard.models import AuditLogEntry, User, VirtualKey
+from switchboard.models import VirtualKey
 from switchboard.vocabulary import PowerLevel, Tier
 
 T = TypeVar("T")
@@ -101,6 +101,7 @@ Money = Annotated[
     ),
     PlainSerializer(_money_text, return_type=str, when_used="json"),
 ]
+MoneyOut = Annotated[Decimal, PlainSerializer(_money_text, return_type=str, when_used="json")]
 DisplayName = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 Email = Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN)]
 
@@ -199,6 +200,7 @@ class UserUpdate(BaseModel):
 
 class UserPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -213,32 +215,18 @@ class UserPublic(BaseModel):
                     "updated_at": "2025-01-01T12:00:00Z",
                 }
             ]
-        }
+        },
     )
 
     id: str
     tier: str
     display_name: str | None
     email: str | None
-    monthly_budget_usd: Money | None
+    monthly_budget_usd: MoneyOut | None
     default_power_level: str | None
     is_active: bool
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, user: User) -> UserPublic:
-        return cls(
-            id=user.id,
-            tier=user.tier,
-            display_name=user.display_name,
-            email=user.email,
-            monthly_budget_usd=user.monthly_budget_usd,
-            default_power_level=user.default_power_level,
-            is_active=user.is_active,
-            created_at=user.created_at,
-            updated_at=user.updated_at,
-        )
 
 
 # Virtual keys --------------------------------------------------------------------------
@@ -297,25 +285,22 @@ class VirtualKeyUpdate(BaseModel):
         return None if value is None else as_utc(value)
 
 
+_KEY_EXAMPLE: dict[str, Any] = {
+    "id": 7,
+    "user_id": "user-42",
+    "name": "production backend",
+    "key_prefix": "sk-sb-Xy3q9P",
+    "status": "active",
+    "expires_at": "2025-04-01T12:00:00Z",
+    "is_revoked": False,
+    "revoked_at": None,
+    "last_used_at": None,
+    "created_at": "2025-01-01T12:00:00Z",
+}
+
+
 class VirtualKeyPublic(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": 7,
-                    "user_id": "user-42",
-                    "name": "production backend",
-                    "key_prefix": "sk-sb-Xy3q9P",
-                    "status": "active",
-                    "expires_at": None,
-                    "is_revoked": False,
-                    "revoked_at": None,
-                    "last_used_at": None,
-                    "created_at": "2025-01-01T12:00:00Z",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_KEY_EXAMPLE]})
 
     id: int
     user_id: str
@@ -353,23 +338,7 @@ class VirtualKeyIssued(VirtualKeyPublic):
     """A new key: `key` is in this response only. Only its hash is stored."""
 
     model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": 7,
-                    "user_id": "user-42",
-                    "name": "production backend",
-                    "key": "sk-sb-Xy3q9P…(43 characters)",
-                    "key_prefix": "sk-sb-Xy3q9P",
-                    "status": "active",
-                    "expires_at": "2025-04-01T12:00:00Z",
-                    "is_revoked": False,
-                    "revoked_at": None,
-                    "last_used_at": None,
-                    "created_at": "2025-01-01T12:00:00Z",
-                }
-            ]
-        }
+        json_schema_extra={"examples": [{**_KEY_EXAMPLE, "key": "sk-sb-Xy3q9P…(49 characters)"}]}
     )
 
     key: str = Field(description="The virtual key. Shown once: store it now.")
@@ -380,6 +349,7 @@ class VirtualKeyIssued(VirtualKeyPublic):
 
 class AuditEntryPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -394,7 +364,7 @@ class AuditEntryPublic(BaseModel):
                     "request_id": None,
                 }
             ]
-        }
+        },
     )
 
     id: int
@@ -406,17 +376,3 @@ class AuditEntryPublic(BaseModel):
     before: dict[str, Any] | None = Field(description="The row before; secrets masked.")
     after: dict[str, Any] | None = Field(description="The row after; secrets masked.")
     request_id: str | None
-
-    @classmethod
-    def of(cls, entry: AuditLogEntry) -> AuditEntryPublic:
-        return cls(
-            id=entry.id,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            entity_type=entry.entity_type,
-            entity_id=entry.entity_id,
-            before=entry.before,
-            after=entry.after,
-            request_id=entry.request_id,
-        )

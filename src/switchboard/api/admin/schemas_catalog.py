@@ -11,10 +11,11 @@ the way out (`"2.5"`), numbers or strings on the way in.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from enum import Enum
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -29,44 +30,121 @@ from pydantic import (
     Field,
     PlainSerializer,
     SecretStr,
+    StrictBool,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
+from switchboard.api.admin.schemas_accounts import MAX_ID, TEXT_PATTERN, DateTime
 from switchboard.catalog.loader import environment_key
 from switchboard.errors import ConfigurationError, NotFoundError
 from switchboard.models import LLMProvider
 from switchboard.services.catalog_rows import ConflictError, InvalidFieldError
 from switchboard.vocabulary import AuthType, HealthStatus, PowerLevel, Tier
 
+KEY_PATTERN = r"^[!-~]+$"
+"""Printable ASCII without spaces: what provider keys are made of."""
+URL_PATTERN = r"^https?://[A-Za-z0-9._~%!$&'()*+,;=:@-]+([/?#][!-~]*)?$"
+"""http(s), a host, then printable ASCII: what `urlsplit` reads as a scheme and a netloc."""
+NO_NUL_PATTERN = r"^[^\x00]*$"
+"""Long free text (newlines allowed): anything but NUL, which PostgreSQL refuses."""
+_PRICE_TEXT_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,6})?$"
+_MAX_PRICE = Decimal("99999999.999999")
+
 
 def _http_url(value: str) -> str:
-    parts = urlsplit(value.strip())
+    parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an http:// or https:// URL")
-    return value.strip().rstrip("/")  # the adapters append `/chat/completions`
+    return value.rstrip("/")  # the adapters append `/chat/completions`
 
 
-Url = Annotated[str, Field(max_length=500), AfterValidator(_http_url)]
+def _task_type_input(value: object) -> object:
+    """Task types are compared lower-case; surrounding spaces are dropped."""
+    return value.strip(" ").lower() if isinstance(value, str) else value
+
+
+def _price_input(value: object) -> object:
+    """A number, or a plain decimal string ("2.5"); kept to 6 decimal places (rounded down)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number of dollars")
+    if isinstance(value, str) and not re.fullmatch(_PRICE_TEXT_PATTERN, value):
+        raise ValueError('must be dollars, such as 2.5 or "2.50", to 6 decimal places')
+    if isinstance(value, int | float | str | Decimal):
+        try:
+            exact = Decimal(str(value))
+        except ArithmeticError:
+            raise ValueError("must be a number of dollars") from None
+        if exact.is_finite() and 0 <= exact <= _MAX_PRICE + 1:
+            return exact.quantize(Decimal("0.000001"), rounding=ROUND_DOWN)
+        return exact
+    return value
+
+
+Url = Annotated[
+    str, Field(min_length=8, max_length=500, pattern=URL_PATTERN), AfterValidator(_http_url)
+]
 Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 TaskType = Annotated[
     str,
-    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
-    Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_.-]+$"),
+    BeforeValidator(_task_type_input),
+    Field(pattern=r"^ *[A-Za-z0-9_.-]{1,50} *$"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^ *[A-Za-z0-9_.-]{1,50} *$",
+            "description": "Compared lower-case, without surrounding spaces.",
+        },
+        mode="validation",
+    ),
 ]
 Price = Annotated[
     Decimal,
-    Field(ge=0, max_digits=14, decimal_places=6),
+    BeforeValidator(_price_input),
+    Field(ge=0, le=_MAX_PRICE, allow_inf_nan=False),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 99_999_999},
+                {"type": "string", "pattern": _PRICE_TEXT_PATTERN},
+            ],
+            "description": "Dollars per 1M tokens; a number is rounded down to 6 decimal places.",
+        },
+        mode="validation",
+    ),
     PlainSerializer(
         lambda value: format(value.normalize(), "f"), return_type=str, when_used="json"
     ),
 ]
-Text = Annotated[str, Field(max_length=10_000)]
-INT_MAX = 2**31 - 1  # what an INTEGER column holds
-Positive = Annotated[int, Field(ge=1, le=INT_MAX)]
-Count = Annotated[int, Field(ge=0, le=INT_MAX)]
-RowIdPath = Annotated[int, Path(le=INT_MAX, description="The row's `id`.")]
-RowIdQuery = Annotated[int | None, Query(le=INT_MAX)]
+Text = Annotated[str, Field(max_length=10_000, pattern=NO_NUL_PATTERN)]
+Name100 = Annotated[str, Field(min_length=1, max_length=100, pattern=TEXT_PATTERN)]
+Name200 = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
+Label200 = Annotated[str, Field(max_length=200, pattern=TEXT_PATTERN)]
+ApiKey = Annotated[
+    SecretStr,
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": KEY_PATTERN},
+        mode="validation",
+    ),
+]
+INT_MAX = MAX_ID  # what an INTEGER column holds
+
+
+def json_integer(value: object) -> object:
+    """A JSON integer (`5`, or `5.0`, which JSON Schema counts as one); not text or a bool."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be an integer")
+    return value
+
+
+Positive = Annotated[int, Field(ge=1, le=INT_MAX), BeforeValidator(json_integer)]
+Count = Annotated[int, Field(ge=0, le=INT_MAX), BeforeValidator(json_integer)]
+RowIdPath = Annotated[int, Path(ge=1, le=INT_MAX, description="The row's `id`.")]
+RowIdQuery = Annotated[int | None, Query(ge=1, le=INT_MAX)]
+ApiFormat = Literal["openai", "anthropic", "mock"]
 KeySource = Literal["stored", "environment"] | None
 
 
@@ -86,6 +164,26 @@ class Body(BaseModel):
         if isinstance(value, str) and "\x00" in value:  # PostgreSQL cannot store it
             raise ValueError("must not contain NUL characters")
         return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: Any) -> JsonSchemaValue:
+        """Document what `_null_only_where_allowed` does: `null` only where it is allowed."""
+        schema: JsonSchemaValue = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        for name, prop in target.get("properties", {}).items():
+            if name in cls._nullable or "anyOf" not in prop:
+                continue
+            options = [o for o in prop["anyOf"] if o != {"type": "null"}]
+            if len(options) == len(prop["anyOf"]):
+                continue
+            del prop["anyOf"]
+            if prop.get("default", ...) is None:
+                del prop["default"]
+            if len(options) == 1:
+                prop.update({k: v for k, v in options[0].items() if k not in prop})
+            else:
+                prop["anyOf"] = options
+        return schema
 
     def row_fields(self) -> dict[str, Any]:
         fields = self.model_dump(exclude_unset=True, exclude=set(self._write_only))
@@ -138,30 +236,39 @@ class ProviderUpdate(Body):
     )
     _write_only = frozenset({"api_key"})
 
-    provider_name: str | None = Field(None, min_length=1, max_length=100)
+    provider_name: Name100 | None = None
     provider_slug: Slug | None = None
-    display_name: str | None = Field(None, max_length=200)
+    display_name: Label200 | None = None
     description: Text | None = None
     base_url: Url | None = None
-    api_format: str | None = Field(
-        None, max_length=32, description="`openai`, `anthropic`, `mock`…; default from the slug."
+    api_format: ApiFormat | None = Field(
+        None, description="`openai`, `anthropic`, `mock`…; default from the slug."
     )
     config: dict[str, Any] | None = Field(None, description="Adapter settings.")
     auth_type: AuthType | None = None
-    api_key: SecretStr | None = Field(
+    api_key: ApiKey | None = Field(
         None, min_length=1, max_length=1000, description="Write-only; `null` removes it."
     )
-    supports_streaming: bool | None = None
-    supports_function_calling: bool | None = None
-    supports_vision: bool | None = None
-    is_active: bool | None = None
-    is_byok_supported: bool | None = None
-    is_system_provider: bool | None = None
-    api_key_format: str | None = Field(None, max_length=100, description="e.g. `sk-*`.")
+    supports_streaming: StrictBool | None = None
+    supports_function_calling: StrictBool | None = None
+    supports_vision: StrictBool | None = None
+    is_active: StrictBool | None = None
+    is_byok_supported: StrictBool | None = None
+    is_system_provider: StrictBool | None = None
+    api_key_format: str | None = Field(
+        None, max_length=100, pattern=TEXT_PATTERN, description="e.g. `sk-*`."
+    )
     documentation_url: Url | None = None
     pricing_url: Url | None = None
     min_tier_required: Tier | None = None
     health_status: HealthStatus | None = Field(None, description="`down`: routing tries it last.")
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _key_is_printable(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.fullmatch(KEY_PATTERN, value):
+            raise ValueError("must be printable ASCII without spaces")
+        return value
 
     def given_api_key(self) -> str | None:
         return self.api_key.get_secret_value() if self.api_key is not None else None
@@ -170,7 +277,7 @@ class ProviderUpdate(Body):
 class ProviderCreate(ProviderUpdate):
     model_config = with_examples(_PROVIDER_EXAMPLE)
 
-    provider_name: str = Field(min_length=1, max_length=100)
+    provider_name: Name100
     provider_slug: Slug
 
 
@@ -257,26 +364,24 @@ class ModelUpdate(Body):
     )
 
     provider_id: Positive | None = None
-    model_name: str | None = Field(None, min_length=1, max_length=200)
-    model_id: str | None = Field(
-        None, min_length=1, max_length=200, description="The provider's name for the model."
-    )
-    display_name: str | None = Field(None, max_length=200)
+    model_name: Name200 | None = None
+    model_id: Name200 | None = Field(None, description="The provider's name for the model.")
+    display_name: Label200 | None = None
     description: Text | None = None
     max_tokens: Positive | None = None
     context_window: Positive | None = None
-    supports_streaming: bool | None = None
-    supports_function_calling: bool | None = None
-    supports_vision: bool | None = None
-    supports_json_mode: bool | None = None
+    supports_streaming: StrictBool | None = None
+    supports_function_calling: StrictBool | None = None
+    supports_vision: StrictBool | None = None
+    supports_json_mode: StrictBool | None = None
     cost_per_1m_input_tokens: Price | None = None
     cost_per_1m_output_tokens: Price | None = None
     cost_per_1m_cached_input_tokens: Price | None = None
     power_level: PowerLevel | None = None
     power_level_priority: Count | None = Field(None, description="1 is tried first.")
-    is_active: bool | None = None
-    is_deprecated: bool | None = None
-    deprecation_date: datetime | None = None
+    is_active: StrictBool | None = None
+    is_deprecated: StrictBool | None = None
+    deprecation_date: DateTime | None = None
     replacement_model_id: Positive | None = None
     min_tier_required: Tier | None = None
 
@@ -285,8 +390,8 @@ class ModelCreate(ModelUpdate):
     model_config = with_examples(_MODEL_EXAMPLE)
 
     provider_id: Positive
-    model_name: str = Field(min_length=1, max_length=200)
-    model_id: str = Field(min_length=1, max_length=200)
+    model_name: Name200
+    model_id: Name200
 
 
 class ModelPublic(BaseModel):
@@ -325,7 +430,7 @@ class ModelDeprecate(Body):
     _nullable = frozenset({"deprecation_date"})
 
     replacement_model_id: Positive = Field(description="The model that serves it from now on.")
-    deprecation_date: datetime | None = Field(None, description="Default: now.")
+    deprecation_date: DateTime | None = Field(None, description="Default: now.")
 
 
 class PricePeriodPublic(BaseModel):
@@ -354,17 +459,9 @@ class RuleUpdate(Body):
     weight: Count | None = Field(None, description="Share among rules of equal priority.")
     min_tokens: Count | None = None
     max_tokens: Count | None = None
-    requires_byok: bool | None = None
-    is_fallback: bool | None = None
-    is_active: bool | None = None
-
-    @field_validator("max_tokens")
-    @classmethod
-    def _bounds_agree(cls, value: int | None, info: ValidationInfo) -> int | None:
-        low = info.data.get("min_tokens")
-        if value is not None and low is not None and value < low:
-            raise ValueError(f"must be at least min_tokens ({low})")
-        return value
+    requires_byok: StrictBool | None = None
+    is_fallback: StrictBool | None = None
+    is_active: StrictBool | None = None
 
 
 class RuleCreate(RuleUpdate):

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, StrictBool
 
-from switchboard.api.admin.schemas_catalog import Body, TaskType, with_examples
+from switchboard.api.admin.schemas_accounts import USER_ID_PATTERN
+from switchboard.api.admin.schemas_catalog import Body, TaskType, json_integer, with_examples
 from switchboard.routing import Candidate, ModelVerdict, RouteRequest
 from switchboard.vocabulary import PowerLevel, Tier
 
+TokenEstimate = Annotated[int, Field(ge=0, le=10**9), BeforeValidator(json_integer)]
 TIES = "Each request orders candidates of equal priority by a weighted draw by `weight`."
 
 
 class Needs(Body):
-    streaming: bool = False
-    function_calling: bool = False
-    vision: bool = False
-    json_mode: bool = False
+    streaming: StrictBool = False
+    function_calling: StrictBool = False
+    vision: StrictBool = False
+    json_mode: StrictBool = False
 
 
 class ExplainRequest(Body):
@@ -30,10 +32,14 @@ class ExplainRequest(Body):
     tier: Tier
     power_level: PowerLevel
     task_type: TaskType = "general"
-    estimated_tokens: int | None = Field(None, ge=0, le=10**9)
+    estimated_tokens: TokenEstimate | None = None
     needs: Needs = Field(default_factory=Needs)
     user_id: str | None = Field(
-        None, min_length=1, max_length=255, description="Whose own (BYOK) keys to count."
+        None,
+        min_length=1,
+        max_length=255,
+        pattern=USER_ID_PATTERN,
+        description="Whose own (BYOK) keys to count.",
     )
 
     def route_request(self) -> RouteRequest:

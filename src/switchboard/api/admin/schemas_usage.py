@@ -16,6 +16,7 @@ from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from switchboard.api.admin.schemas_accounts import USER_ID_PATTERN, DateTime
 from switchboard.services.analytics import (
     ModelCost,
     PeriodError,
@@ -36,10 +37,17 @@ Money = Annotated[
 ]
 
 Since = Annotated[
-    datetime | None, Query(description="Start of the period (inclusive); default until − 7 days.")
+    DateTime | None,
+    Query(
+        description="Start of the period (inclusive); default until − 7 days. At most 366 days "
+        "before until (an earlier since is moved up to that); not after until (else the period "
+        "is empty). The answer's `since` and `until` are the period counted."
+    ),
 ]
-Until = Annotated[datetime | None, Query(description="End of the period (exclusive); default now.")]
-UserFilter = Annotated[str | None, Query(max_length=255, description="Only this user.")]
+Until = Annotated[DateTime | None, Query(description="End of the period (exclusive); default now.")]
+UserFilter = Annotated[
+    str | None, Query(max_length=255, pattern=USER_ID_PATTERN, description="Only this user.")
+]
 _ID_MAX = 2**31 - 1
 ModelFilter = Annotated[
     int | None, Query(ge=1, le=_ID_MAX, description="Only this model (its `id`).")

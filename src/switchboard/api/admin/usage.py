@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
+from switchboard.api.admin.schemas_accounts import UserIdPath
 from switchboard.api.admin.schemas_usage import (
     DimensionsDep,
     FiltersDep,
@@ -68,7 +69,9 @@ def list_users_usage(
     response_model=UserUsagePublic,
     responses={404: {"description": "No such user, and no usage recorded for that id."}},
 )
-def get_user_usage(user_id: str, session: SessionDep, filters: DimensionsDep) -> UserUsagePublic:
+def get_user_usage(
+    user_id: UserIdPath, session: SessionDep, filters: DimensionsDep
+) -> UserUsagePublic:
     """One user's usage statistics over the period (the spec's "User Usage Statistics")."""
     if not analytics.user_is_known(session, user_id=user_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"user {user_id!r} does not exist")

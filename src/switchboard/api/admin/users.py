@@ -59,7 +59,7 @@ def create_user(body: UserCreate, session: SessionDep, actor: AdminDep) -> UserP
         )
     except users.UserExistsError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    return UserPublic.of(user)
+    return UserPublic.model_validate(user)
 
 
 @router.get("/users")
@@ -73,7 +73,7 @@ def list_users(
     """Users, oldest first, filtered by tier and by being active."""
     page = users.list_users(session, tier=tier, is_active=is_active, limit=limit, offset=offset)
     return Page[UserPublic](
-        items=[UserPublic.of(user) for user in page.items],
+        items=[UserPublic.model_validate(user) for user in page.items],
         total=page.total,
         limit=limit,
         offset=offset,
@@ -83,7 +83,7 @@ def list_users(
 @router.get("/users/{user_id}", responses=_NOT_FOUND)
 def read_user(user_id: UserIdPath, session: SessionDep) -> UserPublic:
     try:
-        return UserPublic.of(users.get_user(session, user_id=user_id))
+        return UserPublic.model_validate(users.get_user(session, user_id=user_id))
     except NotFoundError as error:
         raise _not_found(error) from None
 
@@ -99,7 +99,7 @@ def update_user(
         user = users.update_user(session, user_id=user_id, changes=changes, actor=actor)
     except NotFoundError as error:
         raise _not_found(error) from None
-    return UserPublic.of(user)
+    return UserPublic.model_validate(user)
 
 
 @router.post(

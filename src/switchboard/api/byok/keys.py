@@ -66,6 +66,10 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, invalid, revoked or expired virtual key."},
     404: {"description": "No such key (or not yours), or no such provider."},
 }
+_STORING: dict[int | str, dict[str, Any]] = {
+    **_RESPONSES,
+    503: {"description": "The gateway has no ENCRYPTION_KEY: own keys cannot be stored."},
+}
 
 
 def _unprocessable(details: list[dict[str, Any]]) -> JSONResponse:
@@ -138,7 +142,7 @@ async def _list_models_with(
     return None
 
 
-@router.post("/keys", status_code=status.HTTP_201_CREATED, responses=_RESPONSES)
+@router.post("/keys", status_code=status.HTTP_201_CREATED, responses=_STORING)
 def add_key(
     body: ByokKeyCreate, principal: UserDep, session: SessionDep, request: Request
 ) -> ByokKeyPublic:
@@ -180,7 +184,10 @@ def read_key(key_id: KeyIdPath, principal: UserDep, session: SessionDep) -> Byok
         raise _not_found(error) from None
 
 
-@router.post("/keys/{key_id}/validate", responses=_RESPONSES)
+@router.post(
+    "/keys/{key_id}/validate",
+    responses={**_STORING, 409: {"description": "The stored key cannot be decrypted."}},
+)
 def validate_key(
     key_id: KeyIdPath, principal: UserDep, session: SessionDep, request: Request
 ) -> ByokKeyPublic:

@@ -34,7 +34,7 @@ CHECKS = [
     positive_data_acceptance,
 ]
 FUZZ = settings(
-    max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None
 )
 
 
@@ -47,7 +47,7 @@ def send(client: TestClient, case: Any, headers: dict[str, str]) -> None:
     case.validate_response(response, checks=CHECKS)
 
 
-@SCHEMA.include(path_regex="^/api/v1/admin/llm/(users|audit)").parametrize()
+@SCHEMA.include(path_regex="^/api/v1/admin/").parametrize()
 @FUZZ
 def test_admin_api(case: Any, client: TestClient, admin_headers: dict[str, str]) -> None:
     send(client, case, admin_headers)
@@ -59,7 +59,7 @@ def user_headers(db: Session) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_virtual_key(db, user_id='fuzz-user').key}"}
 
 
-@SCHEMA.include(path_regex="^/api/v1/llm/byok/keys").parametrize()
+@SCHEMA.include(path_regex="^/api/v1/llm/byok/").parametrize()
 @FUZZ
 def test_byok_api(case: Any, client: TestClient, user_headers: dict[str, str]) -> None:
     send(client, case, user_headers)
