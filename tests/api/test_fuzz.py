@@ -34,7 +34,7 @@ CHECKS = [
     positive_data_acceptance,
 ]
 FUZZ = settings(
-    max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None
 )
 
 
