@@ -324,15 +324,8 @@ class SpendPublic(BaseModel):
 
     @classmethod
     def of(cls, spend: Spend) -> SpendPublic:
-        return cls(
-            requests=spend.requests,
-            errors=spend.errors,
-            prompt_tokens=spend.prompt_tokens,
-            cached_tokens=spend.cached_tokens,
-            completion_tokens=spend.completion_tokens,
-            total_tokens=spend.total_tokens,
-            cost_total_usd=spend.cost_total_usd,
-        )
+        # Same names on both sides (total_tokens is a property): Pydantic reads them itself.
+        return cls.model_validate(spend, from_attributes=True)
 
 
 class ByokUsagePublic(BaseModel):
