@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from switchboard.api.errors import ApiError, render, to_api_error
 from switchboard.api.http import bearer_token, client_request_id, read_json_object, request_meta
+from switchboard.api.streaming import EventStreamResponse
 from switchboard.gateway.executor import Served
 from switchboard.gateway.keys import Principal
 from switchboard.gateway.service import Gateway, StreamSession
@@ -67,9 +68,8 @@ async def serve(request: Request, surface: Surface) -> Response:
         route = await gateway.route(principal, body, task_type)
         if body.get("stream"):
             session = await gateway.open_stream(meta, principal, route, body)
-            return StreamingResponse(
+            return EventStreamResponse(
                 surface.render_stream(session, client_body),
-                media_type="text/event-stream",
                 headers={
                     **echo,
                     **_served_headers(meta, session.served),
