@@ -56,7 +56,11 @@ def create_app(
             else None
         )
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
-        async with aiohttp.ClientSession(connector=connector, auto_decompress=True) as http:
+        # One session serves every user: a provider's cookies must not follow one user's
+        # request into another's (and keeping a jar costs a fifth of each call's CPU).
+        async with aiohttp.ClientSession(
+            connector=connector, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar()
+        ) as http:
             gateway = Gateway(settings, sessions, secrets=secrets, http=http, adapters=adapters)
             await gateway.start()
             app.state.gateway = gateway

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -19,11 +19,16 @@ _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 def request_meta(request: Request) -> RequestMeta:
     client = request.client
     return RequestMeta(
-        request_id=f"req_{uuid.uuid4().hex}",
+        request_id=new_request_id(),
         client_ip=client.host if client else None,
         user_agent=(request.headers.get("user-agent") or "")[:500] or None,
         started=time.perf_counter(),
     )
+
+
+def new_request_id() -> str:
+    """`req_` and 128 random bits in hex (a uuid4's worth, at a fifth of its cost)."""
+    return "req_" + os.urandom(16).hex()
 
 
 def client_request_id(request: Request, meta: RequestMeta) -> str:
