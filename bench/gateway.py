@@ -34,6 +34,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
+import switchboard
 from bench import catalog, compare_litellm, load, procs, report
 from bench.fake_upstream import start as start_upstream
 from switchboard.settings import Settings
@@ -91,6 +92,14 @@ def launch(
         tail = log_path.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"{name}: {error}\n{tail}") from None
     return Server(name, process, port, ready_s, procs.rss_mb(process.pid), log_path)
+
+
+def compile_bytecode() -> None:
+    """Compile Switchboard's modules as an installed package has them (pip compiles what it
+    installs; an editable checkout run with PYTHONDONTWRITEBYTECODE never does), so that the
+    start is timed as a deployment would see it."""
+    package = Path(switchboard.__file__).parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
 
 
 def start_gateway(workdir: Path, database_url: str, encryption_key: str) -> Server:
@@ -259,6 +268,7 @@ def run(seconds: float, soak_s: float, compare: str, keep_in: Path | None = None
                 ),
             )
             figures["direct"] = {"phases": load.run_in_process(direct, cpu=procs.CLIENT_CPU)}
+            compile_bytecode()
             gateway = start_gateway(workdir, database_url, encryption_key)
             try:
                 plain = gateway_requests(tenant.virtual_key, stream=False)

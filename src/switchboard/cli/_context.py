@@ -1,12 +1,18 @@
-"""What every command needs: settings, a console, and a session on the configured database."""
+"""What every command needs: settings, a console, and a session on the configured database.
+
+`switchboard serve` imports every command module before it starts uvicorn, and the gateway's
+time to ready counts each of those imports: what only a command needs (rich, the seeding and
+rotation services, uvicorn) is imported when that command runs. What the gateway loads anyway
+(SQLAlchemy, the models, the services it shares) stays at the top.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -14,8 +20,15 @@ from switchboard.db import create_db_engine, open_database
 from switchboard.errors import SwitchboardError
 from switchboard.settings import Settings
 
-console = Console()
-error_console = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console on stdout (or stderr)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr)
 
 
 def load_settings() -> Settings:
@@ -44,7 +57,7 @@ def engine_for(settings: Settings) -> Iterator[Engine]:
 
 def fail(message: str) -> typer.Exit:
     """Print `message` as an error; the caller raises the returned Exit (status 1)."""
-    error_console.print(f"[bold red]error:[/] {message}")
+    console(stderr=True).print(f"[bold red]error:[/] {message}")
     return typer.Exit(code=1)
 
 

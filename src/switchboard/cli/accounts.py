@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlalchemy import select
 
 from switchboard._types import utcnow
@@ -41,12 +40,14 @@ def users_create(
             email=email,
             monthly_budget_usd=_dollars(budget),
         )
-        console.print(f"created user [bold]{user.id}[/] at tier {user.tier}")
+        console().print(f"created user [bold]{user.id}[/] at tier {user.tier}")
 
 
 @users_app.command("list")
 def users_list() -> None:
     """List users."""
+    from rich.table import Table
+
     settings = load_settings()
     with session_for(settings) as session:
         table = Table("id", "tier", "name", "email", "budget", "active")
@@ -59,7 +60,7 @@ def users_list() -> None:
                 f"${user.monthly_budget_usd:.2f}" if user.monthly_budget_usd is not None else "",
                 "yes" if user.is_active else "no",
             )
-    console.print(table)
+    console().print(table)
 
 
 @keys_app.command("create")
@@ -75,7 +76,7 @@ def keys_create(
     expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
     with session_for(settings) as session, reported_errors():
         issued = issue_virtual_key(session, user_id=user, name=name, expires_at=expires_at)
-    console.print(issued.key, soft_wrap=True, highlight=False)
+    console().print(issued.key, soft_wrap=True, highlight=False)
 
 
 def _dollars(value: str | None) -> Decimal | None:

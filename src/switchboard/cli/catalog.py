@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from switchboard.cli._context import console, load_settings, reported_errors, session_for
 from switchboard.engine import LLMRoutingEngine
 from switchboard.routing import Verdict
-from switchboard.services.seeding import seed_catalog
 
 _VERDICT_STYLE = {Verdict.CHOSEN: "bold green", Verdict.FALLBACK: "cyan", Verdict.REJECTED: "dim"}
 
@@ -21,10 +19,12 @@ def seed(
     ] = False,
 ) -> None:
     """Load the starter catalog (providers, models, prices, rules). Safe to run again."""
+    from switchboard.services.seeding import seed_catalog
+
     settings = load_settings()
     with session_for(settings, migrate=True) as session:
         report = seed_catalog(session, demo=demo, litellm_proxy_url=settings.litellm_proxy_url)
-    console.print(f"seeded: {report}")
+    console().print(f"seeded: {report}")
 
 
 def explain(
@@ -39,6 +39,8 @@ def explain(
     json_mode: Annotated[bool, typer.Option(help="The request asks for JSON.")] = False,
 ) -> None:
     """Show, for every model in the catalog, whether it would serve a request, and why."""
+    from rich.table import Table
+
     settings = load_settings()
     with session_for(settings) as session, reported_errors():
         verdicts = LLMRoutingEngine(session, settings=settings).explain(
@@ -66,4 +68,4 @@ def explain(
             verdict.key_source or "",
             "; ".join(verdict.notes),
         )
-    console.print(table)
+    console().print(table)

@@ -19,7 +19,7 @@ def upgrade(
     """Bring the schema up to REVISION (default: the newest)."""
     with engine_for(load_settings()) as engine:
         db.upgrade(engine, revision)
-        console.print(f"database at revision [bold]{db.current_revision(engine)}[/]")
+        console().print(f"database at revision [bold]{db.current_revision(engine)}[/]")
 
 
 @app.command()
@@ -29,11 +29,11 @@ def downgrade(
     """Take the schema back down to REVISION."""
     with engine_for(load_settings()) as engine:
         db.downgrade(engine, revision)
-        console.print(f"database at revision [bold]{db.current_revision(engine) or 'base'}[/]")
+        console().print(f"database at revision [bold]{db.current_revision(engine) or 'base'}[/]")
 
 
 @app.command()
 def current() -> None:
     """Print the schema's current revision."""
     with engine_for(load_settings()) as engine:
-        console.print(db.current_revision(engine) or "base (empty database)")
+        console().print(db.current_revision(engine) or "base (empty database)")

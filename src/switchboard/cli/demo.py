@@ -32,7 +32,7 @@ def demo(
             with env_file.open("a") as file:
                 file.write(f"{DEMO_KEY_VARIABLE}={key}\n")
     base = f"http://{settings.host}:{settings.port}"
-    console.print(
+    console().print(
         f"""
 [bold]Switchboard is starting on {base}[/]  (Ctrl-C stops it)
 

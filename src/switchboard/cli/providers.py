@@ -12,7 +12,6 @@ from typing import Annotated
 
 import aiohttp
 import typer
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -40,6 +39,8 @@ def providers_list(
     ] = None,
 ) -> None:
     """List providers, with their key (masked) and last known health."""
+    from rich.table import Table
+
     settings = load_settings()
     with session_for(settings) as session:
         rows, _ = catalog_admin.list_providers(session, is_active=active, limit=10_000)
@@ -55,7 +56,7 @@ def providers_list(
                 row.health_status,
                 f"{row.last_health_check_at:%Y-%m-%d %H:%M:%S}" if row.last_health_check_at else "",
             )
-    console.print(table)
+    console().print(table)
 
 
 @providers_app.command("add")
@@ -97,7 +98,7 @@ def providers_add(
             secrets=_secrets(settings) if api_key is not None else None,
         )
         key = catalog_admin.masked_key(row)
-        console.print(
+        console().print(
             f"added provider {row.id} [bold]{row.provider_slug}[/]"
             + (f", key {key}" if key else "")
         )
@@ -111,6 +112,8 @@ def providers_health(
 ) -> None:
     """Probe providers now (a non-billed call listing their models) and record the result.
     Exits with status 1 when a provider probed is down."""
+    from rich.table import Table
+
     settings = load_settings()
     with reported_errors():
         reports = asyncio.run(_check_health(settings, slug))
@@ -123,7 +126,7 @@ def providers_health(
             str(report.models_found) if report.models_found is not None else "",
             report.error or "",
         )
-    console.print(table)
+    console().print(table)
     if any(report.status is HealthStatus.DOWN for report in reports):
         raise typer.Exit(code=1)
 
@@ -150,7 +153,7 @@ def models_deprecate(
             replacement_model_id=new_model.id,
             deprecation_date=date,
         )
-        console.print(f"deprecated {old_model.model_id}; served by {new_model.model_id}")
+        console().print(f"deprecated {old_model.model_id}; served by {new_model.model_id}")
 
 
 async def _check_health(settings: Settings, slug: str | None) -> list[HealthReport]:

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from switchboard._types import utcnow
 from switchboard.cli._context import console, load_settings, reported_errors, session_for
@@ -22,6 +21,8 @@ def top(
     limit: Annotated[int, typer.Option(help="How many models to show.", min=1)] = 10,
 ) -> None:
     """The models that cost the most over the last days (the spec's "Top Cost Models")."""
+    from rich.table import Table
+
     settings = load_settings()
     with session_for(settings) as session, reported_errors():
         until = utcnow()
@@ -36,7 +37,7 @@ def top(
             f"{row.total_cost:f}",
             f"{row.avg_cost_per_request:f}",
         )
-    console.print(table)
+    console().print(table)
 
 
 @app.command("rebuild-rollups")
@@ -56,4 +57,4 @@ def rebuild(
         written = rebuild_rollups(session, since=since, until=until)
         session.commit()
     rows = ", ".join(f"{table} {count}" for table, count in written.items())
-    console.print(f"rebuilt the usage rollups, now holding rollup rows: {rows}")
+    console().print(f"rebuilt the usage rollups, now holding rollup rows: {rows}")
