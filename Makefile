@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
 
-.PHONY: run test lint bench bench-routing bench-analytics clean
+.PHONY: run test lint bench bench-routing bench-writer bench-analytics clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: $(TEST_INSTALLED)
 ## bench-routing: time routing decisions and snapshot loading on a 10,000-rule catalog
 bench-routing: $(INSTALLED)
 	$(BIN)/python -m bench.routing
+
+## bench-writer: the usage writer's CPU per usage row, draining a spool into SQLite
+bench-writer: $(INSTALLED)
+	$(BIN)/python -m bench.usage_writer
 
 ## bench: the gateway's throughput, latency, CPU and memory against a fast fake upstream
 bench: $(TEST_INSTALLED)

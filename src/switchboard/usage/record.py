@@ -1,8 +1,10 @@
-"""`UsageRecord`: everything one request cost and how it went, as plain data."""
+"""`UsageRecord`: everything one request cost and how it went, as plain data; and
+`UsageRow`, the same as the `llm_usage_logs` row it is stored as."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -70,19 +72,53 @@ class UsageRecord:
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> UsageRecord:
         """The inverse of `to_json`; unknown fields (from a newer version) are ignored."""
-        known = {name: value for name, value in values.items() if name in _FIELD_NAMES}
-        for name in _MONEY_FIELDS:
-            if name in known:
-                known[name] = Decimal(known[name])
-        known["created_at"] = datetime.fromisoformat(known["created_at"])
-        return cls(**known)
+        return cls(**_fields_from_json(values))
 
-    def column_values(self) -> dict[str, Any]:
+    def column_values(self) -> UsageRow:
         """The `llm_usage_logs` row, `total_tokens` derived."""
-        values = asdict(self)
+        values = {name: getattr(self, name) for name in _FIELDS}  # all immutable: no copies
         values["total_tokens"] = self.total_tokens
         return values
 
 
+UsageRow = dict[str, Any]
+"""A usage record as its `llm_usage_logs` row: `UsageRecord.column_values()`."""
+
+
+def row_from_json(values: dict[str, Any]) -> UsageRow:
+    """`UsageRecord.from_json(values).column_values()`, without making the record: the usage
+    writer reads every line of the spool, and making a frozen dataclass of each (a
+    `setattr` per field) took more time than all its other work on it."""
+    row = _fields_from_json(values)
+    row["total_tokens"] = row["prompt_tokens"] + row["completion_tokens"]
+    return row
+
+
+def _fields_from_json(values: dict[str, Any]) -> dict[str, Any]:
+    """The fields `values` (`to_json`) gives, typed, the others at their defaults; unknown
+    fields are left out. KeyError when one without a default is missing (`created_at` too:
+    a record's time is never made up)."""
+    if values.keys() == _FIELD_NAMES:  # as `to_json` writes them: all, and only, the fields
+        fields = dict(values)
+    else:
+        known = {name: value for name, value in values.items() if name in _FIELD_NAMES}
+        fields = _DEFAULTS | known
+        for name in _REQUIRED:
+            fields[name] = values[name]
+    for name in _MONEY_FIELDS:
+        fields[name] = Decimal(fields[name])
+    fields["created_at"] = datetime.fromisoformat(values["created_at"])
+    return fields
+
+
 _MONEY_FIELDS = ("cost_input_usd", "cost_cached_usd", "cost_output_usd", "cost_total_usd")
-_FIELD_NAMES = frozenset(UsageRecord.__dataclass_fields__)
+_FIELDS = tuple(UsageRecord.__dataclass_fields__)
+_FIELD_NAMES = frozenset(_FIELDS)
+_DEFAULTS = {
+    each.name: each.default for each in dataclass_fields(UsageRecord) if each.default is not MISSING
+}
+_REQUIRED = tuple(
+    each.name
+    for each in dataclass_fields(UsageRecord)
+    if each.default is MISSING and each.default_factory is MISSING
+)

@@ -18,19 +18,21 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TypeVar
 
 import orjson
 
-from switchboard.usage.record import UsageRecord
+from switchboard.usage.record import UsageRecord, UsageRow, row_from_json
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
+T = TypeVar("T")
 _ABANDONED_AFTER_S = 60.0
 
 
@@ -130,6 +132,20 @@ def _json_value(value: object) -> str:
 def claimed(path: Path) -> Iterator[list[UsageRecord] | None]:
     """The records of a sealed segment, with the segment locked; None when another process
     holds it or it is gone. The caller deletes it (`path.unlink`) once they are stored."""
+    with _claimed(path, UsageRecord.from_json) as records:
+        yield records
+
+
+@contextmanager
+def claimed_rows(path: Path) -> Iterator[list[UsageRow] | None]:
+    """`claimed`, each record read as its `llm_usage_logs` row (`row_from_json`): what the
+    usage writer stores, without making record objects on the way."""
+    with _claimed(path, row_from_json) as rows:
+        yield rows
+
+
+@contextmanager
+def _claimed(path: Path, decode: Callable[[Any], T]) -> Iterator[list[T] | None]:
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -145,19 +161,22 @@ def claimed(path: Path) -> Iterator[list[UsageRecord] | None]:
             yield None  # drained and deleted by another process meanwhile
             return
         with os.fdopen(os.dup(fd), "rb") as file:
-            yield list(_parse(path, file.read()))
+            yield _parse(path, file.read(), decode)
     finally:
         os.close(fd)
 
 
-def _parse(path: Path, data: bytes) -> Iterator[UsageRecord]:
-    for number, line in enumerate(data.splitlines(), start=1):
+def _parse(path: Path, data: bytes, decode: Callable[[Any], T]) -> list[T]:
+    """Each line's record, by `decode` of its JSON (what `UsageRecord.to_json` writes)."""
+    decoded = []
+    for number, line in enumerate(data.split(b"\n"), start=1):  # JSON escapes any newline
         if not line.strip():
             continue
         try:
-            yield UsageRecord.from_json(orjson.loads(line))
+            decoded.append(decode(orjson.loads(line)))
         except (orjson.JSONDecodeError, TypeError, ValueError, KeyError) as error:
             # Only a write cut off by a crash can leave a broken line; keep the rest.
             log.error(
                 "usage spool %s line %d is unreadable (%s); skipped", path.name, number, error
             )
+    return decoded

@@ -6,6 +6,10 @@ crash between commit and delete adds nothing. When the database is unreachable t
 simply wait; nothing is dropped. A segment the database refuses stays spooled (and is tried
 again) without holding back the ones after it. Using a BYOK key or a virtual key updates its
 `last_used_at`.
+
+It stores every request the gateway serves, in the gateway's process, so it is kept cheap:
+segments are read as rows (`spool.claimed_rows`, no record objects), and every statement is
+compiled once per connection and run by the driver's `executemany` (`_bulk`).
 """
 
 from __future__ import annotations
@@ -13,18 +17,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, select, update
+from sqlalchemy import Dialect, String, bindparam, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from switchboard._types import utcnow
 from switchboard.models import LLMModel, LLMProvider, LLMUsageLog, UserAPIKey, VirtualKey
-from switchboard.usage.record import UsageRecord
-from switchboard.usage.spool import UsageSpool, claimed
-from switchboard.usage.store import write_records
+from switchboard.usage._bulk import BulkStatement, MatchingQuery, per_connection
+from switchboard.usage.record import UsageRecord, UsageRow
+from switchboard.usage.spool import UsageSpool, claimed_rows
+from switchboard.usage.store import ConcurrentWriteError, store_rows
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +65,14 @@ class UsageWriter:
         with self._drain_lock:
             self._spool.rotate()
             stored = 0
-            error: SQLAlchemyError | None = None
+            error: SQLAlchemyError | ConcurrentWriteError | None = None
             for path in self._spool.sealed_segments():
-                with claimed(path) as records:
-                    if records is None:
+                with claimed_rows(path) as rows:
+                    if rows is None:
                         continue
                     try:
-                        self._store(records)
-                    except SQLAlchemyError as failure:
+                        self._store(rows)
+                    except (SQLAlchemyError, ConcurrentWriteError) as failure:
                         error = failure
                         if _unreachable(failure):
                             log.warning("usage writer: database unavailable, will retry")
@@ -75,7 +80,7 @@ class UsageWriter:
                         log.error("usage writer: %s refused (%s); kept", path.name, failure)
                         continue
                     path.unlink(missing_ok=True)
-                    stored += len(records)
+                    stored += len(rows)
             self.last_error = f"{error.__class__.__name__}: {error}"[:500] if error else None
             return stored
 
@@ -86,17 +91,20 @@ class UsageWriter:
             except Exception:  # the writer must outlive any surprise; the spool keeps the data
                 log.exception("usage writer: drain failed")
 
-    def _store(self, records: Sequence[UsageRecord]) -> None:
+    def _store(self, rows: Sequence[UsageRow]) -> None:
         with self._sessions() as session:
-            for start in range(0, len(records), BATCH_SIZE):
-                batch = _storable(session, records[start : start + BATCH_SIZE])
-                write_records(session, batch)
-                _touch(session, UserAPIKey, _latest_use((r.user_key_id, r) for r in batch))
-                _touch(session, VirtualKey, _latest_use((r.virtual_key_id, r) for r in batch))
+            for start in range(0, len(rows), BATCH_SIZE):
+                statements = per_connection(session, _Statements)
+                batch = _storable(session, statements, rows[start : start + BATCH_SIZE])
+                store_rows(session, batch)
+                now = utcnow()
+                for field, touch in statements.touches:
+                    used = _latest_use(batch, field)
+                    touch.execute(session, [(key, at, now) for key, at in sorted(used.items())])
                 session.commit()
 
 
-def _unreachable(error: SQLAlchemyError) -> bool:
+def _unreachable(error: Exception) -> bool:
     """The database could not be reached (as opposed to refusing what was sent)."""
     return isinstance(error, OperationalError | InterfaceError) or (
         isinstance(error, DBAPIError) and error.connection_invalidated
@@ -110,60 +118,88 @@ _REFERENCES: tuple[tuple[str, Any], ...] = (
     ("virtual_key_id", VirtualKey),
 )
 _IDENTITY = frozenset({"request_id", "user_id"})
-_TEXT_LENGTHS = {
-    column.key: column.type.length
+_TEXT_LENGTHS = tuple(
+    (column.key, column.type.length)
     for column in LLMUsageLog.__table__.columns
     if isinstance(column.type, String)
     and column.type.length
     and column.key in UsageRecord.__dataclass_fields__
     and column.key not in _IDENTITY
-}
+)
 
 
-def _storable(session: Session, records: Sequence[UsageRecord]) -> list[UsageRecord]:
-    """The records as the database will take them. A record may wait in the spool while a
+class _Statements:
+    """The writer's own statements, compiled for one kind of database: which of some ids are
+    rows of each table usage rows refer to, and moving keys' `last_used_at` forward (never
+    back; given in id order, so that concurrent writers lock the rows in one order)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.existing = [
+            MatchingQuery(select(model.id), model.__table__.c.id, dialect)
+            for _, model in _REFERENCES
+        ]
+        self.touches = [
+            ("user_key_id", _touch(UserAPIKey.__table__, dialect)),
+            ("virtual_key_id", _touch(VirtualKey.__table__, dialect)),
+        ]
+
+
+def _touch(table: Any, dialect: Dialect) -> BulkStatement:
+    """Rows (key id, its newest use, now); a table's `updated_at` is set too, as the ORM's
+    `onupdate` does on any update."""
+    values: dict[str, Any] = {"last_used_at": bindparam("used_at")}
+    if "updated_at" in table.c:
+        values["updated_at"] = bindparam("now")
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("key_id"))
+        .where(table.c.last_used_at.is_(None) | (table.c.last_used_at < bindparam("used_at")))
+        .values(values)
+    )
+    return BulkStatement(statement, ("key_id", "used_at", "now"), dialect)
+
+
+def _storable(
+    session: Session, statements: _Statements, rows: Sequence[UsageRow]
+) -> list[UsageRow]:
+    """The rows as the database will take them. A record may wait in the spool while a
     model, provider or key it names is deleted: its reference is dropped, as the column's
     `ondelete="SET NULL"` would have done to a stored row. Text longer than its column (which
     PostgreSQL refuses) is cut to fit. Either would otherwise be refused again and again."""
-    existing: dict[str, set[int]] = {}
-    for name, table in _REFERENCES:
-        ids = {value for record in records if (value := getattr(record, name)) is not None}
-        existing[name] = (
-            set(session.scalars(select(table.id).where(table.id.in_(ids)))) if ids else set()
-        )
-    fitted: list[UsageRecord] = []
-    for record in records:
-        changes: dict[str, Any] = {
-            name: None
-            for name, _ in _REFERENCES
-            if getattr(record, name) is not None and getattr(record, name) not in existing[name]
-        }
-        for name, length in _TEXT_LENGTHS.items():
-            value = getattr(record, name)
+    gone = _gone(session, statements, rows)
+    fitted: list[UsageRow] = []
+    for row in rows:
+        changes: dict[str, Any] = {}
+        for name, ids in gone.items():
+            if row[name] in ids:
+                changes[name] = None
+        for name, length in _TEXT_LENGTHS:
+            value = row[name]
             if isinstance(value, str) and len(value) > length:
                 changes[name] = value[:length]
-        fitted.append(replace(record, **changes) if changes else record)
+        fitted.append(row | changes if changes else row)
     return fitted
 
 
-def _latest_use(uses: Iterable[tuple[int | None, UsageRecord]]) -> dict[int, datetime]:
-    """Key id → its newest use. Records need not be in time order (clocks step back)."""
+def _gone(
+    session: Session, statements: _Statements, rows: Sequence[UsageRow]
+) -> dict[str, set[int]]:
+    """Reference field → the ids the rows name in it that are not (or no longer) stored."""
+    gone: dict[str, set[int]] = {}
+    for (name, _), query in zip(_REFERENCES, statements.existing, strict=True):
+        named = {row[name] for row in rows} - {None}
+        missing = named - {found for (found,) in query.fetch(session, named)}
+        if missing:
+            gone[name] = missing
+    return gone
+
+
+def _latest_use(rows: Iterable[UsageRow], field: str) -> dict[int, datetime]:
+    """Key id (in `field`) → its newest use. Records need not be in time order (clocks step
+    back)."""
     latest: dict[int, datetime] = {}
-    for key_id, record in uses:
-        if key_id is not None and (key_id not in latest or record.created_at > latest[key_id]):
-            latest[key_id] = record.created_at
+    for row in rows:
+        key_id, at = row[field], row["created_at"]
+        if key_id is not None and (key_id not in latest or at > latest[key_id]):
+            latest[key_id] = at
     return latest
-
-
-def _touch(
-    session: Session,
-    table: type[UserAPIKey] | type[VirtualKey],
-    used: dict[int, datetime],
-) -> None:
-    for key_id, at in used.items():
-        session.execute(
-            update(table)
-            .where(table.id == key_id)
-            .where((table.last_used_at.is_(None)) | (table.last_used_at < at))
-            .values(last_used_at=at)
-        )

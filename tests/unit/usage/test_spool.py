@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from switchboard.usage import UsageRecord
-from switchboard.usage.spool import SUFFIX, UsageSpool, claimed
+from switchboard.usage.spool import SUFFIX, UsageSpool, claimed, claimed_rows
 from tests.unit.usage.records import full_record
 
 # Holds an exclusive flock on argv[1] until its stdin closes: a process other than ours.
@@ -217,6 +217,35 @@ def test_a_record_from_a_newer_version_keeps_its_known_fields(spool: UsageSpool)
         file.write(orjson.dumps(values) + b"\n")
 
     assert read_segment(sealed)[1] == full_record(2)
+
+
+def test_claimed_rows_reads_each_record_as_its_row(spool: UsageSpool) -> None:
+    """What the usage writer reads: each record's `column_values()`, whatever version of
+    the record the line holds, and the same lines skipped as unreadable."""
+    spool.append(full_record(1))
+    spool.append(UsageRecord(request_id="bare", user_id="u"))
+    spool.rotate()
+    (sealed,) = spool.sealed_segments()
+    older = full_record(2).to_json()
+    for name in ("attempts", "time_to_first_token_ms", "cost_cached_usd", "usage_estimated"):
+        del older[name]  # fields a previous version may not have written
+    with sealed.open("ab") as file:
+        file.write(orjson.dumps(older) + b"\n")
+        file.write(orjson.dumps(full_record(3).to_json() | {"from_the_future": 1}) + b"\n")
+        file.write(b'{"request_id": "no-user-id", "created_at": "2025-06-01T12:00:00"}\n')
+        file.write(b'{"user_id": "u", "created_at": "2025-06-01T12:00:00+00:00"}\n')
+
+    with claimed_rows(sealed) as rows:
+        assert rows is not None
+    records = read_segment(sealed)
+    assert [r.request_id for r in records] == [
+        "req_00000001",
+        "bare",
+        "req_00000002",
+        "req_00000003",
+    ]
+    assert rows == [record.column_values() for record in records]
+    assert rows[2]["attempts"] == 1 and rows[2]["cost_cached_usd"] == Decimal(0)
 
 
 def test_a_new_segment_is_never_visible_to_a_drainer_before_it_is_locked(

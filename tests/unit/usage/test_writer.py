@@ -6,21 +6,24 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.db import open_database
 from switchboard.models import LLMProvider, LLMUsageLog, UserAPIKey, VirtualKey
+from switchboard.services.rollups import rebuild_rollups
 from switchboard.services.users import create_user, issue_virtual_key
 from switchboard.usage import UsageRecord
-from switchboard.usage.spool import SUFFIX, UsageSpool
-from switchboard.usage.store import write_records
+from switchboard.usage.spool import SUFFIX, UsageSpool, encode_line
+from switchboard.usage.store import ROLLUP_COUNTERS, ROLLUPS, store_rows
 from switchboard.usage.writer import UsageWriter
 from tests.unit.usage.records import MOMENT, full_record
 
@@ -101,6 +104,123 @@ def test_writing_the_same_segment_twice_adds_nothing(
 
     assert stored_ids(session_factory) == [f"req_{number:08d}" for number in range(4)]
     assert not copy.exists()
+
+
+# A line as the previous writer's spool holds it (`UsageRecord.to_json`), costs beyond ten
+# decimal places; and one from a version before `cached_tokens`, `attempts` and the like.
+_OLD_LINE = (
+    b'{"request_id":"req_old","user_id":"user-old","model_id":null,"provider_id":null,'
+    b'"model_name":"mock-balanced","power_level":"balanced","user_tier":"professional",'
+    b'"task_type":"general","prompt_tokens":12,"cached_tokens":0,"completion_tokens":34,'
+    b'"usage_estimated":false,"cost_input_usd":"0.000012","cost_cached_usd":"0",'
+    b'"cost_output_usd":"0.00006800000005","cost_total_usd":"0.00008000000005",'
+    b'"used_byok":true,"user_key_id":null,"virtual_key_id":null,"latency_ms":120,'
+    b'"time_to_first_token_ms":null,"status_code":200,"error_type":null,"error_message":null,'
+    b'"attempts":1,"request_ip":"127.0.0.1","user_agent":"curl/8.5.0",'
+    b'"created_at":"2025-06-01T12:30:45.123456+00:00"}\n'
+)
+_OLDER_LINE = (
+    b'{"request_id":"req_older","user_id":"user-old","prompt_tokens":5,"completion_tokens":6,'
+    b'"cost_total_usd":"0.5","created_at":"2025-06-01T13:00:00+00:00"}\n'
+)
+
+
+def test_a_spool_written_by_the_previous_version_is_drained(
+    spool: UsageSpool, writer: UsageWriter, session_factory: sessionmaker[Session]
+) -> None:
+    old = UsageRecord.from_json(orjson.loads(_OLD_LINE))
+    assert encode_line(old) == _OLD_LINE  # the spool's format has not changed
+    segment = spool.directory / f"usage-00000000000000000000-0-000000{SUFFIX}"
+    segment.write_bytes(_OLD_LINE + _OLDER_LINE)
+
+    assert writer.drain() == 2
+
+    with session_factory() as session:
+        rows = session.scalars(select(LLMUsageLog).order_by(LLMUsageLog.id)).all()
+        stored = [{name: getattr(row, name) for name in old.column_values()} for row in rows]
+    older = UsageRecord.from_json(orjson.loads(_OLDER_LINE))
+    rounded = {
+        "cost_output_usd": Decimal("0.0000680000"),
+        "cost_total_usd": Decimal("0.0000800000"),
+    }
+    assert stored == [old.column_values() | rounded, older.column_values()]
+    assert stored[1]["attempts"] == 1 and stored[1]["created_at"] == datetime(
+        2025, 6, 1, 13, tzinfo=UTC
+    )
+
+
+def test_rollups_are_the_sums_of_the_rows_after_a_segment_is_written_twice(
+    spool: UsageSpool, writer: UsageWriter, session_factory: sessionmaker[Session]
+) -> None:
+    """A crash between the commit and the deletion of a segment: written again, it adds
+    nothing to the rollups, which stay exactly what rebuilding them from the rows gives."""
+    for number in range(40):
+        overrides: dict[str, Any] = {"created_at": MOMENT + timedelta(minutes=7 * number)}
+        overrides["used_byok"] = number % 3 == 0
+        overrides["latency_ms"] = None if number % 5 == 0 else 40 * number
+        overrides["status_code"] = 500 if number % 7 == 0 else 200
+        overrides["cost_total_usd"] = Decimal(number).scaleb(-11)  # rounded when stored
+        spool.append(full_record(number, **overrides))
+    spool.rotate()
+    (segment,) = spool.sealed_segments()
+    kept = segment.read_bytes()
+    assert writer.drain() == 40
+    segment.write_bytes(kept)
+    spool.append(full_record(40))
+    assert writer.drain() == 41
+
+    with session_factory() as session:
+        incremental = _rollups(session)
+        assert rebuild_rollups(session) == {name: len(rows) for name, rows in incremental.items()}
+        assert _rollups(session) == incremental
+        assert row_count(session_factory) == 41
+        hourly = incremental["llm_usage_hourly"].values()
+        assert sum(counters["requests"] for counters in hourly) == 41
+
+
+def _rollups(session: Session) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
+    session.expire_all()
+    return {
+        rollup.table.__tablename__: {
+            tuple(getattr(row, name) for name in rollup.key): {
+                name: getattr(row, name) for name in ROLLUP_COUNTERS
+            }
+            for row in session.scalars(select(rollup.table))
+        }
+        for rollup in ROLLUPS
+    }
+
+
+def test_the_statements_are_the_same_whatever_the_number_of_records(
+    spool: UsageSpool, writer: UsageWriter, session_factory: sessionmaker[Session]
+) -> None:
+    """SQLite keeps a few prepared statements per connection (`db.py`): a statement whose
+    text changed with the size of a batch would evict the others, and cost memory."""
+    with session_factory() as session:
+        create_user(session, user_id="u")
+        key = issue_virtual_key(session, user_id="u").record.id
+    engine = session_factory.kw["bind"]
+    texts: set[str] = set()
+
+    def seen(*args: Any) -> None:
+        texts.add(args[2])
+
+    number = 0
+    for size in (1, 2, 3, 7, 30):
+        for _ in range(size):
+            spool.append(full_record(number, virtual_key_id=None if number % 2 else key))
+            number += 1
+        spool.rotate()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            writer.drain()
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        if size == 1:
+            first = set(texts)
+    assert row_count(session_factory) == number
+    assert texts == first
+    assert any("last_used_at" in text for text in texts)
 
 
 def test_a_segment_stored_in_part_before_a_failure_is_completed_once(
@@ -320,12 +440,12 @@ def test_a_segment_the_database_refuses_stays_spooled_and_holds_nothing_back(
     session_factory: sessionmaker[Session],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def refuse_the_first(session: Session, records: Any) -> dict[str, int]:
-        if any(record.request_id == "req_00000001" for record in records):
+    def refuse_the_first(session: Session, rows: Any) -> int:
+        if any(row["request_id"] == "req_00000001" for row in rows):
             raise IntegrityError("INSERT", {}, ValueError("refused for a reason unforeseen"))
-        return write_records(session, records)
+        return store_rows(session, rows)
 
-    monkeypatch.setattr("switchboard.usage.writer.write_records", refuse_the_first)
+    monkeypatch.setattr("switchboard.usage.writer.store_rows", refuse_the_first)
     spool.append(full_record(1))
     spool.rotate()
     spool.append(full_record(2))
