@@ -43,9 +43,10 @@ def create_db_engine(url: str | None = None) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # A small statement cache: the usage writer's multi-row inserts have a different text
-        # for every batch size, and the default cache of 128 such statements per connection
-        # grew the gateway's memory by ~2.5 KB for every usage row written.
+        # A small statement cache: the default keeps 128 prepared statements per connection,
+        # and statements whose text varies (a multi-row insert per batch size, an IN list per
+        # length) once grew the gateway's memory by ~2.5 KB for every usage row written. The
+        # usage writer's statements no longer vary; the cap stays, as a bound.
         engine = create_engine(url, connect_args={"timeout": 30, "cached_statements": 16})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
