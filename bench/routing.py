@@ -20,21 +20,19 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
 from itertools import islice
-from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, insert, make_url, text
+from sqlalchemy import Engine, insert
 
+from bench.databases import postgres_schema, sqlite_database
 from switchboard.catalog.loader import load_snapshot, price_ceilings
 from switchboard.catalog.snapshot import CatalogSnapshot
-from switchboard.db import normalize_url, open_database
+from switchboard.db import open_database
 from switchboard.models import Base
 from switchboard.routing import HealthView, RouteRequest, explain_route, plan_route
 from switchboard.settings import Settings
@@ -258,29 +256,6 @@ def time_explains(
             explain_route(snapshot, request, byok_providers=byok, health=health, rng=rng)
             times.append(time.perf_counter_ns() - start)
     return times
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="bench-routing-") as directory:
-        yield f"sqlite:///{Path(directory) / 'catalog.db'}"
-
-
-@contextmanager
-def postgres_schema(url: str) -> Iterator[str]:
-    """A new schema, reached through the connection's search_path, dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(normalize_url(url))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = make_url(normalize_url(url))
-        scoped = scoped.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def bench_backend(url: str, ceilings: Ceilings) -> tuple[Row, CatalogSnapshot]:

@@ -28,17 +28,18 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, insert, make_url, select, text
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.db import normalize_url, open_database
+from bench.databases import postgres_schema, sqlite_database
+from switchboard.db import open_database
 from switchboard.models import Base, LLMUsageHourly, LLMUsageLog, UserAPIKey
 from switchboard.pricing import calculate_cost
 from switchboard.services.users import create_user, issue_virtual_key
@@ -66,29 +67,6 @@ ERRORS = (
     (400, "invalid_request", "max_tokens is too large for this model"),
 )
 Row = dict[str, Any]
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="bench-usage-") as directory:
-        yield f"sqlite:///{Path(directory) / 'usage.db'}"
-
-
-@contextmanager
-def postgres_schema(url: str) -> Iterator[str]:
-    """A new schema, reached through the connection's search_path, dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(normalize_url(url))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = make_url(normalize_url(url))
-        scoped = scoped.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 class Tenants:
