@@ -36,3 +36,8 @@ class InvalidKeyError(SwitchboardError):
 
 class KeyStoreUnavailableError(SwitchboardError):
     """The key could not be checked: the database is unreachable and the key is not cached."""
+
+
+class ConcurrentWriteError(SwitchboardError):
+    """Another transaction stored some of the same usage request ids while these were written:
+    roll back and write them again (they will then be found stored, and counted once)."""

@@ -34,7 +34,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from switchboard._types import MONEY_PLACES, UTCDateTime
-from switchboard.errors import SwitchboardError
+from switchboard.errors import ConcurrentWriteError
 from switchboard.models import Base, LLMUsageLog
 from switchboard.models.usage import (
     LATENCY_BUCKETS_MS,
@@ -66,11 +66,6 @@ ROLLUP_COUNTERS = (
 
 MONEY_COUNTERS = frozenset({"cost_total_usd", "byok_cost_total_usd"})
 _EMPTY: dict[str, int | str] = {"model_id": 0, "provider_id": 0}
-
-
-class ConcurrentWriteError(SwitchboardError):
-    """Another transaction stored some of the same request ids while these were written:
-    roll back and write them again (they will then be found stored, and counted once)."""
 
 
 class Grain(enum.StrEnum):

@@ -25,11 +25,12 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard._types import utcnow
+from switchboard.errors import ConcurrentWriteError
 from switchboard.models import LLMModel, LLMProvider, LLMUsageLog, UserAPIKey, VirtualKey
 from switchboard.usage._bulk import BulkStatement, MatchingQuery, per_connection
 from switchboard.usage.record import UsageRecord, UsageRow
 from switchboard.usage.spool import UsageSpool, claimed_rows
-from switchboard.usage.store import ConcurrentWriteError, store_rows
+from switchboard.usage.store import store_rows
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.orm import Session
 
 from switchboard._types import Money, UTCDateTime
+from switchboard.errors import ConcurrentWriteError
 from switchboard.models import LLMUsageHourly, LLMUsageLog
 from switchboard.usage import UsageRecord, write_records
 from switchboard.usage._bulk import MatchingQuery, per_connection
 from switchboard.usage.store import (
-    ConcurrentWriteError,
     UsageStatements,
     money_from_units,
     money_parameter,
