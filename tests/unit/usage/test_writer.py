@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +26,7 @@ from switchboard.services.users import create_user, issue_virtual_key
 from switchboard.usage import UsageRecord
 from switchboard.usage.spool import SUFFIX, UsageSpool, encode_line
 from switchboard.usage.store import ROLLUP_COUNTERS, ROLLUPS, store_rows
-from switchboard.usage.writer import UsageWriter
+from switchboard.usage.writer import NICENESS, UsageWriter
 from tests.unit.usage.records import MOMENT, full_record
 
 
@@ -343,6 +345,26 @@ def test_stop_stores_what_is_left(
 
     assert row_count(session_factory) == 20
     assert spool.sealed_segments() == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="only Linux gives threads their own niceness")
+def test_the_writer_thread_runs_below_the_serving_threads_priority(
+    spool: UsageSpool, writer: UsageWriter, session_factory: sessionmaker[Session]
+) -> None:
+    serving = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    writer.start()
+    try:
+        spool.append(full_record(1))
+        deadline = time.monotonic() + 10
+        while row_count(session_factory) < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (thread,) = [t for t in threading.enumerate() if t.name == "usage-writer"]
+        assert thread.native_id is not None
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == max(serving, NICENESS)
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == serving
+        assert row_count(session_factory) == 1
+    finally:
+        writer.stop()
 
 
 def test_last_used_at_of_keys_is_their_latest_use(
