@@ -32,13 +32,18 @@ from switchboard.usage.record import UsageRecord, UsageRow, row_from_json
 log = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
+SEGMENT_RECORDS = 2000
+"""A segment is sealed once it holds this many records, whenever the writer last drained: a
+drainer reads a segment whole, so its memory stays bounded (a few MB) however far behind it
+has fallen; the backlog waits on disk."""
 T = TypeVar("T")
 _ABANDONED_AFTER_S = 60.0
 
 
 class UsageSpool:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, segment_records: int = SEGMENT_RECORDS) -> None:
         self.directory = directory
+        self.segment_records = segment_records
         directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._sequence = itertools.count()
@@ -53,6 +58,11 @@ class UsageSpool:
         with self._lock:
             os.write(self._fd, line)
             self._written += 1
+            if self._written < self.segment_records:
+                return
+            full = self._fd
+            self._open_segment()
+        os.close(full)
 
     def rotate(self) -> bool:
         """Seal the active segment (if it has anything) and start a new one."""

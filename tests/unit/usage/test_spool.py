@@ -71,6 +71,24 @@ def test_rotate_seals_the_active_segment_and_starts_another(spool: UsageSpool) -
     assert len(segments(spool.directory)) == 3  # and the new, empty, active one
 
 
+def test_a_segment_is_sealed_once_it_holds_its_limit_of_records(tmp_path: Path) -> None:
+    spool = UsageSpool(tmp_path / "spool", segment_records=3)
+    try:
+        for number in range(7):
+            spool.append(full_record(number))
+        sealed = [[r.request_id for r in read_segment(p)] for p in spool.sealed_segments()]
+        assert sealed == [
+            ["req_00000000", "req_00000001", "req_00000002"],
+            ["req_00000003", "req_00000004", "req_00000005"],
+        ]
+        assert spool.rotate() is True  # the seventh, in the active segment
+        assert [r.request_id for r in read_segment(spool.sealed_segments()[2])] == [
+            "req_00000006"
+        ]
+    finally:
+        spool.close()
+
+
 def test_rotate_with_nothing_written_keeps_the_segment(spool: UsageSpool) -> None:
     assert spool.rotate() is False
     assert spool.sealed_segments() == []
