@@ -38,13 +38,13 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 
-NICENESS = 10
+NICENESS = 5
 """The writer thread's CPU priority, below the threads that serve requests (0). It works in
 bursts (every segment the interval sealed, at once), and at normal priority a burst took the
 event loop's core and GIL away from the requests in flight: the slowest 1% of requests at
-concurrency 32 took 3× as long as the median, against 1.5× at this priority. At 10 it still
-gets about a tenth of a busy core, several times what storing the rows of a fully loaded
-worker needs; it catches up whenever the core is idle."""
+concurrency 32 took about 3× as long as the median, against 2× at this priority. It still gets
+about a quarter of a core the requests keep busy, enough to keep up with a fully loaded
+worker (at 10 it got a tenth, and fell behind under a saturating load)."""
 
 
 class UsageWriter:
