@@ -82,9 +82,7 @@ def test_a_segment_is_sealed_once_it_holds_its_limit_of_records(tmp_path: Path) 
             ["req_00000003", "req_00000004", "req_00000005"],
         ]
         assert spool.rotate() is True  # the seventh, in the active segment
-        assert [r.request_id for r in read_segment(spool.sealed_segments()[2])] == [
-            "req_00000006"
-        ]
+        assert [r.request_id for r in read_segment(spool.sealed_segments()[2])] == ["req_00000006"]
     finally:
         spool.close()
 
