@@ -138,9 +138,17 @@ class LLMRoutingEngine:
         )
 
     def calculate_cost(
-        self, model: LLMModel, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0
+        self,
+        model: LLMModel,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_tokens: int = 0,
+        *,
+        cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
     ) -> CostBreakdown:
-        """The exact cost in dollars (Decimal) of a request to `model`."""
+        """The exact cost in dollars (Decimal) of a request to `model`. Cache writes are part
+        of `prompt_tokens`, billed as `pricing` says."""
         return _calculate_cost(
             input_price=as_price(model.cost_per_1m_input_tokens) or Decimal(0),
             output_price=as_price(model.cost_per_1m_output_tokens) or Decimal(0),
@@ -148,6 +156,8 @@ class LLMRoutingEngine:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             cached_tokens=cached_tokens,
+            cache_write_tokens=cache_write_tokens,
+            cache_write_1h_tokens=cache_write_1h_tokens,
         )
 
     def log_usage(
@@ -172,10 +182,17 @@ class LLMRoutingEngine:
         """Write one `llm_usage_logs` row and commit; returns its id. Costs come from
         `cost_breakdown`, or are calculated when it is None. Logging the same `request_id`
         twice keeps the first row. `details` may set `time_to_first_token_ms`, `error_type`,
-        `error_message`, `attempts` and `usage_estimated`."""
+        `error_message`, `attempts`, `usage_estimated` and `cache_write_tokens` (five-minute
+        writes, when the cost is calculated here)."""
         if cost_breakdown is None:
             cost_breakdown = (
-                self.calculate_cost(model, prompt_tokens, completion_tokens, cached_tokens)
+                self.calculate_cost(
+                    model,
+                    prompt_tokens,
+                    completion_tokens,
+                    cached_tokens,
+                    cache_write_tokens=details.get("cache_write_tokens", 0),
+                )
                 if model is not None
                 else {}
             )

@@ -165,6 +165,36 @@ CLAUDE_BILL = {
 }
 """The bill of one request answered by the fake's default reply for `CLAUDE`."""
 
+CACHE_WRITING = Reply(
+    input_tokens=20,
+    cache_read_input_tokens=30,
+    cache_creation_input_tokens=400,
+    cache_creation_1h_input_tokens=100,
+)
+"""A reply that wrote 400 prompt tokens to Anthropic's cache, 100 of them for an hour."""
+CACHE_WRITING_COSTS = {
+    # 20 plain at $3, 300 five-minute writes at $3.75, 100 one-hour writes at $6 per 1M
+    "cost_input_usd": Decimal("0.001785"),
+    "cost_cached_usd": Decimal("0.000009"),
+    "cost_output_usd": Decimal("0.000105"),
+    "cost_total_usd": Decimal("0.001899"),
+}
+
+
+def costs(row: LLMUsageLog) -> dict[str, Any]:
+    """A usage row's token counts and cost breakdown."""
+    names = ("prompt_tokens", "cached_tokens", "cache_write_tokens", "completion_tokens")
+    return {name: getattr(row, name) for name in (*names, *CACHE_WRITING_COSTS)}
+
+
+CACHE_WRITING_BILL = {
+    "prompt_tokens": 450,
+    "cached_tokens": 30,
+    "cache_write_tokens": 400,
+    "completion_tokens": 7,
+    **CACHE_WRITING_COSTS,
+}
+
 
 def bill(row: LLMUsageLog) -> dict[str, Any]:
     """What a test checks of a usage row."""

@@ -55,6 +55,9 @@ class Reply:
     """Blocks after the text (if any); the message then stops for `tool_use`."""
     input_tokens: int = 20
     cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_creation_1h_input_tokens: int = 0
+    """The part of `cache_creation_input_tokens` kept for an hour."""
     output_tokens: int = 7
     chunks: int = 3
     """How many text_delta events a streamed text comes in."""
@@ -213,13 +216,20 @@ def running_fake_anthropic(*api_keys: str) -> Iterator[FakeAnthropic]:
 # Answers -----------------------------------------------------------------------------
 
 
-def _usage(reply: Reply, output_tokens: int) -> dict[str, int]:
-    return {
+def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:
+    usage: dict[str, Any] = {
         "input_tokens": reply.input_tokens,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": reply.cache_creation_input_tokens,
         "cache_read_input_tokens": reply.cache_read_input_tokens,
         "output_tokens": output_tokens,
     }
+    if reply.cache_creation_input_tokens:
+        one_hour = reply.cache_creation_1h_input_tokens
+        usage["cache_creation"] = {
+            "ephemeral_5m_input_tokens": reply.cache_creation_input_tokens - one_hour,
+            "ephemeral_1h_input_tokens": one_hour,
+        }
+    return usage
 
 
 def _stop_reason(reply: Reply) -> str:

@@ -20,6 +20,8 @@ from tests.e2e.anthropic_world import (
     BACKUP,
     BACKUP_COST,
     BYOK_SECRET,
+    CACHE_WRITING,
+    CACHE_WRITING_BILL,
     CLAUDE,
     CLAUDE_BILL,
     TOOLS_MODEL,
@@ -29,6 +31,7 @@ from tests.e2e.anthropic_world import (
     anthropic_world,
     bill,
     claude_client,
+    costs,
     usage_row,
     user,
 )
@@ -276,6 +279,30 @@ def test_a_stream_from_anthropic_arrives_as_anthropic_events_with_the_real_usage
     received = world.fake.received(CLAUDE)[-1].body
     assert received["stream"] is True
     assert bill(usage_row(e2e_sessions, headers)) == CLAUDE_BILL
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_cache_writes_reach_the_client_and_are_billed_above_the_input_price(
+    world: World, e2e_sessions: sessionmaker[Session], streamed: bool
+) -> None:
+    world.fake.script(CLAUDE, CACHE_WRITING)
+    ask: Any = {"model": CLAUDE, "max_tokens": 100, "messages": [user("Cache this")]}
+    if streamed:
+        with world.claude.messages.stream(**ask) as stream:
+            message = stream.get_final_message()
+            headers = stream.response.headers
+    else:
+        raw = world.claude.messages.with_raw_response.create(**ask)
+        message, headers = raw.parse(), raw.headers
+
+    usage = message.usage
+    assert (usage.input_tokens, usage.cache_read_input_tokens, usage.output_tokens) == (20, 30, 7)
+    assert usage.cache_creation_input_tokens == 400
+    if not streamed:  # a stream's counts come in message_delta, which has no room for the split
+        assert usage.cache_creation is not None
+        assert usage.cache_creation.ephemeral_5m_input_tokens == 300
+        assert usage.cache_creation.ephemeral_1h_input_tokens == 100
+    assert costs(usage_row(e2e_sessions, headers)) == CACHE_WRITING_BILL
 
 
 def test_metadata_task_type_is_the_gateways_and_the_user_id_goes_to_anthropic(

@@ -20,6 +20,8 @@ from tests.e2e.anthropic_world import (
     ANTHROPIC,
     BACKUP,
     BACKUP_COST,
+    CACHE_WRITING,
+    CACHE_WRITING_BILL,
     CLAUDE,
     CLAUDE_BILL,
     TOOLS_MODEL,
@@ -29,6 +31,7 @@ from tests.e2e.anthropic_world import (
     anthropic_world,
     bill,
     claude_client,
+    costs,
     request_id,
     usage_row,
     user,
@@ -123,6 +126,34 @@ def test_a_stream_from_anthropic_arrives_as_chunks_with_the_usage_last(
     # Anthropic needs max_tokens: the adapter's default when the client sent none.
     assert (body["stream"], body["max_tokens"], "stream_options" in body) == (True, 4096, False)
     assert bill(usage_row(e2e_sessions, headers)) == CLAUDE_BILL
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_cache_writes_are_part_of_the_prompt_and_billed_above_the_input_price(
+    world: World, e2e_sessions: sessionmaker[Session], streamed: bool
+) -> None:
+    world.fake.script(CLAUDE, CACHE_WRITING)
+    ask: Any = {"model": CLAUDE, "messages": [user("Cache this")]}
+    if streamed:
+        with world.sdk.chat.completions.with_streaming_response.create(
+            **ask, stream=True, stream_options={"include_usage": True}
+        ) as response:
+            headers = response.headers
+            usage = list(response.parse())[-1].usage
+    else:
+        raw = world.sdk.chat.completions.with_raw_response.create(**ask)
+        headers, usage = raw.headers, raw.parse().usage
+
+    assert usage is not None and usage.prompt_tokens_details is not None
+    assert (usage.prompt_tokens, usage.completion_tokens) == (450, 7)
+    assert usage.prompt_tokens_details.cached_tokens == 30
+    # Not OpenAI's own fields: where LiteLLM's proxy reports a Claude model's cache writes.
+    assert usage.prompt_tokens_details.model_dump()["cache_creation_tokens"] == 400
+    assert usage.prompt_tokens_details.model_dump()["cache_creation_token_details"] == {
+        "ephemeral_5m_input_tokens": 300,
+        "ephemeral_1h_input_tokens": 100,
+    }
+    assert costs(usage_row(e2e_sessions, headers)) == CACHE_WRITING_BILL
 
 
 def ask_for_tools(world: World, messages: list[Any], streamed: bool) -> tuple[Any, str | None]:

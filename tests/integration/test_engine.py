@@ -207,6 +207,24 @@ def test_log_usage_prices_the_request_when_no_breakdown_is_given(db: Session) ->
     assert db.scalar(select(func.count()).select_from(LLMUsageLog)) == 1
 
 
+def test_log_usage_bills_cache_writes_at_a_quarter_above_the_input_price(db: Session) -> None:
+    model = add_route(db, "anthropic", "claude")
+    engine = LLMRoutingEngine(db)
+    row_id = engine.log_usage(
+        user_id="u",
+        model=model,
+        request_id="req-writes",
+        prompt_tokens=1_000,
+        completion_tokens=500,
+        cache_write_tokens=400,
+    )
+    row = db.get(LLMUsageLog, row_id)
+    assert row is not None
+    assert (row.prompt_tokens, row.cache_write_tokens) == (1_000, 400)
+    # 600 plain + 400 written (× 1.25) input tokens at $1, 500 output tokens at $2 per 1M
+    assert (row.cost_input_usd, row.cost_total_usd) == (Decimal("0.0011"), Decimal("0.0021"))
+
+
 def test_log_usage_of_a_failed_request_without_a_model(db: Session) -> None:
     engine = LLMRoutingEngine(db)
     row_id = engine.log_usage(

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import MetaData, Table, delete, insert, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -244,9 +244,14 @@ def test_migration_0004_fills_the_rollups_from_existing_rows(database_url: str) 
     engine = create_db_engine(database_url)
     try:
         upgrade(engine, "0003")
-        legacy = [r.column_values() for r in random_records(7, 200, hours=50, catalog=False)]
+        records = random_records(7, 200, hours=50, catalog=False)
         with engine.begin() as connection:
-            connection.execute(insert(LLMUsageLog.__table__), legacy)
+            then = Table(LLMUsageLog.__tablename__, MetaData(), autoload_with=connection)
+            legacy = [
+                {name: value for name, value in r.column_values().items() if name in then.c}
+                for r in records
+            ]
+            connection.execute(insert(then), legacy)
         upgrade(engine)
         with Session(engine) as session:
             migrated = all_rollups(session)

@@ -16,6 +16,8 @@ def cost(
     completion: int,
     cached: int = 0,
     *,
+    written: int = 0,
+    written_1h: int = 0,
     input_price: str = "2.50",
     output_price: str = "10.00",
     cached_price: str | None = "1.25",
@@ -28,6 +30,8 @@ def cost(
             prompt_tokens=prompt,
             completion_tokens=completion,
             cached_tokens=cached,
+            cache_write_tokens=written,
+            cache_write_1h_tokens=written_1h,
         )
     )
 
@@ -53,6 +57,45 @@ def test_cached_tokens_without_a_cached_price_cost_the_input_price() -> None:
     result = cost(10_000, 0, 6_000, cached_price=None)
     assert result["cost_cached_usd"] == Decimal("0.015")
     assert result["cost_total_usd"] == Decimal("0.025")
+
+
+def test_cache_writes_cost_a_quarter_more_than_input_and_an_hours_twice_as_much() -> None:
+    # Claude Sonnet 4: $3 input, $0.30 cache reads, $15 output per 1M tokens; Anthropic
+    # bills five-minute writes at $3.75 and one-hour writes at $6.
+    result = cost(
+        10_000,
+        1_000,
+        2_000,
+        written=5_000,
+        written_1h=1_000,
+        input_price="3",
+        output_price="15",
+        cached_price="0.30",
+    )
+    # 3,000 plain × $3 + 4,000 five-minute writes × $3.75 + 1,000 one-hour writes × $6
+    assert result["cost_input_usd"] == Decimal("0.03")
+    assert result["cost_cached_usd"] == Decimal("0.0006")
+    assert result["cost_output_usd"] == Decimal("0.015")
+    assert result["cost_total_usd"] == Decimal("0.0456")
+
+
+def test_without_cache_writes_the_costs_print_as_before() -> None:
+    assert str(cost(800, 200, input_price="10")["cost_input_usd"]) == "0.008"
+
+
+@pytest.mark.parametrize(
+    ("cached", "written", "written_1h", "message"),
+    [
+        (6, 5, 0, r"cached_tokens \(6\) and cache_write_tokens \(5\) are parts of prompt_"),
+        (0, 3, 4, r"cache_write_1h_tokens \(4\) are part of cache_write_tokens \(3\)"),
+        (0, -1, 0, "cache_write_tokens must be a non-negative integer"),
+    ],
+)
+def test_cache_writes_must_fit_in_the_prompt(
+    cached: int, written: int, written_1h: int, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        cost(10, 0, cached, written=written, written_1h=written_1h)
 
 
 def test_one_token_at_a_tiny_price_is_exact() -> None:
@@ -99,7 +142,7 @@ def test_total_is_the_exact_sum_of_its_parts(
     [
         (-1, 0, 0, "prompt_tokens must be a non-negative integer"),
         (0, 1.5, 0, "completion_tokens must be a non-negative integer"),
-        (10, 0, 11, r"cached_tokens \(11\) are part of prompt_tokens \(10\)"),
+        (10, 0, 11, r"cached_tokens \(11\) and cache_write_tokens \(0\) are parts of prompt_"),
         (True, 0, 0, "prompt_tokens must be a non-negative integer"),
     ],
 )

@@ -51,7 +51,9 @@ def record_for(
 ) -> UsageRecord:
     """The record of a request a provider answered (or began to answer)."""
     model = served.candidate.model
+    # A provider's counts are taken as they are, but never as more cache than prompt.
     cached = min(usage.cached_tokens, usage.prompt_tokens)
+    written = min(usage.cache_write_tokens, usage.prompt_tokens - cached)
     costs = calculate_cost(
         input_price=model.input_price,
         output_price=model.output_price,
@@ -59,6 +61,8 @@ def record_for(
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         cached_tokens=cached,
+        cache_write_tokens=written,
+        cache_write_1h_tokens=min(usage.cache_write_1h_tokens, written),
     )
     power = route.power_level or model.power_level
     return UsageRecord.with_costs(
@@ -73,6 +77,7 @@ def record_for(
         task_type=route.task_type,
         prompt_tokens=usage.prompt_tokens,
         cached_tokens=cached,
+        cache_write_tokens=written,
         completion_tokens=usage.completion_tokens,
         usage_estimated=estimated,
         used_byok=served.key_source is KeySource.BYOK,

@@ -39,6 +39,11 @@ class LLMUsageLog(Base):
     task_type: Mapped[str | None] = mapped_column(String(50))
     prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     cached_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default="0"
+    )
+    """The part of `prompt_tokens` written to the provider's prompt cache (billed above the
+    input price by Anthropic: `pricing`)."""
     completion_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     total_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     usage_estimated: Mapped[bool] = flag(False)

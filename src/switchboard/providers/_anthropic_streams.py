@@ -116,9 +116,16 @@ class AnthropicStreamToOpenAI:
         return self._chunk({"tool_calls": [{"index": position, "function": {"arguments": text}}]})
 
     def _count(self, usage: Any) -> None:
-        # Every count Anthropic sends is a running total: the newest replaces the last.
+        # Every count Anthropic sends is a running total: the newest replaces the last (and
+        # `cache_creation` holds the split of the cache writes).
         if isinstance(usage, dict):
-            self._usage.update({k: v for k, v in usage.items() if isinstance(v, int)})
+            self._usage.update(
+                {
+                    k: v
+                    for k, v in usage.items()
+                    if isinstance(v, int) or (k == "cache_creation" and isinstance(v, dict))
+                }
+            )
 
     def _head(self) -> JSON:
         return {

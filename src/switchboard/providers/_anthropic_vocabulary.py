@@ -175,23 +175,35 @@ def openai_error_to_anthropic(body: JSON, status: int) -> JSON:
 
 def usage_from_anthropic(usage: Mapping[str, Any] | None) -> Usage:
     """Anthropic counts input read from and written to its cache apart from `input_tokens`;
-    OpenAI's prompt tokens include both, with the part read from cache as `cached_tokens`."""
+    OpenAI's prompt tokens include both, with the part read from cache as `cached_tokens`.
+    Writes are kept for five minutes unless `cache_creation` says an hour."""
     usage = usage or {}
     cache_read = int(usage.get("cache_read_input_tokens") or 0)
     cache_write = int(usage.get("cache_creation_input_tokens") or 0)
+    creation = usage.get("cache_creation")
+    written_1h = int(creation.get("ephemeral_1h_input_tokens") or 0) if creation else 0
     return Usage(
         prompt_tokens=int(usage.get("input_tokens") or 0) + cache_read + cache_write,
         completion_tokens=int(usage.get("output_tokens") or 0),
         cached_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        cache_write_1h_tokens=min(written_1h, cache_write),
     )
 
 
 def usage_to_anthropic(usage: Usage) -> JSON:
-    """Anthropic's `usage` for the gateway's. OpenAI-style providers do not report cache
-    writes (they cost nothing extra), so `cache_creation_input_tokens` is 0."""
-    return {
-        "input_tokens": max(usage.prompt_tokens - usage.cached_tokens, 0),
-        "cache_creation_input_tokens": 0,
+    """Anthropic's `usage` for the gateway's. (OpenAI-style providers report no cache writes:
+    they cost nothing extra.)"""
+    written = usage.cache_write_tokens
+    anthropic: JSON = {
+        "input_tokens": max(usage.prompt_tokens - usage.cached_tokens - written, 0),
+        "cache_creation_input_tokens": written,
         "cache_read_input_tokens": usage.cached_tokens,
         "output_tokens": usage.completion_tokens,
     }
+    if written:
+        anthropic["cache_creation"] = {
+            "ephemeral_5m_input_tokens": written - usage.cache_write_1h_tokens,
+            "ephemeral_1h_input_tokens": usage.cache_write_1h_tokens,
+        }
+    return anthropic

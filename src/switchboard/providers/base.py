@@ -43,25 +43,46 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    """The part of `prompt_tokens` read from the provider's prompt cache."""
+    cache_write_tokens: int = 0
+    """The part of `prompt_tokens` written to the provider's prompt cache (Anthropic bills
+    these above the input price: `pricing`)."""
+    cache_write_1h_tokens: int = 0
+    """The part of `cache_write_tokens` kept for an hour (the rest: five minutes)."""
 
     @classmethod
     def from_openai(cls, usage: Mapping[str, Any] | None) -> Usage | None:
-        """Read an OpenAI `usage` object; None when there is none."""
+        """Read an OpenAI `usage` object; None when there is none. Cache writes are read where
+        LiteLLM's proxy puts a Claude model's (`prompt_tokens_details.cache_creation_tokens`,
+        or `cache_creation_input_tokens`), and so does `to_openai`."""
         if not usage:
             return None
         details = usage.get("prompt_tokens_details") or {}
+        written = details.get("cache_creation_tokens") or usage.get("cache_creation_input_tokens")
+        written_1h = (details.get("cache_creation_token_details") or {}).get(
+            "ephemeral_1h_input_tokens"
+        )
         return cls(
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
             cached_tokens=int(details.get("cached_tokens") or 0),
+            cache_write_tokens=int(written or 0),
+            cache_write_1h_tokens=int(written_1h or 0),
         )
 
     def to_openai(self) -> JSON:
+        details: JSON = {"cached_tokens": self.cached_tokens}
+        if self.cache_write_tokens:  # not OpenAI's; as LiteLLM's proxy reports them
+            details["cache_creation_tokens"] = self.cache_write_tokens
+            details["cache_creation_token_details"] = {
+                "ephemeral_5m_input_tokens": self.cache_write_tokens - self.cache_write_1h_tokens,
+                "ephemeral_1h_input_tokens": self.cache_write_1h_tokens,
+            }
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
+            "prompt_tokens_details": details,
         }
 
 

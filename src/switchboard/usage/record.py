@@ -27,6 +27,7 @@ class UsageRecord:
     task_type: str | None = None
     prompt_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     completion_tokens: int = 0
     usage_estimated: bool = False
     cost_input_usd: Decimal = _ZERO

@@ -109,7 +109,7 @@ def test_complete_sends_the_recorded_request_and_returns_openai_format(name: str
     assert completion.usage == Usage.from_openai(recording["openai_response"]["usage"])
 
 
-def test_text_usage_counts_cached_input_as_prompt_tokens() -> None:
+def test_text_usage_counts_input_read_from_and_written_to_the_cache_as_prompt_tokens() -> None:
     recording = load("text")
 
     async def call(session: aiohttp.ClientSession, base_url: str) -> Completion:
@@ -119,7 +119,9 @@ def test_text_usage_counts_cached_input_as_prompt_tokens() -> None:
 
     completion, _ = run_against({MESSAGES: json_reply(recording["anthropic_response"])}, call)
 
-    assert completion.usage == Usage(prompt_tokens=2095, completion_tokens=503, cached_tokens=1800)
+    assert completion.usage == Usage(
+        prompt_tokens=2095, completion_tokens=503, cached_tokens=1800, cache_write_tokens=200
+    )
 
 
 def test_bearer_auth_and_configured_headers() -> None:

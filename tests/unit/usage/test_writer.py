@@ -131,7 +131,10 @@ def test_a_spool_written_by_the_previous_version_is_drained(
     spool: UsageSpool, writer: UsageWriter, session_factory: sessionmaker[Session]
 ) -> None:
     old = UsageRecord.from_json(orjson.loads(_OLD_LINE))
-    assert encode_line(old) == _OLD_LINE  # the spool's format has not changed
+    # The spool's format has only gained `cache_write_tokens` since.
+    assert encode_line(old) == _OLD_LINE.replace(
+        b'"cached_tokens":0,', b'"cached_tokens":0,"cache_write_tokens":0,'
+    )
     segment = spool.directory / f"usage-00000000000000000000-0-000000{SUFFIX}"
     segment.write_bytes(_OLD_LINE + _OLDER_LINE)
 
