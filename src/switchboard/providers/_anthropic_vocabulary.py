@@ -181,7 +181,9 @@ def usage_from_anthropic(usage: Mapping[str, Any] | None) -> Usage:
     cache_read = int(usage.get("cache_read_input_tokens") or 0)
     cache_write = int(usage.get("cache_creation_input_tokens") or 0)
     creation = usage.get("cache_creation")
-    written_1h = int(creation.get("ephemeral_1h_input_tokens") or 0) if creation else 0
+    written_1h = (
+        int(creation.get("ephemeral_1h_input_tokens") or 0) if isinstance(creation, Mapping) else 0
+    )
     return Usage(
         prompt_tokens=int(usage.get("input_tokens") or 0) + cache_read + cache_write,
         completion_tokens=int(usage.get("output_tokens") or 0),

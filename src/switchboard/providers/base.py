@@ -59,9 +59,8 @@ class Usage:
             return None
         details = usage.get("prompt_tokens_details") or {}
         written = details.get("cache_creation_tokens") or usage.get("cache_creation_input_tokens")
-        written_1h = (details.get("cache_creation_token_details") or {}).get(
-            "ephemeral_1h_input_tokens"
-        )
+        split = details.get("cache_creation_token_details")
+        written_1h = split.get("ephemeral_1h_input_tokens") if isinstance(split, Mapping) else 0
         return cls(
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),

@@ -39,12 +39,13 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 1000
 
 NICENESS = 5
-"""The writer thread's CPU priority, below the threads that serve requests (0). It works in
-bursts (every segment the interval sealed, at once), and at normal priority a burst took the
-event loop's core and GIL away from the requests in flight: the slowest 1% of requests at
-concurrency 32 took about 3× as long as the median, against 2× at this priority. It still gets
-about a quarter of a core the requests keep busy, enough to keep up with a fully loaded
-worker (at 10 it got a tenth, and fell behind under a saturating load)."""
+"""How far below the threads that serve requests the writer thread runs (added to the
+process's niceness, up to 19). It works in bursts (every segment the interval sealed, at
+once), and at the same priority a burst took the event loop's core and GIL away from the
+requests in flight: the slowest 1% of requests at concurrency 32 took about 3× as long as the
+median, against 2× at 5 below. It still gets about a quarter of a core the requests keep busy,
+enough to keep up with a fully loaded worker (at 10 below it got a tenth, and fell behind
+under a saturating load)."""
 
 
 class UsageWriter:
@@ -96,7 +97,7 @@ class UsageWriter:
             return stored
 
     def _run(self) -> None:
-        _lower_priority(NICENESS)
+        _lower_priority(by=NICENESS)
         while not self._stop.wait(self._interval_s):
             try:
                 self.drain()
@@ -116,15 +117,21 @@ class UsageWriter:
                 session.commit()
 
 
-def _lower_priority(niceness: int) -> None:
-    """Run the calling thread at `niceness`. Only Linux gives each thread its own niceness
-    (elsewhere it would apply to the whole process, or to whatever has that id)."""
+def _lower_priority(*, by: int) -> None:
+    """Run the calling thread `by` niceness below the process's threads. Only Linux gives each
+    thread its own niceness (elsewhere it would apply to the whole process, or to whatever has
+    that id)."""
     if sys.platform != "linux":
         return
+    thread = threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
-    except OSError as error:  # a sandbox may forbid it: serve at the priority we have
+        niceness = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(niceness + by, _LOWEST_PRIORITY))
+    except OSError as error:  # a sandbox may forbid it: store at the priority we have
         log.info("usage writer: cannot lower its priority (%s)", error)
+
+
+_LOWEST_PRIORITY = 19
 
 
 def _unreachable(error: Exception) -> bool:
