@@ -181,12 +181,6 @@ CACHE_WRITING_COSTS = {
 }
 
 
-def costs(row: LLMUsageLog) -> dict[str, Any]:
-    """A usage row's token counts and cost breakdown."""
-    names = ("prompt_tokens", "cached_tokens", "cache_write_tokens", "completion_tokens")
-    return {name: getattr(row, name) for name in (*names, *CACHE_WRITING_COSTS)}
-
-
 CACHE_WRITING_BILL = {
     "prompt_tokens": 450,
     "cached_tokens": 30,
@@ -194,6 +188,12 @@ CACHE_WRITING_BILL = {
     "completion_tokens": 7,
     **CACHE_WRITING_COSTS,
 }
+
+
+def costs(row: LLMUsageLog) -> dict[str, Any]:
+    """A usage row's token counts and cost breakdown."""
+    names = ("prompt_tokens", "cached_tokens", "cache_write_tokens", "completion_tokens")
+    return {name: getattr(row, name) for name in (*names, *CACHE_WRITING_COSTS)}
 
 
 def bill(row: LLMUsageLog) -> dict[str, Any]:
