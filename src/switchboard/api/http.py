@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import random
 import re
 import time
 from typing import Any
@@ -17,27 +15,14 @@ from switchboard.gateway.usage_records import RequestMeta
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
-def request_meta(request: Request) -> RequestMeta:
+def request_meta(request: Request, request_id: str) -> RequestMeta:
     client = request.client
     return RequestMeta(
-        request_id=new_request_id(),
+        request_id=request_id,
         client_ip=client.host if client else None,
         user_agent=(request.headers.get("user-agent") or "")[:500] or None,
         started=time.perf_counter(),
     )
-
-
-def new_request_id() -> str:
-    """`req_` and 128 random bits in hex (a uuid4's worth). They come from a generator seeded
-    from the system's randomness at start, and again in any forked child, so that no two
-    processes share a sequence. Not a system call per request: that one lets go of the GIL,
-    and whenever the usage writer was busy, getting it back cost more than the rest of the id
-    (request ids are unique, not secret)."""
-    return f"req_{_ids.getrandbits(128):032x}"
-
-
-_ids = random.Random()
-os.register_at_fork(after_in_child=_ids.seed)
 
 
 def client_request_id(request: Request, meta: RequestMeta) -> str:

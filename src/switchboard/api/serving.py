@@ -40,7 +40,7 @@ class Surface:
 
 async def serve(request: Request, surface: Surface) -> Response:
     gateway: Gateway = request.app.state.gateway
-    meta = request_meta(request)
+    meta = request_meta(request, gateway.request_ids.new())
     # Every answer, errors too, names the request id that keys its usage record.
     echo = {
         "x-request-id": client_request_id(request, meta),

@@ -30,7 +30,7 @@ from switchboard.gateway.executor import Executor, Keys, Served
 from switchboard.gateway.health import Cooldowns
 from switchboard.gateway.health_checker import HealthChecker
 from switchboard.gateway.keys import KeyCache, Principal
-from switchboard.gateway.usage_records import RequestMeta, Route, record_for
+from switchboard.gateway.usage_records import RequestIds, RequestMeta, Route, record_for
 from switchboard.providers import AdapterRegistry, Completion, Usage
 from switchboard.providers.base import JSON
 from switchboard.routing import RoutePlan, RouteRequest, plan_named, plan_route
@@ -80,6 +80,7 @@ class Gateway:
             sessions, settings, secrets=secrets, adapters=self.adapters, http=http
         )
         self.database_ok = True
+        self.request_ids = RequestIds()
         self._rng = rng or random.Random()
         self._poller: asyncio.Task[None] | None = None
         self._refreshing: asyncio.Future[bool] | None = None
