@@ -58,11 +58,9 @@ class UsageSpool:
         with self._lock:
             os.write(self._fd, line)
             self._written += 1
-            if self._written < self.segment_records:
-                return
-            full = self._fd
-            self._open_segment()
-        os.close(full)
+            full = self._written >= self.segment_records
+        if full:
+            self.rotate()
 
     def rotate(self) -> bool:
         """Seal the active segment (if it has anything) and start a new one."""
