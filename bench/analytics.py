@@ -34,7 +34,7 @@ from sqlalchemy import Engine, PrimaryKeyConstraint, insert, text
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
-from bench.routing import DEFAULT_POSTGRES, postgres_schema
+from bench.databases import DEFAULT_POSTGRES, postgres_schema
 from switchboard.api.app import create_app
 from switchboard.db import open_database
 from switchboard.models import LLMModel, LLMProvider, LLMUsageLog

@@ -1,17 +1,18 @@
 """Throwaway databases for the benchmarks: a SQLite file in a temporary directory, or a
-PostgreSQL schema of its own (reached through the connection's search_path), dropped after."""
+PostgreSQL schema of its own (the tests' `postgres_schema`); and the `--postgres` option."""
 
 from __future__ import annotations
 
+import argparse
+import os
 import tempfile
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, text
+from tests.databases import postgres_schema as _postgres_schema
 
-from switchboard.db import normalize_url
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @contextmanager
@@ -20,18 +21,18 @@ def sqlite_database(prefix: str = "bench-") -> Iterator[str]:
         yield f"sqlite:///{Path(directory) / 'bench.db'}"
 
 
-@contextmanager
-def postgres_schema(url: str) -> Iterator[str]:
-    """A new schema, reached through the connection's search_path, dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(normalize_url(url))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = make_url(normalize_url(url))
-        scoped = scoped.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def postgres_schema(url: str) -> AbstractContextManager[str]:
+    """A new schema on the server at `url`, reached through the search_path, dropped after."""
+    return _postgres_schema(url, "bench")
+
+
+def add_postgres_option(parser: argparse.ArgumentParser, does: str) -> None:
+    """`--postgres [URL]`: also `does` on a fresh PostgreSQL schema (or BENCH_DATABASE_URL)."""
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=DEFAULT_POSTGRES,
+        default=os.environ.get("BENCH_DATABASE_URL"),
+        metavar="URL",
+        help=f"also {does} a fresh PostgreSQL schema (URL default: {DEFAULT_POSTGRES})",
+    )

@@ -16,7 +16,6 @@ import argparse
 import gc
 import json
 import math
-import os
 import random
 import statistics
 import sys
@@ -29,7 +28,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, insert
 
-from bench.databases import postgres_schema, sqlite_database
+from bench.databases import add_postgres_option, postgres_schema, sqlite_database
 from switchboard.catalog.loader import load_snapshot, price_ceilings
 from switchboard.catalog.snapshot import CatalogSnapshot
 from switchboard.db import open_database
@@ -42,7 +41,6 @@ SEED = 20240601
 PROVIDERS, MODELS_PER_PROVIDER, RULES, REQUESTS = 50, 20, 10_000, 10_000
 LOADS, EXPLAINS = 5, 200
 DECISION_TARGET_US, LOAD_TARGET_MS = 50.0, 1000.0
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 TASKS = ("general", "chat", "code", "summarize", "extract", "translate")
 UNKNOWN_TASK = "poetry"
 # Input price range ($/1M, log-uniform) and output/input ratio of each power level's models.
@@ -378,14 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.routing", description="Routing decision and catalog load times."
     )
-    parser.add_argument(
-        "--postgres",
-        nargs="?",
-        const=DEFAULT_POSTGRES,
-        default=os.environ.get("BENCH_DATABASE_URL"),
-        metavar="URL",
-        help=f"also load from a fresh PostgreSQL schema (URL default: {DEFAULT_POSTGRES})",
-    )
+    add_postgres_option(parser, "load from")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     figures = run(args.postgres)

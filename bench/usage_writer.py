@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import random
 import statistics
 import sys
@@ -38,7 +37,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.databases import postgres_schema, sqlite_database
+from bench.databases import add_postgres_option, postgres_schema, sqlite_database
 from switchboard.db import open_database
 from switchboard.models import Base, LLMUsageHourly, LLMUsageLog, UserAPIKey
 from switchboard.pricing import calculate_cost
@@ -51,7 +50,6 @@ from switchboard.vocabulary import PowerLevel, Tier
 SEED = 20250601
 PROVIDERS, MODELS_PER_PROVIDER, USERS = 5, 4, 20
 RECORDS, SEGMENT, ROUNDS = 20_000, 500, 3
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 LEVELS = (PowerLevel.ECO, PowerLevel.BALANCED, PowerLevel.PRECISION)
 LEVEL_WEIGHTS = (25, 60, 15)
 ROUTED_MODELS, ROUTE_WEIGHTS, FALLBACKS = 2, (3, 1), 0.05
@@ -300,14 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="any request may go to any model: many more rollup rows (the worst case)",
     )
-    parser.add_argument(
-        "--postgres",
-        nargs="?",
-        const=DEFAULT_POSTGRES,
-        default=os.environ.get("BENCH_DATABASE_URL"),
-        metavar="URL",
-        help=f"also measure on a fresh PostgreSQL schema (URL default: {DEFAULT_POSTGRES})",
-    )
+    add_postgres_option(parser, "measure on")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     figures = run(args)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.db import normalize_url, open_database
+from switchboard.db import open_database
+from tests.databases import postgres_schema
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -30,32 +28,13 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     return key
 
 
-@contextmanager
-def postgres_schema_url(prefix: str) -> Iterator[str]:
-    """A URL to a new, empty PostgreSQL schema (dropped afterwards), reached through the
-    connection's search_path."""
-    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(normalize_url(POSTGRES_URL))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(normalize_url(POSTGRES_URL))
-        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL to an empty database of each kind: a SQLite file, or a new PostgreSQL schema."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'switchboard.db'}"
         return
-    with postgres_schema_url("test") as url:
+    with postgres_schema(POSTGRES_URL, "test") as url:
         yield url
 
 

@@ -10,7 +10,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.db import open_database
-from tests.conftest import postgres_schema_url
+from tests.conftest import POSTGRES_URL
+from tests.databases import postgres_schema
 
 
 @pytest.fixture(
@@ -23,7 +24,7 @@ def e2e_database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'switchboard.db'}"
         return
-    with postgres_schema_url("e2e") as url:
+    with postgres_schema(POSTGRES_URL, "e2e") as url:
         yield url
 
 
