@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import Engine, text
 
 from switchboard.db import (
     SCHEMA_REVISION,
@@ -24,46 +26,41 @@ def test_the_schema_revision_is_the_newest_migration() -> None:
     assert head_revision() == SCHEMA_REVISION
 
 
-def test_a_fresh_database_is_migrated(database_url: str) -> None:
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on an empty database."""
     engine = create_db_engine(database_url)
-    try:
-        assert not is_at_head(engine)
-        migrate_to_head(engine)
-        assert current_revision(engine) == head_revision()
-        assert is_at_head(engine)
-    finally:
-        engine.dispose()
+    yield engine
+    engine.dispose()
 
 
-def test_an_old_database_is_migrated(database_url: str) -> None:
-    engine = create_db_engine(database_url)
-    try:
-        migrate_to_head(engine)
-        downgrade(engine, "-1")
-        assert not is_at_head(engine)
-        migrate_to_head(engine)
-        assert current_revision(engine) == head_revision()
-    finally:
-        engine.dispose()
+def test_a_fresh_database_is_migrated(engine: Engine) -> None:
+    assert not is_at_head(engine)
+    migrate_to_head(engine)
+    assert current_revision(engine) == head_revision()
+    assert is_at_head(engine)
 
 
-def test_a_revision_from_elsewhere_is_not_taken_for_the_head(database_url: str) -> None:
-    engine = create_db_engine(database_url)
-    try:
-        migrate_to_head(engine)
-        with engine.begin() as connection:
-            connection.execute(text("UPDATE alembic_version SET version_num = 'elsewhere'"))
-        assert not is_at_head(engine)
-    finally:
-        engine.dispose()
+def test_an_old_database_is_migrated(engine: Engine) -> None:
+    migrate_to_head(engine)
+    downgrade(engine, "-1")
+    assert not is_at_head(engine)
+    migrate_to_head(engine)
+    assert current_revision(engine) == head_revision()
 
 
-def test_a_current_database_is_checked_without_importing_alembic(database_url: str) -> None:
-    engine = create_db_engine(database_url)
-    try:
-        migrate_to_head(engine)
-    finally:
-        engine.dispose()
+def test_a_revision_from_elsewhere_is_not_taken_for_the_head(engine: Engine) -> None:
+    migrate_to_head(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'elsewhere'"))
+    assert not is_at_head(engine)
+
+
+def test_a_current_database_is_checked_without_importing_alembic(
+    engine: Engine, database_url: str
+) -> None:
+    migrate_to_head(engine)
+    engine.dispose()  # the check below opens the database in a process of its own
     check = (
         "import sys\n"
         "from switchboard.db import create_db_engine, migrate_to_head\n"
