@@ -252,6 +252,44 @@ def test_csv_exports_parse_and_sum_to_the_totals(
     assert export(**PERIOD, kind="rows", user_id="nobody") == []
 
 
+FORMULAS = {
+    '=HYPERLINK("http://x")': '\'=HYPERLINK("http://x")',
+    "+1+1": "'+1+1",
+    "@SUM(A1)": "'@SUM(A1)",
+    "\t=1": "'\t=1",
+    "\r=1": "'\r=1",
+    "plain-text": "plain-text",
+}
+
+
+def test_csv_text_cells_never_run_as_formulas(
+    client: TestClient, admin_headers: dict[str, str], db: Session, catalog: Catalog
+) -> None:
+    """Text a user or client chose (user ids, task types) is exported with a `'` before a
+    formula's first character; numbers, negative ones included, are left as they are."""
+    at = T0 + timedelta(hours=1)
+    rows = [
+        record(catalog["mini"], at + timedelta(minutes=n), "0.5", user_id=text, task_type="-2-3")
+        for n, text in enumerate(FORMULAS)
+    ]
+    rows.append(record(catalog["mini"], at + timedelta(minutes=9), "-0.25", user_id="refund"))
+    write_records(db, rows)
+    db.commit()
+    response = client.get(
+        f"{URL}/export.csv", params={**PERIOD, "kind": "rows"}, headers=admin_headers
+    )
+    assert response.status_code == 200, response.text
+    exported = list(csv.DictReader(io.StringIO(response.text, newline="")))
+    assert [r["user_id"] for r in exported] == [*FORMULAS.values(), "refund"]
+    assert [r["task_type"] for r in exported] == ["'-2-3"] * len(FORMULAS) + [""]
+    assert exported[-1]["cost_total_usd"] == "-0.2500000000"
+    series = client.get(
+        f"{URL}/export.csv", params={**PERIOD, "kind": "timeseries"}, headers=admin_headers
+    )
+    hour = next(r for r in csv.DictReader(io.StringIO(series.text)) if r["requests"] != "0")
+    assert hour["cost_total_usd"] == "2.7500000000"
+
+
 def test_the_spec_queries_give_the_same_numbers(
     client: TestClient, admin_headers: dict[str, str], db: Session, catalog: Catalog
 ) -> None:

@@ -123,7 +123,9 @@ def export_csv(
     granularity: GranularityParam = Granularity.HOUR,
 ) -> StreamingResponse:
     """The time series (`kind=timeseries`) or the raw usage rows (`kind=rows`, oldest first,
-    streamed: an export of any size is never held in memory) as CSV."""
+    streamed: an export of any size is never held in memory) as CSV. A text cell that starts
+    with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'` before it, so that a
+    spreadsheet shows it rather than running it as a formula; numbers are never changed."""
     if kind is ExportKind.TIMESERIES:
         points = analytics.time_series(session, filters=filters, granularity=granularity)
         rows = _time_series_rows(points)
@@ -146,11 +148,23 @@ TIME_SERIES_HEADER = (
 )
 TIME_SERIES_KINDS = (datetime, *(int,) * 7, Decimal, *(float,) * 4)
 Cell = Callable[[Any], object]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP's list for CSV injection)."""
+
+
+def _text(value: str) -> str:
+    """A text cell, with a `'` before it when a spreadsheet would run it as a formula
+    (`=HYPERLINK(…)`, `-2-3`). Only text columns are escaped: a number, negative or not, is
+    formatted by its own type and is never touched."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
 _FORMATS: dict[type, Cell] = {
     bool: lambda value: "true" if value else "false",
     datetime: datetime.isoformat,
     Decimal: lambda value: format(value, "f"),
     float: lambda value: f"{value:.1f}",
+    str: _text,
 }
 
 
@@ -174,10 +188,13 @@ def _chunks(
     rows: Iterable[Sequence[object]], header: Sequence[str], kinds: Sequence[type]
 ) -> Iterator[str]:
     """CSV text: a header, then `CSV_CHUNK_ROWS` rows per chunk; each column formatted by
-    its Python type (money as exact decimals, times in ISO 8601, NULL as empty)."""
+    its Python type (money as exact decimals, times in ISO 8601, NULL as empty, text as
+    `_text` escapes it)."""
     formats = [_cell(kind) for kind in kinds]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180's CRLF: the csv module quotes a field holding any character of the line
+    # terminator, so a text cell with a bare CR cannot split its row (as it did with "\n").
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for count, row in enumerate(rows, start=1):
         writer.writerow([format_(value) for format_, value in zip(formats, row, strict=True)])
