@@ -36,13 +36,6 @@ def hash_virtual_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def mask_secret(secret: str) -> str:
-    """`sk-abc…wxyz`: enough to recognise a secret, never enough to use it."""
-    if len(secret) <= 12:
-        return "…" if len(secret) < 8 else f"{secret[:2]}…{secret[-2:]}"
-    return f"{secret[:6]}…{secret[-4:]}"
-
-
 class SecretManager:
     """Encrypts and decrypts secrets with the keys given, the first one current."""
 

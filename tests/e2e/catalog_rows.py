@@ -37,8 +37,10 @@ def add_provider(
     byok: bool = False,
     min_tier: Tier = Tier.FREE,
     with_system_key: bool = True,
+    api_key: str | None = None,
 ) -> LLMProvider:
-    encrypted = secrets.encrypt_secret(system_key(slug))["encrypted_value"]
+    """A provider whose stored system key is `api_key`, else `system_key(slug)`."""
+    encrypted = secrets.encrypt_secret(api_key or system_key(slug))["encrypted_value"]
     provider = LLMProvider(
         provider_name=slug,
         provider_slug=slug,

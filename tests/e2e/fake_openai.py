@@ -51,6 +51,10 @@ class Reply:
     status: int = 200
     """Anything else answers an OpenAI-style error with this status."""
     error_message: str = "scripted failure"
+    """`{authorization}` in it is replaced by the Authorization header received: a provider
+    that repeats the credential it was sent."""
+    error_raw: bytes | None = None
+    """An error body sent as it is (`text/html`), instead of OpenAI's error JSON."""
     error_code: str | None = None
     retry_after: str | None = None
     delay_s: float = 0.0
@@ -62,6 +66,8 @@ class Reply:
     chunk_delay_s: float = 0.0
     break_after_chunks: int | None = None
     """Send this many chunks of a stream, then cut the connection."""
+    error_after_chunks: int | None = None
+    """Send this many chunks of a stream, then an `error` event (`error_message`)."""
 
 
 @dataclass(slots=True)
@@ -140,7 +146,7 @@ class FakeOpenAI:
                 _cut(request)
                 return web.Response()
             if reply.status != 200:
-                return _error(reply)
+                return _error(reply, received)
             if body.get("stream"):
                 return await _stream(request, received, reply, body)
             return web.json_response(_completion(reply, body))
@@ -329,6 +335,11 @@ async def _stream(
         if reply.break_after_chunks is not None and sent >= reply.break_after_chunks:
             _cut(request)
             return response
+        if reply.error_after_chunks is not None and sent >= reply.error_after_chunks:
+            error = _error_body(reply, received)
+            await response.write(b"data: " + orjson.dumps(error) + b"\n\n")
+            await response.write_eof()
+            return response
         if sent and reply.chunk_delay_s:
             await asyncio.sleep(reply.chunk_delay_s)
         await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
@@ -337,17 +348,24 @@ async def _stream(
     return response
 
 
-def _error(reply: Reply) -> web.Response:
+def _error(reply: Reply, received: Received) -> web.Response:
     headers = {"retry-after": reply.retry_after} if reply.retry_after is not None else {}
-    body = {
+    if reply.error_raw is not None:
+        headers["content-type"] = "text/html"
+        return web.Response(body=reply.error_raw, status=reply.status, headers=headers)
+    return web.json_response(_error_body(reply, received), status=reply.status, headers=headers)
+
+
+def _error_body(reply: Reply, received: Received) -> dict[str, Any]:
+    message = reply.error_message.replace("{authorization}", received.authorization or "")
+    return {
         "error": {
-            "message": reply.error_message,
+            "message": message,
             "type": "invalid_request_error" if reply.status < 500 else "server_error",
             "param": None,
             "code": reply.error_code,
         }
     }
-    return web.json_response(body, status=reply.status, headers=headers)
 
 
 def _cut(request: web.Request) -> None:

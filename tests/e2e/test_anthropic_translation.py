@@ -264,7 +264,9 @@ def test_a_rate_limited_anthropic_falls_back_to_the_next_candidate(
 
     assert raw.parse().model == BACKUP
     assert raw.headers["x-switchboard-attempts"] == "2"
-    assert "fake-anthropic answered 429: Rate limited" in raw.headers["x-switchboard-route-reason"]
+    assert raw.headers["x-switchboard-route-reason"].endswith(
+        "fallback after 1 failed: fake-anthropic/claude-limited (rate_limited)"
+    )
     assert len(world.fake.received("claude-limited")) == 1
     row = usage_row(e2e_sessions, raw.headers)
     assert (row.model_name, row.status_code, row.attempts) == (BACKUP, 200, 2)

@@ -6,7 +6,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from switchboard.errors import ConfigurationError, SecretDecryptionError
-from switchboard.secrets import SecretManager, get_secret_manager, key_id, mask_secret
+from switchboard.redaction import mask_secret
+from switchboard.secrets import SecretManager, get_secret_manager, key_id
 from switchboard.settings import Settings
 
 

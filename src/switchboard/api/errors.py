@@ -43,7 +43,9 @@ _ANTHROPIC_TYPES = {
 
 class ApiError(Exception):
     """An error answer: status, message, and OpenAI's `code` and `param` when they apply.
-    `upstream_body` is a provider's own (OpenAI-format) error, passed on as it is."""
+    `upstream_body` is a provider's own (OpenAI-format) error, passed on as it is (already
+    scrubbed of secrets). `detail` is what operators see of it (the usage record, the log):
+    the message, or more than the caller is told."""
 
     def __init__(
         self,
@@ -54,8 +56,10 @@ class ApiError(Exception):
         param: str | None = None,
         headers: Mapping[str, str] | None = None,
         upstream_body: dict[str, Any] | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.detail = detail or message
         self.status = status
         self.message = message
         self.code = code
@@ -110,7 +114,11 @@ def to_api_error(error: BaseException) -> ApiError:
 
 
 def _all_failed(error: AllFailedError) -> ApiError:
-    tried = "; ".join(error.trail.failures + error.trail.skipped)
+    """The caller learns which deployments failed and how; the providers' own words (and
+    which keys are missing) go to the usage record and the log (`detail`)."""
+    trail = error.trail
+    tried = ", ".join(f"{entry.deployment} ({entry.kind})" for entry in trail.failures)
+    detail = trail.detail()
     if error.last.kind is ErrorKind.RATE_LIMITED:
         headers = {}
         if error.last.retry_after_s is not None:
@@ -120,9 +128,12 @@ def _all_failed(error: AllFailedError) -> ApiError:
             f"Every candidate is rate limited. Tried: {tried}",
             code="rate_limited",
             headers=headers,
+            detail=detail,
         )
     status = 504 if error.last.kind is ErrorKind.TIMEOUT else 502
-    return ApiError(status, f"Every candidate failed. Tried: {tried}", code="upstream_error")
+    return ApiError(
+        status, f"Every candidate failed. Tried: {tried}", code="upstream_error", detail=detail
+    )
 
 
 def _upstream_message(error: ApiError) -> str | None:

@@ -13,6 +13,8 @@ from switchboard.api.errors import ApiError
 from switchboard.gateway.usage_records import RequestMeta
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_HEADER_UNSAFE = re.compile(r"[^\x20-\x7e]+")
+MAX_HEADER_BYTES = 512
 
 
 def request_meta(request: Request, request_id: str) -> RequestMeta:
@@ -70,3 +72,19 @@ def _too_large(max_bytes: int) -> ApiError:
     return ApiError(
         413, f"The request body is larger than {max_bytes} bytes.", code="request_too_large"
     )
+
+
+def header_value(text: str, limit: int = MAX_HEADER_BYTES) -> str:
+    """`text` made safe as an HTTP header value: control characters (CR, LF, NUL…) become a
+    space, anything outside printable ASCII a `?` run, and the result is cut to `limit`
+    bytes. Every header built from text that is not ours (a route reason, a provider's
+    error) goes through here: an invalid value makes the server drop an answer already paid
+    for."""
+    cleaned = _HEADER_UNSAFE.sub(_replacement, text).strip()
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 3].rstrip() + "..."
+    return cleaned
+
+
+def _replacement(match: re.Match[str]) -> str:
+    return " " if match.group(0).isspace() or not match.group(0).isprintable() else "?"

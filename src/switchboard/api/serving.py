@@ -15,7 +15,13 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from switchboard.api.errors import ApiError, render, to_api_error
-from switchboard.api.http import bearer_token, client_request_id, read_json_object, request_meta
+from switchboard.api.http import (
+    bearer_token,
+    client_request_id,
+    header_value,
+    read_json_object,
+    request_meta,
+)
 from switchboard.api.streaming import EventStreamResponse
 from switchboard.gateway.executor import Served
 from switchboard.gateway.keys import Principal
@@ -104,7 +110,7 @@ def _record_failure(
             principal,
             status_code=api_error.status,
             error_type=api_error.code or api_error.error_type,
-            error_message=api_error.message,
+            error_message=api_error.detail,
             route=route,
             trail=trail if trail is not None else (served.trail if served else None),
             served=served,
@@ -115,24 +121,19 @@ def _record_failure(
 def _served_headers(meta: RequestMeta, served: Served) -> dict[str, str]:
     candidate, trail = served.candidate, served.trail
     reason = candidate.route_reason
-    if trail.failures:
-        reason += f"; fallback after {len(trail.failures)} failed: " + "; ".join(trail.failures)
-    if trail.skipped:
-        reason += f"; {len(trail.skipped)} skipped: " + "; ".join(trail.skipped)
+    if summary := trail.summary():
+        reason += f"; {summary}"
     overhead_ms = (time.perf_counter() - meta.started - trail.upstream_s) * 1000
-    return {
+    values = {
         "x-switchboard-request-id": meta.request_id,
         "x-switchboard-model": candidate.model.model_id,
         "x-switchboard-provider": candidate.provider.slug,
         "x-switchboard-key-source": str(served.key_source),
-        "x-switchboard-route-reason": _header_safe(reason),
+        "x-switchboard-route-reason": reason,
         "x-switchboard-attempts": str(trail.attempts),
         "x-switchboard-overhead-ms": f"{max(0.0, overhead_ms):.2f}",
     }
-
-
-def _header_safe(value: str, limit: int = 500) -> str:
-    return value.encode("ascii", "replace").decode("ascii").replace("\n", " ")[:limit]
+    return {name: header_value(value) for name, value in values.items()}
 
 
 def _checked_task_type(task_type: str | None) -> str | None:

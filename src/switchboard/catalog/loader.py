@@ -32,12 +32,18 @@ def system_key_variable(provider_slug: str) -> str:
 def environment_key(
     provider_slug: str, config: Mapping[str, Any] | None, environ: Mapping[str, str]
 ) -> str | None:
-    """A provider's system key from the environment: the variable its config names in
-    `api_key_env` (e.g. LITELLM_MASTER_KEY), else `<SLUG>_API_KEY`; None when neither is set."""
+    """A provider's system key from the environment; None when no variable is set."""
+    names = system_key_variables(provider_slug, config)
+    return next((environ[name] for name in names if environ.get(name)), None)
+
+
+def system_key_variables(provider_slug: str, config: Mapping[str, Any] | None) -> list[str]:
+    """The variables a provider's system key is read from, first first: the one its config
+    names in `api_key_env` (e.g. LITELLM_MASTER_KEY), then `<SLUG>_API_KEY`."""
     names = [system_key_variable(provider_slug)]
     if config and isinstance(config.get("api_key_env"), str):
         names.insert(0, config["api_key_env"])
-    return next((environ[name] for name in names if environ.get(name)), None)
+    return names
 
 
 def price_ceilings(settings: Settings) -> dict[PowerLevel, Decimal]:

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 import aiohttp
 
+from switchboard.catalog.loader import system_key_variables
 from switchboard.errors import SwitchboardError
 from switchboard.gateway.health import Cooldowns
 from switchboard.gateway.keys import ByokKey
@@ -30,20 +31,71 @@ from switchboard.vocabulary import AuthType, KeySource
 T = TypeVar("T")
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A candidate that failed, or was not called, and why (already scrubbed of secrets)."""
+
+    deployment: str
+    """`provider_slug/model_id`."""
+    reason: str
+    kind: str | None = None
+    """The error kind of a call that failed; None for a candidate not called."""
+
+    def __str__(self) -> str:
+        return f"{self.deployment}: {self.reason}"
+
+
 @dataclass(slots=True)
 class Trail:
     """What happened on the way: for headers, errors and the usage record."""
 
     attempts: int = 0
-    failures: list[str] = field(default_factory=list)
+    failures: list[Attempt] = field(default_factory=list)
     """Candidates called that failed, with why."""
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[Attempt] = field(default_factory=list)
     """Candidates not called (no usable key, no adapter), with why."""
+    deadline_reached: bool = False
     upstream_s: float = 0.0
 
-    def note(self, candidate: Candidate, why: str, *, called: bool = True) -> None:
-        entry = f"{candidate.provider.slug}/{candidate.model.model_id}: {why}"
+    def note(
+        self, candidate: Candidate, why: str, *, kind: str | None = None, called: bool = True
+    ) -> None:
+        entry = Attempt(f"{candidate.provider.slug}/{candidate.model.model_id}", why, kind)
         (self.failures if called else self.skipped).append(entry)
+
+    def detail(self) -> str:
+        """Everything, for operators (the usage record, logs): each failure and skip with why,
+        including which providers have no usable key."""
+        entries = [str(entry) for entry in self.failures + self.skipped]
+        if self.deadline_reached:
+            entries.append("deadline reached")
+        return "; ".join(entries)
+
+    def summary(self) -> str:
+        """For the caller: the deployments that failed and how, not the state of anyone's
+        keys nor the providers' own words."""
+        failed = ", ".join(f"{entry.deployment} ({entry.kind})" for entry in self.failures)
+        text = f"fallback after {len(self.failures)} failed: {failed}" if failed else ""
+        if self.deadline_reached:
+            text += "; deadline reached" if text else "deadline reached"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A candidate ready to call."""
+
+    adapter: ProviderAdapter
+    upstream: Upstream
+    key_source: KeySource
+    byok_key_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unusable:
+    """Why a candidate cannot be called."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +119,7 @@ class AllFailedError(SwitchboardError):
     """Every candidate tried failed with a retryable error."""
 
     def __init__(self, trail: Trail, last: UpstreamError) -> None:
-        super().__init__("every candidate failed" + _listing(trail))
+        super().__init__(f"every candidate failed: {trail.detail()}")
         self.trail = trail
         self.last = last
 
@@ -121,7 +173,7 @@ class Executor:
         async def call(
             adapter: ProviderAdapter, upstream: Upstream
         ) -> tuple[JSON, AsyncIterator[JSON]]:
-            chunks = adapter.stream(self._http, upstream, body)
+            chunks = _scrubbing(adapter.stream(self._http, upstream, body), upstream.api_key)
             try:
                 first = await anext(chunks)
             except StopAsyncIteration:
@@ -153,20 +205,22 @@ class Executor:
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                trail.failures.append("deadline reached")
+                trail.deadline_reached = True
                 break
             prepared = self._prepare(candidate, keys, min(self._timeout_s, remaining))
-            if isinstance(prepared, str):
-                trail.note(candidate, prepared, called=False)
+            if isinstance(prepared, Unusable):
+                trail.note(candidate, prepared.reason, called=False)
                 continue
-            adapter, upstream, key_source, byok_key_id = prepared
-            served = Served(candidate, upstream, key_source, byok_key_id, trail)
+            adapter, upstream = prepared.adapter, prepared.upstream
+            served = Served(candidate, upstream, prepared.key_source, prepared.byok_key_id, trail)
             trail.attempts += 1
             started = time.perf_counter()
             try:
                 result = await call(adapter, upstream)
-            except UpstreamError as error:
+            except UpstreamError as raised:
                 trail.upstream_s += time.perf_counter() - started
+                # A provider may repeat the key it was sent: nothing below sees it.
+                error = raised.scrubbed((upstream.api_key,))
                 if error.kind is ErrorKind.UNSUPPORTED:
                     # Refused before any call: another candidate may honour the parameter.
                     trail.attempts -= 1
@@ -176,7 +230,7 @@ class Executor:
                 if not error.retryable:
                     raise CallerFaultError(error, served) from None
                 last_error = error
-                trail.note(candidate, error.message)
+                trail.note(candidate, error.message, kind=error.kind)
                 self._cooldowns.record_failure(
                     candidate.provider.id,
                     candidate.model.id,
@@ -190,22 +244,24 @@ class Executor:
         if last_error is None and unsupported is not None:
             raise unsupported
         if last_error is None:
-            raise NoRouteError("no candidate could be tried" + _listing(trail), trail)
+            reasons = dict.fromkeys(entry.reason for entry in trail.skipped)
+            raise NoRouteError("; ".join(reasons) or "no candidate could be tried", trail)
         raise AllFailedError(trail, last_error)
 
-    def _prepare(
-        self, candidate: Candidate, keys: Keys, remaining_s: float
-    ) -> tuple[ProviderAdapter, Upstream, KeySource, int | None] | str:
+    def _prepare(self, candidate: Candidate, keys: Keys, remaining_s: float) -> Prepared | Unusable:
         """What calling `candidate` needs, or why it cannot be called."""
         provider = candidate.provider
         api_format = AdapterRegistry.format_of(provider.slug, provider.api_format)
         adapter = self._adapters.for_format(api_format)
         if adapter is None:
-            return f"no adapter for wire format {api_format!r}"
+            return Unusable(f"no adapter for wire format {api_format!r}")
         byok = keys.byok.get(provider.id) if candidate.key_source is KeySource.BYOK else None
         api_key = byok.secret if byok is not None else keys.system.get(provider.id)
         if api_key is None and provider.needs_key:
-            return "no usable key"
+            variable = system_key_variables(provider.slug, provider.config)[0]
+            return Unusable(
+                f"no usable key: set {variable} or store a system key for {provider.slug!r}"
+            )
         upstream = Upstream(
             provider_slug=provider.slug,
             base_url=provider.base_url,
@@ -216,13 +272,21 @@ class Executor:
             connect_timeout_s=min(self._connect_timeout_s, remaining_s),
             timeout_s=remaining_s,
         )
-        key_source = KeySource.BYOK if byok is not None else KeySource.SYSTEM
-        return adapter, upstream, key_source, byok.key_id if byok is not None else None
+        if byok is not None:
+            return Prepared(adapter, upstream, KeySource.BYOK, byok.key_id)
+        return Prepared(adapter, upstream, KeySource.SYSTEM, None)
 
 
-def _listing(trail: Trail) -> str:
-    tried = trail.failures + trail.skipped
-    return (": " + "; ".join(tried)) if tried else ""
+async def _scrubbing(chunks: AsyncIterator[JSON], secret: str | None) -> AsyncIterator[JSON]:
+    """`chunks`, with the key masked in the text of any error it raises (before or after the
+    first chunk)."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except UpstreamError as error:
+        raise error.scrubbed((secret,)) from None
+    finally:
+        await _close(chunks)
 
 
 async def _close(chunks: AsyncIterator[JSON]) -> None:

@@ -45,7 +45,8 @@ from switchboard.catalog.loader import environment_key
 from switchboard.errors import NotFoundError, SecretDecryptionError
 from switchboard.models import Lease, LLMModel, LLMProvider
 from switchboard.providers import AdapterRegistry, ErrorKind, Upstream, UpstreamError
-from switchboard.secrets import SecretManager, mask_secret
+from switchboard.redaction import mask_secret
+from switchboard.secrets import SecretManager
 from switchboard.settings import Settings
 from switchboard.vocabulary import AuthType, HealthStatus
 

@@ -9,13 +9,14 @@ and back, and raises only `UpstreamError`.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import aiohttp
 
 from switchboard.errors import SwitchboardError
+from switchboard.redaction import scrub, scrub_json
 from switchboard.vocabulary import AuthType
 
 JSON = dict[str, Any]
@@ -142,6 +143,17 @@ class UpstreamError(SwitchboardError):
     @property
     def retryable(self) -> bool:
         return self.kind in _RETRYABLE
+
+    def scrubbed(self, secrets: Iterable[str | None]) -> Self:
+        """This error with `secrets`, and anything shaped like a key, masked in its text and
+        its body: what a provider says goes on to clients, logs and the usage record."""
+        secrets = tuple(secrets)
+        clean = type(self).__new__(type(self))  # not copy.copy: it calls __init__(*args)
+        clean.__dict__.update(self.__dict__)
+        clean.message = scrub(self.message, secrets)
+        clean.args = (clean.message,)
+        clean.body = scrub_json(self.body, secrets) if self.body is not None else None
+        return clean
 
     @property
     def provider_wide(self) -> bool:

@@ -82,7 +82,7 @@ class OpenAICompatAdapter:
                 if "error" in chunk and "choices" not in chunk:
                     raise UpstreamError(
                         ErrorKind.SERVER_ERROR,
-                        f"{upstream.provider_slug} failed mid-stream",
+                        f"{upstream.provider_slug} failed mid-stream: {_error_message(chunk)}",
                         body=chunk,
                     )
                 yield chunk
@@ -118,3 +118,9 @@ class OpenAICompatAdapter:
             payload.pop("stream", None)
             payload.pop("stream_options", None)
         return payload
+
+
+def _error_message(chunk: JSON) -> str:
+    error = chunk.get("error")
+    message = error.get("message") if isinstance(error, dict) else error
+    return str(message)[:300]

@@ -18,6 +18,11 @@ from switchboard.routing.reasons import Rejection
 from switchboard.routing.request import RouteRequest
 from switchboard.vocabulary import KeySource
 
+_ECHOED_CHARS = 100
+"""How much of a name the client sent an error repeats."""
+_LISTED_PROBLEMS = 5
+"""How many of the named models an error lists the problem of."""
+
 
 class NamedModelProblem(enum.IntEnum):
     """Ordered by how much it tells the client: the most telling one is reported."""
@@ -51,7 +56,7 @@ def plan_named(
     for name in names:
         matches = snapshot.find_models(name)
         if not matches:
-            problems.append((NamedModelProblem.UNKNOWN, f"model {name!r} does not exist"))
+            problems.append((NamedModelProblem.UNKNOWN, f"model {_echo(name)} does not exist"))
             continue
         for asked in matches:
             model = snapshot.serving_model(asked)
@@ -67,9 +72,17 @@ def plan_named(
         if not problems:
             raise NamedModelError(NamedModelProblem.UNKNOWN, "no model was named")
         worst = max(problem for problem, _ in problems)
-        raise NamedModelError(worst, "; ".join(message for _, message in problems))
+        listed = [message for _, message in problems[:_LISTED_PROBLEMS]]
+        if len(problems) > _LISTED_PROBLEMS:
+            listed.append(f"and {len(problems) - _LISTED_PROBLEMS} more")
+        raise NamedModelError(worst, "; ".join(listed))
     ordered = [c for c in accepted if not c.demoted] + [c for c in accepted if c.demoted]
     return RoutePlan(request, iter(ordered))
+
+
+def _echo(name: str) -> str:
+    """A name the client sent, quoted, and cut short: an error never repeats a huge input."""
+    return repr(name if len(name) <= _ECHOED_CHARS else name[:_ECHOED_CHARS] + "…")
 
 
 def _problem(

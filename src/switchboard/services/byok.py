@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session, selectinload
 from switchboard._types import utcnow
 from switchboard.errors import NotFoundError
 from switchboard.models import LLMProvider, UserAPIKey
-from switchboard.secrets import SecretManager, mask_secret
+from switchboard.redaction import mask_secret, scrub
+from switchboard.secrets import SecretManager
 from switchboard.services.audit import record_change, snapshot_row
 
 BYOK_ENTITY = "byok_key"
@@ -222,7 +223,7 @@ def _apply_check(
 
 def _scrubbed(reason: str, api_key: str) -> str:
     """The reason without the key: providers echo the key they refused, in whole or in part."""
-    text = reason.replace(api_key, mask_secret(api_key))
+    text = scrub(reason, (api_key,))
     return text[:_MAX_REASON_LENGTH] or "the provider refused the key"
 
 

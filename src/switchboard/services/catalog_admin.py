@@ -26,7 +26,8 @@ from switchboard.models import (
     LLMRoutingRule,
     UserAPIKey,
 )
-from switchboard.secrets import SecretManager, mask_secret
+from switchboard.redaction import mask_secret
+from switchboard.secrets import SecretManager
 from switchboard.services.audit import snapshot_row
 from switchboard.services.catalog_rows import (
     ConflictError,
