@@ -132,6 +132,38 @@ def test_secrets_generate_key_and_rotate(cli_env: str, monkeypatch: pytest.Monke
     factory.kw["bind"].dispose()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (['=HYPERLINK("http://x")'], "user id '=HYPERLINK"),
+        (["+1"], "user id '+1' is not allowed"),
+        (["--", "-2-3"], "user id '-2-3' is not allowed"),
+        (["@me"], "user id '@me' is not allowed"),
+        (["has space"], "user id 'has space' is not allowed"),
+        (["x" * 256], "user id"),
+        (["ada", "--email", "not-an-email"], "email 'not-an-email'"),
+        (["ada", "--name", "tab\there"], "display name"),
+        (["ada", "--name", ""], "display name"),
+        (["ada", "--budget", "-1"], "budget"),
+        (["ada", "--budget", "1e12"], "budget"),
+        (["ada", "--budget", "NaN"], "budget"),
+    ],
+)
+def test_users_create_applies_the_admin_api_rules(
+    cli_env: str, args: list[str], message: str
+) -> None:
+    """What the admin API refuses with a 422, the command line refuses too: one set of
+    rules (`services.user_rules`), so no user id reaches a CSV export as a formula."""
+    invoke("db", "upgrade")
+    code, out = invoke("users", "create", *args)
+    assert code == 1, out
+    assert message in out
+    factory = open_database(cli_env, migrate=False)
+    with factory() as session:
+        assert session.scalars(select(User)).all() == []
+    factory.kw["bind"].dispose()
+
+
 def test_explain_rejects_an_unknown_tier(cli_env: str) -> None:
     invoke("db", "upgrade")
     code, out = invoke("explain", "--tier", "gold")

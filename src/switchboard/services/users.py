@@ -22,6 +22,7 @@ from switchboard.errors import NotFoundError
 from switchboard.models import User, VirtualKey
 from switchboard.secrets import hash_virtual_key
 from switchboard.services.audit import record_change, snapshot_row
+from switchboard.services.user_rules import check_user_fields
 from switchboard.vocabulary import PowerLevel, Tier
 
 VIRTUAL_KEY_PREFIX = "sk-sb-"
@@ -83,9 +84,16 @@ def create_user(
     default_power_level: PowerLevel | None = None,
     actor: str = SYSTEM_ACTOR,
 ) -> User:
-    """Add a user; UserExistsError (a ValueError) if the id is taken. Commits."""
-    if not user_id.strip():
-        raise ValueError("user id must not be empty")
+    """Add a user; UserExistsError (a ValueError) if the id is taken, UserFieldError (one too)
+    for a field the admin API would refuse (`user_rules`). Commits."""
+    check_user_fields(
+        {
+            "id": user_id,
+            "display_name": display_name,
+            "email": email,
+            "monthly_budget_usd": monthly_budget_usd,
+        }
+    )
     if session.get(User, user_id) is not None:
         raise UserExistsError(f"user {user_id!r} already exists")
     user = User(
@@ -136,6 +144,7 @@ def update_user(
     session: Session, *, user_id: str, changes: UserChanges, actor: str = SYSTEM_ACTOR
 ) -> User:
     """Apply `changes` (tier, budget, default power level, deactivate…). Commits."""
+    check_user_fields(changes)
     user = get_user(session, user_id=user_id)
     before = snapshot_row(user)
     values: dict[str, Any] = dict(changes)

@@ -27,17 +27,23 @@ from pydantic.json_schema import SkipJsonSchema
 
 from switchboard._types import utcnow
 from switchboard.models import VirtualKey
+from switchboard.services.user_rules import (
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
+    MAX_BUDGET_USD,
+    NAME_MAX_LENGTH,
+    USER_ID_MAX_LENGTH,
+)
+
+# The rules the command line and the Python API are held to as well: re-exported, not copied.
+from switchboard.services.user_rules import TEXT_PATTERN as TEXT_PATTERN
+from switchboard.services.user_rules import USER_ID_PATTERN as USER_ID_PATTERN
 from switchboard.vocabulary import PowerLevel, Tier
 
 T = TypeVar("T")
 
-USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@:+\-]*$"
-EMAIL_PATTERN = r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$"
-"""Printable ASCII, one `@`, a dot after it: a sanity check, not RFC 5322."""
-TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
-"""Free text: anything but control characters (which PostgreSQL may refuse, e.g. NUL)."""
 _MONEY_TEXT_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,20})?$"
-_MAX_MONEY = Decimal(10**9)
+_MAX_MONEY = MAX_BUDGET_USD
 
 
 MAX_ID = 2**31 - 1
@@ -45,7 +51,7 @@ MAX_ID = 2**31 - 1
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page.")]
 Offset = Annotated[int, Query(ge=0, le=10**9, description="Rows to skip.")]
-UserIdPath = Annotated[str, Path(max_length=255, pattern=USER_ID_PATTERN)]
+UserIdPath = Annotated[str, Path(max_length=USER_ID_MAX_LENGTH, pattern=USER_ID_PATTERN)]
 KeyIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
@@ -102,8 +108,8 @@ Money = Annotated[
     PlainSerializer(_money_text, return_type=str, when_used="json"),
 ]
 MoneyOut = Annotated[Decimal, PlainSerializer(_money_text, return_type=str, when_used="json")]
-DisplayName = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
-Email = Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=TEXT_PATTERN)]
+Email = Annotated[str, Field(max_length=EMAIL_MAX_LENGTH, pattern=EMAIL_PATTERN)]
 
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -156,7 +162,7 @@ class UserCreate(BaseModel):
 
     id: str = Field(
         min_length=1,
-        max_length=255,
+        max_length=USER_ID_MAX_LENGTH,
         pattern=USER_ID_PATTERN,
         description="Your platform's id for the user (letters, digits and `._@:+-`).",
     )
