@@ -78,6 +78,10 @@ def world(
             for name in REPLIES:
                 add_model(session, system, name)
             add_model(session, own, "own-echo-400")
+            keyless = add_provider(
+                session, secrets, slug="key-less", base_url=fake.url, with_system_key=False
+            )
+            add_model(session, keyless, "needs-a-key")
             fake.set_default("own-echo-400", REPLIES["echo-400"])
             system_user = add_user(session, "leak-system-user", tier=Tier.PROFESSIONAL)
             byok_user = add_user(session, "leak-byok-user", tier=Tier.PROFESSIONAL)
@@ -252,3 +256,16 @@ def test_the_sdk_sees_the_masked_key_in_its_exception(world: World) -> None:
 
     assert "sk-pro…6789" in str(raised.value)
     assert SYSTEM_KEY not in str(raised.value)
+
+
+def test_a_model_without_a_usable_key_names_the_variable_to_set(world: World) -> None:
+    response = ask(world, world.system_user, "needs-a-key")
+
+    assert response.status_code == 503
+    assert response.json()["error"] == {
+        "message": "No model is available for this request: "
+        "no usable key: set KEY_LESS_API_KEY or store a system key for 'key-less'",
+        "type": "api_error",
+        "param": None,
+        "code": "no_route",
+    }
