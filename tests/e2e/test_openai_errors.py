@@ -252,3 +252,26 @@ def test_an_error_carries_the_clients_request_id_and_the_one_that_keys_its_bill(
     assert headers["x-request-id"] == "client-error-1"
     (row,) = wait_for_usage_rows(e2e_sessions, [headers["x-switchboard-request-id"]])
     assert (row.status_code, row.error_type) == (422, "invalid_value")
+
+
+def test_an_unknown_model_name_is_echoed_cut_short(world: World) -> None:
+    name = "x" * 10_000
+    response = post_chat(world.gateway, world.key, {"model": name, "messages": user_message()})
+
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == f"model '{'x' * 100}…' does not exist"
+    assert response.json()["error"]["code"] == "model_not_found"
+
+
+def test_a_long_models_list_names_only_the_first_problems(world: World) -> None:
+    names = [f"unknown-{n}" for n in range(500)]
+    body = {"model": names[0], "models": names, "messages": user_message()}
+    response = post_chat(world.gateway, world.key, body)
+
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == (
+        "model 'unknown-0' does not exist; model 'unknown-1' does not exist; "
+        "model 'unknown-2' does not exist; model 'unknown-3' does not exist; "
+        "model 'unknown-4' does not exist; and 495 more"
+    )
+    assert len(response.content) < 1_000
