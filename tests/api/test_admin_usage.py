@@ -366,6 +366,38 @@ def test_bad_filters_are_422(
     assert [error["loc"] for error in response.json()["detail"]] == [["query", field]]
 
 
+@pytest.mark.parametrize(
+    "path", ["/users", "/users/alice", "/top-models", "/timeseries", "/export.csv"]
+)
+def test_a_backwards_or_too_long_period_is_422_naming_since(
+    client: TestClient, admin_headers: dict[str, str], usage: Catalog, path: str
+) -> None:
+    """Never an empty answer for a period that ends before it starts, nor a period silently
+    cut to 366 days: the caller learns which parameter is wrong and what the limit is."""
+    periods = {
+        "since (2026-03-13T00:00:00+00:00) is after until (2026-03-10T00:00:00+00:00)": {
+            "since": PERIOD["until"],
+            "until": PERIOD["since"],
+        },
+        "the period from since to until covers 367 days; it may cover at most 366 days": {
+            "since": (T0 - timedelta(days=367)).isoformat(),
+            "until": PERIOD["since"],
+        },
+    }
+    for message, params in periods.items():
+        response = client.get(f"{URL}{path}", params=params, headers=admin_headers)
+        assert response.status_code == 422, response.text
+        assert [(e["loc"], e["msg"]) for e in response.json()["detail"]] == [
+            (["query", "since"], message)
+        ]
+    future = (utcnow() + timedelta(days=1)).isoformat()
+    response = client.get(f"{URL}{path}", params={"since": future}, headers=admin_headers)
+    assert response.status_code == 422
+    assert "is after until (now)" in response.json()["detail"][0]["msg"]
+    longest = {"since": (T0 - timedelta(days=366)).isoformat(), "until": PERIOD["since"]}
+    assert client.get(f"{URL}{path}", params=longest, headers=admin_headers).status_code == 200
+
+
 def test_usage_analytics_need_the_admin_token(client: TestClient) -> None:
     assert client.get(f"{URL}/top-models").status_code == 401
     assert client.get(f"{URL}/export.csv", headers={"Authorization": "Bearer x"}).status_code == 403

@@ -114,8 +114,17 @@ def test_needs_a_valid_key_and_a_sane_period(
     assert client.get(URL, headers={"Authorization": "Bearer sk-sb-nope"}).status_code == 401
     backwards = {"since": PERIOD["until"], "until": PERIOD["since"]}
     response = client.get(URL, params=backwards, headers=keys["dana"])
-    # A period that ends before it starts is empty (the fuzz requires schema-valid input be
-    # accepted); the answer says which period was counted.
-    assert response.status_code == 200
-    assert response.json()["since"] == response.json()["until"]
-    assert response.json()["total"]["requests"] == 0
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["query", "since"]
+    assert error["msg"] == (
+        "since (2026-03-11T00:00:00+00:00) is after until (2026-03-10T00:00:00+00:00)"
+    )
+    too_long = {"since": "2025-01-01T00:00:00Z", "until": PERIOD["until"]}
+    response = client.get(URL, params=too_long, headers=keys["dana"])
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["query", "since"]
+    assert error["msg"] == (
+        "the period from since to until covers 434 days; it may cover at most 366 days"
+    )

@@ -70,24 +70,38 @@ class UsageFilters:
         now: datetime | None = None,
         **dimensions: Any,
     ) -> UsageFilters:
-        """Filters with the period made sane: `until` defaults to now, `since` to 7 days
-        before `until`; naive times are UTC. Times are kept within 1970–9998 (no usage lies
-        outside); a period that ends before it starts is empty (since = until); a period
-        longer than 366 days is cut to the 366 days before `until`. The filters' `since` and
-        `until` are the period actually counted."""
+        """Filters over [since, until): `until` defaults to now, `since` to 7 days before
+        `until`; naive times are UTC. Times are kept within 1970–9998 (no usage lies
+        outside). PeriodError (naming `since`) for a period that ends before it starts, or
+        one longer than 366 days: neither is silently changed into another period."""
 
         def clamp(moment: datetime) -> datetime:
             return min(max(as_utc(moment), EARLIEST), LATEST)
 
         end = clamp(until) if until is not None else (now or utcnow())
         start = clamp(since) if since is not None else max(end - DEFAULT_PERIOD, EARLIEST)
-        start = min(max(start, end - MAX_PERIOD), end)
+        named_end = "until" if until is not None else "until (now)"
+        if start > end:
+            raise PeriodError(
+                "since", f"since ({start.isoformat()}) is after {named_end} ({end.isoformat()})"
+            )
+        if end - start > MAX_PERIOD:
+            raise PeriodError(
+                "since",
+                f"the period from since to {named_end} covers {_days(end - start)} days; "
+                f"it may cover at most {MAX_PERIOD.days} days",
+            )
         return cls(since=start, until=end, **dimensions)
 
     def dimensions(self) -> dict[str, object]:
         """The equality filters that are set."""
         values = {name: getattr(self, name) for name in DIMENSIONS}
         return {name: value for name, value in values.items() if value is not None}
+
+
+def _days(span: timedelta) -> int:
+    """Whole days, counting a part of a day as one: 366 days and an hour is 367."""
+    return -(-span // timedelta(days=1))
 
 
 @dataclass(frozen=True, slots=True)

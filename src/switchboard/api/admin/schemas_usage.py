@@ -3,7 +3,8 @@ API (`/api/v1/admin/llm/usage/…`) and the BYOK API (`/api/v1/llm/byok/usage`).
 
 Money is a decimal string with ten places (`"0.0214500000"`): exact, as stored. A period is
 [since, until) in UTC (ISO 8601; a time without an offset is UTC); it defaults to the 7 days
-before now and may cover at most 366 days.
+before now and may cover at most 366 days. A `since` after `until`, or a longer period, is a
+422 naming `since`.
 """
 
 from __future__ import annotations
@@ -40,8 +41,7 @@ Since = Annotated[
     DateTime | None,
     Query(
         description="Start of the period (inclusive); default until − 7 days. At most 366 days "
-        "before until (an earlier since is moved up to that); not after until (else the period "
-        "is empty). The answer's `since` and `until` are the period counted."
+        "before until and not after it: either is a 422 naming `since`."
     ),
 ]
 Until = Annotated[DateTime | None, Query(description="End of the period (exclusive); default now.")]
