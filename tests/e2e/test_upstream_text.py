@@ -49,6 +49,7 @@ REPLIES = {
     "echo-stream": Reply(error_after_chunks=2, error_message=ECHO, chunks=4),
     "html-502": Reply(status=502, error_raw=NGINX_502),
     "backup": Reply(text="The backup answered."),
+    "too-slow": Reply(delay_s=3),
 }
 
 
@@ -88,7 +89,7 @@ def world(
             add_byok_key(session, secrets, user_id="leak-byok-user", provider=own, secret=BYOK_KEY)
             session.commit()
         workdir = tmp_path_factory.mktemp("upstream-text")
-        env = {"COOLDOWN_FAILURES": "100"}
+        env = {"COOLDOWN_FAILURES": "100", "REQUEST_TIMEOUT_S": "0.5"}
         with gateway_for(e2e_database_url, workdir, encryption_key, env) as gateway:
             yield World(gateway, system_user, byok_user)
 
@@ -268,4 +269,22 @@ def test_a_model_without_a_usable_key_names_the_variable_to_set(world: World) ->
         "type": "api_error",
         "param": None,
         "code": "no_route",
+    }
+
+
+def test_a_timeout_is_a_timeout_error_on_the_anthropic_surface(world: World) -> None:
+    response = httpx.post(
+        f"{world.gateway.base_url}/v1/messages",
+        headers={"x-api-key": world.system_user, "anthropic-version": "2023-06-01"},
+        json={"model": "too-slow", "max_tokens": 50, "messages": user_message()},
+        timeout=10,
+    )
+
+    assert response.status_code == 504
+    assert response.json() == {
+        "type": "error",
+        "error": {
+            "type": "timeout_error",
+            "message": "Every candidate failed. Tried: leaky/too-slow (timeout)",
+        },
     }

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from switchboard.errors import InvalidKeyError, KeyStoreUnavailableError
 from switchboard.gateway.executor import AllFailedError, CallerFaultError, NoRouteError
+from switchboard.providers.anthropic_surface import anthropic_error_body
 from switchboard.providers.base import ErrorKind, UnsupportedParameterError, UpstreamError
 from switchboard.routing import NamedModelError, NamedModelProblem
 
@@ -28,16 +29,6 @@ _OPENAI_TYPES = {
     413: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
-}
-_ANTHROPIC_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-    529: "overloaded_error",
 }
 
 
@@ -154,10 +145,9 @@ def render(request: Request, error: ApiError, headers: Mapping[str, str] | None 
             headers=all_headers,
             media_type="application/json",
         )
+    body: dict[str, Any]
     if request.url.path.startswith("/v1/messages"):
-        kind = _ANTHROPIC_TYPES.get(error.status, "api_error")
-        message = _upstream_message(error) or error.message
-        body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
+        body = anthropic_error_body(error.status, _upstream_message(error) or error.message)
     elif error.upstream_body is not None and isinstance(error.upstream_body.get("error"), dict):
         body = error.upstream_body
     else:
