@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
 
-.PHONY: run test lint bench bench-routing bench-writer bench-analytics clean
+.PHONY: run test lint bench bench-routing bench-writer bench-analytics vendor clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,23 @@ bench: $(TEST_INSTALLED)
 ## bench-analytics: time the usage analytics endpoints over 2,000,000 usage rows in PostgreSQL
 bench-analytics: $(TEST_INSTALLED)
 	$(BIN)/python -m bench.analytics
+
+## vendor: refresh the Swagger UI files that /docs serves from the package (needs npm; `make
+## vendor SWAGGER_UI_VERSION=x.y.z` moves to another version). Nothing else needs Node.
+SWAGGER_UI_DIR := src/switchboard/api/static/vendor/swagger-ui
+SWAGGER_UI_VERSION ?= $(shell cat $(SWAGGER_UI_DIR)/VERSION)
+SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css favicon-32x32.png \
+	LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
+vendor:
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd "$$tmp" && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null); \
+	tar -xzf "$$tmp"/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz -C "$$tmp"; \
+	mkdir -p $(SWAGGER_UI_DIR); \
+	for name in $(SWAGGER_UI_FILES); do cp "$$tmp/package/$$name" $(SWAGGER_UI_DIR)/; done
+	echo $(SWAGGER_UI_VERSION) > $(SWAGGER_UI_DIR)/VERSION
+	cd $(SWAGGER_UI_DIR) && $(PYTHON) -c 'import hashlib, sys; \
+	[print(hashlib.sha256(open(n, "rb").read()).hexdigest() + "  " + n) for n in sys.argv[1:]]' \
+	$(SWAGGER_UI_FILES) > SHA256SUMS
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

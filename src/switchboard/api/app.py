@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from switchboard import __version__
-from switchboard.api import admin, byok, health
+from switchboard.api import admin, byok, docs, health
 from switchboard.api.admin import audit as admin_audit
 from switchboard.api.admin import models as admin_models
 from switchboard.api.admin import providers as admin_providers
@@ -77,11 +77,14 @@ def create_app(
         version=__version__,
         summary="A multi-tenant LLM gateway: OpenAI- and Anthropic-compatible.",
         lifespan=lifespan,
+        docs_url=None,  # served by `docs`, from the package rather than another host
+        redoc_url=None,
     )
     app.include_router(chat.router, tags=["openai"])
     app.include_router(models.router, tags=["openai"])
     app.include_router(anthropic_messages.router, tags=["anthropic"])
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(
         admin.admin_router(
             admin_providers.router,
