@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from switchboard.api.app import create_app
 from switchboard.db import open_database
-from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule
+from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule, UserAPIKey
 from switchboard.secrets import SecretManager
 from switchboard.services.users import create_user, issue_virtual_key
 from switchboard.settings import Settings
@@ -100,8 +100,9 @@ def add_key(world: World, api_key: str = ALICE_KEY, **fields: Any) -> dict[str, 
 def test_a_valid_key_is_validated_stored_and_listed(world: World) -> None:
     created = add_key(world, provider_slug=None, provider_id=world.provider_id)
     assert created["provider_slug"] == "fakeai"
-    assert (created["key_prefix"], created["key_suffix"]) == (ALICE_KEY[:8], ALICE_KEY[-4:])
-    assert created["masked_key"] == f"{ALICE_KEY[:8]}…{ALICE_KEY[-4:]}"
+    # 34 characters: 10 of them shown, as `mask_secret` shows them.
+    assert (created["key_prefix"], created["key_suffix"]) == ("sk-fak", "XYZW")
+    assert created["masked_key"] == "sk-fak…XYZW"
     assert (created["is_validated"], created["validation_error"]) == (True, None)
     assert created["last_validated_at"] is not None and created["last_used_at"] is None
     assert created["is_active"] is True
@@ -137,6 +138,75 @@ def test_revalidation_records_the_providers_answer(world: World) -> None:
     accepted = world.client.post(url, headers=world.alice).json()
     assert (accepted["is_validated"], accepted["validation_error"]) == (True, None)
     assert accepted["last_validated_at"] > refused.json()["last_validated_at"]
+
+
+def visible(masked: str) -> int:
+    return len(masked) - len("…")
+
+
+def test_a_short_key_is_shown_a_third_at_most(world: World, app_settings: Settings) -> None:
+    short = "sk-fake-short-ABCDEF"  # 20 characters, the shortest the API takes
+    created = add_key(world, short)
+    assert created["masked_key"] == "sk-…DEF" and visible(created["masked_key"]) <= 20 // 3
+    assert (created["key_prefix"], created["key_suffix"]) == ("sk-", "DEF")
+    sessions = open_database(app_settings.database_url)
+    with sessions() as session:
+        row = session.get(UserAPIKey, created["id"])
+        assert row is not None and (row.key_prefix, row.key_suffix) == ("sk-", "DEF")
+    sessions.kw["bind"].dispose()
+
+
+OLD_ROWS = ["sk-fake-abc", "sk-fake-abcd", "sk-fake-short-ABCDEF", "sk-f", ALICE_KEY]
+
+
+def test_keys_stored_the_old_way_show_a_third_at_most(
+    world: World, app_settings: Settings, clean_environment: str, admin_headers: dict[str, str]
+) -> None:
+    """Rows written as the spec's example code writes them, with the first 8 and last 4
+    characters in clear, whatever the key's length: no answer shows more than a third of
+    the key, and validating the key again keeps only its mask."""
+    secrets = SecretManager.from_value(clean_environment)
+    sessions = open_database(app_settings.database_url)
+    with sessions() as session:
+        for key in OLD_ROWS:
+            session.add(
+                UserAPIKey(
+                    user_id="alice",
+                    provider_id=world.provider_id,
+                    encrypted_api_key=secrets.encrypt_secret(key)["encrypted_value"],
+                    key_prefix=key[:8],
+                    key_suffix=key[-4:],
+                )
+            )
+        session.commit()
+    listed = world.client.get(BYOK_KEYS, headers=world.alice).json()
+    pairs = zip(OLD_ROWS, listed, strict=True)
+    shown = {key: (item["key_prefix"], item["key_suffix"]) for key, item in pairs}
+    assert shown == {
+        "sk-fake-abc": ("", ""),  # "sk-fake-" and "-abc" may overlap: 11 characters
+        "sk-fake-abcd": ("sk", "cd"),  # 8 + 4 were all of it; 4 shown
+        "sk-fake-short-ABCDEF": ("sk", "EF"),
+        "sk-f": ("", ""),
+        ALICE_KEY: ("sk", "ZW"),  # as if as short as the stored characters allow: 12
+    }
+    for key, item in zip(OLD_ROWS, listed, strict=True):
+        head, tail = shown[key]
+        assert item["masked_key"] == f"{head}…{tail}"
+        assert visible(item["masked_key"]) <= len(key) // 3
+    renamed = world.client.patch(
+        f"{BYOK_KEYS}/{listed[0]['id']}", json={"key_name": "old"}, headers=world.alice
+    )
+    assert renamed.json()["masked_key"] == "…"
+    entries = world.client.get(AUDIT, headers=admin_headers).json()["items"]
+    assert [entries[0][when]["key_prefix"] for when in ("before", "after")] == ["", ""]
+    assert "sk-fake-" not in json.dumps(entries)
+
+    validated = world.client.post(f"{BYOK_KEYS}/{listed[-1]['id']}/validate", headers=world.alice)
+    assert validated.json()["masked_key"] == "sk-fak…XYZW"  # decrypted: its own mask now
+    with sessions() as session:
+        row = session.get(UserAPIKey, listed[-1]["id"])
+        assert row is not None and (row.key_prefix, row.key_suffix) == ("sk-fak", "XYZW")
+    sessions.kw["bind"].dispose()
 
 
 def test_bad_input_names_the_field_and_never_echoes_the_key(world: World) -> None:
@@ -254,7 +324,7 @@ def test_byok_changes_are_audited_with_the_key_masked(
     ]
     assert {e["entity_id"] for e in entries} == {str(created["id"])}
     assert entries[-1]["after"]["encrypted_api_key"] == "(set)"
-    assert entries[-1]["after"]["key_prefix"] == ALICE_KEY[:8]
+    assert entries[-1]["after"]["key_prefix"] == "sk-fak"
     assert entries[0]["after"] is None
     assert ALICE_KEY not in json.dumps(entries)
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import given
+from hypothesis import strategies as st
 
 from switchboard.errors import ConfigurationError, SecretDecryptionError
-from switchboard.redaction import mask_secret
+from switchboard.redaction import MASK, mask_secret
 from switchboard.secrets import SecretManager, get_secret_manager, key_id
+from switchboard.services.byok import shown_parts
 from switchboard.settings import Settings
 
 
@@ -100,7 +103,39 @@ def test_get_secret_manager_without_a_key_fails_clearly(monkeypatch: pytest.Monk
 
 @pytest.mark.parametrize(
     ("secret", "masked"),
-    [("sk-proj-abcdefghijklmnop", "sk-pro…mnop"), ("short", "…"), ("12345678", "12…78")],
+    [
+        ("sk-proj-abcdefghijklmnop", "sk-p…mnop"),  # 24 characters: 8 shown
+        ("sk-fake-short-ABCDEF", "sk-…DEF"),  # 20: 6
+        ("sk-proj-" + "x" * 40 + "WXYZ", "sk-pro…WXYZ"),  # never more than 10
+        ("123456789012", "12…12"),  # 12: 4
+        ("12345678901", "…"),  # under 12: nothing
+        ("12345678", "…"),
+        ("short", "…"),
+        ("", "…"),
+    ],
 )
 def test_mask_never_shows_the_whole_secret(secret: str, masked: str) -> None:
     assert mask_secret(secret) == masked
+
+
+@given(st.text())
+def test_a_mask_shows_a_third_of_a_secret_at_most(secret: str) -> None:
+    head, mask, tail = mask_secret(secret).partition(MASK)
+    assert mask == MASK
+    assert len(head) + len(tail) <= len(secret) // 3
+    assert secret.startswith(head) and secret.endswith(tail)
+
+
+@given(st.text(min_size=1), st.sampled_from(["mask", "first 8 and last 4"]))
+def test_a_stored_byok_key_is_shown_a_third_at_most(key: str, stored_as: str) -> None:
+    """However a BYOK row keeps its key's first and last characters (as `mask_secret` shows
+    them now, or the first 8 and last 4 as before), no more than a third of the key is shown."""
+    if stored_as == "mask":
+        prefix, _, suffix = mask_secret(key).partition(MASK)
+    else:
+        prefix, suffix = key[:8], key[-4:]
+    head, tail = shown_parts(prefix, suffix)
+    assert len(head) + len(tail) <= len(key) // 3
+    assert key.startswith(head) and key.endswith(tail)
+    if stored_as == "mask" and not prefix.endswith(suffix):
+        assert (head, tail) == (prefix, suffix)  # a mask is shown as it is

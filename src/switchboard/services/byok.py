@@ -3,8 +3,9 @@
 A key is checked against its provider's `api_key_format` (a glob such as `sk-*`), then
 validated with a call the provider does not bill (listing its models). The call itself is
 passed in as a `KeyChecker`, so this module stays free of HTTP. Keys are stored encrypted;
-only the first 8 and last 4 characters are kept in clear, for recognising them. Every
-function is scoped to one user: another user's key is "not found", never "forbidden".
+only what `mask_secret` shows (at most a third of the key) is kept in clear, for recognising
+them, and no more than a third is ever shown (`shown_parts`). Every function is scoped to one
+user: another user's key is "not found", never "forbidden".
 
 The gateway caches each user's keys for a few seconds; the caller drops that cache entry
 after any change here, so routing sees the change at once.
@@ -23,14 +24,17 @@ from sqlalchemy.orm import Session, selectinload
 from switchboard._types import utcnow
 from switchboard.errors import NotFoundError
 from switchboard.models import LLMProvider, UserAPIKey
-from switchboard.redaction import mask_secret, scrub
+from switchboard.redaction import MASK, mask_secret, scrub
 from switchboard.secrets import SecretManager
 from switchboard.services.audit import record_change, snapshot_row
 
 BYOK_ENTITY = "byok_key"
-KEY_PREFIX_LENGTH = 8
-KEY_SUFFIX_LENGTH = 4
 _MAX_REASON_LENGTH = 500
+_MASK_SHAPES = frozenset(
+    (len(head), len(tail))
+    for head, _, tail in (mask_secret("x" * length).partition(MASK) for length in range(64))
+)
+"""The (prefix, suffix) lengths `mask_secret` leaves: (0, 0), (2, 2), (3, 2) … (6, 4)."""
 
 
 def actor_for(user_id: str) -> str:
@@ -94,10 +98,9 @@ def add_key(
         provider_id=provider.id,
         key_name=key_name,
         encrypted_api_key=secrets.encrypt_secret(api_key, "byok")["encrypted_value"],
-        key_prefix=api_key[:KEY_PREFIX_LENGTH],
-        key_suffix=api_key[-KEY_SUFFIX_LENGTH:],
         is_active=True,
     )
+    _keep_mask(row, api_key)
     row.provider = provider
     _apply_check(session, row, provider, api_key, check)
     session.add(row)
@@ -137,9 +140,10 @@ def revalidate_key(
 ) -> UserAPIKey:
     """Call the provider with the stored key again and record the outcome. Commits."""
     row = get_key(session, user_id=user_id, key_id=key_id)
-    before = snapshot_row(row)
+    before = _snapshot(row)
     secret = secrets.decrypt_secret(row.encrypted_api_key)
     _apply_check(session, row, row.provider, secret, check)
+    _keep_mask(row, secret)  # a row stored with more of the key in clear keeps only its mask
     session.flush()
     _audit(session, user_id, "validate", row.id, before, row)
     session.commit()
@@ -149,7 +153,7 @@ def revalidate_key(
 def update_key(session: Session, *, user_id: str, key_id: int, changes: KeyChanges) -> UserAPIKey:
     """Rename, deactivate or reactivate a key. Commits."""
     row = get_key(session, user_id=user_id, key_id=key_id)
-    before = snapshot_row(row)
+    before = _snapshot(row)
     changed = False
     for name, value in changes.items():
         if getattr(row, name) != value:
@@ -169,15 +173,45 @@ def update_key(session: Session, *, user_id: str, key_id: int, changes: KeyChang
 def delete_key(session: Session, *, user_id: str, key_id: int) -> None:
     """Remove a key for good. Commits."""
     row = get_key(session, user_id=user_id, key_id=key_id)
-    before = snapshot_row(row)
+    before = _snapshot(row)
     session.delete(row)
     _audit(session, user_id, "delete", key_id, before, None)
     session.commit()
 
 
 def masked(row: UserAPIKey) -> str:
-    """`sk-proj-…wxyz`: how a stored key is shown."""
-    return f"{row.key_prefix or ''}…{row.key_suffix or ''}"
+    """`sk-pro…wxyz`: how a stored key is shown (`shown_parts`)."""
+    head, tail = shown_parts(row.key_prefix, row.key_suffix)
+    return f"{head}{MASK}{tail}"
+
+
+def shown_parts(prefix: str | None, suffix: str | None) -> tuple[str, str]:
+    """The part of a key's stored prefix and suffix that may be shown: never more than a
+    third of the key.
+
+    Keys are stored with the characters `mask_secret` shows, which are at most a third of the
+    key: shown as they are. Rows written before (and by the spec's example code) keep the first
+    8 and last 4 characters whatever the key's length (all of a 12-character key) and do not
+    say how long the key is: they are shown as `mask_secret` would show the shortest key those
+    characters could come from (12 characters, or fewer when the prefix and suffix overlap),
+    so `sk-user-…1234` is shown as `sk…34`."""
+    head, tail = prefix or "", suffix or ""
+    if (len(head), len(tail)) in _MASK_SHAPES and not head.endswith(tail):
+        return head, tail
+    shown = min(_shortest_key(head, tail) // 3, 10)
+    if shown < 4:
+        return "", ""
+    tail_length = min(4, shown // 2, len(tail))
+    return head[: shown - tail_length], tail[len(tail) - tail_length :]
+
+
+def _shortest_key(prefix: str, suffix: str) -> int:
+    """The length of the shortest text that starts with `prefix` and ends with `suffix`."""
+    for length in range(max(len(prefix), len(suffix)), len(prefix) + len(suffix)):
+        overlap = len(prefix) + len(suffix) - length
+        if prefix.endswith(suffix[:overlap]):
+            return length
+    return len(prefix) + len(suffix)
 
 
 def _provider(
@@ -242,5 +276,19 @@ def _audit(
         entity_type=BYOK_ENTITY,
         entity_id=key_id,
         before=before,
-        after=snapshot_row(row),
+        after=_snapshot(row),
     )
+
+
+def _snapshot(row: UserAPIKey | None) -> dict[str, Any] | None:
+    """The row for the audit log, its prefix and suffix cut to what may be shown."""
+    values = snapshot_row(row)
+    if values is not None:
+        values["key_prefix"], values["key_suffix"] = shown_parts(
+            values["key_prefix"], values["key_suffix"]
+        )
+    return values
+
+
+def _keep_mask(row: UserAPIKey, api_key: str) -> None:
+    row.key_prefix, _, row.key_suffix = mask_secret(api_key).partition(MASK)

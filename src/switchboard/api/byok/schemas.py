@@ -1,5 +1,6 @@
 """The BYOK API's bodies (Pydantic v2). A key goes in once, in `ByokKeyCreate.api_key`; no
-answer ever carries it back, only its first 8 and last 4 characters."""
+answer ever carries it back, only a few of its first and last characters (at most a third of
+the key, as `mask_secret` shows it)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from switchboard.api.admin.schemas_accounts import MAX_ID, TEXT_PATTERN
 from switchboard.models import UserAPIKey
-from switchboard.services.byok import masked
+from switchboard.services.byok import masked, shown_parts
 
 KEY_PATTERN = r"^[!-~]+$"
 """Printable ASCII without spaces: what every provider's keys are made of."""
@@ -86,9 +87,9 @@ class ByokKeyPublic(BaseModel):
                     "key_name": "my OpenAI key",
                     "provider_id": 1,
                     "provider_slug": "openai",
-                    "key_prefix": "sk-proj-",
+                    "key_prefix": "sk-pro",
                     "key_suffix": "x9Qa",
-                    "masked_key": "sk-proj-…x9Qa",
+                    "masked_key": "sk-pro…x9Qa",
                     "is_validated": True,
                     "validation_error": None,
                     "last_validated_at": "2025-01-01T12:00:00Z",
@@ -105,9 +106,11 @@ class ByokKeyPublic(BaseModel):
     key_name: str | None
     provider_id: int
     provider_slug: str
-    key_prefix: str | None
-    key_suffix: str | None
-    masked_key: str = Field(description="`prefix…suffix`, to recognise the key.")
+    key_prefix: str | None = Field(description="The first characters `masked_key` shows.")
+    key_suffix: str | None = Field(description="The last characters `masked_key` shows.")
+    masked_key: str = Field(
+        description="`prefix…suffix`, to recognise the key: never more than a third of it."
+    )
     is_validated: bool = Field(description="The provider accepted the key when last checked.")
     validation_error: str | None = Field(description="Why the provider refused the key.")
     last_validated_at: datetime | None
@@ -118,13 +121,14 @@ class ByokKeyPublic(BaseModel):
 
     @classmethod
     def of(cls, row: UserAPIKey) -> ByokKeyPublic:
+        prefix, suffix = shown_parts(row.key_prefix, row.key_suffix)
         return cls(
             id=row.id,
             key_name=row.key_name,
             provider_id=row.provider_id,
             provider_slug=row.provider.provider_slug,
-            key_prefix=row.key_prefix,
-            key_suffix=row.key_suffix,
+            key_prefix=prefix,
+            key_suffix=suffix,
             masked_key=masked(row),
             is_validated=row.is_validated,
             validation_error=row.validation_error,
