@@ -13,8 +13,13 @@ def test_missing_wrong_and_right_token(client: TestClient, admin_headers: dict[s
     missing = client.get(url)
     assert missing.status_code == 401
     assert missing.json() == {
-        "detail": "Missing admin token: send `Authorization: Bearer $ADMIN_TOKEN`."
+        "detail": "Missing admin token: send `Authorization: Bearer $ADMIN_TOKEN`, the server's "
+        "ADMIN_TOKEN setting (`make run` and `switchboard init-env` write it to .env; load it "
+        "into your shell with `set -a; . ./.env; set +a`)."
     }
+    # What curl sends when ADMIN_TOKEN is not set in the shell: the same hint.
+    unset = client.get(url, headers={"Authorization": "Bearer "})
+    assert (unset.status_code, unset.json()) == (401, missing.json())
     wrong = client.get(url, headers={"Authorization": "Bearer nope"})
     assert (wrong.status_code, wrong.json()) == (403, {"detail": "Wrong admin token."})
     right = client.get(url, headers=admin_headers)

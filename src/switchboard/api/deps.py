@@ -40,7 +40,9 @@ def require_admin(request: Request) -> str:
     if token is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "Missing admin token: send `Authorization: Bearer $ADMIN_TOKEN`.",
+            "Missing admin token: send `Authorization: Bearer $ADMIN_TOKEN`, the server's "
+            "ADMIN_TOKEN setting (`make run` and `switchboard init-env` write it to .env; "
+            "load it into your shell with `set -a; . ./.env; set +a`).",
             headers={"WWW-Authenticate": "Bearer"},
         )
     if not hmac.compare_digest(token.encode(), configured.get_secret_value().encode()):
