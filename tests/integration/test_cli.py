@@ -197,6 +197,7 @@ def test_demo_keeps_one_key_in_the_env_file(cli_env: str, tmp_path: Path) -> Non
     key = lines[0].split("=", 1)[1]
     assert key in out
     assert "curl" in out and "/v1/chat/completions" in out
+    assert "starting" not in out and "does not start it: `switchboard serve` does" in out
     code, out = invoke("demo")
     assert code == 0
     assert (tmp_path / ".env").read_text().count("DEMO_KEY") == 1

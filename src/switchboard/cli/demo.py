@@ -19,7 +19,8 @@ DEMO_KEY_VARIABLE = "SWITCHBOARD_DEMO_KEY"
 def demo(
     env_file: Annotated[Path, typer.Option(help="Where the demo key is kept.")] = Path(".env"),
 ) -> None:
-    """Make sure a demo user and key exist, and print how to call the gateway with them."""
+    """Make sure a demo user and key exist, and print how to call the gateway with them (it
+    does not start the gateway: `switchboard serve` does)."""
     settings = load_settings()
     key = _read_variable(env_file, DEMO_KEY_VARIABLE)
     with session_for(settings) as session:
@@ -34,7 +35,8 @@ def demo(
     base = f"http://{settings.host}:{settings.port}"
     console().print(
         f"""
-[bold]Switchboard is starting on {base}[/]  (Ctrl-C stops it)
+[bold]The gateway's address: {base}[/]
+This command does not start it: `switchboard serve` does (`make run` runs it next).
 
 Demo key for user '{DEMO_USER}' (professional tier), kept in {env_file} as {DEMO_KEY_VARIABLE}:
   {key}
