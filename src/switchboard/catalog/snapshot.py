@@ -1,18 +1,20 @@
 """The catalog as plain frozen data: what the routing decision reads, and nothing that does I/O.
 
 A snapshot is built once from the database (see `catalog.loader`) and replaced whole when the
-catalog changes; nothing mutates it. Values the database holds as free strings (tiers, power
-levels, auth types) are parsed here: an unknown value becomes None and the routing engine
-rejects that row with a reason instead of guessing.
+catalog changes; nothing mutates its data. Its one mutable part is `route_cache`, a bounded
+memo of routing work derived from that data alone (see `catalog.route_cache`). Values the
+database holds as free strings (tiers, power levels, auth types) are parsed here: an unknown
+value becomes None and the routing engine rejects that row with a reason instead of guessing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Mapping
+from dataclasses import InitVar, dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from switchboard.catalog.route_cache import DEFAULT_ROUTE_CACHE_SIZE, RouteCache
 from switchboard.pricing import blended_price
 from switchboard.vocabulary import AuthType, HealthStatus, PowerLevel, Tier
 
@@ -109,7 +111,9 @@ class CatalogSnapshot:
     """Providers, models and rules by id, plus the price ceilings of each power level.
 
     `route_cache` memoises the token-independent part of routing decisions (see
-    `routing.planner`); it is derived from the snapshot alone, so it never goes stale.
+    `routing.planner`), keeping at most `route_cache_size` of them. It is the only part of a
+    snapshot that changes after it is built, and filling it never changes an answer: each value
+    is a pure function of the snapshot and its key, so it never goes stale either.
     """
 
     providers: Mapping[int, ProviderInfo]
@@ -120,9 +124,10 @@ class CatalogSnapshot:
     rules_by_power: Mapping[PowerLevel, tuple[RuleInfo, ...]] = field(init=False)
     task_types: frozenset[str] = field(init=False)
     models_by_name: Mapping[str, tuple[ModelInfo, ...]] = field(init=False)
-    route_cache: dict[Any, Any] = field(init=False, repr=False, compare=False)
+    route_cache: RouteCache[Hashable, Any] = field(init=False, repr=False, compare=False)
+    route_cache_size: InitVar[int] = DEFAULT_ROUTE_CACHE_SIZE
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, route_cache_size: int) -> None:
         by_power: dict[PowerLevel, list[RuleInfo]] = {level: [] for level in PowerLevel}
         for rule in self.rules:
             if rule.power_level is not None:
@@ -142,7 +147,7 @@ class CatalogSnapshot:
             "models_by_name",
             {name: tuple(sorted(models, key=lambda m: m.id)) for name, models in by_name.items()},
         )
-        object.__setattr__(self, "route_cache", {})
+        object.__setattr__(self, "route_cache", RouteCache(route_cache_size))
 
     def provider_of(self, model: ModelInfo) -> ProviderInfo | None:
         return self.providers.get(model.provider_id)

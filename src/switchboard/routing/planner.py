@@ -8,7 +8,10 @@ rules appears once, at its best place. Candidates whose provider or model is coo
 whose provider's last health check said down, come after all the others, in the same order.
 
 The part of this that does not depend on the token count, the user's keys or health is
-computed once per (tier, power level, task, needs) and memoised in the snapshot.
+computed once per (tier, power level, task, needs) and memoised in the snapshot's
+`route_cache`: a bounded memo, and the one thing routing writes. That keeps `plan_route` pure
+in what it answers: the memoised value is a function of the snapshot and the key alone, so a
+hit, a miss and an evicted entry all give the same plan.
 """
 
 from __future__ import annotations
@@ -175,7 +178,7 @@ def _static_groups(
     groups: tuple[tuple[_Entry, ...], ...] | None = snapshot.route_cache.get(key)
     if groups is None:
         groups = _build_groups(snapshot, request, task)
-        snapshot.route_cache[key] = groups
+        snapshot.route_cache.put(key, groups)
     return groups
 
 

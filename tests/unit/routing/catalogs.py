@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from switchboard.catalog.route_cache import DEFAULT_ROUTE_CACHE_SIZE
 from switchboard.catalog.snapshot import CatalogSnapshot, ModelInfo, ProviderInfo, RuleInfo
 from switchboard.routing import (
     HealthView,
@@ -92,12 +93,13 @@ class CatalogBuilder:
     def ceiling(self, level: PowerLevel, dollars: str) -> None:
         self.ceilings[level] = Decimal(dollars)
 
-    def build(self) -> CatalogSnapshot:
+    def build(self, *, route_cache_size: int = DEFAULT_ROUTE_CACHE_SIZE) -> CatalogSnapshot:
         return CatalogSnapshot(
             providers=dict(self.providers),
             models=dict(self.models),
             rules=tuple(self.rules),
             price_ceilings=dict(self.ceilings),
+            route_cache_size=route_cache_size,
         )
 
 

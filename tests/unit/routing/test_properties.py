@@ -368,6 +368,31 @@ def test_same_seed_same_plan_warm_or_cold(case: Case) -> None:
     assert run(replace(case, snapshot=cold)).candidates == first
 
 
+@PROPERTY_SETTINGS
+@given(cases(), st.lists(REQUESTS, max_size=6))
+def test_same_plan_with_and_without_the_memo(case: Case, others: list[RouteRequest]) -> None:
+    """Whatever other requests filled, or evicted from, a one-entry memo first."""
+
+    def rebuilt(route_cache_size: int) -> CatalogSnapshot:
+        return CatalogSnapshot(
+            providers=case.snapshot.providers,
+            models=case.snapshot.models,
+            rules=case.snapshot.rules,
+            price_ceilings=case.snapshot.price_ceilings,
+            route_cache_size=route_cache_size,
+        )
+
+    without, tiny = rebuilt(0), rebuilt(1)
+    for other in others:
+        run(replace(case, snapshot=tiny, request=other))
+    expected = run(replace(case, snapshot=without)).candidates
+    assert run(replace(case, snapshot=tiny)).candidates == expected
+    assert run(replace(case, snapshot=tiny)).candidates == expected
+    assert run(case).candidates == expected
+    assert len(without.route_cache) == 0
+    assert len(tiny.route_cache) == 1
+
+
 def heavy_first_share(weights: tuple[int, int], draws: int, seed: int) -> float:
     catalog = CatalogBuilder()
     catalog.routed("light", rule={"weight": weights[0]})
