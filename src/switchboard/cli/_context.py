@@ -8,6 +8,7 @@ rotation services, uvicorn) is imported when that command runs. What the gateway
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -22,13 +23,29 @@ from switchboard.settings import Settings
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
+
+
+UNBOUNDED_WIDTH = 100_000
+"""The width of a console writing to a file or a pipe: no line is cut or folded to fit."""
 
 
 def console(*, stderr: bool = False) -> Console:
-    """A rich console on stdout (or stderr)."""
+    """A rich console on stdout (or stderr). On a terminal it is as wide as the terminal (and
+    tables fold ids rather than cut them); into a file or a pipe, which have no width, lines
+    are as long as they need to be, so a table never cuts a model id to fit 80 columns."""
     from rich.console import Console
 
-    return Console(stderr=stderr)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else UNBOUNDED_WIDTH
+    return Console(stderr=stderr, width=width)
+
+
+def make_table(*headers: str, title: str | None = None) -> Table:
+    """A table whose cells fold onto more lines on a narrow terminal: an id is never cut."""
+    from rich.table import Column, Table
+
+    return Table(*(Column(header, overflow="fold") for header in headers), title=title)
 
 
 def load_settings() -> Settings:

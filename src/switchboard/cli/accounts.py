@@ -10,7 +10,13 @@ import typer
 from sqlalchemy import select
 
 from switchboard._types import utcnow
-from switchboard.cli._context import console, load_settings, reported_errors, session_for
+from switchboard.cli._context import (
+    console,
+    load_settings,
+    make_table,
+    reported_errors,
+    session_for,
+)
 from switchboard.models import User
 from switchboard.services.users import create_user, issue_virtual_key
 from switchboard.vocabulary import Tier
@@ -46,11 +52,9 @@ def users_create(
 @users_app.command("list")
 def users_list() -> None:
     """List users."""
-    from rich.table import Table
-
     settings = load_settings()
     with session_for(settings) as session:
-        table = Table("id", "tier", "name", "email", "budget", "active")
+        table = make_table("id", "tier", "name", "email", "budget", "active")
         for user in session.scalars(select(User).order_by(User.id)):
             table.add_row(
                 user.id,

@@ -6,7 +6,13 @@ from typing import Annotated
 
 import typer
 
-from switchboard.cli._context import console, load_settings, reported_errors, session_for
+from switchboard.cli._context import (
+    console,
+    load_settings,
+    make_table,
+    reported_errors,
+    session_for,
+)
 from switchboard.engine import LLMRoutingEngine
 from switchboard.routing import Verdict
 
@@ -39,8 +45,6 @@ def explain(
     json_mode: Annotated[bool, typer.Option(help="The request asks for JSON.")] = False,
 ) -> None:
     """Show, for every model in the catalog, whether it would serve a request, and why."""
-    from rich.table import Table
-
     settings = load_settings()
     with session_for(settings) as session, reported_errors():
         verdicts = LLMRoutingEngine(session, settings=settings).explain(
@@ -55,9 +59,7 @@ def explain(
             require_json_mode=json_mode,
         )
     title = f"{tier} · {power} · {task}" + (f" · {tokens} tokens" if tokens is not None else "")
-    table = Table(title=title)
-    for column in ("#", "verdict", "provider", "model", "why", "key", "notes"):
-        table.add_column(column)
+    table = make_table("#", "verdict", "provider", "model", "why", "key", "notes", title=title)
     for verdict in verdicts:
         table.add_row(
             str(verdict.position or ""),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 import aiohttp
@@ -15,7 +16,14 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.cli._context import console, fail, load_settings, reported_errors, session_for
+from switchboard.cli._context import (
+    console,
+    fail,
+    load_settings,
+    make_table,
+    reported_errors,
+    session_for,
+)
 from switchboard.db import open_database
 from switchboard.errors import NotFoundError
 from switchboard.gateway.health_checker import HealthChecker, HealthReport
@@ -24,9 +32,10 @@ from switchboard.providers import AdapterRegistry
 from switchboard.secrets import SecretManager
 from switchboard.services import catalog_admin
 from switchboard.settings import Settings
-from switchboard.vocabulary import AuthType, HealthStatus, Tier
+from switchboard.vocabulary import AuthType, HealthStatus, PowerLevel, Tier
 
 CLI_ACTOR = "cli"
+_PAGE = 500
 
 providers_app = typer.Typer(help="LLM providers: list, add, check health.", no_args_is_help=True)
 models_app = typer.Typer(help="LLM models.", no_args_is_help=True)
@@ -39,12 +48,10 @@ def providers_list(
     ] = None,
 ) -> None:
     """List providers, with their key (masked) and last known health."""
-    from rich.table import Table
-
     settings = load_settings()
     with session_for(settings) as session:
         rows, _ = catalog_admin.list_providers(session, is_active=active, limit=10_000)
-        table = Table("id", "slug", "name", "base url", "active", "key", "health", "checked")
+        table = make_table("id", "slug", "name", "base url", "active", "key", "health", "checked")
         for row in rows:
             table.add_row(
                 str(row.id),
@@ -112,12 +119,10 @@ def providers_health(
 ) -> None:
     """Probe providers now (a non-billed call listing their models) and record the result.
     Exits with status 1 when a provider probed is down."""
-    from rich.table import Table
-
     settings = load_settings()
     with reported_errors():
         reports = asyncio.run(_check_health(settings, slug))
-    table = Table("provider", "status", "latency", "models", "error")
+    table = make_table("provider", "status", "latency", "models", "error")
     for report in reports:
         table.add_row(
             report.provider_slug,
@@ -129,6 +134,85 @@ def providers_health(
     console().print(table)
     if any(report.status is HealthStatus.DOWN for report in reports):
         raise typer.Exit(code=1)
+
+
+@models_app.command("list")
+def models_list(
+    provider: Annotated[
+        str | None, typer.Option(help="Only this provider's models (its slug or id).")
+    ] = None,
+    power_level: Annotated[PowerLevel | None, typer.Option(help="Only this power level.")] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="Only active or inactive ones.")
+    ] = None,
+    deprecated: Annotated[
+        bool | None,
+        typer.Option("--deprecated/--not-deprecated", help="Only deprecated ones, or the others."),
+    ] = None,
+) -> None:
+    """List models, as the admin API's `GET /models` does: prices in US dollars per 1M tokens."""
+    settings = load_settings()
+    with session_for(settings) as session, reported_errors():
+        provider_id = _find_provider(session, provider).id if provider is not None else None
+        rows = _all_models(session, provider_id, power_level, active, deprecated)
+        table = make_table(
+            *("id", "model id", "provider", "power level", "input $/1M", "output $/1M"),
+            *("cached input $/1M", "context window", "active", "deprecated"),
+        )
+        for row in rows:
+            cached = row.cost_per_1m_cached_input_tokens
+            table.add_row(
+                str(row.id),
+                row.model_id,
+                row.provider.provider_slug,
+                row.power_level,
+                _dollars(row.cost_per_1m_input_tokens),
+                _dollars(row.cost_per_1m_output_tokens),
+                _dollars(cached) if cached is not None else "",
+                f"{row.context_window:,}" if row.context_window is not None else "",
+                "yes" if row.is_active else "no",
+                "yes" if row.is_deprecated else "no",
+            )
+    console().print(table)
+
+
+def _all_models(
+    session: Session,
+    provider_id: int | None,
+    power_level: PowerLevel | None,
+    active: bool | None,
+    deprecated: bool | None,
+) -> list[LLMModel]:
+    """Every model matching the filters, by id: the service's pages, one after another."""
+    models: list[LLMModel] = []
+    while True:
+        page, total = catalog_admin.list_models(
+            session,
+            provider_id=provider_id,
+            power_level=power_level,
+            is_active=active,
+            is_deprecated=deprecated,
+            limit=_PAGE,
+            offset=len(models),
+        )
+        models += page
+        if not page or len(models) >= total:
+            return models
+
+
+def _find_provider(session: Session, name: str) -> LLMProvider:
+    rows, _ = catalog_admin.list_providers(session, slug=name, limit=1)
+    if rows:
+        return rows[0]
+    if name.isdigit():
+        return catalog_admin.get_provider(session, provider_id=int(name))
+    raise NotFoundError(f"provider {name!r} does not exist")
+
+
+def _dollars(price: Decimal) -> str:
+    """`0.15` for 0.150000: the price as stored, without its padding zeros."""
+    text = format(price, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @models_app.command("deprecate")

@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from switchboard._types import utcnow
-from switchboard.cli._context import console, load_settings, reported_errors, session_for
+from switchboard.cli._context import (
+    console,
+    load_settings,
+    make_table,
+    reported_errors,
+    session_for,
+)
 from switchboard.services.analytics import UsageFilters, top_models
 from switchboard.services.rollups import rebuild_rollups
 
@@ -21,14 +27,12 @@ def top(
     limit: Annotated[int, typer.Option(help="How many models to show.", min=1)] = 10,
 ) -> None:
     """The models that cost the most over the last days (the spec's "Top Cost Models")."""
-    from rich.table import Table
-
     settings = load_settings()
     with session_for(settings) as session, reported_errors():
         until = utcnow()
         filters = UsageFilters.build(since=until - timedelta(days=days), until=until)
         rows = top_models(session, filters=filters, limit=limit)
-    table = Table("model", "provider", "requests", "total cost (USD)", "per request (USD)")
+    table = make_table("model", "provider", "requests", "total cost (USD)", "per request (USD)")
     for row in rows:
         table.add_row(
             row.model_name,
