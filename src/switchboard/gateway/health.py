@@ -58,10 +58,10 @@ class Cooldowns:
     def record_success(self, provider_id: int, model_id: int) -> None:
         self._model_failures.pop(model_id, None)
         self._provider_failures.pop(provider_id, None)
-        if (
-            self._models_until.pop(model_id, None) is not None
-            or self._providers_until.pop(provider_id, None) is not None
-        ):
+        # Both are popped whatever the first finds: a success closes both circuits.
+        model_was_cooling = self._models_until.pop(model_id, None) is not None
+        provider_was_cooling = self._providers_until.pop(provider_id, None) is not None
+        if model_was_cooling or provider_was_cooling:
             self._invalidate()
 
     def view(self) -> HealthView:
