@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from switchboard.address_policy import ProviderAddresses
+
 DEFAULT_DATABASE_URL = "sqlite:///./data/switchboard.db"
 
 
@@ -44,6 +46,11 @@ class Settings(BaseSettings):
     usage_flush_interval_s: float = 0.5
     cooldown_failures: int = 3
     cooldown_s: float = 30.0
+    # Where provider URLs may point (they are called with the provider's key): `private`
+    # allows public addresses, loopback and private ranges (a local Ollama or vLLM); `public`
+    # only public ones; `any` also link-local and cloud metadata addresses. Checked when a
+    # provider is stored and again on every connection (`address_policy`).
+    provider_addresses: ProviderAddresses = ProviderAddresses.PRIVATE
 
     # Provider health checks: every active provider is probed once per interval (across all
     # replicas); 0 turns the background checker off. Slower answers than `degraded_ms` count
