@@ -8,7 +8,6 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
@@ -29,6 +28,7 @@ from switchboard.api.openai import chat, models
 from switchboard.db import open_database
 from switchboard.gateway.service import Gateway
 from switchboard.providers import AdapterRegistry
+from switchboard.providers.client import provider_client
 from switchboard.secrets import SecretManager
 from switchboard.settings import Settings
 
@@ -55,12 +55,7 @@ def create_app(
             if settings.encryption_key is not None
             else None
         )
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
-        # One session serves every user: a provider's cookies must not follow one user's
-        # request into another's (and keeping a jar costs a fifth of each call's CPU).
-        async with aiohttp.ClientSession(
-            connector=connector, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar()
-        ) as http:
+        async with provider_client(settings.provider_addresses) as http:
             gateway = Gateway(settings, sessions, secrets=secrets, http=http, adapters=adapters)
             await gateway.start()
             app.state.gateway = gateway

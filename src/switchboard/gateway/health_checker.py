@@ -45,7 +45,7 @@ from switchboard.catalog.loader import environment_key
 from switchboard.errors import NotFoundError, SecretDecryptionError
 from switchboard.models import Lease, LLMModel, LLMProvider
 from switchboard.providers import AdapterRegistry, ErrorKind, Upstream, UpstreamError
-from switchboard.redaction import mask_secret
+from switchboard.redaction import scrub
 from switchboard.secrets import SecretManager
 from switchboard.settings import Settings
 from switchboard.vocabulary import AuthType, HealthStatus
@@ -309,9 +309,9 @@ def _elapsed_ms(started: float) -> int:
 
 
 def _scrub(error: str | None, upstream: Upstream) -> str | None:
-    """A provider may echo the key it was sent; only its mask is kept."""
+    """A short excerpt, without secrets: a provider may echo the key it was sent (only its
+    mask is kept), or anything else shaped like one. Scrubbed whole, then cut: a cut first
+    could leave part of a key that no longer looks like one."""
     if error is None:
         return None
-    if upstream.api_key and len(upstream.api_key) >= 4:
-        error = error.replace(upstream.api_key, mask_secret(upstream.api_key))
-    return error[:_MAX_ERROR_CHARS]
+    return scrub(error, (upstream.api_key,))[:_MAX_ERROR_CHARS]

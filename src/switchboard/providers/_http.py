@@ -14,6 +14,7 @@ from switchboard._types import utcnow
 from switchboard.providers.base import JSON, ErrorKind, Upstream, UpstreamError
 
 _MAX_RETRY_AFTER_S = 300.0
+_MAX_LOCATION_CHARS = 200
 
 
 def timeout_for(upstream: Upstream, *, streaming: bool = False) -> aiohttp.ClientTimeout:
@@ -39,15 +40,16 @@ async def request(
     error_body: Any = None,
 ) -> AsyncIterator[aiohttp.ClientResponse]:
     """The provider's response, once its status says success; otherwise UpstreamError.
-    `error_body` turns the provider's error JSON into an OpenAI error object."""
+    `error_body` turns the provider's error JSON into an OpenAI error object. Redirects are not
+    followed: the key would go along to wherever one points."""
     data = orjson.dumps(payload) if payload is not None else None
     timeout = timeout_for(upstream, streaming=bool(payload and payload.get("stream")))
     try:
         async with session.request(
-            method, url, data=data, headers=headers, timeout=timeout
+            method, url, data=data, headers=headers, timeout=timeout, allow_redirects=False
         ) as response:
-            if response.status >= 400:
-                raw = await response.read()
+            if response.status >= 300:
+                raw = await response.read() if response.status >= 400 else b""
                 raise classify(response.status, raw, response.headers, upstream, error_body)
             yield response
     except UpstreamError:
@@ -74,6 +76,8 @@ def classify(
     upstream: Upstream,
     error_body: Any = None,
 ) -> UpstreamError:
+    if status < 400:
+        return redirected(status, headers, upstream)
     try:
         parsed = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
@@ -97,6 +101,17 @@ def classify(
         kind = ErrorKind.BAD_REQUEST
     return UpstreamError(
         kind, message, status=status, retry_after_s=retry_after(headers), body=body
+    )
+
+
+def redirected(status: int, headers: Mapping[str, str], upstream: Upstream) -> UpstreamError:
+    """A 3xx answer: a protocol error, the redirect not followed."""
+    location = (headers.get("location") or headers.get("Location") or "")[:_MAX_LOCATION_CHARS]
+    where = f"redirected to {location!r}" if location else "redirected"
+    return UpstreamError(
+        ErrorKind.PROTOCOL,
+        f"{upstream.provider_slug} answered {status}: {where} — not followed",
+        status=status,
     )
 
 
