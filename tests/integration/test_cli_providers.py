@@ -106,3 +106,36 @@ def test_deprecate_a_model_by_name(cli_env: str, session_factory: sessionmaker[S
     assert old is not None and old.is_deprecated and not old.is_active
     assert old.replacement_model_id == 2
     assert old.deprecation_date is not None and old.deprecation_date.year == 2025
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/", "http://2852039166/"])
+def test_add_refuses_a_url_the_address_policy_refuses(
+    cli_env: str, session_factory: sessionmaker[Session], url: str
+) -> None:
+    code, out = invoke("providers", "add", "meta", "--base-url", url, "--auth-type", "none")
+    assert code == 1
+    assert "base_url: host" in out and "a cloud metadata address" in out
+    assert "PROVIDER_ADDRESSES=private" in out
+    with session_factory() as session:
+        assert session.scalars(select(LLMProvider)).all() == []
+
+
+def test_under_public_add_and_health_refuse_loopback(
+    cli_env: str, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with models_upstream() as upstream:
+        local_url = upstream.base_url.replace("127.0.0.1", "localhost")
+        assert (
+            invoke("providers", "add", "local", "--base-url", local_url, "--api-key", KEY)[0] == 0
+        )
+        monkeypatch.setenv("PROVIDER_ADDRESSES", "public")
+        code, out = invoke("providers", "add", "other", "--base-url", local_url)
+        assert code == 1 and "resolves to 127.0.0.1, a loopback address" in out
+
+        code, out = invoke("providers", "health", "local")
+        assert code == 1 and "down" in out
+        assert upstream.calls == []
+    with session_factory() as session:
+        error = session.scalars(select(LLMProvider.health_error)).one()
+    assert error is not None and error.startswith("connection_error: local: Cannot connect")
+    assert "which PROVIDER_ADDRESSES=public refuses" in error

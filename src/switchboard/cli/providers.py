@@ -11,7 +11,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-import aiohttp
 import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +28,7 @@ from switchboard.errors import NotFoundError
 from switchboard.gateway.health_checker import HealthChecker, HealthReport
 from switchboard.models import LLMModel, LLMProvider
 from switchboard.providers import AdapterRegistry
+from switchboard.providers.client import provider_client
 from switchboard.secrets import SecretManager
 from switchboard.services import catalog_admin
 from switchboard.settings import Settings
@@ -84,7 +84,7 @@ def providers_add(
         bool, typer.Option("--active/--inactive", help="Route to it at once, or not yet.")
     ] = True,
 ) -> None:
-    """Add a provider."""
+    """Add a provider. Its base URL must point where PROVIDER_ADDRESSES allows."""
     settings = load_settings()
     fields = {
         "provider_slug": slug,
@@ -101,6 +101,7 @@ def providers_add(
             session,
             actor=CLI_ACTOR,
             fields=fields,
+            addresses=settings.provider_addresses,
             api_key=api_key,
             secrets=_secrets(settings) if api_key is not None else None,
         )
@@ -250,7 +251,7 @@ async def _check_health(settings: Settings, slug: str | None) -> list[HealthRepo
             if not rows:
                 raise NotFoundError(f"provider {slug!r} does not exist")
             provider_id = rows[0].id
-        async with aiohttp.ClientSession() as http:
+        async with provider_client(settings.provider_addresses) as http:
             checker = HealthChecker(
                 sessions,
                 settings,

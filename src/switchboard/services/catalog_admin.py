@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from switchboard._types import utcnow
+from switchboard.address_policy import ProviderAddresses
 from switchboard.errors import ConfigurationError, NotFoundError
 from switchboard.models import (
     LLMModel,
@@ -37,6 +38,7 @@ from switchboard.services.catalog_rows import (
     get_row,
     page_of,
 )
+from switchboard.services.provider_urls import check_base_url
 
 PROVIDER, MODEL, RULE, BYOK_KEY = "provider", "model", "routing_rule", "byok_key"
 PRICE_FIELDS = (
@@ -76,10 +78,13 @@ def create_provider(
     *,
     actor: str,
     fields: Mapping[str, Any],
+    addresses: ProviderAddresses,
     api_key: str | None = None,
     secrets: SecretManager | None = None,
 ) -> LLMProvider:
-    """Add a provider; its system key, if given, is stored encrypted."""
+    """Add a provider; its system key, if given, is stored encrypted. Its `base_url` must
+    point where `addresses` (the `PROVIDER_ADDRESSES` setting) allows."""
+    check_base_url(fields.get("base_url"), addresses)
     _check_slug_free(session, fields["provider_slug"])
     provider = LLMProvider(**fields)
     if api_key is not None:
@@ -95,10 +100,14 @@ def update_provider(
     actor: str,
     provider_id: int,
     changes: Mapping[str, Any],
+    addresses: ProviderAddresses,
     secrets: SecretManager | None = None,
 ) -> LLMProvider:
-    """Change some fields. `api_key` in `changes` replaces the stored key; None removes it."""
+    """Change some fields. `api_key` in `changes` replaces the stored key; None removes it.
+    A new `base_url` must point where `addresses` allows."""
     provider = get_provider(session, provider_id=provider_id)
+    if "base_url" in changes and changes["base_url"] != provider.base_url:
+        check_base_url(changes["base_url"], addresses)
     before = snapshot_row(provider)
     changes = dict(changes)
     slug = changes.get("provider_slug")

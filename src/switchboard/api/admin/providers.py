@@ -76,7 +76,9 @@ def list_providers(
 def create_provider(
     body: ProviderCreate, session: SessionDep, actor: AdminDep, request: Request
 ) -> ProviderPublic:
-    """Add a provider. `api_key`, if given, is stored encrypted and shown only masked."""
+    """Add a provider. `api_key`, if given, is stored encrypted and shown only masked.
+    `base_url` must point where `PROVIDER_ADDRESSES` allows (else 422), and so must what its
+    host name resolves to now."""
     gateway: Gateway = request.app.state.gateway
     with catalog_errors():
         _check_format(gateway, body.api_format)
@@ -84,6 +86,7 @@ def create_provider(
             session,
             actor=actor,
             fields=body.row_fields(),
+            addresses=gateway.settings.provider_addresses,
             api_key=body.given_api_key(),
             secrets=_secrets(gateway) if body.api_key is not None else None,
         )
@@ -117,6 +120,7 @@ def update_provider(
             actor=actor,
             provider_id=provider_id,
             changes=changes,
+            addresses=gateway.settings.provider_addresses,
             secrets=_secrets(gateway) if body.api_key is not None else None,
         )
     return ProviderPublic.of(row)

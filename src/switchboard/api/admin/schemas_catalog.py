@@ -47,8 +47,9 @@ from switchboard.vocabulary import AuthType, HealthStatus, PowerLevel, Tier
 
 KEY_PATTERN = r"^[!-~]+$"
 """Printable ASCII without spaces: what provider keys are made of."""
-URL_PATTERN = r"^https?://[A-Za-z0-9._~%!$&'()*+,;=:@-]+([/?#][!-~]*)?$"
-"""http(s), a host, then printable ASCII: what `urlsplit` reads as a scheme and a netloc."""
+URL_PATTERN = r"^https?://[A-Za-z0-9._~%!$&'()*+,;=:@\[\]-]+([/?#][!-~]*)?$"
+"""http(s), a host (an IPv6 address in brackets too), then printable ASCII: what `urlsplit`
+reads as a scheme and a netloc."""
 NO_NUL_PATTERN = r"^[^\x00]*$"
 """Long free text (newlines allowed): anything but NUL, which PostgreSQL refuses."""
 _PRICE_TEXT_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,6})?$"
