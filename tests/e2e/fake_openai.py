@@ -5,8 +5,9 @@ last chunk when `stream_options.include_usage` asks for it) and `GET /models`, a
 every request it receives (headers, JSON body, and whether the caller hung up). What it answers
 is scripted per model name — a default `Reply`, and a queue of replies for the next calls — so
 a test can make one deployment fail with a 500, a 429 and `Retry-After`, a 400 or a 401, answer
-later than the gateway waits, close the connection, break a stream after some chunks, or
-stream slowly enough for a client to hang up halfway.
+later than the gateway waits, close the connection, break a stream after some chunks, end
+one early without a finish reason, leave out `[DONE]`, or stream slowly enough for a client
+to hang up halfway.
 
 The server runs its own event loop in a background thread, so the tests stay synchronous.
 """
@@ -68,6 +69,12 @@ class Reply:
     """Send this many chunks of a stream, then cut the connection."""
     error_after_chunks: int | None = None
     """Send this many chunks of a stream, then an `error` event (`error_message`)."""
+    end_after_chunks: int | None = None
+    """Send this many chunks of a stream, then end the body cleanly (the connection is not
+    cut) with neither a finish reason nor `[DONE]`: a truncated stream."""
+    send_done: bool = True
+    """False: a stream ends after its finish reason (and usage) without `[DONE]`, as older
+    vLLM and Ollama versions do."""
 
 
 @dataclass(slots=True)
@@ -340,10 +347,14 @@ async def _stream(
             await response.write(b"data: " + orjson.dumps(error) + b"\n\n")
             await response.write_eof()
             return response
+        if reply.end_after_chunks is not None and sent >= reply.end_after_chunks:
+            await response.write_eof()
+            return response
         if sent and reply.chunk_delay_s:
             await asyncio.sleep(reply.chunk_delay_s)
         await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
-    await response.write(b"data: [DONE]\n\n")
+    if reply.send_done:
+        await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
     return response
 

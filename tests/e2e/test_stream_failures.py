@@ -1,7 +1,9 @@
 """Streams that go wrong: a fallback is possible only before the first byte (a 500, or a
 provider too slow to start); after it the stream is committed, so a provider that breaks off
 ends it with an error event and a 502 bill for what was streamed. A client that hangs up
-cancels the upstream call and is billed 499; a long stream is never cut while chunks flow."""
+cancels the upstream call and is billed 499; a long stream is never cut while chunks flow.
+A body that ends cleanly with neither a finish reason nor `[DONE]` was cut short too; one with
+a finish reason but no `[DONE]` (older vLLM and Ollama) is complete."""
 
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ REPLIES: dict[str, Reply] = {
     "fails-500-stream": Reply(status=500),
     "slow-to-stream": Reply(delay_s=5),
     "breaks-stream": Reply(text="abcdefgh" * 4, chunks=8, break_after_chunks=2),
+    "truncated-stream": Reply(text="abcdefgh" * 4, chunks=8, end_after_chunks=2),
+    "stream-without-done": Reply(text="abcdefgh", chunks=2, send_done=False),
     "slow-stream": Reply(text="x" * 200, chunks=100, chunk_delay_s=0.05),
     "long-stream": Reply(text="0123456789", chunks=10, chunk_delay_s=0.15),
     "backup-stream": Reply(),
@@ -156,6 +160,72 @@ def test_a_broken_stream_ends_with_an_error_event_and_no_done(world: World) -> N
     assert len(events) == 3
     assert events[-1].startswith('{"error":{"message":"The provider failed while answering')
     assert "[DONE]" not in response.text
+
+
+def test_a_stream_ending_without_a_finish_reason_or_done_is_a_billed_failure(
+    world: World, e2e_sessions: sessionmaker[Session]
+) -> None:
+    received: list[str] = []
+    with world.sdk.chat.completions.with_streaming_response.create(
+        model="truncated-stream",
+        messages=[{"role": "user", "content": "Stream"}],
+        stream=True,
+    ) as response:
+        request_id = response.headers["x-switchboard-request-id"]
+        with pytest.raises(openai.APIError) as raised:
+            collect_text(response.parse(), received)
+
+    assert "".join(received) == "abcdefgh"  # the two chunks sent before the body ended
+    assert raised.value.message == (
+        "The provider failed while answering: st ended the stream without a finish reason"
+        " or [DONE]: the answer is cut short"
+    )
+    (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
+    assert (row.status_code, row.error_type, row.attempts) == (502, "protocol_error", 1)
+    prompt_tokens, completion_tokens = 4 + 2, 2  # a message of 6 characters; 8 streamed
+    assert row.usage_estimated is True
+    assert (row.prompt_tokens, row.completion_tokens) == (prompt_tokens, completion_tokens)
+    assert row.cost_total_usd == world.prices["truncated-stream"].cost(
+        prompt_tokens, completion_tokens
+    )
+
+
+def test_a_truncated_stream_ends_with_an_error_event_and_no_done(world: World) -> None:
+    body = {
+        "model": "truncated-stream",
+        "messages": [{"role": "user", "content": "S"}],
+        "stream": True,
+    }
+    response = httpx.post(
+        f"{world.gateway.openai_base_url}/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {world.key}"},
+        timeout=10,
+    )
+
+    events = [line[len("data: ") :] for line in response.text.splitlines() if line]
+    assert response.status_code == 200
+    assert len(events) == 3
+    assert events[-1].startswith('{"error":{"message":"The provider failed while answering')
+    assert "without a finish reason or [DONE]" in events[-1]
+    assert "[DONE]" not in events[:-1]
+    assert "data: [DONE]" not in response.text
+
+
+def test_a_stream_with_a_finish_reason_but_no_done_is_complete(
+    world: World, e2e_sessions: sessionmaker[Session]
+) -> None:
+    text: list[str] = []
+    with world.sdk.chat.completions.with_streaming_response.create(
+        model="stream-without-done", messages=[{"role": "user", "content": "Hi"}], stream=True
+    ) as response:
+        request_id = response.headers["x-switchboard-request-id"]
+        collect_text(response.parse(), text)
+
+    assert "".join(text) == "abcdefgh"
+    (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
+    assert (row.status_code, row.error_type) == (200, None)
+    assert (row.completion_tokens, row.usage_estimated) == (5, False)
 
 
 def test_a_client_hanging_up_mid_stream_cancels_the_upstream_and_is_billed(

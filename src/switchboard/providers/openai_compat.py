@@ -75,6 +75,7 @@ class OpenAICompatAdapter:
             headers=_http.bearer_or_key_headers(upstream),
             payload=payload,
         ) as response:
+            finished = False
             async for _event, data in iter_events(response.content):
                 if data == b"[DONE]":
                     return
@@ -85,7 +86,16 @@ class OpenAICompatAdapter:
                         f"{upstream.provider_slug} failed mid-stream: {_error_message(chunk)}",
                         body=chunk,
                     )
+                finished = finished or _has_finish_reason(chunk)
                 yield chunk
+        # Some servers (older vLLM and Ollama) never send [DONE]: a finish reason is enough.
+        # With neither, the body ended cleanly in the middle of an answer.
+        if not finished:
+            raise UpstreamError(
+                ErrorKind.PROTOCOL,
+                f"{upstream.provider_slug} ended the stream without a finish reason or [DONE]:"
+                " the answer is cut short",
+            )
 
     async def list_models(self, session: aiohttp.ClientSession, upstream: Upstream) -> list[str]:
         async with _http.request(
@@ -118,6 +128,13 @@ class OpenAICompatAdapter:
             payload.pop("stream", None)
             payload.pop("stream_options", None)
         return payload
+
+
+def _has_finish_reason(chunk: JSON) -> bool:
+    choices = chunk.get("choices")
+    return isinstance(choices, list) and any(
+        isinstance(choice, dict) and choice.get("finish_reason") for choice in choices
+    )
 
 
 def _error_message(chunk: JSON) -> str:
