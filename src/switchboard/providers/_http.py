@@ -14,6 +14,11 @@ from switchboard._types import utcnow
 from switchboard.providers.base import JSON, ErrorKind, Upstream, UpstreamError
 
 _MAX_RETRY_AFTER_S = 300.0
+_MAX_ERROR_BODY_BYTES = 64 * 1024
+"""An error body is read up to this much: enough for any real one, and a hostile upstream
+cannot fill the gateway's memory with one."""
+_EXCERPT_CHARS = 300
+"""How much of a provider's error text goes into our messages (logs, the usage record)."""
 _MAX_LOCATION_CHARS = 200
 
 
@@ -49,7 +54,7 @@ async def request(
             method, url, data=data, headers=headers, timeout=timeout, allow_redirects=False
         ) as response:
             if response.status >= 300:
-                raw = await response.read() if response.status >= 400 else b""
+                raw = await _read_at_most(response.content) if response.status >= 400 else b""
                 raise classify(response.status, raw, response.headers, upstream, error_body)
             yield response
     except UpstreamError:
@@ -69,6 +74,16 @@ async def request(
         raise UpstreamError(ErrorKind.PROTOCOL, f"{upstream.provider_slug}: {error}") from None
 
 
+async def _read_at_most(content: aiohttp.StreamReader, limit: int = _MAX_ERROR_BODY_BYTES) -> bytes:
+    """The body up to `limit` bytes (`read(n)` alone may stop at what has arrived so far)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit and (chunk := await content.read(limit - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def classify(
     status: int,
     raw: bytes,
@@ -84,9 +99,10 @@ def classify(
         parsed = None
     body = error_body(parsed) if error_body is not None else parsed
     if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
-        text = raw[:300].decode("utf-8", "replace") if raw else f"HTTP {status}"
+        text = raw[:_EXCERPT_CHARS].decode("utf-8", "replace") if raw else f"HTTP {status}"
         body = {"error": {"message": text, "type": "upstream_error", "param": None, "code": None}}
-    message = f"{upstream.provider_slug} answered {status}: {body['error'].get('message', '')}"
+    said = str(body["error"].get("message", ""))[:_EXCERPT_CHARS]
+    message = f"{upstream.provider_slug} answered {status}: {said}"
     if status == 429:
         kind = ErrorKind.RATE_LIMITED
     elif status >= 500:
