@@ -130,6 +130,7 @@ ALICE = {
     "errors": 1,
     "prompt_tokens": 3000,
     "cached_tokens": 0,
+    "cache_write_tokens": 0,
     "completion_tokens": 1500,
     "total_tokens": 4500,
     "total_cost": "0.0214500000",
@@ -143,6 +144,7 @@ BOB = {
     "errors": 1,
     "prompt_tokens": 4010,
     "cached_tokens": 1000,
+    "cache_write_tokens": 0,
     "completion_tokens": 1010,
     "total_tokens": 5020,
     "total_cost": "0.0012075000",
@@ -250,6 +252,42 @@ def test_csv_exports_parse_and_sum_to_the_totals(
     assert sum(Decimal(r["cost_total_usd"]) for r in series) == Decimal("0.0226575")
     assert sum(int(r["requests"]) for r in series) == 5
     assert export(**PERIOD, kind="rows", user_id="nobody") == []
+
+
+def test_cache_writes_are_in_every_token_sum(
+    client: TestClient, admin_headers: dict[str, str], db: Session, catalog: Catalog
+) -> None:
+    """Per user, over a period cut mid-hour, per hour and per day, and in the CSV time series:
+    the cache writes summed equal the rows' (read from the rollups and the rows alike)."""
+    at, sonnet = T0 + timedelta(hours=5), catalog["sonnet"]
+    carol, dave = {"user_id": "carol"}, {"user_id": "dave"}
+    write_records(
+        db,
+        [
+            record(sonnet, at, "0.01", **carol, prompt_tokens=3000, cache_write_tokens=2000),
+            record(sonnet, at + timedelta(minutes=5), "0.01", **carol, cache_write_tokens=500),
+            record(sonnet, at + timedelta(days=1), "0.01", **dave, cache_write_tokens=64),
+        ],
+    )
+    db.commit()
+    assert get(client, admin_headers, "/users/carol", **PERIOD)["cache_write_tokens"] == 2500
+    since = (at + timedelta(minutes=1)).isoformat()
+    cut = get(client, admin_headers, "/users/carol", since=since, until=PERIOD["until"])
+    assert cut["cache_write_tokens"] == 500
+    users = get(client, admin_headers, "/users", **PERIOD)["items"]
+    assert {u["user_id"]: u["cache_write_tokens"] for u in users} == {"carol": 2500, "dave": 64}
+    days = get(client, admin_headers, "/timeseries", **PERIOD, granularity="day")["points"]
+    assert [p["cache_write_tokens"] for p in days] == [2500, 64, 0]
+    hours = get(client, admin_headers, "/timeseries", **PERIOD, granularity="hour")["points"]
+    assert {n: p["cache_write_tokens"] for n, p in enumerate(hours) if p["requests"]} == {
+        5: 2500,
+        29: 64,
+    }
+    response = client.get(
+        f"{URL}/export.csv", params={**PERIOD, "kind": "timeseries"}, headers=admin_headers
+    )
+    series = list(csv.DictReader(io.StringIO(response.text)))
+    assert sum(int(r["cache_write_tokens"]) for r in series) == 2564
 
 
 FORMULAS = {

@@ -22,13 +22,20 @@ PERIOD = {"since": "2026-03-10T00:00:00Z", "until": "2026-03-11T00:00:00Z"}
 
 
 def spend(
-    requests: int, errors: int, prompt: int, cached: int, completion: int, cost: str
+    requests: int,
+    errors: int,
+    prompt: int,
+    cached: int,
+    completion: int,
+    cost: str,
+    written: int = 0,
 ) -> dict[str, object]:
     return {
         "requests": requests,
         "errors": errors,
         "prompt_tokens": prompt,
         "cached_tokens": cached,
+        "cache_write_tokens": written,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "cost_total_usd": cost,
@@ -57,7 +64,8 @@ def keys(db: Session) -> dict[str, dict[str, str]]:
             at(30, "d1", "dana", used_byok=True, prompt_tokens=1000, completion_tokens=500,
                cost_total_usd=Decimal("0.00045")),
             at(90, "d2", "dana", used_byok=True, prompt_tokens=200, cached_tokens=100,
-               completion_tokens=20, cost_total_usd=Decimal("0.0000000003"), status_code=502),
+               cache_write_tokens=60, completion_tokens=20,
+               cost_total_usd=Decimal("0.0000000003"), status_code=502),
             at(150, "d3", "dana", prompt_tokens=2000, completion_tokens=1000,
                cost_total_usd=Decimal("0.021")),
             at(60 * 25, "d4", "dana", cost_total_usd=Decimal("9")),  # the next day
@@ -74,8 +82,8 @@ def test_own_usage_split_by_key_source(client: TestClient, keys: dict[str, dict[
     assert response.json() == {
         "user_id": "dana",
         **PERIOD,
-        "total": spend(3, 1, 3200, 100, 1520, "0.0214500003"),
-        "byok": spend(2, 1, 1200, 100, 520, "0.0004500003"),
+        "total": spend(3, 1, 3200, 100, 1520, "0.0214500003", written=60),
+        "byok": spend(2, 1, 1200, 100, 520, "0.0004500003", written=60),
         "system": spend(1, 0, 2000, 0, 1000, "0.0210000000"),
     }
 

@@ -1,6 +1,6 @@
 """The hourly rollup is kept exactly: its sums equal the usage rows' sums (money to the last of
 ten decimal places), a record written twice counts once, and rebuilding it from the rows
-(the CLI, a range, the 0004 migration) gives the very same rows."""
+(the CLI, a range, the 0004 and 0006 migrations) gives the very same rows."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, Table, delete, insert, select
+from sqlalchemy import MetaData, Table, delete, insert, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -78,6 +78,7 @@ def random_records(
                 latency_ms=latency,
                 status_code=rnd.choice([None, 200, 200, 200, 429, 500]),
                 created_at=START + timedelta(seconds=rnd.randrange(hours * 3600)),
+                cache_write_tokens=rnd.choice([0, 0, rnd.randrange(1, 3000)]),
             )
         )
     return records
@@ -122,6 +123,11 @@ def test_rollup_sums_equal_the_rows_sums_exactly(db: Session, rollup: Rollup) ->
         row.cost_total_usd for row in stored if row.used_byok
     )
     assert column_sum(rows, "prompt_tokens") == sum(row.prompt_tokens for row in stored)
+    assert column_sum(rows, "cache_write_tokens") == sum(row.cache_write_tokens for row in stored)
+    assert column_sum(rows, "byok_cache_write_tokens") == sum(
+        row.cache_write_tokens for row in stored if row.used_byok
+    )
+    assert column_sum(rows, "byok_cache_write_tokens") > 0
     assert column_sum(rows, "byok_completion_tokens") == sum(
         row.completion_tokens for row in stored if row.used_byok
     )
@@ -264,6 +270,42 @@ def test_migration_0004_fills_the_rollups_from_existing_rows(database_url: str) 
         engine.dispose()
 
 
+def test_migration_0006_sums_the_cache_writes_of_existing_rows(database_url: str) -> None:
+    """A database at 0005 whose rows hold cache writes that its rollups did not sum: after the
+    upgrade they do, exactly as a rebuild from the rows would."""
+    engine = create_db_engine(database_url)
+    try:
+        upgrade(engine, "0003")
+        records = random_records(9, 300, hours=50, catalog=False)
+        with engine.begin() as connection:
+            then = Table(LLMUsageLog.__tablename__, MetaData(), autoload_with=connection)
+            legacy = [
+                {name: value for name, value in r.column_values().items() if name in then.c}
+                for r in records
+            ]
+            connection.execute(insert(then), legacy)
+        upgrade(engine, "0005")  # 0004 sums the rollups; 0005 adds the rows' cache writes
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE llm_usage_logs SET cache_write_tokens = id % 7 * 100"))
+            writes = connection.scalar(text("SELECT SUM(cache_write_tokens) FROM llm_usage_logs"))
+            byok_writes = connection.scalar(
+                text("SELECT SUM(cache_write_tokens) FROM llm_usage_logs WHERE used_byok")
+            )
+        upgrade(engine)
+        with Session(engine) as session:
+            migrated = all_rollups(session)
+            for rows in migrated.values():
+                assert column_sum(rows, "requests") == 300
+                assert column_sum(rows, "cache_write_tokens") == writes > 0
+                assert column_sum(rows, "byok_cache_write_tokens") == byok_writes > 0
+            rebuild_rollups(session)
+            session.commit()
+            assert migrated == all_rollups(session)
+        downgrade(engine, "0005")
+    finally:
+        engine.dispose()
+
+
 def test_any_period_and_filter_reads_exactly_the_rows_in_it(db: Session) -> None:
     """Periods cut anywhere (raw edges, whole hours, whole days) and every filter: the
     analytics equal sums over the records themselves."""
@@ -292,16 +334,29 @@ def test_any_period_and_filter_reads_exactly_the_rows_in_it(db: Session) -> None
             (r.cost_total_usd.quantize(Decimal("1e-10")) for r in inside), Decimal(0)
         )
         assert totals.byok.prompt_tokens == sum(r.prompt_tokens for r in inside if r.used_byok)
+        writes = sum(r.cache_write_tokens for r in inside)
+        assert totals.spend.cache_write_tokens == writes
+        assert totals.byok.cache_write_tokens == sum(
+            r.cache_write_tokens for r in inside if r.used_byok
+        )
         assert totals.latency_ms_sum == sum(r.latency_ms or 0 for r in inside)
         per_user = {
             u.user_id: u.totals.spend.requests for u in users_usage(db, filters=filters).items
         }
         assert per_user == dict(Counter(r.user_id for r in inside))
+        user_writes = Counter[str]()
+        for r in inside:
+            user_writes[r.user_id] += r.cache_write_tokens
+        assert {
+            u.user_id: u.totals.spend.cache_write_tokens
+            for u in users_usage(db, filters=filters).items
+        } == {user: user_writes[user] for user in per_user}
         per_model = {m.model_db_id: m.request_count for m in top_models(db, filters=filters)}
         assert per_model == dict(Counter(r.model_id for r in inside if r.model_id))
         for granularity in Granularity:
             points = time_series(db, filters=filters, granularity=granularity)
             assert sum(p.totals.spend.requests for p in points) == len(inside)
+            assert sum(p.totals.spend.cache_write_tokens for p in points) == writes
             assert sum(p.totals.spend.errors for p in points) == sum(
                 1 for r in inside if r.status_code is None or r.status_code >= 400
             )

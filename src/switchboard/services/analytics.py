@@ -112,6 +112,7 @@ class Spend:
     errors: int = 0
     prompt_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     completion_tokens: int = 0
     cost_total_usd: Decimal = MONEY_QUANTUM * 0
 
@@ -339,6 +340,7 @@ def _totals(dialect: str, row: Any) -> UsageTotals:
             count("errors"),
             count("prompt_tokens"),
             count("cached_tokens"),
+            count("cache_write_tokens"),
             count("completion_tokens"),
             money("cost_total_usd"),
         ),
@@ -347,6 +349,7 @@ def _totals(dialect: str, row: Any) -> UsageTotals:
             count("byok_errors"),
             count("byok_prompt_tokens"),
             count("byok_cached_tokens"),
+            count("byok_cache_write_tokens"),
             count("byok_completion_tokens"),
             money("byok_cost_total_usd"),
         ),

@@ -58,8 +58,9 @@ bound), and a last one for everything slower."""
 
 ROLLUP_COUNTERS = (
     *("requests", "errors", "byok_requests", "prompt_tokens", "cached_tokens"),
-    *("completion_tokens", "cost_total_usd", "byok_errors", "byok_prompt_tokens"),
-    *("byok_cached_tokens", "byok_completion_tokens", "byok_cost_total_usd"),
+    *("cache_write_tokens", "completion_tokens", "cost_total_usd", "byok_errors"),
+    *("byok_prompt_tokens", "byok_cached_tokens", "byok_cache_write_tokens"),
+    *("byok_completion_tokens", "byok_cost_total_usd"),
     *("latency_ms_sum", "latency_count", *LATENCY_COLUMNS),
 )
 """The summed columns of every rollup (`models.usage.UsageCounters`)."""
@@ -177,12 +178,13 @@ def add_to_counters(counters: list[int], row: UsageRow) -> None:
     order; money in integer units of 10⁻¹⁰ dollars, rounded as stored: half-even)."""
     status = row["status_code"]
     error = 1 if status is None or status >= 400 else 0
-    prompt, cached = row["prompt_tokens"], row["cached_tokens"]
+    prompt, cached, written = row["prompt_tokens"], row["cached_tokens"], row["cache_write_tokens"]
     completion, cost = row["completion_tokens"], money_units(row["cost_total_usd"])
     counters[_REQUESTS] += 1
     counters[_ERRORS] += error
     counters[_PROMPT] += prompt
     counters[_CACHED] += cached
+    counters[_WRITTEN] += written
     counters[_COMPLETION] += completion
     counters[_COST] += cost
     if row["used_byok"]:
@@ -190,6 +192,7 @@ def add_to_counters(counters: list[int], row: UsageRow) -> None:
         counters[_BYOK_ERRORS] += error
         counters[_BYOK_PROMPT] += prompt
         counters[_BYOK_CACHED] += cached
+        counters[_BYOK_WRITTEN] += written
         counters[_BYOK_COMPLETION] += completion
         counters[_BYOK_COST] += cost
     latency = row["latency_ms"]
@@ -199,13 +202,22 @@ def add_to_counters(counters: list[int], row: UsageRow) -> None:
         counters[_FIRST_BUCKET + bisect_left(LATENCY_BUCKETS_MS, latency)] += 1
 
 
-_SPENT = ("requests", "errors", "prompt_tokens", "cached_tokens", "completion_tokens")
-_REQUESTS, _ERRORS, _PROMPT, _CACHED, _COMPLETION, _COST = map(
-    ROLLUP_COUNTERS.index, (*_SPENT, "cost_total_usd")
+_SPENT = (
+    *("requests", "errors", "prompt_tokens", "cached_tokens", "cache_write_tokens"),
+    *("completion_tokens", "cost_total_usd"),
 )
-_BYOK_REQUESTS, _BYOK_ERRORS, _BYOK_PROMPT, _BYOK_CACHED, _BYOK_COMPLETION, _BYOK_COST = map(
-    ROLLUP_COUNTERS.index, (f"byok_{name}" for name in (*_SPENT, "cost_total_usd"))
+_REQUESTS, _ERRORS, _PROMPT, _CACHED, _WRITTEN, _COMPLETION, _COST = map(
+    ROLLUP_COUNTERS.index, _SPENT
 )
+(
+    _BYOK_REQUESTS,
+    _BYOK_ERRORS,
+    _BYOK_PROMPT,
+    _BYOK_CACHED,
+    _BYOK_WRITTEN,
+    _BYOK_COMPLETION,
+    _BYOK_COST,
+) = map(ROLLUP_COUNTERS.index, (f"byok_{name}" for name in _SPENT))
 _LATENCY_SUM, _LATENCY_COUNT, _FIRST_BUCKET = map(
     ROLLUP_COUNTERS.index, ("latency_ms_sum", "latency_count", LATENCY_COLUMNS[0])
 )

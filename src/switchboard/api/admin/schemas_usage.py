@@ -120,6 +120,7 @@ _STATS = {
     "errors": 0,
     "prompt_tokens": 3000,
     "cached_tokens": 0,
+    "cache_write_tokens": 0,
     "completion_tokens": 1500,
     "total_tokens": 4500,
     "total_cost": "0.0214500000",
@@ -132,6 +133,7 @@ _SPEND = {
     "errors": 0,
     "prompt_tokens": 1000,
     "cached_tokens": 0,
+    "cache_write_tokens": 0,
     "completion_tokens": 500,
     "total_tokens": 1500,
     "cost_total_usd": "0.0004500000",
@@ -153,6 +155,9 @@ class UsageStatsPublic(BaseModel):
     errors: int = Field(description="Requests that failed (status ≥ 400, or none recorded).")
     prompt_tokens: int
     cached_tokens: int = Field(description="The part of prompt_tokens read from a cache.")
+    cache_write_tokens: int = Field(
+        description="The part of prompt_tokens written to the provider's prompt cache."
+    )
     completion_tokens: int
     total_tokens: int
     total_cost: Money = Field(description="US dollars, exact.")
@@ -169,6 +174,7 @@ class UsageStatsPublic(BaseModel):
             errors=spend.errors,
             prompt_tokens=spend.prompt_tokens,
             cached_tokens=spend.cached_tokens,
+            cache_write_tokens=spend.cache_write_tokens,
             completion_tokens=spend.completion_tokens,
             total_tokens=spend.total_tokens,
             total_cost=spend.cost_total_usd,
@@ -274,6 +280,7 @@ class TimePointPublic(BaseModel):
     byok_requests: int
     prompt_tokens: int
     cached_tokens: int
+    cache_write_tokens: int
     completion_tokens: int
     total_tokens: int
     cost_total_usd: Money
@@ -292,6 +299,7 @@ class TimePointPublic(BaseModel):
             byok_requests=point.totals.byok.requests,
             prompt_tokens=spend.prompt_tokens,
             cached_tokens=spend.cached_tokens,
+            cache_write_tokens=spend.cache_write_tokens,
             completion_tokens=spend.completion_tokens,
             total_tokens=spend.total_tokens,
             cost_total_usd=spend.cost_total_usd,
@@ -318,6 +326,7 @@ class SpendPublic(BaseModel):
     errors: int
     prompt_tokens: int
     cached_tokens: int
+    cache_write_tokens: int
     completion_tokens: int
     total_tokens: int
     cost_total_usd: Money

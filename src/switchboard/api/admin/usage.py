@@ -143,10 +143,10 @@ def export_csv(
 
 TIME_SERIES_HEADER = (
     *("start", "requests", "errors", "byok_requests", "prompt_tokens", "cached_tokens"),
-    *("completion_tokens", "total_tokens", "cost_total_usd", "avg_latency_ms"),
-    *("p50_latency_ms", "p95_latency_ms", "p99_latency_ms"),
+    *("cache_write_tokens", "completion_tokens", "total_tokens", "cost_total_usd"),
+    *("avg_latency_ms", "p50_latency_ms", "p95_latency_ms", "p99_latency_ms"),
 )
-TIME_SERIES_KINDS = (datetime, *(int,) * 7, Decimal, *(float,) * 4)
+TIME_SERIES_KINDS = (datetime, *(int,) * 8, Decimal, *(float,) * 4)
 Cell = Callable[[Any], object]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What makes a spreadsheet read a cell as a formula (OWASP's list for CSV injection)."""
