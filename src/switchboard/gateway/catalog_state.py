@@ -4,6 +4,9 @@ The snapshot is loaded at start and replaced whole when the catalog changes. Cha
 by polling a cheap fingerprint of the three catalog tables (row counts and newest
 `updated_at`), so an admin's change made through any replica reaches every replica within
 one poll interval. The decrypted system keys are derived with each snapshot.
+
+The same query reads the `credentials` change counter (`credentials_revision`), which moves
+with every change to users, virtual keys and BYOK keys: the gateway's key cache follows it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from switchboard import change_counters
 from switchboard.catalog.loader import environment_key, load_snapshot, price_ceilings
 from switchboard.catalog.snapshot import CatalogSnapshot
 from switchboard.errors import SecretDecryptionError
@@ -46,6 +50,8 @@ class CatalogState:
         self._secrets = secrets
         self._version = 0
         self.view: CatalogView | None = None
+        self.credentials_revision: int | None = None
+        """The `credentials` change counter, as the last load or poll read it."""
 
     @property
     def current(self) -> CatalogView:
@@ -56,7 +62,7 @@ class CatalogState:
     def load(self) -> CatalogView:
         """Read the catalog now and make it current."""
         with self._sessions() as session:
-            fingerprint = _fingerprint(session)
+            fingerprint, self.credentials_revision = _fingerprint(session)
             self._version += 1
             snapshot = load_snapshot(
                 session, ceilings=price_ceilings(self._settings), version=self._version
@@ -68,7 +74,7 @@ class CatalogState:
     def refresh_if_changed(self) -> bool:
         """Reload when the catalog's fingerprint moved; True when it did."""
         with self._sessions() as session:
-            fingerprint = _fingerprint(session)
+            fingerprint, self.credentials_revision = _fingerprint(session)
         if self.view is not None and fingerprint == self.view.fingerprint:
             return False
         self.load()
@@ -106,8 +112,9 @@ class CatalogState:
             return None
 
 
-def _fingerprint(session: Session) -> tuple[Any, ...]:
-    row = session.execute(
+def _fingerprint(session: Session) -> tuple[tuple[Any, ...], int | None]:
+    """The catalog's fingerprint, and the `credentials` change counter."""
+    *catalog, credentials = session.execute(
         select(
             select(func.count()).select_from(LLMProvider).scalar_subquery(),
             select(func.max(LLMProvider.updated_at)).scalar_subquery(),
@@ -115,6 +122,7 @@ def _fingerprint(session: Session) -> tuple[Any, ...]:
             select(func.max(LLMModel.updated_at)).scalar_subquery(),
             select(func.count()).select_from(LLMRoutingRule).scalar_subquery(),
             select(func.max(LLMRoutingRule.updated_at)).scalar_subquery(),
+            change_counters.current_value(change_counters.CREDENTIALS),
         )
     ).one()
-    return tuple(row)
+    return tuple(catalog), credentials

@@ -14,12 +14,13 @@ from switchboard.models.catalog import (
     LLMProvider,
     LLMRoutingRule,
 )
-from switchboard.models.operations import AuditLogEntry, Lease
+from switchboard.models.operations import AuditLogEntry, ChangeCounter, Lease
 from switchboard.models.usage import LLMUsageDaily, LLMUsageHourly, LLMUsageHourlyModel, LLMUsageLog
 
 __all__ = [
     "AuditLogEntry",
     "Base",
+    "ChangeCounter",
     "LLMModel",
     "LLMModelPriceHistory",
     "LLMProvider",

@@ -1,5 +1,5 @@
-"""What the admin side keeps: the audit log of every change, and leases that let one replica
-at a time run a periodic job (the provider health checker)."""
+"""What the admin side keeps: the audit log of every change, leases that let one replica
+at a time run a periodic job (the provider health checker), and change counters."""
 
 from __future__ import annotations
 
@@ -38,3 +38,13 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(255), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ChangeCounter(Base):
+    """A number raised by one in the transaction of every change of one kind, so that other
+    processes learn of the change by reading one row (`switchboard.change_counters`)."""
+
+    __tablename__ = "llm_change_counters"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -8,7 +8,9 @@ them, and no more than a third is ever shown (`shown_parts`). Every function is 
 user: another user's key is "not found", never "forbidden".
 
 The gateway caches each user's keys for a few seconds; the caller drops that cache entry
-after any change here, so routing sees the change at once.
+after any change here, so routing in its process sees the change at once, and every change
+raises the `credentials` change counter, so other gateway processes see it within their
+catalog poll interval.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, TypedDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from switchboard import change_counters
 from switchboard._types import utcnow
 from switchboard.errors import NotFoundError
 from switchboard.models import LLMProvider, UserAPIKey
@@ -106,6 +109,7 @@ def add_key(
     session.add(row)
     session.flush()
     _audit(session, user_id, "create", row.id, None, row)
+    change_counters.bump(session, change_counters.CREDENTIALS)
     session.commit()
     return row
 
@@ -146,6 +150,7 @@ def revalidate_key(
     _keep_mask(row, secret)  # a row stored with more of the key in clear keeps only its mask
     session.flush()
     _audit(session, user_id, "validate", row.id, before, row)
+    change_counters.bump(session, change_counters.CREDENTIALS)
     session.commit()
     return row
 
@@ -166,6 +171,7 @@ def update_key(session: Session, *, user_id: str, key_id: int, changes: KeyChang
     if "is_active" in changes and before is not None and before["is_active"] != row.is_active:
         action = "activate" if row.is_active else "deactivate"
     _audit(session, user_id, action, row.id, before, row)
+    change_counters.bump(session, change_counters.CREDENTIALS)
     session.commit()
     return row
 
@@ -176,6 +182,7 @@ def delete_key(session: Session, *, user_id: str, key_id: int) -> None:
     before = _snapshot(row)
     session.delete(row)
     _audit(session, user_id, "delete", key_id, before, None)
+    change_counters.bump(session, change_counters.CREDENTIALS)
     session.commit()
 
 

@@ -1,7 +1,10 @@
 """Users and their virtual keys (`sk-sb-…`): creating, changing, issuing, looking up, revoking.
 
 Every change is written to the audit log in the same transaction as the change itself, with
-the row before and after (a virtual key's hash is masked by `snapshot_row`).
+the row before and after (a virtual key's hash is masked by `snapshot_row`). A change that a
+gateway's key cache may hold (a user's tier or state, a key revoked or expiring) also raises
+the `credentials` change counter: every gateway process then reads its cached keys again
+within its catalog poll interval (`CATALOG_POLL_INTERVAL_S`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from switchboard import change_counters
 from switchboard._types import utcnow
 from switchboard.errors import NotFoundError
 from switchboard.models import User, VirtualKey
@@ -157,6 +161,7 @@ def update_user(
     session.flush()
     action = _user_action(before, values)
     _audit(session, actor, action, USER_ENTITY, user.id, before, user)
+    change_counters.bump(session, change_counters.CREDENTIALS)
     session.commit()
     return user
 
@@ -235,8 +240,8 @@ def revoke_virtual_key(
     user_id: str | None = None,
     actor: str = SYSTEM_ACTOR,
 ) -> VirtualKey:
-    """Revoke a key (of `user_id`, when given). The gateway stops accepting it once its key
-    cache entry expires (`KEY_CACHE_TTL_S`). Revoking twice changes nothing. Commits."""
+    """Revoke a key (of `user_id`, when given). Gateway processes stop accepting it within
+    their catalog poll interval. Revoking twice changes nothing. Commits."""
     record = _virtual_key(session, key_id, user_id)
     if not record.is_revoked:
         before = snapshot_row(record)
@@ -244,6 +249,7 @@ def revoke_virtual_key(
         record.revoked_at = utcnow()
         session.flush()
         _audit(session, actor, "revoke", VIRTUAL_KEY_ENTITY, record.id, before, record)
+        change_counters.bump(session, change_counters.CREDENTIALS)
         session.commit()
     return record
 
@@ -263,6 +269,7 @@ def update_virtual_key(
         return record
     session.flush()
     _audit(session, actor, "update", VIRTUAL_KEY_ENTITY, record.id, before, record)
+    change_counters.bump(session, change_counters.CREDENTIALS)
     session.commit()
     return record
 
