@@ -1,9 +1,11 @@
 """The `credentials` change counter on real SQLite and PostgreSQL: every change a key cache may
-hold raises it, in the change's transaction, however close together two changes come; and the
-catalog poll reads it without reloading the catalog."""
+hold raises it, in the change's transaction, however close together two changes come; the
+catalog poll reads it without reloading the catalog; and a key cache that follows it refuses
+a revoked key, and takes back a reactivated user's, long before its TTL."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -11,7 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard import change_counters
 from switchboard._types import utcnow
+from switchboard.errors import InvalidKeyError
 from switchboard.gateway.catalog_state import CatalogState
+from switchboard.gateway.keys import KeyCache
 from switchboard.models import ChangeCounter, LLMProvider
 from switchboard.secrets import SecretManager
 from switchboard.services import byok, users
@@ -123,3 +127,45 @@ def test_a_missing_counter_row_is_made_by_the_next_change(
         users.revoke_virtual_key(session, key_id)
     state.refresh_if_changed()
     assert state.credentials_revision == 1
+
+
+def test_a_key_cache_following_the_counter_sees_changes_long_before_its_ttl(
+    session_factory: sessionmaker[Session], database_url: str
+) -> None:
+    with session_factory() as session:
+        users.create_user(session, user_id="ada")
+        users.create_user(session, user_id="bob")
+        ada = users.issue_virtual_key(session, user_id="ada")
+        bob = users.issue_virtual_key(session, user_id="bob").key
+    state = catalog_state(session_factory, database_url)
+    state.load()
+    keys = KeyCache(session_factory, None, ttl_s=3600)
+    keys.follow(state.credentials_revision)
+
+    def poll() -> None:
+        state.refresh_if_changed()
+        keys.follow(state.credentials_revision)
+
+    async def accepts(token: str) -> bool:
+        try:
+            await keys.authenticate(token)
+        except InvalidKeyError:
+            return False
+        return True
+
+    async def test() -> None:
+        assert await accepts(ada.key) and await accepts(bob)
+        with session_factory() as session:
+            users.revoke_virtual_key(session, ada.record.id)
+            users.update_user(session, user_id="bob", changes={"is_active": False})
+        assert await accepts(ada.key) and await accepts(bob), "cached for the TTL, unpolled"
+        poll()
+        assert not await accepts(ada.key) and not await accepts(bob)
+
+        with session_factory() as session:
+            users.update_user(session, user_id="bob", changes={"is_active": True})
+        assert not await accepts(bob), "refused, and remembered as refused"
+        poll()
+        assert await accepts(bob), "valid again"
+
+    asyncio.run(test())

@@ -1,11 +1,20 @@
 """Who is calling, and with which of their own provider keys: cached in memory.
 
-A virtual key resolves to its user through a cache entry that lives `ttl_s` seconds, so a
-revoked key stops working within that time. Unknown keys are remembered as unknown for the
-same time, so a client hammering with a wrong key does not hammer the database. When the
-database cannot be reached, an entry past its time keeps serving (the gateway must not fail
-because of the database), and a key never seen before gets KeyStoreUnavailableError (503), never a
-false 401. Look-ups of the same key at the same moment share one database query.
+A virtual key resolves to its user through a cache entry that lives `ttl_s` seconds. Unknown
+keys are remembered as unknown for the same time, so a client hammering with a wrong key does
+not hammer the database. When the database cannot be reached, an entry past its time keeps
+serving (the gateway must not fail because of the database), and a key never seen before gets
+KeyStoreUnavailableError (503), never a false 401. Look-ups of the same key at the same moment
+share one database query.
+
+A change does not wait for the TTL. The process that makes it drops the user's entries at
+once (`user_changed`); every process expires all its entries when the database's
+`credentials` change counter moves (`follow`, from the catalog poll). The counter says that
+something changed, not what, so everything is read again: changes are rare admin actions, and
+each key in use then costs one query, as it does every `ttl_s` anyway. An expired entry is
+still the fallback while the database cannot be reached; a dropped one is not. Either way, a
+look-up already under way when the change is made does not store what it read (it may have
+read the database before the change), and requests already authenticated carry on.
 """
 
 from __future__ import annotations
@@ -55,12 +64,16 @@ class _Entry(Generic[V]):
 
 
 class _TTLCache(Generic[V]):
-    """Values by key, fresh for `ttl_s`; stale ones are served when the loader fails."""
+    """Values by key, fresh for `ttl_s` or until `expire_all`; stale ones are served when
+    the loader fails. Not thread-safe: call it on the event loop."""
 
     def __init__(self, ttl_s: float, clock: Callable[[], float]) -> None:
         self._ttl_s = ttl_s
         self._clock = clock
         self._entries: dict[str, _Entry[V]] = {}
+        self._expired: dict[str, _Entry[V]] = {}
+        """What `expire_all` took out of `_entries`: fallbacks only. (Apart, so that a hit
+        costs no more than it did before there was an `expire_all`.)"""
         self._loading: dict[str, asyncio.Future[V | None]] = {}
 
     async def get(self, key: str, load: Callable[[], Awaitable[V | None]]) -> V | None:
@@ -76,20 +89,44 @@ class _TTLCache(Generic[V]):
             value = await load()
         except SQLAlchemyError as error:
             log.warning("key store unreachable: %s", error.__class__.__name__)
-            if entry is not None:
-                future.set_result(entry.value)
-                return entry.value
+            # Not `entry`: it may have been dropped or expired since.
+            fallback = self._entries.get(key) or self._expired.get(key)
+            if fallback is not None:
+                future.set_result(fallback.value)
+                return fallback.value
             future.set_exception(KeyStoreUnavailableError())
             future.exception()  # retrieved: waiters re-raise it, nobody else must
             raise KeyStoreUnavailableError() from None
         finally:
-            self._loading.pop(key, None)
-        self._entries[key] = _Entry(value, self._clock())
+            # Not ours any more when the key was forgotten or expired while it loaded.
+            current = self._loading.get(key) is future
+            if current:
+                del self._loading[key]
+        if current:
+            self._entries[key] = _Entry(value, self._clock())
+            self._expired.pop(key, None)
         future.set_result(value)
         return value
 
     def forget(self, key: str) -> None:
+        """Drop the entry: not even an unreachable database brings it back."""
         self._entries.pop(key, None)
+        self._expired.pop(key, None)
+        self._loading.pop(key, None)
+
+    def forget_matching(self, matches: Callable[[V], bool]) -> None:
+        """Drop every entry whose value `matches` (a scan: for rare changes only)."""
+        for entries in (self._entries, self._expired):
+            for key, entry in list(entries.items()):
+                if entry.value is not None and matches(entry.value):
+                    self.forget(key)
+
+    def expire_all(self) -> None:
+        """Every entry is read again before it is trusted; until then it is only the
+        fallback for when the database cannot be reached."""
+        self._expired.update(self._entries)
+        self._entries = {}
+        self._loading.clear()
 
 
 class KeyCache:
@@ -105,6 +142,7 @@ class KeyCache:
         self._secrets = secrets
         self._principals: _TTLCache[Principal] = _TTLCache(ttl_s, clock)
         self._byok: _TTLCache[dict[int, ByokKey]] = _TTLCache(ttl_s, clock)
+        self._revision: int | None = None
 
     async def authenticate(self, token: str) -> Principal:
         digest = hash_virtual_key(token)
@@ -123,7 +161,28 @@ class KeyCache:
         return keys or {}
 
     def forget_user(self, user_id: str) -> None:
+        """The user's BYOK keys changed: read them again at their next use."""
         self._byok.forget(user_id)
+
+    def user_changed(self, user_id: str) -> None:
+        """The user, or one of their virtual keys, changed (revoked, deactivated, reactivated,
+        another tier…): their entries are dropped, and every other entry is read again before
+        it is trusted (a key refused until now, a reactivated user's, may be valid)."""
+        self._principals.forget_matching(lambda principal: principal.user_id == user_id)
+        self._byok.forget(user_id)
+        self.expire_all()
+
+    def expire_all(self) -> None:
+        """Read every key again before trusting it (see the module's docstring)."""
+        self._principals.expire_all()
+        self._byok.expire_all()
+
+    def follow(self, revision: int | None) -> None:
+        """Expire every entry when `revision` (of the users and keys in the database: the
+        `credentials` change counter) is not the one of the last call."""
+        if revision != self._revision:
+            self._revision = revision
+            self.expire_all()
 
     def _load_principal(self, digest: str) -> Principal | None:
         with self._sessions() as session:

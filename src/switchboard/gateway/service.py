@@ -88,6 +88,7 @@ class Gateway:
     async def start(self) -> None:
         """Load the catalog, store what a previous run left in the spool, start the workers."""
         await asyncio.to_thread(self.catalog.load)
+        self.keys.follow(self.catalog.credentials_revision)
         await asyncio.to_thread(self.writer.drain)
         self.writer.start()
         self._poller = asyncio.create_task(self._poll_catalog(), name="catalog-poller")
@@ -181,6 +182,8 @@ class Gateway:
                 if self.database_ok:
                     log.warning("catalog poll failed: %s", error.__class__.__name__)
                 self.database_ok = False
+            finally:  # what the poll read of the keys counts even if the catalog failed to load
+                self.keys.follow(self.catalog.credentials_revision)
 
     def check_database(self) -> bool:
         try:

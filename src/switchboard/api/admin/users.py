@@ -1,14 +1,17 @@
 """Admin API: users and their virtual keys.
 
-A revoked or expired key stops working in the gateway once its key cache entry expires
-(`KEY_CACHE_TTL_S`, a few seconds); so does every key of a deactivated user.
+A key revoked or expired here, and every key of a user deactivated here, stops working at
+once in this process (its key cache drops the user's entries before the response is sent)
+and within `CATALOG_POLL_INTERVAL_S` in every other process (`services.users` raises the
+change counter they poll). So does any other change to a user or a key, such as a new tier.
 """
 
 from __future__ import annotations
 
 from typing import Any, cast
 
-from fastapi import APIRouter, HTTPException, status
+import anyio.from_thread
+from fastapi import APIRouter, HTTPException, Request, status
 
 from switchboard.api.admin.schemas_accounts import (
     KeyIdPath,
@@ -27,6 +30,7 @@ from switchboard.api.admin.schemas_accounts import (
 )
 from switchboard.api.deps import AdminDep, SessionDep
 from switchboard.errors import NotFoundError
+from switchboard.gateway.service import Gateway
 from switchboard.services import users
 from switchboard.vocabulary import Tier
 
@@ -37,6 +41,13 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such use
 
 def _not_found(error: NotFoundError) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, str(error))
+
+
+def _changed(request: Request, user_id: str) -> None:
+    """Tell this process's key cache, on its event loop (the endpoints run in a worker
+    thread), and wait for it: the next request must see the change."""
+    gateway = cast(Gateway, request.app.state.gateway)
+    anyio.from_thread.run_sync(gateway.keys.user_changed, user_id)
 
 
 @router.post(
@@ -90,7 +101,11 @@ def read_user(user_id: UserIdPath, session: SessionDep) -> UserPublic:
 
 @router.patch("/users/{user_id}", responses=_NOT_FOUND)
 def update_user(
-    user_id: UserIdPath, body: UserUpdate, session: SessionDep, actor: AdminDep
+    user_id: UserIdPath,
+    body: UserUpdate,
+    session: SessionDep,
+    actor: AdminDep,
+    request: Request,
 ) -> UserPublic:
     """Change a user's tier, budget or default power level; `is_active: false` deactivates
     them (their keys stop working), `true` reactivates them."""
@@ -99,6 +114,7 @@ def update_user(
         user = users.update_user(session, user_id=user_id, changes=changes, actor=actor)
     except NotFoundError as error:
         raise _not_found(error) from None
+    _changed(request, user_id)
     return UserPublic.model_validate(user)
 
 
@@ -134,13 +150,18 @@ def list_keys(user_id: UserIdPath, session: SessionDep) -> list[VirtualKeyPublic
 
 @router.post("/users/{user_id}/keys/{key_id}/revoke", responses=_NOT_FOUND)
 def revoke_key(
-    user_id: UserIdPath, key_id: KeyIdPath, session: SessionDep, actor: AdminDep
+    user_id: UserIdPath,
+    key_id: KeyIdPath,
+    session: SessionDep,
+    actor: AdminDep,
+    request: Request,
 ) -> VirtualKeyPublic:
     """Revoke a key for good; revoking a revoked key changes nothing."""
     try:
         key = users.revoke_virtual_key(session, key_id, user_id=user_id, actor=actor)
     except NotFoundError as error:
         raise _not_found(error) from None
+    _changed(request, user_id)
     return VirtualKeyPublic.of(key)
 
 
@@ -151,6 +172,7 @@ def update_key(
     body: VirtualKeyUpdate,
     session: SessionDep,
     actor: AdminDep,
+    request: Request,
 ) -> VirtualKeyPublic:
     """Rename a key or change when it expires: a time in the past expires it now, `null`
     makes it never expire."""
@@ -161,4 +183,5 @@ def update_key(
         )
     except NotFoundError as error:
         raise _not_found(error) from None
+    _changed(request, user_id)
     return VirtualKeyPublic.of(key)

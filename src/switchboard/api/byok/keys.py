@@ -89,6 +89,12 @@ def _gateway(request: Request) -> Gateway:
     return cast(Gateway, request.app.state.gateway)
 
 
+def _forget_cached_keys(gateway: Gateway, user_id: str) -> None:
+    """Drop the user's keys from the gateway's cache, on its event loop (the endpoints run in
+    a worker thread), and wait for it: the next request must see the change."""
+    anyio.from_thread.run_sync(gateway.keys.forget_user, user_id)
+
+
 def _secrets(gateway: Gateway) -> SecretManager:
     key = gateway.settings.encryption_key
     if key is None or not key.get_secret_value():
@@ -165,7 +171,7 @@ def add_key(
         raise _field_error(error) from None
     except NotFoundError as error:
         raise _not_found(error) from None
-    gateway.keys.forget_user(principal.user_id)
+    _forget_cached_keys(gateway, principal.user_id)
     log.info("user %s added BYOK key %d (validated: %s)", row.user_id, row.id, row.is_validated)
     return ByokKeyPublic.of(row)
 
@@ -208,7 +214,7 @@ def validate_key(
             status.HTTP_409_CONFLICT,
             "The stored key cannot be decrypted with the gateway's ENCRYPTION_KEY; add it again.",
         ) from None
-    gateway.keys.forget_user(principal.user_id)
+    _forget_cached_keys(gateway, principal.user_id)
     return ByokKeyPublic.of(row)
 
 
@@ -227,7 +233,7 @@ def update_key(
         row = byok.update_key(session, user_id=principal.user_id, key_id=key_id, changes=changes)
     except NotFoundError as error:
         raise _not_found(error) from None
-    _gateway(request).keys.forget_user(principal.user_id)
+    _forget_cached_keys(_gateway(request), principal.user_id)
     return ByokKeyPublic.of(row)
 
 
@@ -240,4 +246,4 @@ def delete_key(
         byok.delete_key(session, user_id=principal.user_id, key_id=key_id)
     except NotFoundError as error:
         raise _not_found(error) from None
-    _gateway(request).keys.forget_user(principal.user_id)
+    _forget_cached_keys(_gateway(request), principal.user_id)
