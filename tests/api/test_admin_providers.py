@@ -25,7 +25,7 @@ from tests.api.catalog_calls import (
 from tests.api.models_upstream import closed_port_url, models_upstream
 
 KEY = "sk-test-0123456789abcdefWXYZ"
-MASK = "sk-tes…WXYZ"
+MASK = "sk-te…WXYZ"  # 27 characters: 9 shown, a third
 
 ENDPOINTS = [
     ("GET", "/providers"),
@@ -103,10 +103,10 @@ def test_the_system_key_is_write_only_encrypted_and_masked(
         assert (
             SecretManager.from_value(clean_environment).decrypt_secret(row.encrypted_api_key) == KEY
         )
-        assert (row.api_key_prefix, row.api_key_suffix) == ("sk-tes", "WXYZ")
+        assert (row.api_key_prefix, row.api_key_suffix) == ("sk-te", "WXYZ")
 
     replaced = client.patch(url, headers=admin_headers, json={"api_key": "sk-new-key-98765-abcd"})
-    assert replaced.json()["api_key_masked"] == "sk-new…abcd"
+    assert replaced.json()["api_key_masked"] == "sk-n…bcd"  # 21 characters: 7 shown
     removed = client.patch(url, headers=admin_headers, json={"api_key": None})
     assert removed.json()["api_key_masked"] is None and removed.json()["api_key_source"] is None
     bodies += [replaced.text, removed.text]

@@ -36,7 +36,7 @@ def test_add_and_list_providers_with_a_masked_key(
     add = ("providers", "add", "openai", "--name", "OpenAI", "--base-url", url, "--byok")
     code, out = invoke(*add, "--api-key", KEY)
     assert code == 0, out
-    assert "added provider 1 openai, key sk-cli…WXYZ" in out and KEY not in out
+    assert "added provider 1 openai, key sk-cl…WXYZ" in out and KEY not in out
     assert invoke("providers", "add", "local", "--auth-type", "none", "--inactive")[0] == 0
     code, out = invoke("providers", "add", "openai")
     assert code == 1 and "already exists" in out
@@ -44,7 +44,7 @@ def test_add_and_list_providers_with_a_masked_key(
     assert code == 2 and "gold" in out
 
     code, out = invoke("providers", "list")
-    assert code == 0 and "openai" in out and "local" in out and "sk-cli…WXYZ" in out
+    assert code == 0 and "openai" in out and "local" in out and "sk-cl…WXYZ" in out
     assert KEY not in out
     code, out = invoke("providers", "list", "--inactive")
     assert "local" in out and "openai" not in out
