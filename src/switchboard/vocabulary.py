@@ -56,3 +56,13 @@ class HealthStatus(enum.StrEnum):
 
 GENERAL_TASK = "general"
 """The task type a rule uses to match every task; an exact task match is preferred to it."""
+
+TASK_TYPE_PATTERN = r"^[a-z0-9][a-z0-9_.\-]{0,49}$"
+"""A task type, once normalised: a short lower-case word (`chat`, `code`, `summarize`) that
+starts with a letter or digit (so that no spreadsheet reads one as a formula)."""
+
+
+def normalize_task_type(task_type: str | None) -> str:
+    """How task types are compared: without surrounding spaces, lower-case; none is
+    `general`. Whether the result is a valid task type is `TASK_TYPE_PATTERN`'s to say."""
+    return (task_type or GENERAL_TASK).strip().lower() or GENERAL_TASK

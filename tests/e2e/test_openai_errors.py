@@ -275,3 +275,24 @@ def test_a_long_models_list_names_only_the_first_problems(world: World) -> None:
         "model 'unknown-4' does not exist; and 495 more"
     )
     assert len(response.content) < 1_000
+
+
+@pytest.mark.parametrize("task_type", ["-2-3", "=HYPERLINK(1)", "+x", "@sum", "a" * 51, "co de"])
+def test_a_task_type_outside_the_vocabulary_is_a_400(world: World, task_type: str) -> None:
+    body = {"model": MODEL, "messages": user_message()}
+    response = post_chat(world.gateway, world.key, body, headers={"x-task-type": task_type})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_task_type"
+    assert response.json()["error"]["param"] == "task_type"
+
+
+def test_a_task_type_is_stored_normalised(
+    world: World, e2e_sessions: sessionmaker[Session]
+) -> None:
+    body = {"model": MODEL, "messages": user_message()}
+    response = post_chat(world.gateway, world.key, body, headers={"x-task-type": "Code"})
+
+    assert response.status_code == 200
+    (row,) = wait_for_usage_rows(e2e_sessions, [response.headers["x-switchboard-request-id"]])
+    assert row.task_type == "code"

@@ -28,9 +28,10 @@ from switchboard.gateway.keys import Principal
 from switchboard.gateway.service import Gateway, StreamSession
 from switchboard.gateway.usage_records import RequestMeta, Route, failure_record
 from switchboard.providers.base import JSON
+from switchboard.vocabulary import TASK_TYPE_PATTERN, normalize_task_type
 
 TASK_HEADER = "x-task-type"
-_TASK_TYPE = re.compile(r"^[A-Za-z0-9_.\-]{1,50}$")
+_TASK_TYPE = re.compile(TASK_TYPE_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,13 +139,16 @@ def _served_headers(meta: RequestMeta, served: Served) -> dict[str, str]:
 
 def _checked_task_type(task_type: str | None) -> str | None:
     """Task types are short words (`chat`, `code`, `summarize`): anything else is a 400, not a
-    value that would later be cut to fit the usage record."""
-    if task_type is None or _TASK_TYPE.match(task_type.strip()):
-        return task_type
+    value that would later be cut to fit the usage record or read as a spreadsheet formula."""
+    if task_type is None:
+        return None
+    normalized = normalize_task_type(task_type)
+    if _TASK_TYPE.match(normalized):
+        return normalized
     raise ApiError(
         400,
-        "Invalid task type: use 1 to 50 letters, digits, '_', '-' or '.' "
-        "(X-Task-Type header or metadata.task_type).",
+        "Invalid task type: use 1 to 50 letters, digits, '_', '-' or '.', starting with a "
+        "letter or digit (X-Task-Type header or metadata.task_type).",
         code="invalid_task_type",
         param="task_type",
     )

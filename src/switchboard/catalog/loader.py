@@ -21,7 +21,7 @@ from switchboard.catalog.snapshot import (
 from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule, UserAPIKey
 from switchboard.pricing import as_price
 from switchboard.settings import Settings
-from switchboard.vocabulary import GENERAL_TASK, AuthType, PowerLevel
+from switchboard.vocabulary import AuthType, PowerLevel, normalize_task_type
 
 
 def system_key_variable(provider_slug: str) -> str:
@@ -147,7 +147,7 @@ def _rule_info(row: LLMRoutingRule) -> RuleInfo:
         power_level=parse_power_level(row.power_level),
         user_tier=tier,
         user_tier_invalid=bool(row.user_tier) and tier is None,
-        task_type=(row.task_type or GENERAL_TASK).strip().lower() or GENERAL_TASK,
+        task_type=normalize_task_type(row.task_type),
         priority=row.priority,
         weight=row.weight,
         min_tokens=row.min_tokens,

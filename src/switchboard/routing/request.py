@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from switchboard.vocabulary import GENERAL_TASK, PowerLevel, Tier
+from switchboard.vocabulary import GENERAL_TASK, PowerLevel, Tier, normalize_task_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +17,9 @@ class RouteRequest:
     require_function_calling: bool = False
     require_vision: bool = False
     require_json_mode: bool = False
+    max_output_tokens: int | None = None
+    """The most tokens the answer may have, as the client asked (`max_tokens`); part of
+    `estimated_tokens` too. A model whose own output limit is lower cannot serve it."""
 
     @classmethod
     def parse(
@@ -55,7 +58,7 @@ class RouteRequest:
         return cls(
             user_tier=tier,
             power_level=power,
-            task_type=(task_type or GENERAL_TASK).strip().lower() or GENERAL_TASK,
+            task_type=normalize_task_type(task_type),
             estimated_tokens=estimated_tokens,
             require_streaming=require_streaming,
             require_function_calling=require_function_calling,

@@ -43,7 +43,7 @@ from switchboard.catalog.loader import environment_key
 from switchboard.errors import ConfigurationError, NotFoundError
 from switchboard.models import LLMProvider
 from switchboard.services.catalog_rows import ConflictError, InvalidFieldError
-from switchboard.vocabulary import AuthType, HealthStatus, PowerLevel, Tier
+from switchboard.vocabulary import TASK_TYPE_PATTERN, AuthType, HealthStatus, PowerLevel, Tier
 
 KEY_PATTERN = r"^[!-~]+$"
 """Printable ASCII without spaces: what provider keys are made of."""
@@ -92,11 +92,11 @@ Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-
 TaskType = Annotated[
     str,
     BeforeValidator(_task_type_input),
-    Field(pattern=r"^ *[A-Za-z0-9_.-]{1,50} *$"),
+    Field(pattern=TASK_TYPE_PATTERN),
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^ *[A-Za-z0-9_.-]{1,50} *$",
+            "pattern": r"^ *[A-Za-z0-9][A-Za-z0-9_.-]{0,49} *$",
             "description": "Compared lower-case, without surrounding spaces.",
         },
         mode="validation",
