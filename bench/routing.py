@@ -131,27 +131,31 @@ def _rule_rows(rnd: random.Random, models: list[Row]) -> list[Row]:
     for model in models:
         by_power.setdefault(model["power_level"], []).append(model["id"])
     all_ids = [model["id"] for model in models]
-    rows = []
-    for rid in range(1, RULES + 1):
+    rows: list[Row] = []
+    identities: set[tuple[object, ...]] = set()
+    while len(rows) < RULES:
         power = pick(rnd, {"eco": 35, "balanced": 40, "precision": 25})
         bounded = rnd.random() < 0.15
-        rows.append(
-            {
-                "id": rid,
-                # Mostly a model of the rule's power level; some deliberately cross levels.
-                "model_id": rnd.choice(by_power[power] if rnd.random() < 0.9 else all_ids),
-                "power_level": power,
-                "user_tier": rnd.choice([None, None, *(tier.value for tier in Tier)]),
-                "task_type": pick(rnd, dict(zip(TASKS, [4, 2, 2, 1, 1, 1], strict=True))),
-                "priority": rnd.randint(1, 10),
-                "weight": rnd.choice([1, 10, 25, 50, 100, 100, 200]),
-                "min_tokens": rnd.choice([None, 1_000, 4_000]) if bounded else None,
-                "max_tokens": rnd.choice([8_000, 32_000, 128_000]) if bounded else None,
-                "requires_byok": rnd.random() < 0.05,
-                "is_fallback": rnd.random() < 0.1,
-                "is_active": rnd.random() < 0.97,
-            }
-        )
+        row = {
+            "id": len(rows) + 1,
+            # Mostly a model of the rule's power level; some deliberately cross levels.
+            "model_id": rnd.choice(by_power[power] if rnd.random() < 0.9 else all_ids),
+            "power_level": power,
+            "user_tier": rnd.choice([None, None, *(tier.value for tier in Tier)]),
+            "task_type": pick(rnd, dict(zip(TASKS, [4, 2, 2, 1, 1, 1], strict=True))),
+            "priority": rnd.randint(1, 10),
+            "weight": rnd.choice([1, 10, 25, 50, 100, 100, 200]),
+            "min_tokens": rnd.choice([None, 1_000, 4_000]) if bounded else None,
+            "max_tokens": rnd.choice([8_000, 32_000, 128_000]) if bounded else None,
+            "requires_byok": rnd.random() < 0.05,
+            "is_fallback": rnd.random() < 0.1,
+            "is_active": rnd.random() < 0.97,
+        }
+        # One rule per model, power level, tier and task: the database's unique key.
+        identity = (row["model_id"], power, row["user_tier"], row["task_type"])
+        if identity not in identities:
+            identities.add(identity)
+            rows.append(row)
     return rows
 
 

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.api.app import create_app
-from switchboard.models import AuditLogEntry, User, UserAPIKey, VirtualKey
+from switchboard.models import AuditLogEntry, LLMRoutingRule, User, UserAPIKey, VirtualKey
 from switchboard.secrets import SecretManager, hash_virtual_key
 from switchboard.settings import Settings
 from tests.api.catalog_calls import (
@@ -143,6 +144,63 @@ def test_an_update_must_agree_with_the_stored_bounds(
             404,
             {"detail": "routing rule 999 does not exist"},
         )
+
+
+def test_a_second_rule_with_the_same_identity_is_a_409_naming_the_first(
+    client: TestClient, admin_headers: dict[str, str], model: dict[str, Any]
+) -> None:
+    """A rule is identified by its model, power level, tier (none: every tier) and task type;
+    its priority, weight, token band and flags are what a PATCH changes."""
+    rule = add_rule(client, admin_headers, model["id"], user_tier="free", task_type="code")
+    again = {"model_id": model["id"], "power_level": "balanced", "user_tier": "free"}
+    twin = client.post(
+        RULES, headers=admin_headers, json={**again, "task_type": " Code ", "priority": 7}
+    )
+    assert (twin.status_code, twin.json()) == (
+        409,
+        {
+            "detail": f"routing rule {rule['id']} already routes balanced requests of tier "
+            f"free with task 'code' to model {model['id']}; change that rule instead"
+        },
+    )
+    every_tier = add_rule(client, admin_headers, model["id"], user_tier=None, max_tokens=100)
+    twin = client.post(RULES, headers=admin_headers, json={**again, "user_tier": None})
+    assert (twin.status_code, twin.json()["detail"]) == (
+        409,
+        f"routing rule {every_tier['id']} already routes balanced requests of every tier "
+        f"with task 'general' to model {model['id']}; change that rule instead",
+    )
+    add_rule(client, admin_headers, model["id"], user_tier="starter", task_type="code")
+    add_rule(client, admin_headers, model["id"], user_tier="free", power_level="eco")
+    total = client.get(RULES, headers=admin_headers).json()["total"]
+    assert total == 4
+
+
+def test_an_update_onto_another_rules_identity_is_a_409(
+    client: TestClient, admin_headers: dict[str, str], model: dict[str, Any]
+) -> None:
+    first = add_rule(client, admin_headers, model["id"], user_tier=None)
+    second = add_rule(client, admin_headers, model["id"], user_tier="free")
+    url = f"{RULES}/{second['id']}"
+    clash = client.patch(url, headers=admin_headers, json={"user_tier": None, "priority": 3})
+    assert clash.status_code == 409
+    assert clash.json()["detail"].startswith(f"routing rule {first['id']} already routes")
+    assert client.get(url, headers=admin_headers).json() == second
+    same = client.patch(url, headers=admin_headers, json={"user_tier": "free", "weight": 5})
+    assert (same.status_code, same.json()["weight"]) == (200, 5)
+
+
+def test_a_rule_written_around_the_api_still_cannot_be_doubled(
+    model: dict[str, Any], session_factory: sessionmaker[Session]
+) -> None:
+    """The database holds the identity too, a NULL tier included (SQL's NULLs are distinct)."""
+    for tier in ("professional", None):
+        with session_factory() as session:
+            session.add(LLMRoutingRule(model_id=model["id"], power_level="eco", user_tier=tier))
+            session.commit()
+            session.add(LLMRoutingRule(model_id=model["id"], power_level="eco", user_tier=tier))
+            with pytest.raises(IntegrityError):
+                session.commit()
 
 
 # The matrix and the explain table ---------------------------------------------------------

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from switchboard.db import create_db_engine, current_revision, downgrade, head_revision, upgrade
-from switchboard.models import Base
+from switchboard.models import Base, LLMModel, LLMProvider, LLMRoutingRule
 
 SPEC_TABLES = {
     "llm_providers",
@@ -47,5 +50,64 @@ def test_spec_query_columns_are_indexed(database_url: str) -> None:
         assert ("user_id", "created_at") in usage_indexes
         assert ("created_at",) in usage_indexes
         assert ("model_id", "created_at") in usage_indexes
+    finally:
+        engine.dispose()
+
+
+def test_migration_0006_removes_duplicate_rules_keeping_the_first(database_url: str) -> None:
+    """Rules doubled before the identity was unique: the one with the lowest id stays. A tier
+    stored as "" (read as every tier, like NULL) becomes NULL first."""
+    engine = create_db_engine(database_url)
+    try:
+        upgrade(engine, "0005")
+        with Session(engine) as session:
+            provider = LLMProvider(provider_name="P", provider_slug="p")
+            session.add(provider)
+            session.flush()
+            one, two = (LLMModel(provider_id=provider.id, model_name=n, model_id=n) for n in "ab")
+            session.add_all([one, two])
+            session.flush()
+            model_id = one.id
+            rules = [
+                (one, "balanced", "free", "general"),
+                (one, "balanced", "free", "general"),  # a duplicate of the first
+                (one, "balanced", None, "general"),
+                (one, "balanced", None, "general"),  # a duplicate of the third
+                (one, "balanced", "", "general"),  # so is this
+                (one, "eco", "free", "general"),
+                (two, "balanced", "free", "general"),
+                (one, "balanced", "free", "code"),
+            ]
+            for priority, (model, power_level, tier, task) in enumerate(rules, start=1):
+                session.add(
+                    LLMRoutingRule(
+                        model_id=model.id,
+                        power_level=power_level,
+                        user_tier=tier,
+                        task_type=task,
+                        priority=priority,
+                    )
+                )
+                session.flush()
+            session.commit()
+        upgrade(engine)
+        with Session(engine) as session:
+            kept = session.execute(
+                select(LLMRoutingRule.priority, LLMRoutingRule.user_tier).order_by("priority")
+            ).all()
+            assert [tuple(row) for row in kept] == [
+                (1, "free"),
+                (3, None),
+                (6, "free"),
+                (7, "free"),
+                (8, "free"),
+            ]
+            session.add(LLMRoutingRule(model_id=model_id, power_level="balanced"))
+            with pytest.raises(IntegrityError):
+                session.commit()
+        downgrade(engine, "0005")
+        with Session(engine) as session:
+            session.add(LLMRoutingRule(model_id=model_id, power_level="balanced"))
+            session.commit()
     finally:
         engine.dispose()

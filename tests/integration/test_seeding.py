@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from switchboard.catalog.loader import system_key_variable
+from switchboard.db import create_db_engine, migrate_to_head
 from switchboard.engine import LLMRoutingEngine
 from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule
 from switchboard.pricing import blended_price
@@ -21,6 +26,8 @@ from switchboard.services.seeding import (
 )
 from switchboard.settings import Settings
 from switchboard.vocabulary import PowerLevel, Tier
+from tests.conftest import POSTGRES_URL
+from tests.databases import postgres_schema
 
 HOSTED = ("openai", "anthropic", "gemini", "groq", "mistral", "deepseek")
 ECO_CEILING = Decimal("0.50")
@@ -260,6 +267,76 @@ def test_reseeding_recreates_a_deleted_model_and_its_rules(db: Session) -> None:
     db.delete(nano)
     db.commit()
     assert seed_catalog(db) == SeedReport(models_created=1, rules_created=rules)
+
+
+@pytest.mark.postgres
+def test_two_seeds_at_once_write_each_row_once() -> None:
+    """Two `switchboard seed` processes on one PostgreSQL schema, each having read the catalog
+    as missing before either writes: both succeed, and every row is there once. First from
+    an empty catalog, then with only the rules missing (as after a catalog update)."""
+    with postgres_schema(POSTGRES_URL, "seed") as url:
+        engine = create_db_engine(url)
+        try:
+            migrate_to_head(engine)
+            env = {**os.environ, "DATABASE_URL": url}
+            run_two_seeds_blocked_on(engine, "llm_providers", env)
+            with Session(engine) as session:
+                assert_seeded_once(session)
+                session.execute(delete(LLMRoutingRule))
+                session.commit()
+            run_two_seeds_blocked_on(engine, "llm_routing_rules", env)
+            with Session(engine) as session:
+                assert_seeded_once(session)
+        finally:
+            engine.dispose()
+
+
+def run_two_seeds_blocked_on(engine: Engine, table: str, env: dict[str, str]) -> None:
+    """Start two seeds while a lock keeps `table` from being written (reads go on), and
+    release it once both wait for it: they then write the same rows at the same time."""
+    command = [sys.executable, "-m", "switchboard", "seed"]
+    with engine.connect() as holder:
+        holder.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+        seeds = [
+            subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            for _ in range(2)
+        ]
+        try:
+            deadline = time.monotonic() + 60
+            while waiting_for(holder, table) < 2:
+                assert time.monotonic() < deadline, "the seeds never reached the write"
+                assert all(seed.poll() is None for seed in seeds), "a seed ended early"
+                time.sleep(0.05)
+        finally:
+            holder.commit()
+            outputs = [seed.communicate(timeout=120)[0] for seed in seeds]
+    assert [seed.returncode for seed in seeds] == [0, 0], outputs
+
+
+def waiting_for(connection: Connection, table: str) -> int:
+    """How many other transactions wait for a lock on `table`."""
+    waiting = text(
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = to_regclass(:table)"
+    )
+    return int(connection.scalar(waiting, {"table": table}) or 0)
+
+
+def assert_seeded_once(session: Session) -> None:
+    catalog = load_seed_catalog()
+    models = [model for provider in catalog.providers for model in provider.models]
+    expected = (len(catalog.providers), len(models), sum(len(model.rules) for model in models))
+    assert row_counts(session) == expected
+    identities = session.execute(
+        select(
+            LLMRoutingRule.model_id,
+            LLMRoutingRule.power_level,
+            LLMRoutingRule.user_tier,
+            LLMRoutingRule.task_type,
+        )
+    ).all()
+    assert len(set(identities)) == len(identities)
 
 
 @pytest.mark.parametrize(

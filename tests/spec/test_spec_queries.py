@@ -146,10 +146,11 @@ def catalog(db: Session) -> dict[str, LLMModel]:
             LLMRoutingRule(
                 model_id=models["mini"].id, power_level="eco", user_tier="free", priority=1
             ),
-            LLMRoutingRule(
+            LLMRoutingRule(  # inactive: not listed (one rule per model, level, tier, task)
                 model_id=models["mini"].id,
                 power_level="balanced",
                 user_tier="professional",
+                task_type="chat",
                 priority=3,
                 is_active=False,
             ),

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from switchboard._types import Price, UTCDateTime
@@ -105,12 +105,34 @@ class LLMModel(Base):
 
 
 class LLMRoutingRule(Base):
-    """Serve requests of this power level, tier and task with this model, at this priority."""
+    """Serve requests of this power level, tier and task with this model, at this priority.
+
+    A rule is identified by (model, power level, tier, task type): one rule per model for
+    each kind of request; its priority, weight, token band and flags are what an admin edits.
+    A NULL tier (every tier) is a value of the identity like any tier, which a plain unique
+    key would not hold (SQL's NULLs are all distinct), so the identity is two partial unique
+    indexes: one over the rules with a tier, one over those without. Partial indexes, unlike
+    expression indexes (`COALESCE(user_tier, '')`), are reflected on SQLite too, so Alembic's
+    autogenerate compares them and its batch mode keeps them when it copies the table."""
 
     __tablename__ = "llm_routing_rules"
     __table_args__ = (
         Index("ix_llm_routing_rules_tier_active", "user_tier", "is_active"),
         Index("ix_llm_routing_rules_power_level", "power_level"),
+        Index(
+            "uq_llm_routing_rules_identity",
+            *("model_id", "power_level", "user_tier", "task_type"),
+            unique=True,
+            postgresql_where=text("user_tier IS NOT NULL"),
+            sqlite_where=text("user_tier IS NOT NULL"),
+        ),
+        Index(
+            "uq_llm_routing_rules_identity_any_tier",
+            *("model_id", "power_level", "task_type"),
+            unique=True,
+            postgresql_where=text("user_tier IS NULL"),
+            sqlite_where=text("user_tier IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.catalog.loader import load_byok_providers, load_snapshot, price_ceilings
@@ -66,10 +67,12 @@ def get_rule(session: Session, *, rule_id: int) -> LLMRoutingRule:
 
 
 def create_rule(session: Session, *, actor: str, fields: Mapping[str, Any]) -> LLMRoutingRule:
+    """A new rule; a ConflictError naming the rule that has its identity already (model,
+    power level, tier, task type), should there be one."""
     rule = LLMRoutingRule(**fields)
     _check_rule(session, rule)
     session.add(rule)
-    commit_change(session, actor, "create", RULE, rule, None)
+    _commit_rule(session, actor, "create", rule, None)
     return rule
 
 
@@ -80,7 +83,7 @@ def update_rule(
     before = snapshot_row(rule)
     apply_changes(rule, changes)
     _check_rule(session, rule)
-    commit_change(session, actor, "update", RULE, rule, before)
+    _commit_rule(session, actor, "update", rule, before)
     return rule
 
 
@@ -92,7 +95,8 @@ def delete_rule(session: Session, *, actor: str, rule_id: int) -> None:
 
 
 def _check_rule(session: Session, rule: LLMRoutingRule) -> None:
-    """What the schemas cannot see: the model exists, the bounds agree with the stored ones."""
+    """What the schemas cannot see: the model exists, the bounds agree with the stored ones,
+    and no other rule has the rule's identity."""
     with session.no_autoflush:  # the change is checked before it is written
         model = session.get(LLMModel, rule.model_id)
     if model is None:
@@ -103,6 +107,60 @@ def _check_rule(session: Session, rule: LLMRoutingRule) -> None:
         and rule.max_tokens < rule.min_tokens
     ):
         raise ConflictError(f"max_tokens {rule.max_tokens} is below min_tokens {rule.min_tokens}")
+    with session.no_autoflush:
+        _Identity.of(rule).check_free(session, rule.id)
+
+
+def _commit_rule(
+    session: Session, actor: str, action: str, rule: LLMRoutingRule, before: dict[str, Any] | None
+) -> None:
+    """`commit_change`; when a concurrent change took the rule's identity first, the conflict
+    names the rule that took it."""
+    identity = _Identity.of(rule)  # read now: a failed commit expires the row
+    own_id = rule.id
+    try:
+        commit_change(session, actor, action, RULE, rule, before)
+    except ConflictError:
+        identity.check_free(session, own_id)
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """What identifies a rule: the database holds it unique (`models.catalog.LLMRoutingRule`)."""
+
+    model_id: int
+    power_level: str
+    user_tier: str | None
+    task_type: str
+
+    @classmethod
+    def of(cls, rule: LLMRoutingRule) -> _Identity:
+        # A new rule gets its column defaults only when it is written: no task is `general`.
+        task_type = GENERAL_TASK if rule.task_type is None else rule.task_type
+        return cls(rule.model_id, rule.power_level, rule.user_tier, task_type)
+
+    def check_free(self, session: Session, own_id: int | None) -> None:
+        """A ConflictError naming another rule with this identity, if there is one."""
+        rule = LLMRoutingRule
+        tier = (
+            rule.user_tier.is_(None) if self.user_tier is None else rule.user_tier == self.user_tier
+        )
+        query = select(rule.id).where(
+            rule.model_id == self.model_id,
+            rule.power_level == self.power_level,
+            tier,
+            rule.task_type == self.task_type,
+        )
+        if own_id is not None:
+            query = query.where(rule.id != own_id)
+        other = session.scalar(query)
+        if other is not None:
+            tiers = "every tier" if self.user_tier is None else f"tier {self.user_tier}"
+            raise ConflictError(
+                f"routing rule {other} already routes {self.power_level} requests of {tiers} "
+                f"with task {self.task_type!r} to model {self.model_id}; change that rule instead"
+            )
 
 
 # What routing makes of the catalog -----------------------------------------------------

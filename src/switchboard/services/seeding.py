@@ -1,9 +1,12 @@
 """Seeding the catalog: the starter providers, models and routing rules of `seed_catalog.json`.
 
 Seeding only ever adds what is missing, so running it again changes nothing and an admin's
-edits (prices, priorities, a deactivated rule) survive it. Rows are matched by natural key:
-a provider by its slug, a model by (provider, model_id), a rule by (model, power level, user
-tier, task type, fallback). A seeded row that an admin deleted is created again.
+edits (prices, priorities, a deactivated rule) survive it. Rows are matched by natural key,
+the one the database holds unique: a provider by its slug, a model by (provider, model_id), a
+rule by (model, power level, user tier, task type). A seeded row that an admin deleted is
+created again. Runs at once (two replicas starting, two operators) each write the whole
+catalog in one transaction; when another run inserted some of the same rows meanwhile, the
+database refuses the second copy, and the run starts again and finds them.
 
 Two switches change existing rows, because they are how an operator turns a provider on:
 `demo=True` activates the built-in mock provider, and a `litellm_proxy_url` sets the LiteLLM
@@ -23,10 +26,11 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from switchboard.models import Base, LLMModel, LLMProvider, LLMRoutingRule
-from switchboard.vocabulary import GENERAL_TASK, AuthType, PowerLevel, Tier
+from switchboard.vocabulary import AuthType, PowerLevel, Tier, normalize_task_type
 
 CATALOG_PACKAGE = "switchboard.services"
 CATALOG_RESOURCE = "seed_catalog.json"
@@ -56,8 +60,10 @@ _RULE_RESERVED = frozenset({"id", "model_id", "created_at", "updated_at"})
 
 _Vocabulary = TypeVar("_Vocabulary", AuthType, PowerLevel, Tier)
 
-RuleKey = tuple[int, str, str | None, str, bool]
-"""(model row id, power level, user tier or None, task type, is fallback)."""
+RuleKey = tuple[int, str, str | None, str]
+"""(model row id, power level, user tier or None, task type): a rule's identity."""
+SEED_ATTEMPTS = 3
+"""Runs of one seeding, each after another transaction inserted some of the same rows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +91,11 @@ class RuleSeed:
     power_level: PowerLevel
     user_tier: Tier | None
     task_type: str
-    is_fallback: bool
     fields: Mapping[str, Any]
     """Every column the catalog gives, ready for `LLMRoutingRule(**fields)`."""
 
     def key(self, model_row_id: int) -> RuleKey:
-        return (model_row_id, self.power_level, self.user_tier, self.task_type, self.is_fallback)
+        return (model_row_id, self.power_level, self.user_tier, self.task_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +143,25 @@ def seed_catalog(
 
     `demo` activates the mock provider (its fallback rules then answer every tier and power
     level when no real provider has a key). `litellm_proxy_url` sets and activates the LiteLLM
-    provider; without it that provider stays as it is (inactive when first seeded)."""
+    provider; without it that provider stays as it is (inactive when first seeded). Safe to
+    run in several processes at once: a row another run inserted meanwhile is found by the
+    next attempt."""
     proxy_url = None if litellm_proxy_url is None else _checked_proxy_url(litellm_proxy_url)
     catalog = load_seed_catalog()
+    for attempt in range(1, SEED_ATTEMPTS + 1):
+        try:
+            return _seed_once(session, catalog, demo=demo, proxy_url=proxy_url)
+        except IntegrityError:
+            # A unique key another run filled first (it waited for that run to commit, so the
+            # next attempt reads its rows); anything else fails the same way every time.
+            if attempt == SEED_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _seed_once(
+    session: Session, catalog: SeedCatalog, *, demo: bool, proxy_url: str | None
+) -> SeedReport:
     tally = _Tally()
     try:
         providers = _seed_providers(session, catalog, tally, demo=demo, proxy_url=proxy_url)
@@ -252,10 +273,10 @@ def _seed_rules(session: Session, catalog: SeedCatalog, tally: _Tally) -> None:
 
 
 def _rule_key(row: LLMRoutingRule) -> RuleKey:
-    """A stored rule's natural key, read the way the catalog loader reads it, so that a rule
+    """A stored rule's identity, read the way the catalog loader reads it, so that a rule
     an admin saved as `Code` or with an empty tier still counts as the seeded one."""
-    task = (row.task_type or GENERAL_TASK).strip().lower() or GENERAL_TASK
-    return (row.model_id, row.power_level, row.user_tier or None, task, row.is_fallback)
+    task = normalize_task_type(row.task_type)
+    return (row.model_id, row.power_level, row.user_tier or None, task)
 
 
 def _checked_proxy_url(url: str) -> str:
@@ -289,7 +310,7 @@ def _parse_model(raw: Any, provider: str) -> ModelSeed:
         if not isinstance(fields.get(price), int | Decimal) or fields[price] < 0:
             raise ValueError(f"seed catalog: {where}: {price} must be a number >= 0")
     rules = tuple(_parse_rule(item, where) for item in _items(raw, "rules", where))
-    keys = [(rule.power_level, rule.user_tier, rule.task_type, rule.is_fallback) for rule in rules]
+    keys = [(rule.power_level, rule.user_tier, rule.task_type) for rule in rules]
     _check_unique(keys, f"{where}: duplicate rule")
     return ModelSeed(model_id=model_id, fields=MappingProxyType(fields), rules=rules)
 
@@ -300,7 +321,7 @@ def _parse_rule(raw: Any, model: str) -> RuleSeed:
     power_level = _enum_value(PowerLevel, fields.get("power_level"), f"{where} power_level")
     tier_value = fields.get("user_tier")
     user_tier = None if tier_value is None else _enum_value(Tier, tier_value, f"{where} user_tier")
-    task_type = str(fields.get("task_type") or GENERAL_TASK).strip().lower() or GENERAL_TASK
+    task_type = normalize_task_type(fields.get("task_type"))
     is_fallback = fields.get("is_fallback", False)
     if not isinstance(is_fallback, bool):
         raise ValueError(f"seed catalog: {where}: is_fallback must be true or false")
@@ -315,7 +336,6 @@ def _parse_rule(raw: Any, model: str) -> RuleSeed:
         power_level=power_level,
         user_tier=user_tier,
         task_type=task_type,
-        is_fallback=is_fallback,
         fields=MappingProxyType(fields),
     )
 

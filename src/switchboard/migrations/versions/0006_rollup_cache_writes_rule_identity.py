@@ -1,12 +1,18 @@
-"""Rollups sum cache writes: `cache_write_tokens` and `byok_cache_write_tokens`
+"""Rollups sum cache writes; a routing rule's identity is unique
 
 The usage rows have said since 0005 how many prompt tokens were written to the provider's
-cache, but the rollups (what the analytics read) did not sum them. The upgrade adds the two
-counters and fills them from the rows already stored: the hourly rollup from
-`llm_usage_logs`, the daily and hourly-without-user rollups from the hourly one (the sums of
-`switchboard usage rebuild-rollups`, written out here as they stand at this revision). Only
-rollup rows whose usage has cache writes are touched; the other counters are left as they
-are.
+cache, but the rollups (what the analytics read) did not sum them. The upgrade adds
+`cache_write_tokens` and `byok_cache_write_tokens` and fills them from the rows already
+stored: the hourly rollup from `llm_usage_logs`, the daily and hourly-without-user rollups
+from the hourly one (the sums of `switchboard usage rebuild-rollups`, written out here as
+they stand at this revision). Only rollup rows whose usage has cache writes are touched; the
+other counters are left as they are.
+
+Nothing kept two seeding runs at once from writing the same routing rules twice. A rule is
+now identified by (model, power level, tier, task type), NULL tier included, held by two
+partial unique indexes (see `models.catalog.LLMRoutingRule`). The upgrade first stores a
+tier of "" (read as every tier, like NULL) as NULL, then deletes the duplicates, keeping the
+rule with the lowest id: nothing refers to a rule, so nothing is repointed.
 
 Revision ID: 0006
 Revises: 0005
@@ -28,9 +34,43 @@ depends_on: str | Sequence[str] | None = None
 _ROLLUPS = ("llm_usage_hourly", "llm_usage_daily", "llm_usage_hourly_models")
 _COUNTERS = ("cache_write_tokens", "byok_cache_write_tokens")
 _DIMENSIONS = ("user_id", "model_id", "provider_id", "power_level", "user_tier")
+_TIER_INDEX = "uq_llm_routing_rules_identity"
+_ANY_TIER_INDEX = "uq_llm_routing_rules_identity_any_tier"
 
 
 def upgrade() -> None:
+    _sum_cache_writes()
+    _make_rule_identity_unique()
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("llm_routing_rules", schema=None) as batch_op:
+        batch_op.drop_index(_ANY_TIER_INDEX)
+        batch_op.drop_index(_TIER_INDEX)
+    for table in reversed(_ROLLUPS):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            for name in reversed(_COUNTERS):
+                batch_op.drop_column(name)
+
+
+def _make_rule_identity_unique() -> None:
+    op.execute("UPDATE llm_routing_rules SET user_tier = NULL WHERE user_tier = ''")
+    op.execute(
+        "DELETE FROM llm_routing_rules WHERE id NOT IN (SELECT MIN(id) FROM llm_routing_rules"
+        " GROUP BY model_id, power_level, user_tier, task_type)"
+    )
+    with op.batch_alter_table("llm_routing_rules", schema=None) as batch_op:
+        for name, columns, where in (
+            (_TIER_INDEX, ["model_id", "power_level", "user_tier", "task_type"], "IS NOT NULL"),
+            (_ANY_TIER_INDEX, ["model_id", "power_level", "task_type"], "IS NULL"),
+        ):
+            condition = sa.text(f"user_tier {where}")
+            batch_op.create_index(
+                name, columns, unique=True, postgresql_where=condition, sqlite_where=condition
+            )
+
+
+def _sum_cache_writes() -> None:
     for table in _ROLLUPS:
         for name in _COUNTERS:
             op.add_column(
@@ -40,13 +80,6 @@ def upgrade() -> None:
     op.execute(_fill_hourly(dialect))
     op.execute(_fill_from_hourly(dialect, "llm_usage_daily", "day", _DIMENSIONS))
     op.execute(_fill_from_hourly(dialect, "llm_usage_hourly_models", "hour", _DIMENSIONS[1:]))
-
-
-def downgrade() -> None:
-    for table in reversed(_ROLLUPS):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            for name in reversed(_COUNTERS):
-                batch_op.drop_column(name)
 
 
 def _start(dialect: str, grain: str, moment: str) -> str:
