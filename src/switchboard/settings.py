@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.address_policy import ProviderAddresses
+from switchboard.logs import LogFormat, LogLevel
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/switchboard.db"
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
 
 
 class Settings(BaseSettings):
@@ -58,3 +68,9 @@ class Settings(BaseSettings):
     health_check_interval_s: float = Field(default=60.0, ge=0)
     health_check_timeout_s: float = Field(default=10.0, gt=0)
     health_check_degraded_ms: int = Field(default=2000, ge=0)
+
+    # Logs, on stderr: `text` (one line an event, `key=value` fields) or `json` (one object a
+    # line). The access log (a line per gateway request) follows ACCESS_LOG, not LOG_LEVEL.
+    log_format: Annotated[LogFormat, BeforeValidator(_lower)] = LogFormat.TEXT
+    log_level: Annotated[LogLevel, BeforeValidator(_upper)] = LogLevel.INFO
+    access_log: bool = True

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import gc
+import logging
 from typing import Annotated
 
 import typer
 
-from switchboard import db
+from switchboard import __version__, db
 from switchboard.cli._context import engine_for, load_settings
+from switchboard.logs import configure_logging, log_config, log_event
+
+log = logging.getLogger(__name__)
 
 
 def serve(
@@ -20,7 +24,21 @@ def serve(
     import uvicorn
 
     settings = load_settings()
+    configure_logging(settings)
+    host, port = host or settings.host, port or settings.port
     with engine_for(settings) as engine:
+        log_event(
+            log,
+            logging.INFO,
+            "switchboard_starting",
+            version=__version__,
+            database=engine.dialect.name,  # never the URL: it may carry a password
+            listen=f"{host}:{port}",
+            workers=workers,
+            spool_dir=str(settings.spool_dir.resolve()),
+            log_format=str(settings.log_format),
+            access_log=settings.access_log,
+        )
         db.migrate_to_head(engine)
     # What is loaded so far lives as long as the server: leave it out of the collections that
     # importing and starting the app set off (a full one alone cost ~0.2 s of the start).
@@ -28,11 +46,14 @@ def serve(
     uvicorn.run(
         "switchboard.api.app:app_from_environment",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         workers=workers,
         loop="uvloop",
         http="httptools",
+        # Each worker process applies it again when it starts: every line of every process
+        # has one format. Uvicorn's access log stays off: the gateway writes its own.
+        log_config=log_config(settings),
+        log_level=None,
         access_log=False,
-        log_level="warning",
     )
