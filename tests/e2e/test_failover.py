@@ -281,8 +281,7 @@ def test_when_every_candidate_fails_the_error_lists_what_was_tried(
     assert (row.status_code, row.error_type, row.attempts) == (502, "upstream_error", 2)
     # The operator's record keeps what each provider said.
     assert row.error_message == (
-        "fo/dead-1: fo answered 500: scripted failure; "
-        "fo/dead-2: fo answered 502: scripted failure"
+        "fo/dead-1: fo answered 500: scripted failure; fo/dead-2: fo answered 502: scripted failure"
     )
     assert (row.prompt_tokens, row.completion_tokens, row.cost_total_usd) == (0, 0, 0)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,11 +24,16 @@ from switchboard import change_counters
 from switchboard.catalog.loader import environment_key, load_snapshot, price_ceilings
 from switchboard.catalog.snapshot import CatalogSnapshot
 from switchboard.errors import SecretDecryptionError
+from switchboard.logs import log_event
 from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule
 from switchboard.secrets import SecretManager
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
+
+Names = Callable[[int | None, int | None], tuple[str | None, str | None]]
+"""(provider id, model id) → (provider slug, model name), for logs; None for what is unknown
+(`CatalogState.names`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,21 @@ class CatalogState:
             raise RuntimeError("the catalog has not been loaded")
         return self.view
 
+    def names(self, provider_id: int | None, model_id: int | None) -> tuple[str | None, str | None]:
+        """A provider's slug and a model's name, for logs (the model's provider when no
+        provider is given); None for what the current catalog does not hold."""
+        if self.view is None:
+            return None, None
+        snapshot = self.view.snapshot
+        model = snapshot.models.get(model_id) if model_id is not None else None
+        if provider_id is None and model is not None:
+            provider_id = model.provider_id
+        provider = snapshot.providers.get(provider_id) if provider_id is not None else None
+        return (
+            provider.slug if provider is not None else None,
+            model.model_id if model is not None else None,
+        )
+
     def load(self) -> CatalogView:
         """Read the catalog now and make it current."""
         with self._sessions() as session:
@@ -77,8 +98,16 @@ class CatalogState:
             fingerprint, self.credentials_revision = _fingerprint(session)
         if self.view is not None and fingerprint == self.view.fingerprint:
             return False
-        self.load()
-        log.info("catalog reloaded (version %d)", self._version)
+        snapshot = self.load().snapshot
+        log_event(
+            log,
+            logging.INFO,
+            "catalog_reloaded",
+            version=snapshot.version,
+            providers=len(snapshot.providers),
+            models=len(snapshot.models),
+            rules=len(snapshot.rules),
+        )
         return True
 
     def _system_keys(self, session: Session) -> dict[int, str]:

@@ -18,6 +18,7 @@ import aiohttp
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from switchboard.gateway.access_log import AccessLog
 from switchboard.gateway.catalog_state import CatalogState
 from switchboard.gateway.estimate import (
     estimate_prompt_tokens,
@@ -31,6 +32,7 @@ from switchboard.gateway.health import Cooldowns
 from switchboard.gateway.health_checker import HealthChecker
 from switchboard.gateway.keys import KeyCache, Principal
 from switchboard.gateway.usage_records import RequestIds, RequestMeta, Route, record_for
+from switchboard.logs import log_event
 from switchboard.providers import AdapterRegistry, Completion, Usage
 from switchboard.providers.base import JSON
 from switchboard.routing import RoutePlan, RouteRequest, plan_named, plan_route
@@ -63,7 +65,9 @@ class Gateway:
         self.catalog = CatalogState(sessions, settings, secrets)
         self.keys = KeyCache(sessions, secrets, ttl_s=settings.key_cache_ttl_s)
         self.cooldowns = Cooldowns(
-            failures_to_trip=settings.cooldown_failures, cooldown_s=settings.cooldown_s
+            failures_to_trip=settings.cooldown_failures,
+            cooldown_s=settings.cooldown_s,
+            names=self.catalog.names,
         )
         self.adapters = adapters or AdapterRegistry()
         self.executor = Executor(
@@ -81,18 +85,28 @@ class Gateway:
         )
         self.database_ok = True
         self.request_ids = RequestIds()
+        self.access_log = AccessLog(self.catalog.names)
         self._rng = rng or random.Random()
         self._poller: asyncio.Task[None] | None = None
         self._refreshing: asyncio.Future[bool] | None = None
 
     async def start(self) -> None:
         """Load the catalog, store what a previous run left in the spool, start the workers."""
-        await asyncio.to_thread(self.catalog.load)
+        snapshot = (await asyncio.to_thread(self.catalog.load)).snapshot
         self.keys.follow(self.catalog.credentials_revision)
-        await asyncio.to_thread(self.writer.drain)
+        stored = await asyncio.to_thread(self.writer.drain)
         self.writer.start()
         self._poller = asyncio.create_task(self._poll_catalog(), name="catalog-poller")
         self.health_checker.start()
+        log_event(
+            log,
+            logging.INFO,
+            "gateway_started",
+            providers=len(snapshot.providers),
+            models=len(snapshot.models),
+            rules=len(snapshot.rules),
+            usage_records_recovered=stored,
+        )
 
     async def close(self) -> None:
         await self.health_checker.close()
@@ -105,6 +119,12 @@ class Gateway:
                 await asyncio.gather(self._refreshing, return_exceptions=True)
         await asyncio.to_thread(self.writer.stop)
         self.spool.close()
+        log_event(
+            log,
+            logging.INFO,
+            "gateway_stopped",
+            spool_segments=len(self.spool.sealed_segments()),
+        )
 
     # Routing -------------------------------------------------------------------------
 
@@ -168,9 +188,11 @@ class Gateway:
 
     def record(self, record: UsageRecord) -> None:
         self.spool.append(record)
+        self.access_log.write(record)
 
     async def _poll_catalog(self) -> None:
         interval = self.settings.catalog_poll_interval_s
+        failing = False
         while True:
             await asyncio.sleep(interval)
             try:
@@ -178,10 +200,16 @@ class Gateway:
                 self._refreshing = refresh
                 await asyncio.shield(refresh)
                 self.database_ok = True
+                if failing:
+                    log_event(log, logging.INFO, "catalog_poll_recovered")
+                failing = False
             except Exception as error:  # keep serving from the snapshot we have
-                if self.database_ok:
-                    log.warning("catalog poll failed: %s", error.__class__.__name__)
+                if not failing:
+                    log_event(
+                        log, logging.WARNING, "catalog_poll_failed", error=type(error).__name__
+                    )
                 self.database_ok = False
+                failing = True
             finally:  # what the poll read of the keys counts even if the catalog failed to load
                 self.keys.follow(self.catalog.credentials_revision)
 
