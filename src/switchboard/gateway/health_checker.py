@@ -30,6 +30,7 @@ import random
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from switchboard._types import UTCDateTime, utcnow
 from switchboard.catalog.loader import environment_key
 from switchboard.errors import NotFoundError, SecretDecryptionError
+from switchboard.logs import log_event
 from switchboard.models import Lease, LLMModel, LLMProvider
 from switchboard.providers import AdapterRegistry, ErrorKind, Upstream, UpstreamError
 from switchboard.redaction import scrub
@@ -59,6 +61,8 @@ LEASE_NAME = "provider-health-check"
 _MAX_ERROR_CHARS = 500
 # The provider answered: it is up, if not entirely well.
 _NON_FATAL = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.NOT_FOUND, ErrorKind.BAD_REQUEST})
+# Statuses an operator need not act on (a change to any other is a warning).
+_FINE = frozenset({HealthStatus.HEALTHY, HealthStatus.UNKNOWN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +227,9 @@ class HealthChecker:
         now = bindparam("now", report.checked_at, type_=UTCDateTime())
         changed = LLMProvider.health_status != report.status.value
         with self._sessions() as session:
+            previous = session.scalar(
+                select(LLMProvider.health_status).where(LLMProvider.id == report.provider_id)
+            )
             session.execute(
                 update(LLMProvider)
                 .where(LLMProvider.id == report.provider_id)
@@ -235,6 +242,8 @@ class HealthChecker:
                 )
             )
             session.commit()
+        if previous != report.status.value:
+            _log_transition(report, previous)
 
     def take_lease(self) -> tuple[bool, datetime]:
         """Take the job's lease for one interval if its holder's has run out. Returns whether
@@ -297,11 +306,39 @@ class HealthChecker:
                 taken, until = await self._in_thread(self.take_lease)
                 if taken:
                     reports = await self.check_all()
-                    log.info("health checked %d providers", len(reports))
+                    counts = Counter(report.status for report in reports)
+                    log_event(
+                        log,
+                        logging.INFO,
+                        "health_check_round",
+                        providers=len(reports),
+                        healthy=counts[HealthStatus.HEALTHY],
+                        degraded=counts[HealthStatus.DEGRADED],
+                        down=counts[HealthStatus.DOWN],
+                        unknown=counts[HealthStatus.UNKNOWN],
+                    )
             except Exception as error:  # the database may be down: try again next interval
-                log.warning("health check round failed: %s", error.__class__.__name__)
+                log_event(
+                    log, logging.WARNING, "health_check_round_failed", error=type(error).__name__
+                )
             wait = (until - self._clock()).total_seconds()
             await asyncio.sleep(max(wait, 0.0) + jitter.uniform(0, min(1.0, self.interval_s / 10)))
+
+
+def _log_transition(report: HealthReport, previous: str | None) -> None:
+    """A provider's health changed: `report.error` is already scrubbed (`_scrub`)."""
+    level = logging.INFO if report.status in _FINE else logging.WARNING
+    log_event(
+        log,
+        level,
+        "provider_health_changed",
+        provider=report.provider_slug,
+        provider_id=report.provider_id,
+        old=previous,
+        new=str(report.status),
+        latency_ms=report.latency_ms,
+        error=report.error,
+    )
 
 
 def _elapsed_ms(started: float) -> int:
