@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from switchboard.logs import log_event
 from switchboard.usage.record import UsageRecord, UsageRow, row_from_json
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,15 @@ class UsageSpool:
         self._fd, self._path, self._written = fd, path, 0
 
 
+def segment_started(path: Path) -> float | None:
+    """When the segment at `path` was started (Unix time), from its name; None for a name not
+    made by `UsageSpool`."""
+    try:
+        return int(path.name.split("-")[1]) / 1e9
+    except (IndexError, ValueError):
+        return None
+
+
 def encode_line(record: UsageRecord) -> bytes:
     """`record.to_json()` as one JSON line, byte for byte, but written by orjson straight from
     the dataclass: `to_json` goes through `dataclasses.asdict`, whose deep copy of every value
@@ -184,7 +194,13 @@ def _parse(path: Path, data: bytes, decode: Callable[[Any], T]) -> list[T]:
             decoded.append(decode(orjson.loads(line)))
         except (orjson.JSONDecodeError, TypeError, ValueError, KeyError) as error:
             # Only a write cut off by a crash can leave a broken line; keep the rest.
-            log.error(
-                "usage spool %s line %d is unreadable (%s); skipped", path.name, number, error
+            log_event(
+                log,
+                logging.ERROR,
+                "usage_spool_line_unreadable",
+                segment=path.name,
+                line=number,
+                error=f"{type(error).__name__}: {error}"[:300],
+                skipped=True,
             )
     return decoded

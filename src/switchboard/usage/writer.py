@@ -18,8 +18,10 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Dialect, String, bindparam, select, update
@@ -28,15 +30,25 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard._types import utcnow
 from switchboard.errors import ConcurrentWriteError
+from switchboard.logs import log_event
 from switchboard.models import LLMModel, LLMProvider, LLMUsageLog, UserAPIKey, VirtualKey
+from switchboard.redaction import scrub
 from switchboard.usage._bulk import BulkStatement, MatchingQuery, per_connection
 from switchboard.usage.record import UsageRecord, UsageRow
-from switchboard.usage.spool import UsageSpool, claimed_rows
+from switchboard.usage.spool import UsageSpool, claimed_rows, segment_started
 from switchboard.usage.store import store_rows
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
+
+BACKLOG_SEGMENTS = 10
+BACKLOG_AGE_S = 60.0
+"""The usage backlog an operator hears of: more than `BACKLOG_SEGMENTS` segments waiting
+(20,000 records, about ten seconds of a saturated worker), or one waiting longer than
+`BACKLOG_AGE_S`. A segment counts as waiting once it is a few drain intervals old: a writer
+that keeps up stores each within one, and other workers' active segments (in the same spool
+directory) are younger, as their writers seal them at each of their drains."""
 
 NICENESS = 5
 """How far below the threads that serve requests the writer thread runs (added to the
@@ -59,6 +71,12 @@ class UsageWriter:
         self._thread: threading.Thread | None = None
         self._drain_lock = threading.Lock()
         self.last_error: str | None = None
+        # What has been logged, so that a state is logged when it begins and when it ends,
+        # not at every drain (twice a second).
+        self._unreachable = False
+        self._backlogged = False
+        self._waiting_after_s = 5.0 + 4 * interval_s
+        self._refused: set[str] = set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
@@ -78,7 +96,10 @@ class UsageWriter:
             self._spool.rotate()
             stored = 0
             error: SQLAlchemyError | ConcurrentWriteError | None = None
-            for path in self._spool.sealed_segments():
+            unreachable = False
+            segments = self._spool.sealed_segments()
+            self._watch_backlog(segments)
+            for path in segments:
                 with claimed_rows(path) as rows:
                     if rows is None:
                         continue
@@ -87,14 +108,74 @@ class UsageWriter:
                     except (SQLAlchemyError, ConcurrentWriteError) as failure:
                         error = failure
                         if _unreachable(failure):
-                            log.warning("usage writer: database unavailable, will retry")
+                            unreachable = True
                             break
-                        log.error("usage writer: %s refused (%s); kept", path.name, failure)
+                        self._log_refused(path, len(rows), failure)
                         continue
                     path.unlink(missing_ok=True)
                     stored += len(rows)
+            self._watch_database(unreachable, error, stored, len(segments))
+            self._refused.intersection_update(path.name for path in segments)
             self.last_error = f"{error.__class__.__name__}: {error}"[:500] if error else None
             return stored
+
+    def _watch_backlog(self, segments: list[Path]) -> None:
+        """Warn when segments pile up or wait long (the writer lags, or cannot write), and say
+        when none is waiting any more."""
+        now = time.time()
+        ages = [now - started for started in map(segment_started, segments) if started]
+        waiting = [age for age in ages if age > self._waiting_after_s]
+        oldest = max(waiting, default=0.0)
+        if not self._backlogged and (len(waiting) > BACKLOG_SEGMENTS or oldest > BACKLOG_AGE_S):
+            self._backlogged = True
+            log_event(
+                log,
+                logging.WARNING,
+                "usage_backlog",
+                segments_waiting=len(waiting),
+                oldest_age_s=round(oldest, 1),
+                records_per_segment_max=self._spool.segment_records,
+            )
+        elif self._backlogged and not waiting:
+            self._backlogged = False
+            log_event(log, logging.INFO, "usage_backlog_cleared")
+
+    def _watch_database(
+        self,
+        unreachable: bool,
+        error: Exception | None,
+        stored: int,
+        segments: int,
+    ) -> None:
+        if unreachable and not self._unreachable:
+            log_event(
+                log,
+                logging.WARNING,
+                "usage_write_failed",
+                cause="database_unreachable",
+                error=type(error).__name__,
+                segments_waiting=segments,
+                will_retry=True,
+            )
+        elif self._unreachable and not unreachable:
+            log_event(log, logging.INFO, "usage_write_recovered", records_stored=stored)
+        self._unreachable = unreachable
+
+    def _log_refused(self, path: Path, records: int, error: Exception) -> None:
+        """Once per segment: it stays spooled and is tried again at every drain."""
+        if path.name in self._refused:
+            return
+        self._refused.add(path.name)
+        log_event(
+            log,
+            logging.ERROR,
+            "usage_segment_refused",
+            segment=path.name,
+            records=records,
+            error=type(error).__name__,
+            detail=_first_line(error),
+            kept=True,
+        )
 
     def _run(self) -> None:
         _lower_priority(by=NICENESS)
@@ -102,7 +183,7 @@ class UsageWriter:
             try:
                 self.drain()
             except Exception:  # the writer must outlive any surprise; the spool keeps the data
-                log.exception("usage writer: drain failed")
+                log_event(log, logging.ERROR, "usage_drain_failed", exc_info=True)
 
     def _store(self, rows: Sequence[UsageRow]) -> None:
         with self._sessions() as session:
@@ -128,10 +209,16 @@ def _lower_priority(*, by: int) -> None:
         niceness = os.getpriority(os.PRIO_PROCESS, thread)
         os.setpriority(os.PRIO_PROCESS, thread, min(niceness + by, _LOWEST_PRIORITY))
     except OSError as error:  # a sandbox may forbid it: store at the priority we have
-        log.info("usage writer: cannot lower its priority (%s)", error)
+        log_event(log, logging.INFO, "usage_writer_priority_unchanged", error=str(error))
 
 
 _LOWEST_PRIORITY = 19
+
+
+def _first_line(error: Exception) -> str:
+    """What the database said, without the statement and the rows that SQLAlchemy adds."""
+    said = str(getattr(error, "orig", None) or error).strip()
+    return scrub(said.splitlines()[0] if said else "")[:300]
 
 
 def _unreachable(error: Exception) -> bool:

@@ -208,7 +208,9 @@ def test_a_truncated_last_line_is_skipped_and_the_rest_kept(
         "req_00000001",
         "req_00000002",
     ]
-    assert "line 4 is unreadable" in caplog.text
+    (unreadable,) = [r for r in caplog.records if r.msg == "usage_spool_line_unreadable"]
+    assert unreadable.fields["segment"] == sealed.name
+    assert unreadable.fields["line"] == 4
 
 
 def test_an_unreadable_line_in_the_middle_does_not_hide_the_lines_after_it(
