@@ -213,6 +213,42 @@ def test_a_bad_request_is_the_sdks_error_and_billed_at_nothing(
     assert (row.status_code, row.prompt_tokens, row.cost_total_usd) == (status, 0, Decimal(0))
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("temperature", "hot", "temperature: must be a number"),
+        ("temperature", 5, "temperature: must be between 0 and 1"),
+        ("temperature", -1, "temperature: must be between 0 and 1"),
+        ("temperature", True, "temperature: must be a number"),
+        ("top_p", 1.5, "top_p: must be between 0 and 1"),
+        ("top_k", -1, "top_k: must be at least 0"),
+        ("top_k", 2.5, "top_k: must be an integer"),
+        ("max_tokens", 0, "max_tokens: must be at least 1"),
+        ("max_tokens", True, "max_tokens: must be an integer"),
+        ("stop_sequences", "END", "stop_sequences: must be a list of strings"),
+        ("stream", "yes", "stream: must be a boolean"),
+        ("system", 7, "system: must be a string or a list of content blocks"),
+        ("metadata", "m", "metadata: must be an object"),
+        ("metadata", {"user_id": 7}, "metadata.user_id: must be a string"),
+        ("messages", [{"role": "user"}], "messages.0.content: must be a string or a list of "
+         "content blocks"),
+    ],
+)  # fmt: skip
+def test_a_field_of_the_wrong_shape_is_a_400_naming_it(
+    world: World, e2e_sessions: sessionmaker[Session], field: str, value: Any, message: str
+) -> None:
+    body = {"model": "balanced", "max_tokens": 8, "messages": [user("x")], field: value}
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        world.claude.post("/v1/messages", cast_to=Message, body=body)
+
+    assert raised.value.body == {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": message},
+    }
+    row = usage_row(e2e_sessions, raised.value.response.headers)
+    assert (row.status_code, row.error_type, row.attempts) == (400, "invalid_value", 0)
+
+
 # A fake Anthropic provider -------------------------------------------------------------
 
 

@@ -182,6 +182,8 @@ def test_a_body_that_is_not_an_object_is_a_400(world: World) -> None:
         ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0]", "has role 'robot'"),
         ({"messages": [{"role": "user", "content": 7}]}, "messages[0]", "content must be"),
         ({"max_tokens": 0}, "max_tokens", "must be at least 1"),
+        ({"n": 129}, "n", "must be at most 128"),
+        ({"n": True}, "n", "must be an integer"),
         ({"stream": "yes"}, "stream", "must be a boolean"),
         ({"models": "a,b"}, "models", "must be a non-empty list of strings"),
         ({"tools": {"name": "x"}}, "tools", "must be a list"),

@@ -10,7 +10,8 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from switchboard.api.errors import ApiError, to_api_error
+from switchboard.api.anthropic.validation import validate_messages
+from switchboard.api.errors import to_api_error
 from switchboard.api.serving import Surface, serve
 from switchboard.gateway.estimate import estimate_prompt_tokens
 from switchboard.gateway.service import StreamSession
@@ -24,27 +25,6 @@ from switchboard.providers.anthropic_surface import (
 from switchboard.providers.base import JSON
 
 router = APIRouter()
-
-
-def _validate(body: JSON) -> None:
-    """The fields the Messages API requires, with its own wording (a 400 as Anthropic answers)."""
-    if not isinstance(body.get("model"), str) or not body["model"]:
-        raise ApiError(400, "model: Field required (a string)", param="model")
-    max_tokens = body.get("max_tokens")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise ApiError(400, "max_tokens: Field required (a positive integer)", param="max_tokens")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise ApiError(400, "messages: Field required (a non-empty list)", param="messages")
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-            raise ApiError(
-                400,
-                f"messages.{index}.role: Input should be 'user' or 'assistant'",
-                param=f"messages.{index}.role",
-            )
-    if "stream" in body and not isinstance(body["stream"], bool):
-        raise ApiError(400, "stream: Input should be a valid boolean", param="stream")
 
 
 def _answer(answer: JSON, client_body: JSON) -> bytes:
@@ -73,7 +53,7 @@ async def _stream(session: StreamSession, client_body: JSON) -> AsyncIterator[by
 
 
 ANTHROPIC_MESSAGES = Surface(
-    validate=_validate,
+    validate=validate_messages,
     to_gateway=anthropic_request_to_openai,
     render_answer=_answer,
     render_stream=_stream,
