@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from switchboard.errors import InvalidKeyError, KeyStoreUnavailableError
 from switchboard.gateway.executor import AllFailedError, CallerFaultError, NoRouteError
+from switchboard.gateway.token_limits import TokenLimitError
 from switchboard.providers.anthropic_surface import anthropic_error_body
 from switchboard.providers.base import ErrorKind, UnsupportedParameterError, UpstreamError
 from switchboard.routing import NamedModelError, NamedModelProblem
@@ -83,6 +84,8 @@ def to_api_error(error: BaseException) -> ApiError:
         }[error.problem]
         code = "model_not_found" if status == 404 else "model_not_available"
         return ApiError(status, str(error), code=code, param="model")
+    if isinstance(error, TokenLimitError):  # a NoRouteError that is the client's to fix
+        return ApiError(400, str(error), code=error.code, param=error.param)
     if isinstance(error, NoRouteError):
         return ApiError(503, f"No model is available for this request: {error}", code="no_route")
     if isinstance(error, AllFailedError):

@@ -39,8 +39,17 @@ def estimate_tokens(body: Mapping[str, Any]) -> int:
                 chars += len(str(call.get("function") or ""))
     for tool in body.get("tools") or ():
         chars += len(str(tool))
-    answer = body.get("max_completion_tokens") or body.get("max_tokens") or 0
-    return tokens + -(-chars // CHARS_PER_TOKEN) + (answer if isinstance(answer, int) else 0)
+    return tokens + -(-chars // CHARS_PER_TOKEN) + (requested_output_tokens(body) or 0)
+
+
+def requested_output_tokens(body: Mapping[str, Any]) -> int | None:
+    """The most tokens the client lets the answer have (`max_completion_tokens`, else
+    `max_tokens`), when it says."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value:
+            return value
+    return None
 
 
 def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:

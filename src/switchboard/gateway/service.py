@@ -23,6 +23,7 @@ from switchboard.gateway.catalog_state import CatalogState
 from switchboard.gateway.estimate import (
     estimate_prompt_tokens,
     estimate_tokens,
+    requested_output_tokens,
     wants_json,
     wants_tools,
     wants_vision,
@@ -31,11 +32,19 @@ from switchboard.gateway.executor import Executor, Keys, Served
 from switchboard.gateway.health import Cooldowns
 from switchboard.gateway.health_checker import HealthChecker
 from switchboard.gateway.keys import KeyCache, Principal
+from switchboard.gateway.token_limits import raise_if_too_large
 from switchboard.gateway.usage_records import RequestIds, RequestMeta, Route, record_for
 from switchboard.logs import log_event
 from switchboard.providers import AdapterRegistry, Completion, Usage
 from switchboard.providers.base import JSON
-from switchboard.routing import RoutePlan, RouteRequest, plan_named, plan_route
+from switchboard.routing import (
+    NamedModelError,
+    RoutePlan,
+    RouteRequest,
+    plan_named,
+    plan_route,
+    token_misfit,
+)
 from switchboard.secrets import SecretManager
 from switchboard.settings import Settings
 from switchboard.usage.record import UsageRecord
@@ -130,7 +139,9 @@ class Gateway:
 
     async def route(self, principal: Principal, body: JSON, task_type: str | None) -> Route:
         """The plan for `body`: by power level (`eco`, `balanced`, `precision`, `auto`) or by
-        the model names in `model` / `models`. Raises NamedModelError for names that fail."""
+        the model names in `model` / `models`. Raises NamedModelError for names that fail,
+        and TokenLimitError when the request is too large for every model that could serve
+        it otherwise (a model's output limit or context window, a rule's token bounds)."""
         byok = await self.keys.byok_keys(principal.user_id)
         names = _requested_names(body)
         power = _power_level(names, principal)
@@ -139,6 +150,7 @@ class Gateway:
             power_level=power or PowerLevel.BALANCED,
             task_type=(task_type or GENERAL_TASK).strip().lower() or GENERAL_TASK,
             estimated_tokens=estimate_tokens(body),
+            max_output_tokens=requested_output_tokens(body),
             require_streaming=bool(body.get("stream")),
             require_function_calling=wants_tools(body),
             require_vision=wants_vision(body),
@@ -153,10 +165,17 @@ class Gateway:
             plan = plan_route(
                 snapshot, request, byok_providers=byok_providers, health=health, rng=self._rng
             )
+            if plan.choice is None:
+                misfit = token_misfit(snapshot, request, byok_providers=byok_providers)
+                raise_if_too_large(misfit, request, body)
         else:
-            plan = plan_named(
-                snapshot, names, request, byok_providers=byok_providers, health=health
-            )
+            try:
+                plan = plan_named(
+                    snapshot, names, request, byok_providers=byok_providers, health=health
+                )
+            except NamedModelError as error:
+                raise_if_too_large(error.misfit, request, body)
+                raise
         keys = Keys(system=view.system_keys, byok=byok)
         return Route(plan=plan, keys=keys, power_level=power, task_type=request.task_type)
 

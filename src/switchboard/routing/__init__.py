@@ -2,6 +2,7 @@
 
 from switchboard.routing.explain import ModelVerdict, Verdict, explain_route
 from switchboard.routing.health import HealthView
+from switchboard.routing.limits import TokenMisfit, token_misfit
 from switchboard.routing.pinning import NamedModelError, NamedModelProblem, plan_named
 from switchboard.routing.planner import Candidate, RoutePlan, plan_route
 from switchboard.routing.reasons import Rejection
@@ -16,8 +17,10 @@ __all__ = [
     "Rejection",
     "RoutePlan",
     "RouteRequest",
+    "TokenMisfit",
     "Verdict",
     "explain_route",
     "plan_named",
     "plan_route",
+    "token_misfit",
 ]

@@ -76,6 +76,28 @@ def check_context(model: ModelInfo, tokens: int | None) -> Rejected | None:
     return None
 
 
+def check_output(model: ModelInfo, max_output_tokens: int | None) -> Rejected | None:
+    """The answer the client allows for fits what the model may write (its `max_tokens`)."""
+    if (
+        max_output_tokens is not None
+        and model.max_tokens is not None
+        and max_output_tokens > model.max_tokens
+    ):
+        return Rejected(
+            Rejection.OUTPUT_TOO_SMALL,
+            f"max_tokens {max_output_tokens} exceeds the model's output limit of "
+            f"{model.max_tokens}",
+        )
+    return None
+
+
+def check_tokens(model: ModelInfo, request: RouteRequest) -> Rejected | None:
+    """Both token limits of the model itself: its context window, then its output limit."""
+    return check_context(model, request.estimated_tokens) or check_output(
+        model, request.max_output_tokens
+    )
+
+
 def rule_applies(rule: RuleInfo, request: RouteRequest) -> bool:
     """The rule is active and written for this power level and this user's tier (or any)."""
     return (

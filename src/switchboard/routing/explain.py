@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from switchboard.catalog.snapshot import CatalogSnapshot, ModelInfo, RuleInfo
 from switchboard.routing.checks import (
     Rejected,
-    check_context,
     check_model,
     check_rule,
+    check_tokens,
     rule_applies,
 )
 from switchboard.routing.health import HEALTHY, HealthView
@@ -109,9 +109,7 @@ def _rejected_verdict(
     byok_providers: frozenset[int],
 ) -> ModelVerdict:
     provider = snapshot.provider_of(model)
-    rejected = check_model(snapshot, model, provider, request) or check_context(
-        model, request.estimated_tokens
-    )
+    rejected = check_model(snapshot, model, provider, request) or check_tokens(model, request)
     if rejected is None and provider is not None:
         rejected = _closest_rule_rejection(rules, request, byok_providers, provider.id)
     rejected = rejected or Rejected(Rejection.NO_MATCHING_RULE, "no rule placed it")

@@ -1,7 +1,8 @@
 """Candidates for a request that names its models (`gpt-4o-mini`, `openai/gpt-4o-mini`, or a
 list of names as OpenRouter's `models`): no rule chooses, but the model must still be one the
 user may use and that can serve the request. A deprecated model is served by its replacement.
-Power levels are not price-capped here: naming a model is choosing its price.
+Power levels are not price-capped here: naming a model is choosing its price. When the named
+models that the user may use are all too small for the request, the error says so (`misfit`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from switchboard.catalog.snapshot import CatalogSnapshot, ModelInfo, RuleInfo
-from switchboard.routing.checks import check_context, check_model
+from switchboard.routing.checks import Rejected, check_model, check_tokens
 from switchboard.routing.health import HEALTHY, HealthView
+from switchboard.routing.limits import Capacity, TokenMisfit, misfit_among
 from switchboard.routing.planner import Candidate, RoutePlan
 from switchboard.routing.reasons import Rejection
 from switchboard.routing.request import RouteRequest
@@ -22,6 +24,7 @@ _ECHOED_CHARS = 100
 """How much of a name the client sent an error repeats."""
 _LISTED_PROBLEMS = 5
 """How many of the named models an error lists the problem of."""
+_TOO_SMALL = frozenset({Rejection.CONTEXT_TOO_SMALL, Rejection.OUTPUT_TOO_SMALL})
 
 
 class NamedModelProblem(enum.IntEnum):
@@ -33,11 +36,15 @@ class NamedModelProblem(enum.IntEnum):
 
 
 class NamedModelError(Exception):
-    """None of the named models can serve the request; `problem` says why, for the status."""
+    """None of the named models can serve the request; `problem` says why, for the status.
+    `misfit` is set when some of them could, but for the request's size."""
 
-    def __init__(self, problem: NamedModelProblem, message: str) -> None:
+    def __init__(
+        self, problem: NamedModelProblem, message: str, misfit: TokenMisfit | None = None
+    ) -> None:
         super().__init__(message)
         self.problem = problem
+        self.misfit = misfit
 
 
 def plan_named(
@@ -52,6 +59,7 @@ def plan_named(
     matches on several providers in catalog order), healthy before demoted."""
     accepted: list[Candidate] = []
     problems: list[tuple[NamedModelProblem, str]] = []
+    too_small: list[Capacity] = []
     seen: set[int] = set()
     for name in names:
         matches = snapshot.find_models(name)
@@ -62,9 +70,11 @@ def plan_named(
             model = snapshot.serving_model(asked)
             if model.id in seen:
                 continue
-            problem = _problem(snapshot, model, request)
-            if problem is not None:
-                problems.append(problem)
+            rejected = _rejected(snapshot, model, request)
+            if rejected is not None:
+                problems.append(_problem(model, rejected))
+                if rejected.reason in _TOO_SMALL:
+                    too_small.append(Capacity.of_model(model))
                 continue
             seen.add(model.id)
             accepted.append(_candidate(snapshot, model, name, byok_providers, health))
@@ -75,7 +85,7 @@ def plan_named(
         listed = [message for _, message in problems[:_LISTED_PROBLEMS]]
         if len(problems) > _LISTED_PROBLEMS:
             listed.append(f"and {len(problems) - _LISTED_PROBLEMS} more")
-        raise NamedModelError(worst, "; ".join(listed))
+        raise NamedModelError(worst, "; ".join(listed), misfit_among(too_small, request))
     ordered = [c for c in accepted if not c.demoted] + [c for c in accepted if c.demoted]
     return RoutePlan(request, iter(ordered))
 
@@ -85,16 +95,17 @@ def _echo(name: str) -> str:
     return repr(name if len(name) <= _ECHOED_CHARS else name[:_ECHOED_CHARS] + "…")
 
 
-def _problem(
+def _rejected(
     snapshot: CatalogSnapshot, model: ModelInfo, request: RouteRequest
-) -> tuple[NamedModelProblem, str] | None:
+) -> Rejected | None:
     as_its_level = replace(request, power_level=model.power_level or request.power_level)
     rejected = check_model(snapshot, model, snapshot.provider_of(model), as_its_level)
     if rejected is not None and rejected.reason is Rejection.PRICE_CEILING:
         rejected = None
-    rejected = rejected or check_context(model, request.estimated_tokens)
-    if rejected is None:
-        return None
+    return rejected or check_tokens(model, request)
+
+
+def _problem(model: ModelInfo, rejected: Rejected) -> tuple[NamedModelProblem, str]:
     problem = (
         NamedModelProblem.NOT_ALLOWED
         if rejected.reason is Rejection.TIER_TOO_LOW

@@ -7,6 +7,10 @@ the chance of coming first is proportional to the weight). A model reachable thr
 rules appears once, at its best place. Candidates whose provider or model is cooling down, or
 whose provider's last health check said down, come after all the others, in the same order.
 
+A model whose own output limit (`max_tokens` on the model) is below the answer the client
+allows for (its `max_tokens`) is left out, as one whose context window is too small: another
+model may take the request. When none can, `routing.limits` says which limit stopped it.
+
 The part of this that does not depend on the token count, the user's keys or health is
 computed once per (tier, power level, task, needs) and memoised in the snapshot's
 `route_cache`: a bounded memo, and the one thing routing writes. That keeps `plan_route` pure
@@ -110,6 +114,8 @@ class _Entry:
     provider: ProviderInfo
     min_tokens: int
     max_tokens: float
+    max_output: float
+    """The model's own output limit (`max_tokens` on the model), for the client's `max_tokens`."""
     byok_provider: int | None
     """The provider the user needs a key for (`requires_byok`), else None."""
     system: Candidate
@@ -141,6 +147,7 @@ def _ordered(
     rng: random.Random,
 ) -> Iterator[Candidate]:
     tokens = request.estimated_tokens
+    output = request.max_output_tokens
     seen: set[int] = set()
     demoted: list[Candidate] = []
     for group in groups:
@@ -148,6 +155,7 @@ def _ordered(
             entry
             for entry in group
             if (tokens is None or entry.min_tokens <= tokens <= entry.max_tokens)
+            and (output is None or output <= entry.max_output)
             and (entry.byok_provider is None or entry.byok_provider in byok_providers)
         ]
         if len(survivors) > 1:
@@ -223,6 +231,7 @@ def _entry(rule: RuleInfo, model: ModelInfo, provider: ProviderInfo) -> _Entry:
         provider=provider,
         min_tokens=rule.min_tokens or 0,
         max_tokens=min(limits) if limits else float("inf"),
+        max_output=model.max_tokens if model.max_tokens is not None else float("inf"),
         byok_provider=provider.id if rule.requires_byok else None,
         system=system,
         byok=(

@@ -14,6 +14,7 @@ class Rejection(enum.StrEnum):
     PRICE_CEILING = "price ceiling"
     CAPABILITY_MISSING = "capability missing"
     CONTEXT_TOO_SMALL = "context window too small"
+    OUTPUT_TOO_SMALL = "max output too small"
     NO_MATCHING_RULE = "no matching rule"
     TASK_MISMATCH = "task type mismatch"
     TOKEN_BOUNDS = "token bounds"
