@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import openai
 import pytest
@@ -89,6 +90,54 @@ def test_a_stream_arrives_in_pieces_and_is_billed_once(
     (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
     assert row.completion_tokens == chunks[-1].usage.completion_tokens
     assert row.usage_estimated is False
+
+
+def test_the_mock_answers_n_choices_and_bills_them_all(
+    demo: tuple[GatewayProcess, str], e2e_sessions: sessionmaker[Session]
+) -> None:
+    gateway, key = demo
+    client = openai.OpenAI(base_url=gateway.openai_base_url, api_key=key, max_retries=0)
+    messages: Any = [{"role": "user", "content": "Three ways?"}]
+    one = client.chat.completions.create(model="balanced", messages=messages)
+    raw = client.chat.completions.with_raw_response.create(model="balanced", messages=messages, n=3)
+    three = raw.parse()
+
+    assert [choice.index for choice in three.choices] == [0, 1, 2]
+    assert {choice.message.content for choice in three.choices} == {
+        "Mock answer from mock-balanced to: Three ways?"
+    }
+    assert one.usage is not None and three.usage is not None
+    assert three.usage.prompt_tokens == one.usage.prompt_tokens
+    assert three.usage.completion_tokens == 3 * one.usage.completion_tokens
+    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    assert row.completion_tokens == three.usage.completion_tokens
+
+
+def test_the_mock_streams_n_choices_side_by_side(demo: tuple[GatewayProcess, str]) -> None:
+    gateway, key = demo
+    client = openai.OpenAI(base_url=gateway.openai_base_url, api_key=key, max_retries=0)
+    chunks = list(
+        client.chat.completions.create(
+            model="eco",
+            messages=[{"role": "user", "content": "Two streams"}],
+            stream=True,
+            n=2,
+            stream_options={"include_usage": True},
+        )
+    )
+
+    texts = {0: "", 1: ""}
+    finished = set()
+    for chunk in chunks:
+        for choice in chunk.choices:
+            texts[choice.index] += choice.delta.content or ""
+            if choice.finish_reason is not None:
+                finished.add(choice.index)
+    assert texts == {index: "Mock answer from mock-eco to: Two streams" for index in (0, 1)}
+    assert finished == {0, 1}
+    usage = chunks[-1].usage
+    assert usage is not None
+    assert usage.completion_tokens == 2 * -(-len(texts[0]) // 4)
 
 
 def test_a_wrong_key_is_an_authentication_error(demo: tuple[GatewayProcess, str]) -> None:

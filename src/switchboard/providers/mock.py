@@ -7,6 +7,8 @@ Its behaviour comes from the provider's `config` (a JSON object in the catalog):
 `fail_after_chunks` (a stream breaks after this many pieces), `retry_after_s` (sent with a
 429), `tool_arguments` (JSON text of a tool call's arguments, default "{}"). When the request
 offers tools and does not forbid them, the mock calls the first (or the required) tool.
+It honours `n`: that many choices (the same answer, as it is deterministic), indexed from 0,
+streamed side by side, with the usage counting every one of them.
 """
 
 from __future__ import annotations
@@ -30,13 +32,17 @@ class MockAdapter:
         await _sleep_ms(config.get("latency_ms"))
         _maybe_fail(upstream)
         message, finish_reason = _answer(upstream, body)
-        usage = _usage(body, message)
+        choices = _choices(body)
+        usage = _usage(body, message, choices)
         answer = {
             "id": f"chatcmpl-mock-{time.monotonic_ns()}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": upstream.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+            "choices": [
+                {"index": index, "message": message, "finish_reason": finish_reason}
+                for index in range(choices)
+            ],
             "usage": usage.to_openai(),
         }
         return Completion(body=answer, usage=usage)
@@ -55,14 +61,19 @@ class MockAdapter:
             "model": upstream.model,
         }
         fail_after = config.get("fail_after_chunks")
+        choices = range(_choices(body))
         for sent, delta in enumerate(_deltas(message, int(config.get("chunks", 16)))):
             if fail_after is not None and sent >= int(fail_after):
                 raise UpstreamError(ErrorKind.PROTOCOL, "mock stream broken on purpose")
             if sent:
                 await _sleep_ms(config.get("chunk_delay_ms"))
-            yield {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
-        yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]}
-        yield {**base, "choices": [], "usage": _usage(body, message).to_openai()}
+            for index in choices:
+                choice = {"index": index, "delta": delta, "finish_reason": None}
+                yield {**base, "choices": [choice]}
+        for index in choices:
+            choice = {"index": index, "delta": {}, "finish_reason": finish_reason}
+            yield {**base, "choices": [choice]}
+        yield {**base, "choices": [], "usage": _usage(body, message, len(choices)).to_openai()}
 
     async def list_models(self, session: aiohttp.ClientSession, upstream: Upstream) -> list[str]:
         _maybe_fail(upstream)
@@ -157,8 +168,14 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def _usage(body: JSON, message: JSON) -> Usage:
-    """Deterministic token counts: about four characters a token, as the estimator assumes."""
+def _choices(body: JSON) -> int:
+    """How many choices the request asks for (`n`, checked by the API: 1 to 128)."""
+    return int(body.get("n") or 1)
+
+
+def _usage(body: JSON, message: JSON, choices: int) -> Usage:
+    """Deterministic token counts: about four characters a token, as the estimator assumes;
+    the prompt once, the answer once per choice."""
     prompt_chars = sum(
         len(_text_of(m.get("content"))) + 4
         for m in body.get("messages") or []
@@ -170,5 +187,5 @@ def _usage(body: JSON, message: JSON) -> Usage:
     )
     return Usage(
         prompt_tokens=max(1, -(-prompt_chars // 4)),
-        completion_tokens=max(1, -(-answer_chars // 4)),
+        completion_tokens=max(1, -(-answer_chars // 4)) * choices,
     )
