@@ -32,3 +32,20 @@ def test_admin_api_is_disabled_without_a_token(app_settings: Settings) -> None:
         response = client.get("/api/v1/admin/llm/audit", headers={"Authorization": "Bearer x"})
     assert response.status_code == 503
     assert "ADMIN_TOKEN" in response.json()["detail"]
+
+
+def test_two_different_tokens_are_a_400_naming_the_headers(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    conflict = {
+        "detail": "Conflicting API keys: the Authorization and x-api-key headers carry "
+        "different keys. Send one key."
+    }
+    for url in ("/api/v1/admin/llm/audit", "/api/v1/llm/byok/keys"):
+        response = client.get(url, headers={**admin_headers, "x-api-key": "sk-sb-another"})
+        assert (response.status_code, response.json()) == (400, conflict), url
+    same = client.get(
+        "/api/v1/admin/llm/audit",
+        headers={**admin_headers, "x-api-key": admin_headers["Authorization"][len("Bearer ") :]},
+    )
+    assert same.status_code == 200

@@ -249,6 +249,29 @@ def test_a_field_of_the_wrong_shape_is_a_400_naming_it(
     assert (row.status_code, row.error_type, row.attempts) == (400, "invalid_value", 0)
 
 
+def test_two_different_keys_are_a_400_and_nobody_is_billed(world: World) -> None:
+    # The SDK sends its key as a bearer; something in between adds another user's x-api-key.
+    other = {"x-api-key": world.keys[USERS[1]]}
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        world.claude.messages.create(
+            model="balanced", max_tokens=8, messages=[user("x")], extra_headers=other
+        )
+
+    assert raised.value.body == {
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "message": "Conflicting API keys: the Authorization and x-api-key headers carry "
+            "different keys. Send one key.",
+        },
+    }
+    same = {"x-api-key": world.keys[USERS[0]]}
+    message = world.claude.messages.create(
+        model="balanced", max_tokens=8, messages=[user("x")], extra_headers=same
+    )
+    assert message.type == "message"
+
+
 # A fake Anthropic provider -------------------------------------------------------------
 
 

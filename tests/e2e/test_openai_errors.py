@@ -145,6 +145,51 @@ def test_the_models_list_needs_a_key_too(world: World) -> None:
         sdk.models.list()
 
 
+OTHER_KEY = "sk-sb-someone-elses-key"
+
+
+@pytest.mark.parametrize(
+    ("second", "where"),
+    [
+        (("x-api-key", OTHER_KEY), "the Authorization and x-api-key headers"),
+        (("authorization", f"Bearer {OTHER_KEY}"), "2 Authorization headers"),
+    ],
+)
+def test_two_different_keys_are_a_400_naming_the_headers(
+    world: World, second: tuple[str, str], where: str
+) -> None:
+    before = world.fake.calls(MODEL)
+    headers = [("authorization", f"Bearer {world.key}"), second]
+    body = {"model": "balanced", "messages": user_message()}
+    for path in ("/chat/completions", "/models"):
+        url = f"{world.gateway.openai_base_url}{path}"
+        response = httpx.request(
+            "POST" if path == "/chat/completions" else "GET",
+            url,
+            headers=headers,
+            json=body if path == "/chat/completions" else None,
+        )
+
+        assert response.status_code == 400, path
+        assert response.json() == {
+            "error": {
+                "message": f"Conflicting API keys: {where} carry different keys. Send one key.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "conflicting_api_keys",
+            }
+        }
+    assert world.fake.calls(MODEL) == before
+
+
+def test_the_same_key_in_both_headers_is_one_key(world: World) -> None:
+    response = post_chat(
+        world.gateway, world.key, {"model": "balanced", "messages": user_message()},
+        headers={"x-api-key": world.key},
+    )  # fmt: skip
+    assert response.status_code == 200
+
+
 def test_malformed_json_is_a_400_and_billed_as_a_failure(
     world: World, e2e_sessions: sessionmaker[Session]
 ) -> None:

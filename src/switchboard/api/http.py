@@ -35,14 +35,45 @@ def client_request_id(request: Request, meta: RequestMeta) -> str:
 
 
 def bearer_token(request: Request) -> str | None:
-    """The key from `Authorization: Bearer …`, or from `x-api-key` (as Anthropic clients send)."""
-    authorization = request.headers.get("authorization")
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            return token.strip()
-    key = request.headers.get("x-api-key")
-    return key.strip() if key and key.strip() else None
+    """The key from `Authorization: Bearer …`, or from `x-api-key` (as Anthropic clients send).
+    A request carrying two different keys (in both headers, or in two of one) is a 400 naming
+    the headers: whichever key won, the other one's owner could be the one billed. The same
+    key twice is one key."""
+    offered: dict[str, list[str]] = {}
+    for header in _KEY_HEADERS:
+        for value in request.headers.getlist(header):
+            key = _key_in(header, value)
+            if key is not None:
+                offered.setdefault(key, []).append(_KEY_HEADERS[header])
+    if len(offered) > 1:
+        raise _conflicting_keys([name for names in offered.values() for name in names])
+    return next(iter(offered), None)
+
+
+_KEY_HEADERS = {"authorization": "Authorization", "x-api-key": "x-api-key"}
+"""The headers a key may come in, and how an error names them."""
+
+
+def _key_in(header: str, value: str) -> str | None:
+    if header == "authorization":
+        scheme, _, value = value.partition(" ")
+        if scheme.lower() != "bearer":
+            return None  # another scheme carries no key of ours
+    return value.strip() or None
+
+
+def _conflicting_keys(headers: list[str]) -> ApiError:
+    names = list(dict.fromkeys(headers))
+    where = (
+        f"{len(headers)} {names[0]} headers"
+        if len(names) == 1
+        else f"the {' and '.join(names)} headers"
+    )
+    return ApiError(
+        400,
+        f"Conflicting API keys: {where} carry different keys. Send one key.",
+        code="conflicting_api_keys",
+    )
 
 
 async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
