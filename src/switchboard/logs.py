@@ -187,11 +187,14 @@ class TextFormatter(_Formatter):
             line = f"{head} {_one_line(self.free_text(record.getMessage()))}"
         else:
             parts = [head, record.msg]
+            access = record.name == ACCESS_LOGGER
             for name, value in fields.items():
-                # The access log's values first, inline: it runs on every request.
+                # The access log's kinds of value first, inline: it runs on every request.
                 if value is None:
                     parts.append(f"{name}=-")
-                elif type(value) is int:
+                elif type(value) is int or (
+                    access and isinstance(value, str) and _BARE.fullmatch(value)
+                ):
                     parts.append(f"{name}={value}")
                 else:
                     parts.append(f"{name}={self._value(record, value)}")
