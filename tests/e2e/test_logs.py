@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import re
 import secrets as random_secrets
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -36,7 +39,7 @@ from tests.e2e.catalog_rows import (
     user_message,
 )
 from tests.e2e.fake_openai import FakeOpenAI, Reply, closed_port_url, running_fake_openai
-from tests.e2e.harness import GatewayProcess, running_gateway
+from tests.e2e.harness import GatewayProcess, free_port, gateway_environment, running_gateway
 
 ADMIN_TOKEN = "sb-admin-" + random_secrets.token_hex(16)
 # Not shaped like a key (no vendor prefix, too short for a bare token): only scrubbing the key
@@ -259,3 +262,39 @@ def test_access_log_off(world: World, tmp_path: Path) -> None:
     assert " request request_id=" not in log
     assert "switchboard_starting" not in log  # INFO is below LOG_LEVEL
     assert event_lines(log, "cooldown_started")  # a warning is not
+
+
+def test_every_worker_logs_in_the_same_form(world: World, tmp_path: Path) -> None:
+    """`--workers 2`: uvicorn starts the workers as new processes, and each configures its
+    logging as the parent did."""
+    port = free_port()
+    env = gateway_environment(world.database_url, tmp_path, world.env(LOG_FORMAT="json"))
+    log_path = tmp_path / "workers.log"
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "switchboard", "serve", "--port", str(port), "--workers", "2"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    gateway = GatewayProcess(process, port, log_path)
+    try:
+        gateway.wait_ready()
+        ids = {ask(gateway, world, "logs-ok")[0] for _ in range(8)}
+        deadline = time.monotonic() + 10
+        while gateway.log().count('"gateway_started"') < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        gateway.stop()
+
+    log = gateway.log()
+    assert_no_secret(log, world)
+    lines = [orjson.loads(line) for line in log.splitlines() if line.strip()]
+    (start,) = [line for line in lines if line.get("event") == "switchboard_starting"]
+    assert start["workers"] == 2
+    workers = {line["pid"] for line in lines if line.get("event") == "gateway_started"}
+    assert len(workers) == 2 and start["pid"] not in workers
+    access = [line for line in lines if line.get("event") == "request"]
+    assert {line["request_id"] for line in access} == ids
+    assert {line["pid"] for line in access} <= workers
