@@ -166,10 +166,11 @@ def test_on_the_anthropic_surface_it_is_an_anthropic_400(world: World) -> None:
 
 def test_a_value_no_api_takes_is_refused_before_routing(world: World) -> None:
     request: Any = {"model": "balanced", "messages": user_message(), "max_tokens": 10**12}
-    with pytest.raises(openai.UnprocessableEntityError) as raised:
+    with pytest.raises(openai.BadRequestError) as raised:
         world.sdk.post("/chat/completions", body=request, cast_to=httpx.Response)
     assert raised.value.response.json()["error"] == {
-        "message": "Invalid request: 'max_tokens' must be at most 2147483647.",
+        "message": "max_tokens is too large: 1000000000000. "
+        "No model supports more than 2147483647 completion tokens.",
         "type": "invalid_request_error",
         "param": "max_tokens",
         "code": "invalid_value",

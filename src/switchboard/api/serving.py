@@ -54,8 +54,8 @@ async def serve(request: Request, surface: Surface) -> Response:
         "x-switchboard-request-id": meta.request_id,
         "request-id": meta.request_id,  # where Anthropic's SDK looks for it
     }
-    token = bearer_token(request)
     try:
+        token = bearer_token(request)
         if token is None:
             raise ApiError(
                 401,

@@ -68,6 +68,7 @@ def validate_chat(body: dict[str, Any]) -> None:
         problem = _message_problem(message)
         if problem:
             raise _invalid(f"messages[{index}]", problem)
+    _refuse_absurd_token_counts(body)
     wrong = first_problem(body, FIELDS)
     if wrong is not None:
         raise _invalid(*wrong)
@@ -86,6 +87,21 @@ def _message_problem(message: Any) -> str | None:
     if content is None or isinstance(content, str) or typed_blocks(content):
         return None
     return "content must be a string, a list of typed parts, or null"
+
+
+def _refuse_absurd_token_counts(body: dict[str, Any]) -> None:
+    """A token count no model takes is OpenAI's 400 `invalid_value`, as one over the models'
+    own limits is (routing's), not a 422 for its shape."""
+    for param in ("max_tokens", "max_completion_tokens"):
+        value = body.get(param)
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_TOKENS_VALUE:
+            raise ApiError(
+                400,
+                f"{param} is too large: {value}. No model supports more than "
+                f"{MAX_TOKENS_VALUE} completion tokens.",
+                code="invalid_value",
+                param=param,
+            )
 
 
 def _invalid(param: str, problem: str) -> ApiError:
