@@ -50,7 +50,7 @@ from switchboard.settings import Settings
 from switchboard.usage.record import UsageRecord
 from switchboard.usage.spool import UsageSpool
 from switchboard.usage.writer import UsageWriter
-from switchboard.vocabulary import GENERAL_TASK, PowerLevel
+from switchboard.vocabulary import PowerLevel, normalize_task_type
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class Gateway:
         request = RouteRequest(
             user_tier=principal.tier,
             power_level=power or PowerLevel.BALANCED,
-            task_type=(task_type or GENERAL_TASK).strip().lower() or GENERAL_TASK,
+            task_type=normalize_task_type(task_type),
             estimated_tokens=estimate_tokens(body),
             max_output_tokens=requested_output_tokens(body),
             require_streaming=bool(body.get("stream")),
