@@ -211,6 +211,13 @@ def test_the_log_tells_what_happened_and_no_secret(world: World, tmp_path: Path)
     leaky = cooldowns[("model", "logs-leak", "logs-leaky")]
     assert leaky["cause"] == "consecutive_failures"
 
+    failed = {
+        (line["provider"], line["model"]): line for line in event_lines(log, "provider_call_failed")
+    }
+    bad_key = failed[("logs-bad", "logs-rejected")]
+    assert (bad_key["status"], bad_key["kind"]) == ("401", "upstream_authentication")
+    assert bad_key["key_source"] == "system"
+
     (health,) = event_lines(log, "provider_health_changed")
     assert (health["provider"], health["old"], health["new"]) == ("logs-gone", "unknown", "down")
     (line,) = [line for line in log.splitlines() if " provider_health_changed " in line]

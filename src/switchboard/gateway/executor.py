@@ -12,6 +12,7 @@ A stream commits to its candidate once the first chunk has arrived: after that, 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,12 +24,15 @@ from switchboard.catalog.loader import system_key_variables
 from switchboard.errors import SwitchboardError
 from switchboard.gateway.health import Cooldowns
 from switchboard.gateway.keys import ByokKey
+from switchboard.logs import log_event
 from switchboard.providers import AdapterRegistry, Completion, ProviderAdapter, Upstream
 from switchboard.providers.base import JSON, ErrorKind, UpstreamError
 from switchboard.routing import Candidate
 from switchboard.vocabulary import AuthType, KeySource
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,16 +231,10 @@ class Executor:
                     trail.note(candidate, error.message, called=False)
                     unsupported = unsupported or CallerFaultError(error, served)
                     continue
+                self._failed(served, error, started)
                 if not error.retryable:
                     raise CallerFaultError(error, served) from None
                 last_error = error
-                trail.note(candidate, error.message, kind=error.kind)
-                self._cooldowns.record_failure(
-                    candidate.provider.id,
-                    candidate.model.id,
-                    provider_wide=error.provider_wide,
-                    retry_after_s=error.retry_after_s,
-                )
                 continue
             trail.upstream_s += time.perf_counter() - started
             self._cooldowns.record_success(candidate.provider.id, candidate.model.id)
@@ -247,6 +245,34 @@ class Executor:
             reasons = dict.fromkeys(entry.reason for entry in trail.skipped)
             raise NoRouteError("; ".join(reasons) or "no candidate could be tried", trail)
         raise AllFailedError(trail, last_error)
+
+    def _failed(self, served: Served, error: UpstreamError, started: float) -> None:
+        """Log a failed call; a retryable failure also counts towards the cooldown."""
+        candidate = served.candidate
+        log_event(
+            log,
+            logging.WARNING if error.retryable else logging.INFO,
+            "provider_call_failed" if error.retryable else "provider_refused_request",
+            provider=candidate.provider.slug,
+            model=candidate.model.model_id,
+            attempt=served.trail.attempts,
+            kind=str(error.kind),
+            status=error.status,
+            retry_after_s=error.retry_after_s,
+            key_source=str(served.key_source),
+            elapsed_ms=round((time.perf_counter() - started) * 1000),
+            error=error.message,
+        )
+        if not error.retryable:
+            return
+        served.trail.note(candidate, error.message, kind=error.kind)
+        self._cooldowns.record_failure(
+            candidate.provider.id,
+            candidate.model.id,
+            provider_wide=error.provider_wide,
+            retry_after_s=error.retry_after_s,
+            reason=str(error.kind),
+        )
 
     def _prepare(self, candidate: Candidate, keys: Keys, remaining_s: float) -> Prepared | Unusable:
         """What calling `candidate` needs, or why it cannot be called."""
