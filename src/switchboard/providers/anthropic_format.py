@@ -34,9 +34,9 @@ from switchboard.providers._anthropic_vocabulary import (
     usage_from_anthropic,
 )
 from switchboard.providers.base import (
-    GATEWAY_FIELDS,
     JSON,
     UnsupportedParameterError,
+    refuse_unknown_parameters,
 )
 
 __all__ = [
@@ -172,16 +172,9 @@ def openai_request_to_anthropic(body: JSON, model: str) -> JSON:
 
 
 def _check_parameters(body: JSON) -> None:
-    for name, value in body.items():
-        if name in _TRANSLATED or name in GATEWAY_FIELDS:
-            continue
-        neutral = _NEUTRAL.get(name)
-        if neutral is None:
-            raise UnsupportedParameterError(name, f"`{name}` is not supported by Anthropic models")
-        if not neutral(value):
-            raise UnsupportedParameterError(
-                name, f"Anthropic models cannot honour `{name}`={orjson.dumps(value).decode()}"
-            )
+    refuse_unknown_parameters(
+        body, translated=_TRANSLATED, neutral=_NEUTRAL, who="Anthropic models"
+    )
     temperature = body.get("temperature")
     if isinstance(temperature, int | float) and temperature > 1:
         raise UnsupportedParameterError(

@@ -38,6 +38,7 @@ from switchboard.providers.base import (
     UnsupportedParameterError,
     UpstreamError,
     Usage,
+    refuse_unknown_parameters,
 )
 
 __all__ = [
@@ -76,7 +77,7 @@ _TOOL_FIELDS = frozenset({"name", "description", "input_schema", "type", "strict
 def anthropic_request_to_openai(body: JSON) -> JSON:
     """The gateway's OpenAI-format request for a Messages API request. `model` is kept as
     the client named it: the gateway resolves it like any other model name."""
-    _check_parameters(body)
+    refuse_unknown_parameters(body, translated=_TRANSLATED, neutral=_NEUTRAL, who="this gateway")
     request: JSON = {
         "model": body.get("model"),
         "messages": _system(body.get("system")) + _messages(body.get("messages")),
@@ -136,19 +137,6 @@ def openai_response_to_anthropic(body: JSON, model: str) -> JSON:
         "stop_sequence": None,
         "usage": usage_to_anthropic(Usage.from_openai(body.get("usage")) or Usage()),
     }
-
-
-def _check_parameters(body: JSON) -> None:
-    for name, value in body.items():
-        if name in _TRANSLATED or name in GATEWAY_FIELDS:
-            continue
-        neutral = _NEUTRAL.get(name)
-        if neutral is None:
-            raise UnsupportedParameterError(name, f"`{name}` is not supported by this gateway")
-        if not neutral(value):
-            raise UnsupportedParameterError(
-                name, f"this gateway cannot honour `{name}`={orjson.dumps(value).decode()}"
-            )
 
 
 def _system(system: Any) -> list[JSON]:

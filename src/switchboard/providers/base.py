@@ -9,11 +9,12 @@ and back, and raises only `UpstreamError`.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
 import aiohttp
+import orjson
 
 from switchboard.errors import SwitchboardError
 from switchboard.redaction import scrub, scrub_json
@@ -179,6 +180,28 @@ class UnsupportedParameterError(UpstreamError):
         }
         super().__init__(ErrorKind.UNSUPPORTED, message, status=400, body=body)
         self.param = param
+
+
+def refuse_unknown_parameters(
+    body: JSON,
+    *,
+    translated: frozenset[str],
+    neutral: Mapping[str, Callable[[Any], bool]],
+    who: str,
+) -> None:
+    """Raise UnsupportedParameterError for the first field of `body` that `who` (a provider
+    family, or this gateway) cannot carry: neither translated, nor the gateway's own, nor one
+    of the `neutral` fields at a value that asks for nothing."""
+    for name, value in body.items():
+        if name in translated or name in GATEWAY_FIELDS:
+            continue
+        is_neutral = neutral.get(name)
+        if is_neutral is None:
+            raise UnsupportedParameterError(name, f"`{name}` is not supported by {who}")
+        if not is_neutral(value):
+            raise UnsupportedParameterError(
+                name, f"{who} cannot honour `{name}`={orjson.dumps(value).decode()}"
+            )
 
 
 class ProviderAdapter(Protocol):
