@@ -7,6 +7,7 @@ A provider's quirks are declared, not coded: a `Profile` renames or drops parame
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -51,14 +52,7 @@ class OpenAICompatAdapter:
         self, session: aiohttp.ClientSession, upstream: Upstream, body: JSON
     ) -> Completion:
         payload = self._payload(upstream, body, stream=False)
-        async with _http.request(
-            session,
-            "POST",
-            _http.url(upstream, "/chat/completions"),
-            upstream,
-            headers=_http.bearer_or_key_headers(upstream),
-            payload=payload,
-        ) as response:
+        async with _chat(session, upstream, payload) as response:
             raw = await response.read()
         answer = _http.decode(raw, upstream)
         return Completion(body=answer, usage=Usage.from_openai(answer.get("usage")))
@@ -67,14 +61,7 @@ class OpenAICompatAdapter:
         self, session: aiohttp.ClientSession, upstream: Upstream, body: JSON
     ) -> AsyncIterator[JSON]:
         payload = self._payload(upstream, body, stream=True)
-        async with _http.request(
-            session,
-            "POST",
-            _http.url(upstream, "/chat/completions"),
-            upstream,
-            headers=_http.bearer_or_key_headers(upstream),
-            payload=payload,
-        ) as response:
+        async with _chat(session, upstream, payload) as response:
             finished = False
             async for _event, data in iter_events(response.content):
                 if data == b"[DONE]":
@@ -141,3 +128,16 @@ def _error_message(chunk: JSON) -> str:
     error = chunk.get("error")
     message = error.get("message") if isinstance(error, dict) else error
     return str(message)[:300]
+
+
+def _chat(
+    session: aiohttp.ClientSession, upstream: Upstream, payload: JSON
+) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
+    return _http.request(
+        session,
+        "POST",
+        _http.url(upstream, "/chat/completions"),
+        upstream,
+        headers=_http.bearer_or_key_headers(upstream),
+        payload=payload,
+    )
