@@ -22,7 +22,7 @@ import aiohttp
 
 from switchboard.catalog.loader import system_key_variables
 from switchboard.errors import SwitchboardError
-from switchboard.gateway.health import Cooldowns
+from switchboard.gateway.cooldowns import Cooldowns
 from switchboard.gateway.keys import ByokKey
 from switchboard.logs import log_event
 from switchboard.providers import AdapterRegistry, Completion, ProviderAdapter, Upstream

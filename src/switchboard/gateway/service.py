@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.gateway.access_log import AccessLog
 from switchboard.gateway.catalog_state import CatalogState
+from switchboard.gateway.cooldowns import Cooldowns
 from switchboard.gateway.estimate import (
     estimate_prompt_tokens,
     estimate_tokens,
@@ -29,7 +30,6 @@ from switchboard.gateway.estimate import (
     wants_vision,
 )
 from switchboard.gateway.executor import Executor, Keys, Served
-from switchboard.gateway.health import Cooldowns
 from switchboard.gateway.health_checker import HealthChecker
 from switchboard.gateway.keys import KeyCache, Principal
 from switchboard.gateway.token_limits import raise_if_too_large

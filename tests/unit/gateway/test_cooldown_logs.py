@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from switchboard.gateway.health import Cooldowns
+from switchboard.gateway.cooldowns import Cooldowns
 
-LOGGER = "switchboard.gateway.health"
+LOGGER = "switchboard.gateway.cooldowns"
 
 
 class Clock:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.gateway.health import Cooldowns
+from switchboard.gateway.cooldowns import Cooldowns
 from switchboard.providers._http import retry_after
 from switchboard.providers.base import ErrorKind, UpstreamError
 from switchboard.routing import HealthView
