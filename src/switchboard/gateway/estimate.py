@@ -39,7 +39,21 @@ def estimate_tokens(body: Mapping[str, Any]) -> int:
                 chars += len(str(call.get("function") or ""))
     for tool in body.get("tools") or ():
         chars += len(str(tool))
-    return tokens + -(-chars // CHARS_PER_TOKEN) + (requested_output_tokens(body) or 0)
+    return tokens + tokens_for_chars(chars) + (requested_output_tokens(body) or 0)
+
+
+def tokens_for_chars(chars: int) -> int:
+    """The estimate for `chars` characters of text: `CHARS_PER_TOKEN` a token, rounded up."""
+    return -(-chars // CHARS_PER_TOKEN)
+
+
+def answer_chars(message: Mapping[str, Any]) -> int:
+    """The characters of an answer's text and tool-call arguments, in a message or in a
+    stream's delta: what a provider that reports no usage is billed by."""
+    chars = len(message.get("content") or "")
+    for call in message.get("tool_calls") or ():
+        chars += len((call.get("function") or {}).get("arguments") or "")
+    return chars
 
 
 def requested_output_tokens(body: Mapping[str, Any]) -> int | None:

@@ -24,6 +24,7 @@ from switchboard.catalog.loader import system_key_variables
 from switchboard.errors import SwitchboardError
 from switchboard.gateway.cooldowns import Cooldowns
 from switchboard.gateway.keys import ByokKey
+from switchboard.gateway.timing import elapsed_ms
 from switchboard.logs import log_event
 from switchboard.providers import AdapterRegistry, Completion, ProviderAdapter, Upstream
 from switchboard.providers.base import JSON, ErrorKind, UpstreamError
@@ -260,7 +261,7 @@ class Executor:
             status=error.status,
             retry_after_s=error.retry_after_s,
             key_source=str(served.key_source),
-            elapsed_ms=round((time.perf_counter() - started) * 1000),
+            elapsed_ms=elapsed_ms(started),
             error=error.message,
         )
         if not error.retryable:

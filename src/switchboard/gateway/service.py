@@ -22,9 +22,11 @@ from switchboard.gateway.access_log import AccessLog
 from switchboard.gateway.catalog_state import CatalogState
 from switchboard.gateway.cooldowns import Cooldowns
 from switchboard.gateway.estimate import (
+    answer_chars,
     estimate_prompt_tokens,
     estimate_tokens,
     requested_output_tokens,
+    tokens_for_chars,
     wants_json,
     wants_tools,
     wants_vision,
@@ -291,12 +293,7 @@ class StreamSession:
         if chunk.get("usage"):
             self._progress.usage = Usage.from_openai(chunk["usage"])
         for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") or {}
-            self._progress.text_chars += len(delta.get("content") or "")
-            for call in delta.get("tool_calls") or ():
-                self._progress.text_chars += len(
-                    (call.get("function") or {}).get("arguments") or ""
-                )
+            self._progress.text_chars += answer_chars(choice.get("delta") or {})
         return chunk
 
     def _record(self, status: int, error_type: str | None) -> None:
@@ -307,7 +304,7 @@ class StreamSession:
         if usage is None:
             usage = Usage(
                 prompt_tokens=estimate_prompt_tokens(self.body),
-                completion_tokens=-(-progress.text_chars // 4),
+                completion_tokens=tokens_for_chars(progress.text_chars),
             )
         self.gateway.record(
             record_for(
@@ -346,13 +343,8 @@ def _power_level(names: list[str], principal: Principal) -> PowerLevel | None:
 
 def _estimate(body: JSON, answer: JSON) -> Usage:
     """Usage for a provider that reported none: the documented estimate, both ways."""
-    chars = 0
-    for choice in answer.get("choices") or ():
-        message = choice.get("message") or {}
-        chars += len(message.get("content") or "")
-        for call in message.get("tool_calls") or ():
-            chars += len((call.get("function") or {}).get("arguments") or "")
+    chars = sum(answer_chars(choice.get("message") or {}) for choice in answer.get("choices") or ())
     return Usage(
         prompt_tokens=estimate_prompt_tokens(body),
-        completion_tokens=-(-chars // 4),
+        completion_tokens=tokens_for_chars(chars),
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import random
-import time
 from dataclasses import dataclass
 
 from switchboard.gateway.executor import Keys, Served, Trail
 from switchboard.gateway.keys import Principal
+from switchboard.gateway.timing import elapsed_ms
 from switchboard.pricing import calculate_cost
 from switchboard.providers import Usage
 from switchboard.routing import RoutePlan
@@ -50,10 +50,6 @@ class Route:
     power_level: PowerLevel | None
     """None when the client named its models."""
     task_type: str
-
-
-def elapsed_ms(since: float) -> int:
-    return round((time.perf_counter() - since) * 1000)
 
 
 def record_for(
