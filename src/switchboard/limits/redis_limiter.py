@@ -1,0 +1,241 @@
+"""`RedisLimiter`: the counters in Redis, shared by every replica; each operation one script
+(`redis_scripts`), so a request's checks and counts are one round trip and atomic.
+
+Every key of a request starts with the configured prefix and its user's hash tag
+(`{u:<user id>}`), so all of them live in one slot (a Redis Cluster can run the scripts too).
+A connection error or timeout is `LimiterUnavailableError`: what to do then is the caller's
+choice (`failover`); nothing here retries or waits longer than the socket timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar, cast
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from switchboard.limits import redis_scripts
+from switchboard.limits.outcome import (
+    BudgetStatus,
+    Decision,
+    LimiterUnavailableError,
+    RateStatus,
+    Refusal,
+    Spend,
+)
+from switchboard.limits.rules import (
+    BudgetAccount,
+    Claim,
+    Demand,
+    LimitKind,
+    Scope,
+    Settlement,
+)
+
+T = TypeVar("T")
+ACCOUNT_KEPT = timedelta(days=2)
+"""How long after its period ends an account's keys stay (for `GET …/spend` of a period that
+just ended); then Redis expires them."""
+
+
+def connect(url: str, *, timeout_s: float, max_connections: int = 64) -> aioredis.Redis:
+    """A client that never waits longer than `timeout_s` for a connection or an answer, and
+    never retries on its own. At most `max_connections` (a request beyond them waits for one
+    to be free, within the timeout: one script takes well under a millisecond)."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=timeout_s,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
+    return aioredis.Redis.from_pool(pool)
+
+
+class RedisLimiter:
+    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._admit = client.register_script(redis_scripts.ADMIT)
+        self._adjust = client.register_script(redis_scripts.ADJUST)
+        self._settle = client.register_script(redis_scripts.SETTLE)
+        self._seed = client.register_script(redis_scripts.SEED)
+        self._spend = client.register_script(redis_scripts.SPEND)
+
+    def _key(self, user_id: str, *parts: str) -> str:
+        return f"{self.prefix}{{u:{user_id}}}:" + ":".join(parts)
+
+    def _account_keys(self, user_id: str, account: BudgetAccount) -> list[str]:
+        return [self._key(user_id, kind, account.name) for kind in ("b", "br", "ba")]
+
+    async def admit(self, demand: Demand) -> Decision:
+        keys: list[str] = []
+        args: list[Any] = [demand.request_id, demand.hold_ms, demand.tokens]
+        counters = _rate_counters(demand)
+        args.append(len(counters))
+        for kind, scope, owner, limit in counters:
+            if kind is LimitKind.REQUESTS:
+                keys.append(self._key(demand.user_id, "rq", scope, owner))
+                args += ["r", limit]
+            else:
+                keys += [
+                    self._key(demand.user_id, "tk", scope, owner),
+                    self._key(demand.user_id, "ta", scope, owner),
+                ]
+                args += ["t", limit]
+        if demand.concurrency_key is not None and demand.concurrency_limit is not None:
+            keys.append(self._key(demand.user_id, "cc", demand.concurrency_key))
+            args.append(demand.concurrency_limit)
+        else:
+            args.append(-1)
+        args.append(len(demand.claims))
+        for claim in demand.claims:
+            keys += self._account_keys(demand.user_id, claim.account)
+            args += [claim.budget.limit_units, claim.units, _ttl_ms(claim)]
+        reply = await self._run(self._admit, keys, args)
+        status, now, refusal, rates, budgets, rebuild = reply
+        decision_rates = tuple(
+            RateStatus(kind, scope, int(limit), int(remaining), int(reset))
+            for (kind, scope, _, _), (limit, remaining, reset) in zip(counters, rates, strict=True)
+        )
+        statuses = _budget_statuses(demand.claims, budgets)
+        if status == 2:
+            pairs = [
+                (int(j), int(since)) for j, since in zip(rebuild[::2], rebuild[1::2], strict=False)
+            ]
+            return Decision(
+                rebuild=tuple((demand.claims[j - 1].account, since) for j, since in pairs),
+                now_ms=int(now),
+            )
+        found = _refusal(demand, counters, refusal, int(now)) if status == 1 else None
+        return Decision(found, decision_rates, statuses, now_ms=int(now))
+
+    async def adjust(self, demand: Demand, units: tuple[int, ...]) -> Decision:
+        keys: list[str] = []
+        args: list[Any] = [demand.request_id, demand.hold_ms, len(demand.claims)]
+        for claim, new in zip(demand.claims, units, strict=True):
+            keys += self._account_keys(demand.user_id, claim.account)
+            args += [claim.budget.limit_units, new]
+        status, now, refusal, budgets = await self._run(self._adjust, keys, args)
+        found = None
+        if status == 1:
+            index, remaining, _, needed = (int(value) for value in refusal)
+            found = _budget_refusal(demand.claims[index - 1], remaining, needed, int(now))
+        return Decision(found, (), _budget_statuses(demand.claims, budgets), now_ms=int(now))
+
+    async def settle(self, demand: Demand, settlement: Settlement) -> None:
+        keys = [
+            self._key(demand.user_id, "ta", rate.scope, rate.owner)
+            for rate in demand.rates
+            if rate.tokens_per_minute is not None
+        ]
+        has_slots = demand.concurrency_key is not None and demand.concurrency_limit is not None
+        if has_slots:
+            keys.append(self._key(demand.user_id, "cc", str(demand.concurrency_key)))
+        for claim in demand.claims:
+            keys += self._account_keys(demand.user_id, claim.account)
+        args: list[Any] = [
+            demand.request_id,
+            int(settlement.created_at.timestamp() * 1000),
+            -1 if settlement.tokens is None else settlement.tokens,
+            sum(1 for rate in demand.rates if rate.tokens_per_minute is not None),
+            1 if has_slots else 0,
+            len(demand.claims),
+            *settlement.costs,
+        ]
+        await self._run(self._settle, keys, args)
+
+    async def seed(
+        self, user_id: str, account: BudgetAccount, since_ms: int, base_units: int
+    ) -> None:
+        await self._run(
+            self._seed, [self._account_keys(user_id, account)[0]], [since_ms, base_units]
+        )
+
+    async def spend(self, user_id: str, account: BudgetAccount) -> Spend:
+        since, base, spent, reserved = await self._run(
+            self._spend, self._account_keys(user_id, account), []
+        )
+        return Spend(
+            account,
+            int(spent),
+            int(reserved),
+            None if int(base) < 0 else int(base),
+            None if int(since) < 0 else int(since),
+        )
+
+    async def ping(self) -> bool:
+        return bool(await self._call(lambda: self.client.ping()))
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def _run(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return await self._call(lambda: script(keys=keys, args=args))
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            raise LimiterUnavailableError(f"Redis: {type(error).__name__}") from error
+
+
+def _rate_counters(demand: Demand) -> list[tuple[LimitKind, Scope, str, int]]:
+    """Each rate counter of the demand, in the order the script sees them."""
+    counters = []
+    for rate in demand.rates:
+        if rate.requests_per_minute is not None:
+            counters.append((LimitKind.REQUESTS, rate.scope, rate.owner, rate.requests_per_minute))
+        if rate.tokens_per_minute is not None:
+            counters.append((LimitKind.TOKENS, rate.scope, rate.owner, rate.tokens_per_minute))
+    return counters
+
+
+def _ttl_ms(claim: Claim) -> int:
+    end = claim.account.end + ACCOUNT_KEPT
+    return int((end - claim.account.start).total_seconds() * 1000)
+
+
+def _budget_statuses(claims: tuple[Claim, ...], budgets: list[Any]) -> tuple[BudgetStatus, ...]:
+    return tuple(
+        BudgetStatus(claim.account, claim.budget.limit_units, int(spent), int(reserved))
+        for claim, (spent, reserved) in zip(claims, budgets, strict=False)
+    )
+
+
+def _refusal(
+    demand: Demand,
+    counters: list[tuple[LimitKind, Scope, str, int]],
+    refusal: list[Any],
+    now_ms: int,
+) -> Refusal:
+    index, remaining, retry, needed = (int(value) for value in refusal)
+    if index <= len(counters):
+        kind, scope, owner, limit = counters[index - 1]
+        return Refusal(kind, scope, owner, limit, remaining, retry, needed)
+    if index == len(counters) + 1:
+        return Refusal(
+            LimitKind.CONCURRENCY,
+            Scope.KEY,
+            cast(str, demand.concurrency_key),
+            cast(int, demand.concurrency_limit),
+            0,
+            retry,
+            needed,
+        )
+    return _budget_refusal(demand.claims[index - len(counters) - 2], remaining, needed, now_ms)
+
+
+def _budget_refusal(claim: Claim, remaining: int, needed: int, now_ms: int) -> Refusal:
+    retry = max(1, int(claim.account.end.timestamp() * 1000) - now_ms)
+    budget = claim.budget
+    return Refusal(
+        LimitKind.BUDGET, budget.scope, budget.owner, budget.limit_units, remaining, retry, needed
+    )

@@ -1,0 +1,274 @@
+"""The Lua scripts of `RedisLimiter`: each operation on a request's counters is one script,
+run atomically by Redis, so no two replicas ever interleave their checks and counts.
+
+Time is Redis's own (`TIME`), the same for every replica. Money is integer units of 10⁻¹⁰
+dollars (Lua's numbers are doubles: exact to $900,719; a larger budget compares to within
+a ten-millionth of a dollar). Keys (built by `redis_keys`), per owner:
+
+- rate windows: a sorted set of request ids scored by admission time (ms); for tokens a hash
+  of request id → tokens and `_sum`. Entries older than a minute are dropped before counting.
+- concurrency: a sorted set of request ids scored by their deadline; expired ones dropped.
+- budget account: a hash `since` (when the counters began), `base` (spent before `since`,
+  from the database; absent until rebuilt), `spent` (settled since), `reserved`; and the
+  reservations: a sorted set of request ids scored by deadline, a hash of their units.
+
+A refusal, or an account awaiting its rebuild, counts nothing.
+"""
+
+from __future__ import annotations
+
+_PURGE_RESERVATIONS = """
+local function purge_reservations(h, r, amt, now)
+  local expired = redis.call('ZRANGEBYSCORE', r, '-inf', now)
+  if #expired == 0 then return end
+  local freed = 0
+  for _, m in ipairs(expired) do
+    freed = freed + tonumber(redis.call('HGET', amt, m) or '0')
+    redis.call('HDEL', amt, m)
+  end
+  redis.call('ZREMRANGEBYSCORE', r, '-inf', now)
+  if redis.call('HEXISTS', h, 'since') == 1 then
+    redis.call('HINCRBY', h, 'reserved', -freed)
+  end
+end
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+"""
+
+ADMIT = (
+    _PURGE_RESERVATIONS
+    + """
+-- ARGV: id, hold_ms, tokens, n_rates, (kind 'r'|'t', limit)*, concurrency limit or -1,
+--       n_budgets, (limit, units, ttl_ms)*
+-- KEYS: per rate: log (+ amounts for 't'); slots (if any); per budget: hash, resv, amounts
+-- Returns {status 0 admitted|1 refused|2 rebuild, now, refusal{index, remaining, retry,
+--          needed}, rates{limit, remaining, reset}*, budgets{spent, reserved}*, rebuild{j, since}*}
+local W = 60000
+local now = clock()
+local id, hold, tokens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local a, k = 4, 1
+local refusal = {}
+local nr = tonumber(ARGV[a]); a = a + 1
+local rates = {}
+for i = 1, nr do
+  local kind, limit = ARGV[a], tonumber(ARGV[a + 1]); a = a + 2
+  local log = KEYS[k]; k = k + 1
+  local amounts, used, amount = false, 0, 1
+  if kind == 't' then
+    amounts = KEYS[k]; k = k + 1
+    amount = tokens
+    local old = redis.call('ZRANGEBYSCORE', log, '-inf', now - W)
+    if #old > 0 then
+      local freed = 0
+      for _, m in ipairs(old) do
+        freed = freed + tonumber(redis.call('HGET', amounts, m) or '0')
+        redis.call('HDEL', amounts, m)
+      end
+      redis.call('ZREMRANGEBYSCORE', log, '-inf', now - W)
+      redis.call('HINCRBY', amounts, '_sum', -freed)
+    end
+    used = tonumber(redis.call('HGET', amounts, '_sum') or '0')
+  else
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', now - W)
+    used = redis.call('ZCARD', log)
+  end
+  local reset = 0
+  local newest = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
+  if #newest > 0 then reset = math.max(0, tonumber(newest[2]) + W - now) end
+  if #refusal == 0 and used + amount > limit then
+    local retry = W
+    if amount <= limit then
+      local free, freed = used + amount - limit, 0
+      local entries = redis.call('ZRANGE', log, 0, -1, 'WITHSCORES')
+      for j = 1, #entries, 2 do
+        if amounts then
+          freed = freed + tonumber(redis.call('HGET', amounts, entries[j]) or '0')
+        else
+          freed = freed + 1
+        end
+        if freed >= free then
+          retry = math.max(1, tonumber(entries[j + 1]) + W - now)
+          break
+        end
+      end
+    end
+    refusal = {i, math.max(0, limit - used), retry, amount}
+  end
+  rates[i] = {log, amounts, amount, limit, used, reset}
+end
+local conc = tonumber(ARGV[a]); a = a + 1
+local slots = false
+if conc >= 0 then
+  slots = KEYS[k]; k = k + 1
+  redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+  if #refusal == 0 and redis.call('ZCARD', slots) >= conc then
+    refusal = {nr + 1, 0, 1000, 1}
+  end
+end
+local nb = tonumber(ARGV[a]); a = a + 1
+local budgets, rebuild = {}, {}
+for j = 1, nb do
+  local limit, units, ttl = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
+  local h, r, amt = KEYS[k], KEYS[k + 1], KEYS[k + 2]; k = k + 3
+  if redis.call('HSETNX', h, 'since', now) == 1 then redis.call('PEXPIRE', h, ttl) end
+  purge_reservations(h, r, amt, now)
+  local f = redis.call('HMGET', h, 'since', 'base', 'spent', 'reserved')
+  if not f[2] then
+    rebuild[#rebuild + 1] = j
+    rebuild[#rebuild + 1] = tonumber(f[1])
+  end
+  local spent = tonumber(f[2] or '0') + tonumber(f[3] or '0')
+  local reserved = tonumber(f[4] or '0')
+  if #refusal == 0 and f[2] and units > 0 and spent + reserved + units > limit then
+    refusal = {nr + 2 + j - 1, math.max(0, limit - spent - reserved), -1, units}
+  end
+  budgets[j] = {h, r, amt, units, spent, reserved, ttl}
+end
+local status = 0
+if #rebuild > 0 then status = 2 elseif #refusal > 0 then status = 1 end
+if status == 0 then
+  for _, rt in ipairs(rates) do
+    redis.call('ZADD', rt[1], now, id)
+    redis.call('PEXPIRE', rt[1], W + 1000)
+    if rt[2] then
+      redis.call('HSET', rt[2], id, rt[3])
+      redis.call('HINCRBY', rt[2], '_sum', rt[3])
+      redis.call('PEXPIRE', rt[2], W + 1000)
+    end
+  end
+  if slots then
+    redis.call('ZADD', slots, now + hold, id)
+    redis.call('PEXPIRE', slots, hold + 1000)
+  end
+  for _, b in ipairs(budgets) do
+    if b[4] > 0 then
+      redis.call('ZADD', b[2], now + hold, id)
+      redis.call('HSET', b[3], id, b[4])
+      redis.call('HINCRBY', b[1], 'reserved', b[4])
+      redis.call('PEXPIRE', b[2], b[7])
+      redis.call('PEXPIRE', b[3], b[7])
+    end
+  end
+end
+local out_rates, out_budgets = {}, {}
+for _, rt in ipairs(rates) do
+  if status == 0 then
+    out_rates[#out_rates + 1] = {rt[4], rt[4] - rt[5] - rt[3], W}
+  else
+    out_rates[#out_rates + 1] = {rt[4], math.max(0, rt[4] - rt[5]), rt[6]}
+  end
+end
+for _, b in ipairs(budgets) do
+  local reserved = b[6]
+  if status == 0 then reserved = reserved + b[4] end
+  out_budgets[#out_budgets + 1] = {b[5], reserved}
+end
+return {status, now, refusal, out_rates, out_budgets, rebuild}
+"""
+)
+
+ADJUST = (
+    _PURGE_RESERVATIONS
+    + """
+-- ARGV: id, hold_ms, n_budgets, (limit, units)*   KEYS: per budget: hash, resv, amounts
+-- Returns {status 0|1, now, refusal{index, remaining, retry, needed}, budgets{spent, reserved}*}
+local now = clock()
+local id, hold, nb = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local refusal, budgets = {}, {}
+for j = 1, nb do
+  local limit, units = tonumber(ARGV[2 + 2 * j]), tonumber(ARGV[3 + 2 * j])
+  local h, r, amt = KEYS[3 * j - 2], KEYS[3 * j - 1], KEYS[3 * j]
+  purge_reservations(h, r, amt, now)
+  local f = redis.call('HMGET', h, 'since', 'base', 'spent', 'reserved')
+  local spent = tonumber(f[2] or '0') + tonumber(f[3] or '0')
+  local reserved = tonumber(f[4] or '0')
+  local old = tonumber(redis.call('HGET', amt, id) or '0')
+  if #refusal == 0 and f[2] and units > old and spent + reserved - old + units > limit then
+    refusal = {j, math.max(0, limit - spent - reserved + old), -1, units}
+  end
+  budgets[j] = {h, r, amt, units, old, spent, reserved}
+end
+local out = {}
+for _, b in ipairs(budgets) do
+  local reserved = b[7]
+  if #refusal == 0 and b[4] ~= b[5] then
+    if b[4] > 0 then
+      redis.call('ZADD', b[2], now + hold, id)
+      redis.call('HSET', b[3], id, b[4])
+    else
+      redis.call('ZREM', b[2], id)
+      redis.call('HDEL', b[3], id)
+    end
+    if redis.call('HEXISTS', b[1], 'since') == 1 then
+      redis.call('HINCRBY', b[1], 'reserved', b[4] - b[5])
+    end
+    reserved = reserved + b[4] - b[5]
+  end
+  out[#out + 1] = {b[6], reserved}
+end
+local status = 0
+if #refusal > 0 then status = 1 end
+return {status, now, refusal, out}
+"""
+)
+
+SETTLE = """
+-- ARGV: id, created_ms, tokens or -1, n_token_hashes, has_slots 0|1, n_budgets, cost*
+-- KEYS: token amount hashes, slots (if any), per budget: hash, resv, amounts
+local id, created, tokens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local nt, has_slots, nb = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local k = 1
+for i = 1, nt do
+  local old = redis.call('HGET', KEYS[k], id)
+  if old and tokens >= 0 then
+    redis.call('HSET', KEYS[k], id, tokens)
+    redis.call('HINCRBY', KEYS[k], '_sum', tokens - tonumber(old))
+  end
+  k = k + 1
+end
+if has_slots == 1 then
+  redis.call('ZREM', KEYS[k], id)
+  k = k + 1
+end
+for j = 1, nb do
+  local h, r, amt = KEYS[k], KEYS[k + 1], KEYS[k + 2]; k = k + 3
+  local cost = tonumber(ARGV[6 + j])
+  local held = redis.call('HGET', amt, id)
+  local since = redis.call('HGET', h, 'since')
+  if held then
+    redis.call('HDEL', amt, id)
+    redis.call('ZREM', r, id)
+    if since then redis.call('HINCRBY', h, 'reserved', -tonumber(held)) end
+  end
+  -- A record made before the counters began is the rebuild's to count, from the database.
+  if since and cost > 0 and created >= tonumber(since) then
+    redis.call('HINCRBY', h, 'spent', cost)
+  end
+end
+return 1
+"""
+
+SEED = """
+-- ARGV: since_ms, base   KEYS: account hash.  Sets `base` once, for the counters of `since`.
+local since = redis.call('HGET', KEYS[1], 'since')
+if since and tonumber(since) == tonumber(ARGV[1]) then
+  return redis.call('HSETNX', KEYS[1], 'base', ARGV[2])
+end
+return 0
+"""
+
+SPEND = """
+-- KEYS: hash, resv, amounts.  Returns {since or -1, base or -1, spent, reserved (live)}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local f = redis.call('HMGET', KEYS[1], 'since', 'base', 'spent')
+local live = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')
+local reserved = 0
+for _, m in ipairs(live) do
+  reserved = reserved + tonumber(redis.call('HGET', KEYS[3], m) or '0')
+end
+return {tonumber(f[1] or '-1'), tonumber(f[2] or '-1'), tonumber(f[3] or '0'), reserved}
+"""
