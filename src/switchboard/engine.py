@@ -24,7 +24,7 @@ from switchboard.catalog.loader import (
 )
 from switchboard.catalog.snapshot import CatalogSnapshot
 from switchboard.models import LLMModel, LLMProvider, UserAPIKey
-from switchboard.pricing import CostBreakdown, as_price
+from switchboard.pricing import CostBreakdown, as_price, tiers_from_json
 from switchboard.pricing import calculate_cost as _calculate_cost
 from switchboard.routing import (
     HealthView,
@@ -158,6 +158,8 @@ class LLMRoutingEngine:
             cached_tokens=cached_tokens,
             cache_write_tokens=cache_write_tokens,
             cache_write_1h_tokens=cache_write_1h_tokens,
+            cache_write_price=as_price(model.cost_per_1m_cache_write_tokens),
+            tiers=tiers_from_json(model.price_tiers),
         )
 
     def log_usage(

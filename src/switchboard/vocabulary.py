@@ -44,6 +44,15 @@ class AuthType(enum.StrEnum):
     NONE = "none"
 
 
+class PriceSource(enum.StrEnum):
+    """Who set a model's prices: the starter catalog, the price sync, or someone by hand.
+    Seeding and the sync change only prices they set (the sync overwrites others on `--force`)."""
+
+    SEED = "seed"
+    SYNC = "sync"
+    MANUAL = "manual"
+
+
 class HealthStatus(enum.StrEnum):
     """A provider's last known health. Only `down` and `unhealthy` demote it in routing."""
 

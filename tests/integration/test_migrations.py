@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import MetaData, Table, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,9 +68,7 @@ def test_migration_0006_removes_duplicate_rules_keeping_the_first(database_url: 
             provider = LLMProvider(provider_name="P", provider_slug="p")
             session.add(provider)
             session.flush()
-            one, two = (LLMModel(provider_id=provider.id, model_name=n, model_id=n) for n in "ab")
-            session.add_all([one, two])
-            session.flush()
+            one, two = (_old_model(session, provider.id, name) for name in "ab")
             model_id = one.id
             rules = [
                 (one, "balanced", "free", "general"),
@@ -111,3 +113,69 @@ def test_migration_0006_removes_duplicate_rules_keeping_the_first(database_url: 
             session.commit()
     finally:
         engine.dispose()
+
+
+def test_migration_0008_marks_prices_the_old_seed_set_as_seeded(database_url: str) -> None:
+    """Seeded in June 2025 and never repriced: `seed`. Repriced (a price history, or other
+    prices), or never seeded: `manual`."""
+    engine = create_db_engine(database_url)
+    try:
+        upgrade(engine, "0007")
+        with Session(engine) as session:
+            openai = LLMProvider(provider_name="OpenAI", provider_slug="openai")
+            session.add(openai)
+            session.flush()
+            seeded = _old_model(session, openai.id, "gpt-4o-mini", ("0.15", "0.075", "0.6"))
+            edited = _old_model(session, openai.id, "gpt-4.1", ("2.5", "0.5", "8.0"))
+            reverted = _old_model(session, openai.id, "gpt-4o", ("2.5", "1.25", "10.0"))
+            own = _old_model(session, openai.id, "my-model", ("0.15", "0.075", "0.6"))
+            history = Table("llm_model_price_history", MetaData(), autoload_with=engine)
+            session.execute(
+                insert(history).values(
+                    model_id=reverted.id,
+                    cost_per_1m_input_tokens=Decimal("2.5"),
+                    cost_per_1m_output_tokens=Decimal("10"),
+                    effective_from=datetime.now(UTC),
+                    changed_by="admin",
+                )
+            )
+            session.commit()
+        upgrade(engine)
+        with Session(engine) as session:
+            sources = dict(session.execute(select(LLMModel.id, LLMModel.price_source)).all())
+        assert sources == {
+            seeded.id: "seed",
+            edited.id: "manual",
+            reverted.id: "manual",
+            own.id: "manual",
+        }
+    finally:
+        engine.dispose()
+
+
+def _old_model(
+    session: Session,
+    provider_id: int,
+    name: str,
+    prices: tuple[str, str | None, str] = ("0", None, "0"),
+) -> SimpleNamespace:
+    """A model row in a schema older than the models, inserted through the table as it was
+    then; `prices` are input, cached input and output."""
+    table = Table("llm_models", MetaData(), autoload_with=session.connection())
+    now = datetime.now(UTC)
+    row_id = session.execute(
+        insert(table).values(
+            provider_id=provider_id,
+            model_name=name,
+            model_id=name,
+            cost_per_1m_input_tokens=Decimal(prices[0]),
+            cost_per_1m_cached_input_tokens=None if prices[1] is None else Decimal(prices[1]),
+            cost_per_1m_output_tokens=Decimal(prices[2]),
+            power_level="balanced",
+            power_level_priority=100,
+            min_tier_required="free",
+            created_at=now,
+            updated_at=now,
+        )
+    ).inserted_primary_key
+    return SimpleNamespace(id=row_id[0])

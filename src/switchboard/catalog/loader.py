@@ -19,7 +19,7 @@ from switchboard.catalog.snapshot import (
     parse_tier,
 )
 from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule, UserAPIKey
-from switchboard.pricing import as_price
+from switchboard.pricing import PriceTier, as_price, tiers_from_json
 from switchboard.settings import Settings
 from switchboard.vocabulary import AuthType, PowerLevel, normalize_task_type
 
@@ -116,6 +116,7 @@ def _provider_info(row: LLMProvider, environ: Mapping[str, str]) -> ProviderInfo
 
 
 def _model_info(row: LLMModel) -> ModelInfo:
+    tiers, prices_invalid = _price_tiers(row)
     return ModelInfo(
         id=row.id,
         provider_id=row.provider_id,
@@ -124,6 +125,9 @@ def _model_info(row: LLMModel) -> ModelInfo:
         input_price=as_price(row.cost_per_1m_input_tokens) or Decimal(0),
         output_price=as_price(row.cost_per_1m_output_tokens) or Decimal(0),
         cached_input_price=as_price(row.cost_per_1m_cached_input_tokens),
+        cache_write_price=as_price(row.cost_per_1m_cache_write_tokens),
+        price_tiers=tiers,
+        prices_invalid=prices_invalid,
         context_window=row.context_window,
         max_tokens=row.max_tokens,
         supports_streaming=row.supports_streaming,
@@ -137,6 +141,15 @@ def _model_info(row: LLMModel) -> ModelInfo:
         replacement_id=row.replacement_model_id,
         min_tier=parse_tier(row.min_tier_required),
     )
+
+
+def _price_tiers(row: LLMModel) -> tuple[tuple[PriceTier, ...], bool]:
+    """The model's price tiers, and whether what is stored could not be read (written by
+    hand into the database: everything that stores tiers checks them first)."""
+    try:
+        return tiers_from_json(row.price_tiers), False
+    except ValueError:
+        return (), True
 
 
 def _rule_info(row: LLMRoutingRule) -> RuleInfo:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from switchboard.catalog.route_cache import DEFAULT_ROUTE_CACHE_SIZE, RouteCache
-from switchboard.pricing import blended_price
+from switchboard.pricing import Prices, PriceTier, price_bands, prices_at
 from switchboard.vocabulary import AuthType, HealthStatus, PowerLevel, Tier
 
 
@@ -69,6 +69,11 @@ class ModelInfo:
     input_price: Decimal = Decimal(0)
     output_price: Decimal = Decimal(0)
     cached_input_price: Decimal | None = None
+    cache_write_price: Decimal | None = None
+    price_tiers: tuple[PriceTier, ...] = ()
+    """Prices above a prompt size (`pricing.PriceTier`), lowest first."""
+    prices_invalid: bool = False
+    """The stored price tiers cannot be read: the routing engine rejects the model."""
     context_window: int | None = None
     max_tokens: int | None = None
     supports_streaming: bool = True
@@ -83,8 +88,29 @@ class ModelInfo:
     min_tier: Tier | None = Tier.FREE
 
     @property
+    def prices(self) -> Prices:
+        """The base prices: those of a prompt below every tier."""
+        return Prices(
+            self.input_price, self.output_price, self.cached_input_price, self.cache_write_price
+        )
+
+    def prices_at(self, prompt_tokens: int | None) -> Prices:
+        """The prices a request with this many prompt tokens pays."""
+        if not self.price_tiers:
+            return self.prices
+        return prices_at(self.prices, self.price_tiers, prompt_tokens)
+
+    @property
     def blended_price(self) -> Decimal:
-        return blended_price(self.input_price, self.output_price)
+        """The base blended price, `pricing.blended_price`."""
+        return self.prices.blended
+
+    @property
+    def lowest_blended_price(self) -> Decimal:
+        """The blended price of the cheapest band of prompt sizes."""
+        if not self.price_tiers:
+            return self.blended_price
+        return min(band.blended for band in price_bands(self.prices, self.price_tiers))
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,8 @@ def record_for(
         cached_tokens=cached,
         cache_write_tokens=written,
         cache_write_1h_tokens=min(usage.cache_write_1h_tokens, written),
+        cache_write_price=model.cache_write_price,
+        tiers=model.price_tiers,
     )
     power = route.power_level or model.power_level
     return UsageRecord.with_costs(

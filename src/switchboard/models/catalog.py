@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    text,
+)
+from sqlalchemy.orm import Mapped, Mapper, Session, mapped_column, object_session, relationship
 
 from switchboard._types import Price, UTCDateTime
 from switchboard.models.base import Base, created, flag, updated
+from switchboard.vocabulary import PriceSource
 
 
 class LLMProvider(Base):
@@ -85,6 +100,14 @@ class LLMModel(Base):
         Price, nullable=False, default=Decimal(0)
     )
     cost_per_1m_cached_input_tokens: Mapped[Decimal | None] = mapped_column(Price)
+    cost_per_1m_cache_write_tokens: Mapped[Decimal | None] = mapped_column(Price)
+    """A five-minute prompt-cache write; empty: 1.25× the input price (see `pricing`)."""
+    price_tiers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """Prices for long prompts, as `pricing.tiers_to_json` writes them; empty: none."""
+    price_source: Mapped[str] = mapped_column(
+        String(10), nullable=False, default=PriceSource.MANUAL, server_default=PriceSource.MANUAL
+    )
+    """`seed`, `sync` or `manual` (`PriceSource`): kept by `_record_who_set_prices`."""
     power_level: Mapped[str] = mapped_column(String(20), nullable=False, default="balanced")
     power_level_priority: Mapped[int] = mapped_column(Integer, nullable=False, default=100)
     is_active: Mapped[bool] = flag(True)
@@ -169,6 +192,45 @@ class LLMModelPriceHistory(Base):
     cost_per_1m_input_tokens: Mapped[Decimal] = mapped_column(Price, nullable=False)
     cost_per_1m_output_tokens: Mapped[Decimal] = mapped_column(Price, nullable=False)
     cost_per_1m_cached_input_tokens: Mapped[Decimal | None] = mapped_column(Price)
+    cost_per_1m_cache_write_tokens: Mapped[Decimal | None] = mapped_column(Price)
+    price_tiers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     effective_from: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     effective_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
     changed_by: Mapped[str | None] = mapped_column(String(255))
+
+
+PRICE_COLUMNS = (
+    "cost_per_1m_input_tokens",
+    "cost_per_1m_output_tokens",
+    "cost_per_1m_cached_input_tokens",
+    "cost_per_1m_cache_write_tokens",
+    "price_tiers",
+)
+"""A model's prices: what its price history keeps, and what `price_source` is about."""
+_PRICE_WRITER = "switchboard.price_writer"
+
+
+@contextmanager
+def prices_written_by(session: Session, source: PriceSource) -> Iterator[None]:
+    """Prices this session changes meanwhile are `source`'s (the seed's, the sync's), not
+    an admin's. Flush within the block."""
+    previous = session.info.get(_PRICE_WRITER)
+    session.info[_PRICE_WRITER] = source
+    try:
+        yield
+    finally:
+        session.info[_PRICE_WRITER] = previous
+
+
+@event.listens_for(LLMModel, "before_update")
+def _record_who_set_prices(mapper: Mapper[Any], connection: Connection, target: LLMModel) -> None:
+    """A price changed by anything but seeding or the price sync — the admin API, the CLI, the
+    spec's `model.cost_per_1m_input_tokens = …` — was set by hand: `price_source` says so, and
+    neither overwrites it unless told to. A change that sets `price_source` itself keeps it."""
+    state = inspect(target)
+    if state.attrs.price_source.history.has_changes():
+        return
+    if any(state.attrs[name].history.has_changes() for name in PRICE_COLUMNS):
+        session = object_session(target)
+        writer = session.info.get(_PRICE_WRITER) if session is not None else None
+        target.price_source = writer or PriceSource.MANUAL

@@ -37,11 +37,13 @@ def check_model(
     required = _higher_tier(model.min_tier, provider.min_tier)
     if request.user_tier.rank < required.rank:
         return Rejected(Rejection.TIER_TOO_LOW, f"requires {required}, user is {request.user_tier}")
+    if model.prices_invalid:
+        return Rejected(Rejection.INVALID_CONFIG, "its price tiers cannot be read")
     ceiling = snapshot.price_ceiling(request.power_level)
-    if ceiling is not None and model.blended_price > ceiling:
+    if ceiling is not None and model.lowest_blended_price > ceiling:
         return Rejected(
             Rejection.PRICE_CEILING,
-            f"blended price ${model.blended_price.normalize():f}/1M is over the "
+            f"blended price ${model.lowest_blended_price.normalize():f}/1M is over the "
             f"{request.power_level} ceiling ${ceiling.normalize():f}/1M",
         )
     missing = missing_capabilities(model, provider, request)
@@ -95,6 +97,24 @@ def check_tokens(model: ModelInfo, request: RouteRequest) -> Rejected | None:
     """Both token limits of the model itself: its context window, then its output limit."""
     return check_context(model, request.estimated_tokens) or check_output(
         model, request.max_output_tokens
+    )
+
+
+def check_price_tier(
+    snapshot: CatalogSnapshot, model: ModelInfo, request: RouteRequest
+) -> Rejected | None:
+    """The price ceiling at the prices of the tier the request's prompt falls in (a model
+    whose long prompts cost more may fit the ceiling for short ones only)."""
+    ceiling = snapshot.price_ceiling(request.power_level)
+    if ceiling is None or not model.price_tiers:
+        return None
+    blended = model.prices_at(request.prompt_tokens).blended
+    if blended <= ceiling:
+        return None
+    return Rejected(
+        Rejection.PRICE_CEILING,
+        f"blended price ${blended.normalize():f}/1M for a prompt of {request.prompt_tokens} "
+        f"tokens is over the {request.power_level} ceiling ${ceiling.normalize():f}/1M",
     )
 
 

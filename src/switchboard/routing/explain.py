@@ -10,6 +10,7 @@ from switchboard.catalog.snapshot import CatalogSnapshot, ModelInfo, RuleInfo
 from switchboard.routing.checks import (
     Rejected,
     check_model,
+    check_price_tier,
     check_rule,
     check_tokens,
     rule_applies,
@@ -109,7 +110,11 @@ def _rejected_verdict(
     byok_providers: frozenset[int],
 ) -> ModelVerdict:
     provider = snapshot.provider_of(model)
-    rejected = check_model(snapshot, model, provider, request) or check_tokens(model, request)
+    rejected = (
+        check_model(snapshot, model, provider, request)
+        or check_tokens(model, request)
+        or check_price_tier(snapshot, model, request)
+    )
     if rejected is None and provider is not None:
         rejected = _closest_rule_rejection(rules, request, byok_providers, provider.id)
     rejected = rejected or Rejected(Rejection.NO_MATCHING_RULE, "no rule placed it")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from itertools import groupby
 
 from switchboard.catalog.snapshot import CatalogSnapshot, ModelInfo, ProviderInfo, RuleInfo
@@ -118,6 +119,9 @@ class _Entry:
     """The model's own output limit (`max_tokens` on the model), for the client's `max_tokens`."""
     byok_provider: int | None
     """The provider the user needs a key for (`requires_byok`), else None."""
+    price_ceiling: Decimal | None
+    """The power level's ceiling, for a model whose price depends on the prompt's size (its
+    price tiers); None when the check before this one settled it."""
     system: Candidate
     byok: Candidate | None
 
@@ -148,6 +152,7 @@ def _ordered(
 ) -> Iterator[Candidate]:
     tokens = request.estimated_tokens
     output = request.max_output_tokens
+    prompt = request.prompt_tokens
     seen: set[int] = set()
     demoted: list[Candidate] = []
     for group in groups:
@@ -157,6 +162,10 @@ def _ordered(
             if (tokens is None or entry.min_tokens <= tokens <= entry.max_tokens)
             and (output is None or output <= entry.max_output)
             and (entry.byok_provider is None or entry.byok_provider in byok_providers)
+            and (
+                entry.price_ceiling is None
+                or entry.model.prices_at(prompt).blended <= entry.price_ceiling
+            )
         ]
         if len(survivors) > 1:
             survivors = _weighted_order(survivors, rng)
@@ -207,14 +216,18 @@ def _build_groups(
         if model.id not in model_ok:
             model_ok[model.id] = check_model(snapshot, model, provider, request) is None
         if model_ok[model.id]:
-            entries.append(_entry(rule, model, provider))
+            entries.append(
+                _entry(rule, model, provider, snapshot.price_ceiling(request.power_level))
+            )
     entries.sort(key=lambda entry: _static_key(entry, task))
     return tuple(
         tuple(group) for _, group in groupby(entries, key=lambda entry: _static_key(entry, task))
     )
 
 
-def _entry(rule: RuleInfo, model: ModelInfo, provider: ProviderInfo) -> _Entry:
+def _entry(
+    rule: RuleInfo, model: ModelInfo, provider: ProviderInfo, ceiling: Decimal | None
+) -> _Entry:
     """Token bounds and context window become one window; both candidates are made once."""
     limits = [limit for limit in (rule.max_tokens, model.context_window) if limit is not None]
     system = Candidate(
@@ -233,6 +246,7 @@ def _entry(rule: RuleInfo, model: ModelInfo, provider: ProviderInfo) -> _Entry:
         max_tokens=min(limits) if limits else float("inf"),
         max_output=model.max_tokens if model.max_tokens is not None else float("inf"),
         byok_provider=provider.id if rule.requires_byok else None,
+        price_ceiling=ceiling if model.price_tiers else None,
         system=system,
         byok=(
             replace(system, key_source=KeySource.BYOK, has_usable_key=True)

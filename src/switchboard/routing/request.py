@@ -67,6 +67,13 @@ class RouteRequest:
         )
 
     @property
+    def prompt_tokens(self) -> int | None:
+        """The prompt's share of `estimated_tokens`: what a model's price tier depends on."""
+        if self.estimated_tokens is None:
+            return None
+        return max(self.estimated_tokens - (self.max_output_tokens or 0), 0)
+
+    @property
     def needs(self) -> tuple[bool, bool, bool, bool]:
         return (
             self.require_streaming,

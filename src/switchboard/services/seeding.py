@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from switchboard.models import Base, LLMModel, LLMProvider, LLMRoutingRule
-from switchboard.vocabulary import AuthType, PowerLevel, Tier, normalize_task_type
+from switchboard.vocabulary import AuthType, PowerLevel, PriceSource, Tier, normalize_task_type
 
 CATALOG_PACKAGE = "switchboard.services"
 CATALOG_RESOURCE = "seed_catalog.json"
@@ -54,7 +54,7 @@ _PROVIDER_RESERVED = frozenset(
 )
 # Ids are the database's to give; a data file cannot know the id a replacement would have.
 _MODEL_RESERVED = frozenset(
-    {"id", "provider_id", "replacement_model_id", "created_at", "updated_at"}
+    {"id", "provider_id", "replacement_model_id", "price_source", "created_at", "updated_at"}
 )
 _RULE_RESERVED = frozenset({"id", "model_id", "created_at", "updated_at"})
 
@@ -244,7 +244,9 @@ def _seed_models(
         for seed in provider_seed.models:
             row = existing.get((provider.id, seed.model_id))
             if row is None:
-                row = LLMModel(provider_id=provider.id, **seed.fields)
+                row = LLMModel(
+                    provider_id=provider.id, price_source=PriceSource.SEED, **seed.fields
+                )
                 session.add(row)
                 tally.models_created += 1
             tally.model_rows[(provider_seed.slug, seed.model_id)] = row
