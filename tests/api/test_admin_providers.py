@@ -22,10 +22,13 @@ from tests.api.catalog_calls import (
     add_rule,
     field_errors,
 )
-from tests.api.models_upstream import closed_port_url, models_upstream
+from tests.fake_upstream import Reply, closed_port_url, running_fake_upstream
 
 KEY = "sk-test-0123456789abcdefWXYZ"
 MASK = "sk-te…WXYZ"  # 27 characters: 9 shown, a third
+LISTING = "/v1/models"
+REFUSED = "refused {authorization}"
+"""An upstream's error that repeats the key it got."""
 
 ENDPOINTS = [
     ("GET", "/providers"),
@@ -252,26 +255,27 @@ def test_health_probes_the_provider_and_records_the_result(
     slow_is_degraded: TestClient, admin_headers: dict[str, str]
 ) -> None:
     client = slow_is_degraded
-    with models_upstream() as upstream:
+    with running_fake_upstream(models=["fake-small", "fake-large"]) as upstream:
         provider = add_provider(
             client, admin_headers, "fake", base_url=upstream.base_url, api_key=KEY
         )
         health = _health(client, admin_headers, provider["id"])
         assert health["health_status"] == "healthy" and health["models_found"] == 2
         assert health["health_error"] is None and isinstance(health["health_latency_ms"], int)
-        assert upstream.calls[-1]["authorization"] == f"Bearer {KEY}"
+        assert upstream.received()[-1].authorization == f"Bearer {KEY}"
         stored = client.get(f"{ADMIN}/providers/{provider['id']}", headers=admin_headers).json()
         assert stored["health_status"] == "healthy"
         assert stored["last_health_check_at"] == health["last_health_check_at"]
 
-        upstream.delay_s = 0.5
+        upstream.set_default(LISTING, Reply(delay_s=0.5))
         slow = _health(client, admin_headers, provider["id"])
         assert slow["health_status"] == "degraded" and "slow" in str(slow["health_error"])
 
-        upstream.delay_s, upstream.status = 0.0, 429
+        upstream.set_default(LISTING, Reply(status=429, error_message=REFUSED))
         assert _health(client, admin_headers, provider["id"])["health_status"] == "degraded"
 
-        upstream.status = 401  # the fake echoes the key it got: only its mask may remain
+        upstream.set_default(LISTING, Reply(status=401, error_message=REFUSED))
+        # the fake echoes the key it got: only its mask may remain
         refused = _health(client, admin_headers, provider["id"])
         assert refused["health_status"] == "down" and MASK in str(refused["health_error"])
         assert (
@@ -280,7 +284,7 @@ def test_health_probes_the_provider_and_records_the_result(
             not in client.get(f"{ADMIN}/providers/{provider['id']}", headers=admin_headers).text
         )
 
-        upstream.status = 503
+        upstream.set_default(LISTING, Reply(status=503, error_message=REFUSED))
         assert _health(client, admin_headers, provider["id"])["health_status"] == "down"
 
 

@@ -19,7 +19,7 @@ from switchboard.secrets import SecretManager
 from switchboard.services.users import create_user, issue_virtual_key
 from switchboard.settings import Settings
 from tests.api.account_calls import AUDIT, BYOK_KEYS, USERS, bearer, eventually, key_status
-from tests.api.keyed_upstream import KeyedUpstream, running_keyed_upstream
+from tests.fake_upstream import FakeUpstream, running_fake_upstream
 
 ALICE_KEY = "sk-fake-alice-0123456789abcdefXYZW"
 WRONG_KEY = "sk-fake-wrong-0123456789abcdefQRST"
@@ -29,7 +29,7 @@ SYSTEM_KEY = "sk-fake-system-0123456789abcdefLMNO"
 @dataclass(frozen=True, slots=True)
 class World:
     client: TestClient
-    upstream: KeyedUpstream
+    upstream: FakeUpstream
     alice: dict[str, str]
     """Alice's virtual key, as request headers."""
     bob: dict[str, str]
@@ -42,7 +42,7 @@ def world(app_settings: Settings, clean_environment: str) -> Iterator[World]:
     """Provider `fakeai` (BYOK, format `sk-fake-*`, a system key) pointing at the fake, a
     balanced model with a rule; provider `closed` without BYOK; users alice and bob."""
     secrets = SecretManager.from_value(clean_environment)
-    with running_keyed_upstream(ALICE_KEY, SYSTEM_KEY) as upstream:
+    with running_fake_upstream(api_keys=(ALICE_KEY, SYSTEM_KEY), models=["fake-model"]) as upstream:
         sessions = open_database(app_settings.database_url)
         with sessions() as session:
             provider = _provider(session, "fakeai", upstream.url, byok=True)
@@ -106,7 +106,7 @@ def test_a_valid_key_is_validated_stored_and_listed(world: World) -> None:
     assert (created["is_validated"], created["validation_error"]) == (True, None)
     assert created["last_validated_at"] is not None and created["last_used_at"] is None
     assert created["is_active"] is True
-    [probe] = world.upstream.seen("/models")
+    [probe] = world.upstream.received(path="/models")
     assert (probe.method, probe.authorization) == ("GET", f"Bearer {ALICE_KEY}")
 
     listed = world.client.get(BYOK_KEYS, headers=world.alice)
@@ -240,7 +240,7 @@ def test_bad_input_names_the_field_and_never_echoes_the_key(world: World) -> Non
         assert unknown.status_code == 404
         assert "no provider" in unknown.json()["detail"] and ALICE_KEY not in unknown.text
     assert world.client.get(BYOK_KEYS, headers=world.alice).json() == []
-    assert world.upstream.seen() == []
+    assert world.upstream.received() == []
 
 
 def test_users_never_see_or_touch_each_others_keys(world: World) -> None:
@@ -261,7 +261,7 @@ def test_users_never_see_or_touch_each_others_keys(world: World) -> None:
         assert theirs.json()["detail"] == f"key {created['id']} does not exist"
         assert unknown.json()["detail"] == "key 999999 does not exist"
     assert world.client.get(key_url, headers=world.alice).json() == created
-    assert len(world.upstream.seen("/models")) == 1
+    assert len(world.upstream.received(path="/models")) == 1
 
 
 def test_rename_deactivate_reactivate_and_delete(world: World) -> None:
@@ -337,7 +337,7 @@ def test_a_validated_key_routes_chat_at_once(world: World) -> None:
             headers=world.alice,
         )
         assert response.status_code == 200, response.text
-        [*_, call] = world.upstream.seen("/chat/completions")
+        [*_, call] = world.upstream.received(path="/chat/completions")
         source = response.headers["x-switchboard-key-source"]
         assert call.authorization == f"Bearer {SYSTEM_KEY if source == 'system' else ALICE_KEY}"
         return source

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -17,8 +16,7 @@ from switchboard.api.app import create_app
 from switchboard.models import AuditLogEntry, LLMProvider
 from switchboard.settings import Settings
 from tests.api.catalog_calls import ADMIN, add_provider, field_errors
-from tests.api.models_upstream import models_upstream
-from tests.api.scripted_upstream import redirecting_upstream, scripted_upstream
+from tests.fake_upstream import json_reply, redirect, running_fake_upstream
 
 KEY = "sk-test-0123456789abcdefWXYZ"
 METADATA_URLS = [
@@ -149,11 +147,14 @@ def _health(client: TestClient, headers: dict[str, str], provider_id: int) -> di
 def test_a_probe_does_not_follow_a_redirect(
     client: TestClient, admin_headers: dict[str, str]
 ) -> None:
-    with models_upstream() as target, redirecting_upstream(f"{target.base_url}/models") as hop:
+    with (
+        running_fake_upstream() as target,
+        running_fake_upstream(default=redirect(f"{target.base_url}/models")) as hop,
+    ):
         provider = add_provider(client, admin_headers, "hop", base_url=hop.base_url, api_key=KEY)
         health = _health(client, admin_headers, provider["id"])
-        assert hop.calls == [("GET", "/v1/models")]
-        assert target.calls == []
+        assert [(r.method, r.path) for r in hop.received()] == [("GET", "/v1/models")]
+        assert target.received() == []
     assert health["health_status"] == "down"
     assert health["health_error"] == (
         f"protocol_error: hop answered 302: redirected to '{target.base_url}/models' — not followed"
@@ -165,8 +166,8 @@ def test_a_probe_stores_a_short_excerpt_without_anything_key_shaped(
 ) -> None:
     other_key = "sk-proj-AnotherKey0123456789abcdefXYZ"
     message = f"proxy failed; its own key is {other_key}; yours was {KEY}. " + "x" * 5000
-    body = orjson.dumps({"error": {"message": message, "type": "proxy_error"}})
-    with scripted_upstream(500, {"content-type": "application/json"}, body) as upstream:
+    body = {"error": {"message": message, "type": "proxy_error"}}
+    with running_fake_upstream(default=json_reply(body, status=500)) as upstream:
         provider = add_provider(
             client, admin_headers, "proxy", base_url=upstream.base_url, api_key=KEY
         )
@@ -188,7 +189,7 @@ def test_under_public_a_stored_loopback_url_is_refused_when_probed(
 ) -> None:
     """Stored when the policy allowed it (or pointed there since): the connection is refused
     after resolution, and nothing reaches the upstream."""
-    with models_upstream() as upstream:
+    with running_fake_upstream() as upstream:
         url = upstream.base_url.replace("127.0.0.1", host)
         with session_factory() as session:
             row = LLMProvider(
@@ -198,7 +199,7 @@ def test_under_public_a_stored_loopback_url_is_refused_when_probed(
             session.commit()
             provider_id = row.id
         health = _health(public_client, admin_headers, provider_id)
-        assert upstream.calls == []
+        assert upstream.received() == []
     error = str(health["health_error"])
     assert health["health_status"] == "down" and error.startswith("connection_error: local: ")
     assert "127.0.0.1, a loopback address, which PROVIDER_ADDRESSES=public refuses" in error

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -17,7 +16,6 @@ import openai
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.models import LLMUsageLog
-from switchboard.secrets import SecretManager
 from switchboard.services.seeding import seed_catalog
 from switchboard.vocabulary import Tier
 from tests.e2e.catalog_rows import (
@@ -25,13 +23,12 @@ from tests.e2e.catalog_rows import (
     add_provider,
     add_user,
     client,
-    gateway_for,
     system_key,
 )
-from tests.e2e.fake_anthropic import FakeAnthropic, Reply, running_fake_anthropic
-from tests.e2e.fake_openai import FakeOpenAI, running_fake_openai
 from tests.e2e.harness import GatewayProcess
+from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
+from tests.fake_upstream import AnthropicReply, FakeUpstream, Wire, running_fake_upstream
 
 ANTHROPIC = "fake-anthropic"
 """The fake Anthropic provider's slug."""
@@ -40,9 +37,9 @@ CLAUDE = "claude-e2e"
 TOOLS_MODEL = "claude-tools"
 """Answers what a test scripts."""
 FAILING = {
-    "claude-overloaded": Reply(status=529, error_message="Overloaded"),
-    "claude-limited": Reply(status=429, retry_after="20", error_message="Rate limited"),
-    "claude-rejects": Reply(
+    "claude-overloaded": AnthropicReply(status=529, error_message="Overloaded"),
+    "claude-limited": AnthropicReply(status=429, retry_after="20", error_message="Rate limited"),
+    "claude-rejects": AnthropicReply(
         status=400, error_message='messages: roles must alternate between "user" and "assistant"'
     ),
 }
@@ -67,8 +64,8 @@ WEATHER_TOOL: Any = {
 @dataclass(frozen=True)
 class World:
     gateway: GatewayProcess
-    fake: FakeAnthropic
-    backup: FakeOpenAI
+    fake: FakeUpstream
+    backup: FakeUpstream
     keys: dict[str, str]
     """User id → virtual key."""
     claude: anthropic.Anthropic
@@ -79,29 +76,25 @@ USERS = ("anthropic-user", "anthropic-byok-user", "anthropic-counted-user")
 
 
 @contextmanager
-def anthropic_world(
-    database_url: str, sessions: sessionmaker[Session], encryption_key: str, workdir: Path
-) -> Iterator[World]:
-    secrets = SecretManager([encryption_key])
-    with (
-        running_fake_anthropic(system_key(ANTHROPIC), BYOK_SECRET) as fake,
-        running_fake_openai() as backup,
-    ):
-        with sessions() as session:
+def anthropic_world(stage: Stage) -> Iterator[World]:
+    secrets, backup = stage.secrets, stage.fake
+    api_keys = (system_key(ANTHROPIC), BYOK_SECRET)
+    with running_fake_upstream(wire=Wire.ANTHROPIC, api_keys=api_keys) as fake:
+        with stage.catalog() as session:
             seed_catalog(session, demo=True)
             provider = add_provider(
                 session, secrets, slug=ANTHROPIC, base_url=fake.base_url, byok=True
             )
             provider.api_format, provider.auth_type = "anthropic", "api_key"
             for name in (CLAUDE, TOOLS_MODEL, *FAILING):
-                model = add_model(
+                add_model(
                     session,
                     provider,
                     name,
                     input_price=str(CLAUDE_INPUT),
                     output_price=str(CLAUDE_OUTPUT),
+                    cached_input_price=str(CLAUDE_CACHED),
                 )
-                model.cost_per_1m_cached_input_tokens = CLAUDE_CACHED
             openai_compatible = add_provider(
                 session, secrets, slug="fake-openai", base_url=backup.url
             )
@@ -113,13 +106,12 @@ def anthropic_world(
                 output_price=str(BACKUP_OUTPUT),
             )
             keys = {user: add_user(session, user, tier=Tier.PROFESSIONAL) for user in USERS}
-            session.commit()
-        fake.set_default(CLAUDE, Reply(cache_read_input_tokens=30))
+        fake.set_default(CLAUDE, AnthropicReply(cache_read_input_tokens=30))
         for name, reply in FAILING.items():
             fake.set_default(name, reply)
         env = {"HEALTH_CHECK_INTERVAL_S": "0"}  # no probes of the fakes between the tests
         with (
-            gateway_for(database_url, workdir, encryption_key, env) as gateway,
+            stage.gateway(env) as gateway,
             claude_client(gateway, keys[USERS[0]]) as claude,
             client(gateway, keys[USERS[0]]) as sdk,
         ):
@@ -165,7 +157,7 @@ CLAUDE_BILL = {
 }
 """The bill of one request answered by the fake's default reply for `CLAUDE`."""
 
-CACHE_WRITING = Reply(
+CACHE_WRITING = AnthropicReply(
     input_tokens=20,
     cache_read_input_tokens=30,
     cache_creation_input_tokens=400,

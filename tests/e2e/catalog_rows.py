@@ -4,11 +4,8 @@ should cost. Rows are made directly with the SQLAlchemy models, as an admin's to
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +17,7 @@ from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule, UserAPIKey
 from switchboard.secrets import SecretManager
 from switchboard.services.users import create_user, issue_virtual_key
 from switchboard.vocabulary import PowerLevel, Tier
-from tests.e2e.harness import GatewayProcess, running_gateway
+from tests.e2e.harness import GatewayProcess
 
 
 def system_key(slug: str) -> str:
@@ -178,17 +175,6 @@ class Prices:
             + cached_tokens * cached_price
             + completion_tokens * self.output
         ) / 10**6
-
-
-@contextmanager
-def gateway_for(
-    database_url: str, workdir: Path, encryption_key: str, env: Mapping[str, str] | None = None
-) -> Iterator[GatewayProcess]:
-    """A gateway that reads the catalog already committed (so no test waits for a reload)."""
-    with running_gateway(
-        database_url, workdir, {"ENCRYPTION_KEY": encryption_key, **(env or {})}
-    ) as gateway:
-        yield gateway
 
 
 def client(gateway: GatewayProcess, key: str, **options: Any) -> openai.OpenAI:

@@ -1,4 +1,5 @@
-"""End-to-end fixtures: a migrated database per module, and a real gateway process on it."""
+"""End-to-end fixtures: a database per module, and the stage its world is built on: a fake
+upstream and real gateway processes."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.db import open_database
+from switchboard.secrets import SecretManager
 from tests.conftest import POSTGRES_URL
 from tests.databases import postgres_schema
+from tests.e2e.stage import Stage
+from tests.fake_upstream import running_fake_upstream
 
 
 @pytest.fixture(
@@ -38,3 +42,22 @@ def e2e_sessions(e2e_database_url: str) -> Iterator[sessionmaker[Session]]:
 @pytest.fixture(scope="module")
 def encryption_key() -> str:
     return os.environ.get("E2E_ENCRYPTION_KEY") or Fernet.generate_key().decode()
+
+
+@pytest.fixture(scope="module")
+def stage(
+    e2e_database_url: str,
+    e2e_sessions: sessionmaker[Session],
+    encryption_key: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stage]:
+    """The module's database and encryption key, and a fake upstream running for the module."""
+    with running_fake_upstream() as fake:
+        yield Stage(
+            database_url=e2e_database_url,
+            sessions=e2e_sessions,
+            encryption_key=encryption_key,
+            secrets=SecretManager([encryption_key]),
+            fake=fake,
+            workdir=tmp_path_factory.mktemp("world"),
+        )

@@ -36,18 +36,13 @@ from tests.e2e.anthropic_world import (
     user,
 )
 from tests.e2e.catalog_rows import system_key
-from tests.e2e.fake_anthropic import Reply, ToolUse
+from tests.e2e.stage import Stage
+from tests.fake_upstream import AnthropicReply, ToolUse
 
 
 @pytest.fixture(scope="module")
-def world(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    encryption_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    workdir = tmp_path_factory.mktemp("anthropic-surface")
-    with anthropic_world(e2e_database_url, e2e_sessions, encryption_key, workdir) as world:
+def world(stage: Stage) -> Iterator[World]:
+    with anthropic_world(stage) as world:
         yield world
 
 
@@ -382,8 +377,8 @@ def test_tool_use_goes_round_trip_to_anthropic(world: World, streamed: bool) -> 
     call = ToolUse("get_weather", {"city": "Paris"}, id=f"toolu_fake_{int(streamed)}")
     world.fake.script(
         TOOLS_MODEL,
-        Reply(text="Let me look.", tool_uses=(call,)),
-        Reply(text="It is sunny in Paris."),
+        AnthropicReply(text="Let me look.", tool_uses=(call,)),
+        AnthropicReply(text="It is sunny in Paris."),
     )
     question = [user("What is the weather in Paris?")]
     ask: Any = {"model": TOOLS_MODEL, "max_tokens": 200, "tools": [WEATHER_TOOL]}

@@ -37,8 +37,9 @@ from tests.e2e.anthropic_world import (
     user,
 )
 from tests.e2e.catalog_rows import client, system_key
-from tests.e2e.fake_anthropic import Reply, ToolUse
+from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
+from tests.fake_upstream import AnthropicReply, ToolUse
 
 OPENAI_WEATHER_TOOL: Any = {
     "type": "function",
@@ -51,14 +52,8 @@ OPENAI_WEATHER_TOOL: Any = {
 
 
 @pytest.fixture(scope="module")
-def world(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    encryption_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    workdir = tmp_path_factory.mktemp("anthropic-translation")
-    with anthropic_world(e2e_database_url, e2e_sessions, encryption_key, workdir) as world:
+def world(stage: Stage) -> Iterator[World]:
+    with anthropic_world(stage) as world:
         yield world
 
 
@@ -184,7 +179,9 @@ def ask_for_tools(world: World, messages: list[Any], streamed: bool) -> tuple[An
 def test_tool_calls_are_translated_both_ways(world: World, streamed: bool) -> None:
     tool_use = ToolUse("get_weather", {"city": "Paris"}, id=f"toolu_openai_{int(streamed)}")
     world.fake.script(
-        TOOLS_MODEL, Reply(text="", tool_uses=(tool_use,)), Reply(text="Sunny in Paris.")
+        TOOLS_MODEL,
+        AnthropicReply(text="", tool_uses=(tool_use,)),
+        AnthropicReply(text="Sunny in Paris."),
     )
     question = [user("Weather in Paris?")]
 

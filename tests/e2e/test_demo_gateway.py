@@ -13,24 +13,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from switchboard.services.seeding import seed_catalog
 from switchboard.services.users import create_user, issue_virtual_key
 from switchboard.vocabulary import Tier
-from tests.e2e.harness import GatewayProcess, running_gateway
+from tests.e2e.harness import GatewayProcess
+from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
 
 
 @pytest.fixture(scope="module")
-def demo(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    encryption_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[GatewayProcess, str]]:
-    with e2e_sessions() as session:
+def demo(stage: Stage) -> Iterator[tuple[GatewayProcess, str]]:
+    with stage.catalog() as session:
         seed_catalog(session, demo=True)
         create_user(session, user_id="demo-user", tier=Tier.PROFESSIONAL)
         key = issue_virtual_key(session, user_id="demo-user").key
-    workdir = tmp_path_factory.mktemp("gateway")
-    with running_gateway(e2e_database_url, workdir, {"ENCRYPTION_KEY": encryption_key}) as gw:
-        yield gw, key
+    with stage.gateway() as gateway:
+        yield gateway, key
 
 
 def test_power_level_request_is_served_by_the_mock_and_billed(

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.models import LLMUsageLog
-from switchboard.secrets import SecretManager
 from switchboard.vocabulary import PowerLevel, Tier
 from tests.e2e.catalog_rows import (
     Prices,
@@ -28,12 +27,12 @@ from tests.e2e.catalog_rows import (
     add_rule,
     add_user,
     client,
-    gateway_for,
     user_message,
 )
-from tests.e2e.fake_openai import FakeOpenAI, Reply, closed_port_url, running_fake_openai
 from tests.e2e.harness import GatewayProcess
+from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
+from tests.fake_upstream import FakeUpstream, Reply, closed_port_url
 
 TIMEOUT_S = 0.8
 FAILING: dict[str, Reply] = {
@@ -68,7 +67,7 @@ BACKUPS = [
 @dataclass(frozen=True)
 class World:
     gateway: GatewayProcess
-    fake: FakeOpenAI
+    fake: FakeUpstream
     key: str
     sdk: openai.OpenAI
     prices: dict[str, Prices]
@@ -78,51 +77,39 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    encryption_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    secrets = SecretManager([encryption_key])
-    with running_fake_openai() as fake:
-        for name, reply in FAILING.items():
-            fake.set_default(name, reply)
-        with e2e_sessions() as session:
-            fo = add_provider(session, secrets, slug="fo", base_url=fake.url)
-            refused = add_provider(session, secrets, slug="fo-refused", base_url=closed_port_url())
-            rejected = add_provider(session, secrets, slug="fo-auth", base_url=fake.url)
-            models = {
-                name: add_model(session, fo, name, input_price="0.5", output_price="1.5")
-                for name in [*FAILING, *BACKUPS]
-                if name != "bad-key"
-            }
-            models["refused"] = add_model(session, refused, "refused")
-            models["bad-key"] = add_model(session, rejected, "bad-key")
-            precision = PowerLevel.PRECISION
-            rules = {
-                "flaky-rule": add_rule(session, models["flaky-rule"], power_level=precision).id,
-                "steady-rule": add_rule(
-                    session, models["steady-rule"], power_level=precision, priority=2
-                ).id,
-            }
-            key = add_user(session, "failover-user", tier=Tier.PROFESSIONAL)
-            counted_key = add_user(session, "counted-user", tier=Tier.PROFESSIONAL)
-            session.commit()
-            prices = {name: Prices.of(model) for name, model in models.items()}
-        env = {
-            "REQUEST_TIMEOUT_S": str(TIMEOUT_S),
-            "CONNECT_TIMEOUT_S": "0.3",
-            "COOLDOWN_FAILURES": "2",
-            "COOLDOWN_S": "60",
-            "MAX_ATTEMPTS": "3",
+def world(stage: Stage) -> Iterator[World]:
+    stage.script(FAILING)
+    secrets, url = stage.secrets, stage.fake.url
+    with stage.catalog() as session:
+        fo = add_provider(session, secrets, slug="fo", base_url=url)
+        refused = add_provider(session, secrets, slug="fo-refused", base_url=closed_port_url())
+        rejected = add_provider(session, secrets, slug="fo-auth", base_url=url)
+        models = {
+            name: add_model(session, fo, name, input_price="0.5", output_price="1.5")
+            for name in [*FAILING, *BACKUPS]
+            if name != "bad-key"
         }
-        workdir = tmp_path_factory.mktemp("failover")
-        with (
-            gateway_for(e2e_database_url, workdir, encryption_key, env) as gateway,
-            client(gateway, key) as sdk,
-        ):
-            yield World(gateway, fake, key, sdk, prices, rules, counted_key)
+        models["refused"] = add_model(session, refused, "refused")
+        models["bad-key"] = add_model(session, rejected, "bad-key")
+        precision = PowerLevel.PRECISION
+        rules = {
+            "flaky-rule": add_rule(session, models["flaky-rule"], power_level=precision).id,
+            "steady-rule": add_rule(
+                session, models["steady-rule"], power_level=precision, priority=2
+            ).id,
+        }
+        key = add_user(session, "failover-user", tier=Tier.PROFESSIONAL)
+        counted_key = add_user(session, "counted-user", tier=Tier.PROFESSIONAL)
+    prices = {name: Prices.of(model) for name, model in models.items()}
+    env = {
+        "REQUEST_TIMEOUT_S": str(TIMEOUT_S),
+        "CONNECT_TIMEOUT_S": "0.3",
+        "COOLDOWN_FAILURES": "2",
+        "COOLDOWN_S": "60",
+        "MAX_ATTEMPTS": "3",
+    }
+    with stage.gateway(env) as gateway, client(gateway, key) as sdk:
+        yield World(gateway, stage.fake, key, sdk, prices, rules, counted_key)
 
 
 def ask(world: World, *names: str, **options: Any) -> Any:

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.models import LLMProvider, UserAPIKey
-from switchboard.secrets import SecretManager
 from switchboard.vocabulary import PowerLevel, Tier
 from tests.e2e.catalog_rows import (
     Prices,
@@ -24,13 +23,13 @@ from tests.e2e.catalog_rows import (
     add_rule,
     add_user,
     client,
-    gateway_for,
     system_key,
     user_message,
 )
-from tests.e2e.fake_openai import FakeOpenAI, Reply, running_fake_openai
 from tests.e2e.harness import GatewayProcess
+from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
+from tests.fake_upstream import FakeUpstream, Reply
 
 ECO, BALANCED, PRECISION = PowerLevel.ECO, PowerLevel.BALANCED, PowerLevel.PRECISION
 FREE, PRO = Tier.FREE, Tier.PROFESSIONAL
@@ -56,7 +55,7 @@ USERS = {
 @dataclass(frozen=True)
 class World:
     gateway: GatewayProcess
-    fake: FakeOpenAI
+    fake: FakeUpstream
     keys: dict[str, str]
     prices: dict[str, Prices]
     byok_key_id: int
@@ -64,51 +63,40 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    encryption_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    secrets = SecretManager([encryption_key])
-    with running_fake_openai() as fake:
-        with e2e_sessions() as session:
-            tiers = add_provider(session, secrets, slug="tiers", base_url=fake.url)
-            prices: dict[str, Prices] = {}
-            for name, (level, input_price, output_price, min_tier, rule_tier) in MODELS.items():
-                model = add_model(
-                    session,
-                    tiers,
-                    name,
-                    power_level=level,
-                    input_price=input_price,
-                    output_price=output_price,
-                    min_tier=min_tier,
-                )
-                add_rule(session, model, tier=rule_tier)
-                prices[name] = Prices.of(model)
-            byok = add_provider(session, secrets, slug="byok-prov", base_url=fake.url, byok=True)
-            prices["byok-model"] = Prices.of(add_model(session, byok, "byok-model"))
-            keys = {
-                user: add_user(session, user, tier=tier, default_power_level=default)
-                for user, (tier, default) in USERS.items()
-            }
-            own = add_byok_key(
-                session, secrets, user_id="byok-user", provider=byok, secret=OWN_SECRET
-            )
-            add_byok_key(
+def world(stage: Stage) -> Iterator[World]:
+    secrets = stage.secrets
+    with stage.catalog() as session:
+        tiers = add_provider(session, secrets, slug="tiers", base_url=stage.fake.url)
+        prices: dict[str, Prices] = {}
+        for name, (level, input_price, output_price, min_tier, rule_tier) in MODELS.items():
+            model = add_model(
                 session,
-                secrets,
-                user_id="unvalidated-user",
-                provider=byok,
-                secret="sk-not-validated-0002",
-                validated=False,
+                tiers,
+                name,
+                power_level=level,
+                input_price=input_price,
+                output_price=output_price,
+                min_tier=min_tier,
             )
-            session.commit()
-            byok_key_id, byok_provider_id = own.id, byok.id
-        workdir = tmp_path_factory.mktemp("tiers")
-        with gateway_for(e2e_database_url, workdir, encryption_key) as gateway:
-            yield World(gateway, fake, keys, prices, byok_key_id, byok_provider_id)
+            add_rule(session, model, tier=rule_tier)
+            prices[name] = Prices.of(model)
+        byok = add_provider(session, secrets, slug="byok-prov", base_url=stage.fake.url, byok=True)
+        prices["byok-model"] = Prices.of(add_model(session, byok, "byok-model"))
+        keys = {
+            user: add_user(session, user, tier=tier, default_power_level=default)
+            for user, (tier, default) in USERS.items()
+        }
+        own = add_byok_key(session, secrets, user_id="byok-user", provider=byok, secret=OWN_SECRET)
+        add_byok_key(
+            session,
+            secrets,
+            user_id="unvalidated-user",
+            provider=byok,
+            secret="sk-not-validated-0002",
+            validated=False,
+        )
+    with stage.gateway() as gateway:
+        yield World(gateway, stage.fake, keys, prices, own.id, byok.id)
 
 
 @pytest.mark.parametrize(
@@ -223,22 +211,21 @@ def test_the_system_key_pays_without_a_validated_key_of_the_users_own(
 
 
 def test_a_key_added_while_the_gateway_runs_is_used_within_a_second(
-    world: World, e2e_sessions: sessionmaker[Session], encryption_key: str
+    world: World, stage: Stage
 ) -> None:
     with client(world.gateway, world.keys["late-byok-user"]) as sdk:
         sdk.chat.completions.create(model="byok-model", messages=user_message())
         assert world.fake.received("byok-model")[-1].authorization != "Bearer sk-late-0003"
-        with e2e_sessions() as session:
+        with stage.catalog() as session:
             provider = session.get(LLMProvider, world.byok_provider_id)
             assert provider is not None
             add_byok_key(
                 session,
-                SecretManager([encryption_key]),
+                stage.secrets,
                 user_id="late-byok-user",
                 provider=provider,
                 secret="sk-late-0003",
             )
-            session.commit()
         added = time.monotonic()
         while True:
             raw = sdk.chat.completions.with_raw_response.create(

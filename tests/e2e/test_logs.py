@@ -15,7 +15,6 @@ import secrets as random_secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -25,9 +24,7 @@ import httpx
 import orjson
 import pytest
 from sqlalchemy import make_url
-from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.secrets import SecretManager
 from switchboard.vocabulary import Tier
 from tests.e2e.catalog_rows import (
     add_byok_key,
@@ -38,8 +35,9 @@ from tests.e2e.catalog_rows import (
     system_key,
     user_message,
 )
-from tests.e2e.fake_openai import FakeOpenAI, Reply, closed_port_url, running_fake_openai
 from tests.e2e.harness import GatewayProcess, free_port, gateway_environment, running_gateway
+from tests.e2e.stage import Stage
+from tests.fake_upstream import FakeUpstream, Reply, closed_port_url
 
 ADMIN_TOKEN = "sb-admin-" + random_secrets.token_hex(16)
 # Not shaped like a key (no vendor prefix, too short for a bare token): only scrubbing the key
@@ -54,7 +52,7 @@ WRONG_VIRTUAL_KEY = "sk-sb-wrong-" + random_secrets.token_hex(8)
 class World:
     database_url: str
     encryption_key: str
-    fake: FakeOpenAI
+    fake: FakeUpstream
     virtual_key: str
     gone_provider_id: int
 
@@ -85,38 +83,32 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(
-    e2e_database_url: str, e2e_sessions: sessionmaker[Session], encryption_key: str
-) -> Iterator[World]:
-    secrets = SecretManager([encryption_key])
-    with running_fake_openai() as fake:
-        fake.set_default(
-            "logs-rejected",
-            Reply(status=401, error_message=f"Incorrect API key provided: Bearer {REJECTED_KEY}"),
-        )
-        fake.set_default(
-            "logs-leaky", Reply(status=500, error_message=f"Incorrect API key: {LEAKY_KEY}")
-        )
-        fake.set_default("logs-own-fails", Reply(status=500, error_message=f"bad key {OWN_KEY}"))
-        with e2e_sessions() as session:
-            up = add_provider(session, secrets, slug="logs-up", base_url=fake.url)
-            add_model(session, up, "logs-ok")
-            for slug, model, key in [
-                ("logs-bad", "logs-rejected", REJECTED_KEY),
-                ("logs-leak", "logs-leaky", LEAKY_KEY),
-            ]:
-                provider = add_provider(session, secrets, slug=slug, base_url=fake.url)
-                provider.encrypted_api_key = secrets.encrypt_secret(key)["encrypted_value"]
-                add_model(session, provider, model)
-            own = add_provider(session, secrets, slug="logs-own", base_url=fake.url, byok=True)
-            add_model(session, own, "logs-own-ok")
-            add_model(session, own, "logs-own-fails")
-            gone = add_provider(session, secrets, slug="logs-gone", base_url=closed_port_url())
-            virtual_key = add_user(session, "logs-user", tier=Tier.PROFESSIONAL)
-            add_byok_key(session, secrets, user_id="logs-user", provider=own, secret=OWN_KEY)
-            session.commit()
-            gone_id = gone.id
-        yield World(e2e_database_url, encryption_key, fake, virtual_key, gone_id)
+def world(stage: Stage) -> World:
+    secrets, fake = stage.secrets, stage.fake
+    fake.set_default(
+        "logs-rejected",
+        Reply(status=401, error_message=f"Incorrect API key provided: Bearer {REJECTED_KEY}"),
+    )
+    fake.set_default(
+        "logs-leaky", Reply(status=500, error_message=f"Incorrect API key: {LEAKY_KEY}")
+    )
+    fake.set_default("logs-own-fails", Reply(status=500, error_message=f"bad key {OWN_KEY}"))
+    with stage.catalog() as session:
+        up = add_provider(session, secrets, slug="logs-up", base_url=fake.url)
+        add_model(session, up, "logs-ok")
+        for slug, model, key in [
+            ("logs-bad", "logs-rejected", REJECTED_KEY),
+            ("logs-leak", "logs-leaky", LEAKY_KEY),
+        ]:
+            provider = add_provider(session, secrets, slug=slug, base_url=fake.url, api_key=key)
+            add_model(session, provider, model)
+        own = add_provider(session, secrets, slug="logs-own", base_url=fake.url, byok=True)
+        add_model(session, own, "logs-own-ok")
+        add_model(session, own, "logs-own-fails")
+        gone = add_provider(session, secrets, slug="logs-gone", base_url=closed_port_url())
+        virtual_key = add_user(session, "logs-user", tier=Tier.PROFESSIONAL)
+        add_byok_key(session, secrets, user_id="logs-user", provider=own, secret=OWN_KEY)
+    return World(stage.database_url, stage.encryption_key, fake, virtual_key, gone.id)
 
 
 def ask(gateway: GatewayProcess, world: World, model: str) -> tuple[str, int]:

@@ -13,7 +13,6 @@ import openai
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.secrets import SecretManager
 from switchboard.vocabulary import PowerLevel, Tier
 from tests.e2e.catalog_rows import (
     Prices,
@@ -22,61 +21,49 @@ from tests.e2e.catalog_rows import (
     add_rule,
     add_user,
     client,
-    gateway_for,
     system_key,
     user_message,
 )
-from tests.e2e.fake_openai import FakeOpenAI, Reply, running_fake_openai
 from tests.e2e.harness import GatewayProcess
+from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
+from tests.fake_upstream import FakeUpstream, Reply
 
 
 @dataclass(frozen=True)
 class World:
     gateway: GatewayProcess
-    fake: FakeOpenAI
+    fake: FakeUpstream
     sdk: openai.OpenAI
     prices: dict[str, Prices]
     rules: dict[str, int]
 
 
 @pytest.fixture(scope="module")
-def world(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    encryption_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    secrets = SecretManager([encryption_key])
-    with running_fake_openai() as fake:
-        with e2e_sessions() as session:
-            one = add_provider(session, secrets, slug="sel-one", base_url=fake.url)
-            two = add_provider(session, secrets, slug="sel-two", base_url=fake.url)
-            models = {
-                "named-a": add_model(session, one, "named-a", input_price="1", output_price="2"),
-                "named-b": add_model(
-                    session, one, "named-b", power_level=PowerLevel.ECO, input_price="0.1"
-                ),
-                "shared-model": add_model(session, one, "shared-model"),
-                "new-model": add_model(session, one, "new-model", input_price="3"),
-                "code-model": add_model(session, one, "code-model"),
-                "general-model": add_model(session, one, "general-model"),
-            }
-            add_model(session, two, "shared-model", input_price="9")
-            add_model(session, one, "old-model", deprecated=True, replacement=models["new-model"])
-            rules = {
-                name: add_rule(session, models[name], task_type=task).id
-                for name, task in (("code-model", "code"), ("general-model", "general"))
-            }
-            key = add_user(session, "selector", tier=Tier.STARTER)
-            session.commit()
-            prices = {name: Prices.of(model) for name, model in models.items()}
-        workdir = tmp_path_factory.mktemp("selection")
-        with (
-            gateway_for(e2e_database_url, workdir, encryption_key) as gateway,
-            client(gateway, key) as sdk,
-        ):
-            yield World(gateway, fake, sdk, prices, rules)
+def world(stage: Stage) -> Iterator[World]:
+    with stage.catalog() as session:
+        one = add_provider(session, stage.secrets, slug="sel-one", base_url=stage.fake.url)
+        two = add_provider(session, stage.secrets, slug="sel-two", base_url=stage.fake.url)
+        models = {
+            "named-a": add_model(session, one, "named-a", input_price="1", output_price="2"),
+            "named-b": add_model(
+                session, one, "named-b", power_level=PowerLevel.ECO, input_price="0.1"
+            ),
+            "shared-model": add_model(session, one, "shared-model"),
+            "new-model": add_model(session, one, "new-model", input_price="3"),
+            "code-model": add_model(session, one, "code-model"),
+            "general-model": add_model(session, one, "general-model"),
+        }
+        add_model(session, two, "shared-model", input_price="9")
+        add_model(session, one, "old-model", deprecated=True, replacement=models["new-model"])
+        rules = {
+            name: add_rule(session, models[name], task_type=task).id
+            for name, task in (("code-model", "code"), ("general-model", "general"))
+        }
+        key = add_user(session, "selector", tier=Tier.STARTER)
+    prices = {name: Prices.of(model) for name, model in models.items()}
+    with stage.gateway() as gateway, client(gateway, key) as sdk:
+        yield World(gateway, stage.fake, sdk, prices, rules)
 
 
 def ask(world: World, model: str, **options: Any) -> Any:

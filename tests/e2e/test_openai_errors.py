@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard._types import utcnow
 from switchboard.models import User
-from switchboard.secrets import SecretManager
 from switchboard.services.users import issue_virtual_key, revoke_virtual_key
 from tests.e2e.catalog_rows import (
     add_model,
@@ -26,13 +25,13 @@ from tests.e2e.catalog_rows import (
     add_rule,
     add_user,
     client,
-    gateway_for,
     post_chat,
     user_message,
 )
-from tests.e2e.fake_openai import FakeOpenAI, running_fake_openai
 from tests.e2e.harness import GatewayProcess
+from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
+from tests.fake_upstream import FakeUpstream
 
 MODEL = "errors-model"
 MAX_REQUEST_BYTES = 20_000
@@ -41,7 +40,7 @@ MAX_REQUEST_BYTES = 20_000
 @dataclass(frozen=True)
 class World:
     gateway: GatewayProcess
-    fake: FakeOpenAI
+    fake: FakeUpstream
     key: str
     sdk: openai.OpenAI
     keys: dict[str, str]
@@ -50,38 +49,26 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    encryption_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    secrets = SecretManager([encryption_key])
-    with running_fake_openai() as fake:
-        with e2e_sessions() as session:
-            provider = add_provider(session, secrets, slug="errors", base_url=fake.url)
-            add_rule(session, add_model(session, provider, MODEL))
-            key = add_user(session, "errors-user")
-            keys = {"to-revoke": add_user(session, "revoked-user")}
-            expired = issue_virtual_key(
-                session, user_id="errors-user", expires_at=utcnow() - timedelta(minutes=1)
-            )
-            keys["expired"] = expired.key
-            keys["inactive-user"] = add_user(session, "inactive-user")
-            inactive = session.get(User, "inactive-user")
-            assert inactive is not None
-            inactive.is_active = False
-            session.commit()
-            revoked = session.get(User, "revoked-user")
-            assert revoked is not None
-            key_ids = {"to-revoke": revoked.virtual_keys[0].id}
-        env = {"MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES)}
-        workdir = tmp_path_factory.mktemp("errors")
-        with (
-            gateway_for(e2e_database_url, workdir, encryption_key, env) as gateway,
-            client(gateway, key) as sdk,
-        ):
-            yield World(gateway, fake, key, sdk, keys, key_ids)
+def world(stage: Stage) -> Iterator[World]:
+    with stage.catalog() as session:
+        provider = add_provider(session, stage.secrets, slug="errors", base_url=stage.fake.url)
+        add_rule(session, add_model(session, provider, MODEL))
+        key = add_user(session, "errors-user")
+        keys = {"to-revoke": add_user(session, "revoked-user")}
+        expired = issue_virtual_key(
+            session, user_id="errors-user", expires_at=utcnow() - timedelta(minutes=1)
+        )
+        keys["expired"] = expired.key
+        keys["inactive-user"] = add_user(session, "inactive-user")
+        inactive = session.get(User, "inactive-user")
+        assert inactive is not None
+        inactive.is_active = False
+        revoked = session.get(User, "revoked-user")
+        assert revoked is not None
+        key_ids = {"to-revoke": revoked.virtual_keys[0].id}
+    env = {"MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES)}
+    with stage.gateway(env) as gateway, client(gateway, key) as sdk:
+        yield World(gateway, stage.fake, key, sdk, keys, key_ids)
 
 
 def create(sdk: openai.OpenAI, **options: Any) -> Any:

@@ -13,7 +13,6 @@ import openai
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.secrets import SecretManager
 from switchboard.vocabulary import Tier
 from tests.e2e.catalog_rows import (
     Prices,
@@ -22,12 +21,12 @@ from tests.e2e.catalog_rows import (
     add_rule,
     add_user,
     client,
-    gateway_for,
     system_key,
 )
-from tests.e2e.fake_openai import FakeOpenAI, Reply, ToolCall, running_fake_openai
 from tests.e2e.harness import GatewayProcess
+from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
+from tests.fake_upstream import FakeUpstream, Reply, ToolCall
 
 MODEL = "surface-chat"
 WEATHER_TOOL: dict[str, Any] = {
@@ -43,7 +42,7 @@ WEATHER_TOOL: dict[str, Any] = {
 @dataclass(frozen=True)
 class World:
     gateway: GatewayProcess
-    fake: FakeOpenAI
+    fake: FakeUpstream
     key: str
     sdk: openai.OpenAI
     prices: Prices
@@ -51,34 +50,21 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    encryption_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    secrets = SecretManager([encryption_key])
-    with running_fake_openai() as fake:
-        with e2e_sessions() as session:
-            provider = add_provider(session, secrets, slug="fake", base_url=fake.url)
-            model = add_model(
-                session,
-                provider,
-                MODEL,
-                input_price="0.25",
-                output_price="1.25",
-                cached_input_price="0.125",
-            )
-            rule = add_rule(session, model)
-            key = add_user(session, "surface-user", tier=Tier.STARTER)
-            session.commit()
-            prices, rule_id = Prices.of(model), rule.id
-        workdir = tmp_path_factory.mktemp("surface")
-        with (
-            gateway_for(e2e_database_url, workdir, encryption_key) as gateway,
-            client(gateway, key) as sdk,
-        ):
-            yield World(gateway, fake, key, sdk, prices, rule_id)
+def world(stage: Stage) -> Iterator[World]:
+    with stage.catalog() as session:
+        provider = add_provider(session, stage.secrets, slug="fake", base_url=stage.fake.url)
+        model = add_model(
+            session,
+            provider,
+            MODEL,
+            input_price="0.25",
+            output_price="1.25",
+            cached_input_price="0.125",
+        )
+        rule = add_rule(session, model)
+        key = add_user(session, "surface-user", tier=Tier.STARTER)
+    with stage.gateway() as gateway, client(gateway, key) as sdk:
+        yield World(gateway, stage.fake, key, sdk, Prices.of(model), rule.id)
 
 
 def row_values(row: object, *names: str) -> dict[str, Any]:

@@ -13,59 +13,44 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.secrets import SecretManager
 from switchboard.vocabulary import Tier
-from tests.api.scripted_upstream import ScriptedUpstream, redirecting_upstream
-from tests.e2e.catalog_rows import add_model, add_provider, add_user, gateway_for, post_chat
-from tests.e2e.fake_openai import FakeOpenAI, running_fake_openai
+from tests.e2e.catalog_rows import add_model, add_provider, add_user, post_chat
 from tests.e2e.harness import GatewayProcess
+from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
+from tests.fake_upstream import FakeUpstream, redirect, running_fake_upstream
 
 
 @dataclass(frozen=True)
 class World:
     private: GatewayProcess
     public: GatewayProcess
-    fake: FakeOpenAI
-    hop: ScriptedUpstream
+    fake: FakeUpstream
+    hop: FakeUpstream
     key: str
 
 
 @pytest.fixture(scope="module")
-def world(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    encryption_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    secrets = SecretManager([encryption_key])
-    with (
-        running_fake_openai() as fake,
-        redirecting_upstream(f"{fake.url}/chat/completions", status=307) as hop,
-    ):
-        with e2e_sessions() as session:
-            redirecting = add_provider(session, secrets, slug="hop", base_url=hop.base_url)
-            direct = add_provider(session, secrets, slug="direct", base_url=fake.url)
+def world(stage: Stage) -> Iterator[World]:
+    fake = stage.fake
+    redirecting = redirect(f"{fake.url}/chat/completions", status=307)
+    with running_fake_upstream(default=redirecting) as hop:
+        with stage.catalog() as session:
+            hopping = add_provider(session, stage.secrets, slug="hop", base_url=hop.base_url)
+            direct = add_provider(session, stage.secrets, slug="direct", base_url=fake.url)
             by_name = add_provider(
                 session,
-                secrets,
+                stage.secrets,
                 slug="by-name",
                 base_url=fake.url.replace("127.0.0.1", "localhost"),
             )
-            add_model(session, redirecting, "redirected")
+            add_model(session, hopping, "redirected")
             add_model(session, direct, "backup")
             add_model(session, by_name, "named")
             key = add_user(session, "address-user", tier=Tier.PROFESSIONAL)
-            session.commit()
-        workdir = tmp_path_factory.mktemp("addresses")
         with (
-            gateway_for(e2e_database_url, workdir / "private", encryption_key) as private,
-            gateway_for(
-                e2e_database_url,
-                workdir / "public",
-                encryption_key,
-                {"PROVIDER_ADDRESSES": "public"},
-            ) as public,
+            stage.gateway(name="private") as private,
+            stage.gateway({"PROVIDER_ADDRESSES": "public"}, name="public") as public,
         ):
             yield World(private, public, fake, hop, key)
 
@@ -80,7 +65,7 @@ def ask(gateway: GatewayProcess, world: World, *names: str) -> httpx.Response:
 
 
 def test_a_redirect_is_not_followed_and_the_next_candidate_answers(world: World) -> None:
-    calls_before = len(world.hop.calls)
+    calls_before = len(world.hop.received())
     response = ask(world.private, world, "redirected", "backup")
 
     assert response.status_code == 200, response.text
@@ -88,7 +73,8 @@ def test_a_redirect_is_not_followed_and_the_next_candidate_answers(world: World)
     assert response.headers["x-switchboard-route-reason"] == (
         "requested as backup; fallback after 1 failed: hop/redirected (protocol_error)"
     )
-    assert world.hop.calls[calls_before:] == [("POST", "/v1/chat/completions")]
+    hopped = [(r.method, r.path) for r in world.hop.received()[calls_before:]]
+    assert hopped == [("POST", "/v1/chat/completions")]
     assert world.fake.calls("redirected") == 0 and world.fake.calls("backup") == 1
 
 

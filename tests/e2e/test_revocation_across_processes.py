@@ -11,9 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.secrets import SecretManager
 from switchboard.services.users import create_user, issue_virtual_key
 from tests.e2e.catalog_rows import (
     add_byok_key,
@@ -21,12 +19,12 @@ from tests.e2e.catalog_rows import (
     add_provider,
     add_rule,
     client,
-    gateway_for,
     post_chat,
     user_message,
 )
-from tests.e2e.fake_openai import FakeOpenAI, Reply, running_fake_openai
 from tests.e2e.harness import GatewayProcess
+from tests.e2e.stage import Stage
+from tests.fake_upstream import FakeUpstream, Reply
 
 ADMIN_TOKEN = "sb-admin-e2e-revocation-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -43,27 +41,23 @@ DEADLINE_S = 1.5
 class World:
     a: GatewayProcess
     b: GatewayProcess
-    fake: FakeOpenAI
+    fake: FakeUpstream
     keys: dict[str, str]
     key_ids: dict[str, int]
     byok_key_id: int
 
 
 @pytest.fixture(scope="module")
-def world(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    encryption_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    secrets = SecretManager([encryption_key])
+def world(stage: Stage) -> Iterator[World]:
     env = {
         "ADMIN_TOKEN": ADMIN_TOKEN,
         "KEY_CACHE_TTL_S": "60",
         "CATALOG_POLL_INTERVAL_S": str(POLL_INTERVAL_S),
     }
-    with running_fake_openai() as fake, e2e_sessions() as session:
-        provider = add_provider(session, secrets, slug="rv", base_url=fake.url, byok=True)
+    with stage.catalog() as session:
+        provider = add_provider(
+            session, stage.secrets, slug="rv", base_url=stage.fake.url, byok=True
+        )
         add_rule(session, add_model(session, provider, MODEL))
         session.commit()
         keys, key_ids = {}, {}
@@ -72,15 +66,10 @@ def world(
             issued = issue_virtual_key(session, user_id=name)
             keys[name], key_ids[name] = issued.key, issued.record.id
         own = add_byok_key(
-            session, secrets, user_id="own-key-user", provider=provider, secret=OWN_SECRET
+            session, stage.secrets, user_id="own-key-user", provider=provider, secret=OWN_SECRET
         )
-        session.commit()
-        workdir = tmp_path_factory.mktemp("revocation")
-        with (
-            gateway_for(e2e_database_url, workdir / "a", encryption_key, env) as a,
-            gateway_for(e2e_database_url, workdir / "b", encryption_key, env) as b,
-        ):
-            yield World(a, b, fake, keys, key_ids, own.id)
+    with stage.gateway(env, name="a") as a, stage.gateway(env, name="b") as b:
+        yield World(a, b, stage.fake, keys, key_ids, own.id)
 
 
 def status(gateway: GatewayProcess, key: str) -> int:

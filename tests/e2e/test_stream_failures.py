@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import openai
@@ -16,7 +17,6 @@ import pytest
 from openai.types.chat import ChatCompletionChunk
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.secrets import SecretManager
 from switchboard.vocabulary import Tier
 from tests.e2e.catalog_rows import (
     Prices,
@@ -24,11 +24,12 @@ from tests.e2e.catalog_rows import (
     add_provider,
     add_user,
     client,
-    gateway_for,
+    post_chat,
 )
-from tests.e2e.fake_openai import FakeOpenAI, Reply, running_fake_openai
 from tests.e2e.harness import GatewayProcess
+from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
+from tests.fake_upstream import FakeUpstream, Reply
 
 TIMEOUT_S = 0.8
 REPLIES: dict[str, Reply] = {
@@ -48,40 +49,27 @@ REPLIES: dict[str, Reply] = {
 @dataclass(frozen=True)
 class World:
     gateway: GatewayProcess
-    fake: FakeOpenAI
+    fake: FakeUpstream
     key: str
     sdk: openai.OpenAI
     prices: dict[str, Prices]
 
 
 @pytest.fixture(scope="module")
-def world(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    encryption_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    secrets = SecretManager([encryption_key])
-    with running_fake_openai() as fake:
-        for name, reply in REPLIES.items():
-            fake.set_default(name, reply)
-        with e2e_sessions() as session:
-            provider = add_provider(session, secrets, slug="st", base_url=fake.url)
-            prices = {
-                name: Prices.of(
-                    add_model(session, provider, name, input_price="0.5", output_price="1.5")
-                )
-                for name in REPLIES
-            }
-            key = add_user(session, "stream-user", tier=Tier.STARTER)
-            session.commit()
-        env = {"REQUEST_TIMEOUT_S": str(TIMEOUT_S), "MAX_ATTEMPTS": "3"}
-        workdir = tmp_path_factory.mktemp("streams")
-        with (
-            gateway_for(e2e_database_url, workdir, encryption_key, env) as gateway,
-            client(gateway, key) as sdk,
-        ):
-            yield World(gateway, fake, key, sdk, prices)
+def world(stage: Stage) -> Iterator[World]:
+    stage.script(REPLIES)
+    with stage.catalog() as session:
+        provider = add_provider(session, stage.secrets, slug="st", base_url=stage.fake.url)
+        prices = {
+            name: Prices.of(
+                add_model(session, provider, name, input_price="0.5", output_price="1.5")
+            )
+            for name in REPLIES
+        }
+        key = add_user(session, "stream-user", tier=Tier.STARTER)
+    env = {"REQUEST_TIMEOUT_S": str(TIMEOUT_S), "MAX_ATTEMPTS": "3"}
+    with stage.gateway(env) as gateway, client(gateway, key) as sdk:
+        yield World(gateway, stage.fake, key, sdk, prices)
 
 
 def collect_text(stream: Iterable[ChatCompletionChunk], into: list[str]) -> None:
@@ -114,48 +102,54 @@ def test_a_stream_falls_back_before_its_first_byte(
     assert (row.completion_tokens, row.usage_estimated) == (5, False)
 
 
-def test_no_fallback_after_the_first_streamed_byte(
-    world: World, e2e_sessions: sessionmaker[Session]
-) -> None:
+def stream_until_it_fails(world: World, model: str, **options: Any) -> tuple[str, str, str]:
+    """Stream `model` with the SDK until it raises: the text that came, the error's message
+    and the request id."""
     received: list[str] = []
     with world.sdk.chat.completions.with_streaming_response.create(
-        model="breaks-stream",
-        messages=[{"role": "user", "content": "Stream"}],
-        stream=True,
-        extra_body={"models": ["breaks-stream", "backup-broken"]},
+        model=model, messages=[{"role": "user", "content": "Stream"}], stream=True, **options
     ) as response:
         request_id = response.headers["x-switchboard-request-id"]
         with pytest.raises(openai.APIError) as raised:
             collect_text(response.parse(), received)
+    return "".join(received), raised.value.message, request_id
 
-    assert "".join(received) == "abcdefgh"  # the two chunks sent before the cut
-    assert raised.value.message.startswith("The provider failed while answering: st")
-    assert world.fake.calls("backup-broken") == 0
-    (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
+
+def assert_billed_as_cut_short(
+    world: World, sessions: sessionmaker[Session], request_id: str, model: str
+) -> None:
+    (row,) = wait_for_usage_rows(sessions, [request_id])
     assert (row.status_code, row.error_type, row.attempts) == (502, "protocol_error", 1)
     # No usage report arrived: the record says so and bills the estimate of what was streamed.
     prompt_tokens, completion_tokens = 4 + 2, 2  # a message of 6 characters; 8 streamed
     assert row.usage_estimated is True
     assert (row.prompt_tokens, row.completion_tokens) == (prompt_tokens, completion_tokens)
-    assert row.cost_total_usd == world.prices["breaks-stream"].cost(
-        prompt_tokens, completion_tokens
+    assert row.cost_total_usd == world.prices[model].cost(prompt_tokens, completion_tokens)
+
+
+def stream_events(world: World, model: str) -> tuple[httpx.Response, list[str]]:
+    """A stream of `model` read whole with httpx: the response and its events' data."""
+    body = {"model": model, "messages": [{"role": "user", "content": "S"}], "stream": True}
+    response = post_chat(world.gateway, world.key, body)
+    return response, [line[len("data: ") :] for line in response.text.splitlines() if line]
+
+
+def test_no_fallback_after_the_first_streamed_byte(
+    world: World, e2e_sessions: sessionmaker[Session]
+) -> None:
+    text, error, request_id = stream_until_it_fails(
+        world, "breaks-stream", extra_body={"models": ["breaks-stream", "backup-broken"]}
     )
+
+    assert text == "abcdefgh"  # the two chunks sent before the cut
+    assert error.startswith("The provider failed while answering: st")
+    assert world.fake.calls("backup-broken") == 0
+    assert_billed_as_cut_short(world, e2e_sessions, request_id, "breaks-stream")
 
 
 def test_a_broken_stream_ends_with_an_error_event_and_no_done(world: World) -> None:
-    body = {
-        "model": "breaks-stream",
-        "messages": [{"role": "user", "content": "S"}],
-        "stream": True,
-    }
-    response = httpx.post(
-        f"{world.gateway.openai_base_url}/chat/completions",
-        json=body,
-        headers={"authorization": f"Bearer {world.key}"},
-        timeout=10,
-    )
+    response, events = stream_events(world, "breaks-stream")
 
-    events = [line[len("data: ") :] for line in response.text.splitlines() if line]
     assert response.status_code == 200
     assert len(events) == 3
     assert events[-1].startswith('{"error":{"message":"The provider failed while answering')
@@ -165,45 +159,19 @@ def test_a_broken_stream_ends_with_an_error_event_and_no_done(world: World) -> N
 def test_a_stream_ending_without_a_finish_reason_or_done_is_a_billed_failure(
     world: World, e2e_sessions: sessionmaker[Session]
 ) -> None:
-    received: list[str] = []
-    with world.sdk.chat.completions.with_streaming_response.create(
-        model="truncated-stream",
-        messages=[{"role": "user", "content": "Stream"}],
-        stream=True,
-    ) as response:
-        request_id = response.headers["x-switchboard-request-id"]
-        with pytest.raises(openai.APIError) as raised:
-            collect_text(response.parse(), received)
+    text, error, request_id = stream_until_it_fails(world, "truncated-stream")
 
-    assert "".join(received) == "abcdefgh"  # the two chunks sent before the body ended
-    assert raised.value.message == (
+    assert text == "abcdefgh"  # the two chunks sent before the body ended
+    assert error == (
         "The provider failed while answering: st ended the stream without a finish reason"
         " or [DONE]: the answer is cut short"
     )
-    (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
-    assert (row.status_code, row.error_type, row.attempts) == (502, "protocol_error", 1)
-    prompt_tokens, completion_tokens = 4 + 2, 2  # a message of 6 characters; 8 streamed
-    assert row.usage_estimated is True
-    assert (row.prompt_tokens, row.completion_tokens) == (prompt_tokens, completion_tokens)
-    assert row.cost_total_usd == world.prices["truncated-stream"].cost(
-        prompt_tokens, completion_tokens
-    )
+    assert_billed_as_cut_short(world, e2e_sessions, request_id, "truncated-stream")
 
 
 def test_a_truncated_stream_ends_with_an_error_event_and_no_done(world: World) -> None:
-    body = {
-        "model": "truncated-stream",
-        "messages": [{"role": "user", "content": "S"}],
-        "stream": True,
-    }
-    response = httpx.post(
-        f"{world.gateway.openai_base_url}/chat/completions",
-        json=body,
-        headers={"authorization": f"Bearer {world.key}"},
-        timeout=10,
-    )
+    response, events = stream_events(world, "truncated-stream")
 
-    events = [line[len("data: ") :] for line in response.text.splitlines() if line]
     assert response.status_code == 200
     assert len(events) == 3
     assert events[-1].startswith('{"error":{"message":"The provider failed while answering')

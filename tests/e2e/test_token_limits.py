@@ -16,7 +16,6 @@ import openai
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.secrets import SecretManager
 from tests.e2e.anthropic_world import claude_client, user
 from tests.e2e.catalog_rows import (
     add_model,
@@ -24,12 +23,12 @@ from tests.e2e.catalog_rows import (
     add_rule,
     add_user,
     client,
-    gateway_for,
     user_message,
 )
-from tests.e2e.fake_openai import FakeOpenAI, running_fake_openai
 from tests.e2e.harness import GatewayProcess
+from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
+from tests.fake_upstream import FakeUpstream
 
 SMALL, BIG = "small-output", "big-output"
 """Balanced models, SMALL first: (context window, output limit) 2000/1000 and 4000/2000."""
@@ -38,7 +37,7 @@ SMALL, BIG = "small-output", "big-output"
 @dataclass(frozen=True)
 class World:
     gateway: GatewayProcess
-    fake: FakeOpenAI
+    fake: FakeUpstream
     sdk: openai.OpenAI
     claude: anthropic.Anthropic
 
@@ -47,31 +46,22 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    encryption_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    secrets = SecretManager([encryption_key])
-    with running_fake_openai() as fake:
-        with e2e_sessions() as session:
-            provider = add_provider(session, secrets, slug="limits", base_url=fake.url)
-            for priority, (name, context, output) in enumerate(
-                [(SMALL, 2000, 1000), (BIG, 4000, 2000)], start=1
-            ):
-                model = add_model(session, provider, name)
-                model.context_window, model.max_tokens = context, output
-                add_rule(session, model, priority=priority)
-            key = add_user(session, "limits-user")
-            session.commit()
-        workdir = tmp_path_factory.mktemp("token-limits")
-        with (
-            gateway_for(e2e_database_url, workdir, encryption_key) as gateway,
-            client(gateway, key) as sdk,
-            claude_client(gateway, key) as claude,
+def world(stage: Stage) -> Iterator[World]:
+    with stage.catalog() as session:
+        provider = add_provider(session, stage.secrets, slug="limits", base_url=stage.fake.url)
+        for priority, (name, context, output) in enumerate(
+            [(SMALL, 2000, 1000), (BIG, 4000, 2000)], start=1
         ):
-            yield World(gateway, fake, sdk, claude)
+            model = add_model(session, provider, name)
+            model.context_window, model.max_tokens = context, output
+            add_rule(session, model, priority=priority)
+        key = add_user(session, "limits-user")
+    with (
+        stage.gateway() as gateway,
+        client(gateway, key) as sdk,
+        claude_client(gateway, key) as claude,
+    ):
+        yield World(gateway, stage.fake, sdk, claude)
 
 
 def too_large(value: int, limit: int) -> str:

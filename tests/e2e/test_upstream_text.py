@@ -18,7 +18,6 @@ import openai
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.secrets import SecretManager
 from switchboard.vocabulary import Tier
 from tests.e2e.catalog_rows import (
     add_byok_key,
@@ -26,13 +25,13 @@ from tests.e2e.catalog_rows import (
     add_provider,
     add_user,
     client,
-    gateway_for,
     post_chat,
     user_message,
 )
-from tests.e2e.fake_openai import Reply, running_fake_openai
 from tests.e2e.harness import GatewayProcess
+from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
+from tests.fake_upstream import Reply
 
 SYSTEM_KEY = "sk-proj-Sys7emKeyThatMustNeverLeak0123456789"
 BYOK_KEY = "sk-user-0wnKeyThatMustNeverLeak9876543210"
@@ -47,7 +46,7 @@ REPLIES = {
     "echo-401": Reply(status=401, error_message=ECHO),
     "echo-500": Reply(status=500, error_message=ECHO),
     "echo-stream": Reply(error_after_chunks=2, error_message=ECHO, chunks=4),
-    "html-502": Reply(status=502, error_raw=NGINX_502),
+    "html-502": Reply(status=502, raw=NGINX_502),
     "backup": Reply(text="The backup answered."),
     "too-slow": Reply(delay_s=3),
 }
@@ -61,37 +60,26 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    encryption_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[World]:
-    secrets = SecretManager([encryption_key])
-    with running_fake_openai() as fake:
-        for name, reply in REPLIES.items():
-            fake.set_default(name, reply)
-        with e2e_sessions() as session:
-            system = add_provider(
-                session, secrets, slug="leaky", base_url=fake.url, api_key=SYSTEM_KEY
-            )
-            own = add_provider(session, secrets, slug="leaky-own", base_url=fake.url, byok=True)
-            for name in REPLIES:
-                add_model(session, system, name)
-            add_model(session, own, "own-echo-400")
-            keyless = add_provider(
-                session, secrets, slug="key-less", base_url=fake.url, with_system_key=False
-            )
-            add_model(session, keyless, "needs-a-key")
-            fake.set_default("own-echo-400", REPLIES["echo-400"])
-            system_user = add_user(session, "leak-system-user", tier=Tier.PROFESSIONAL)
-            byok_user = add_user(session, "leak-byok-user", tier=Tier.PROFESSIONAL)
-            add_byok_key(session, secrets, user_id="leak-byok-user", provider=own, secret=BYOK_KEY)
-            session.commit()
-        workdir = tmp_path_factory.mktemp("upstream-text")
-        env = {"COOLDOWN_FAILURES": "100", "REQUEST_TIMEOUT_S": "0.5"}
-        with gateway_for(e2e_database_url, workdir, encryption_key, env) as gateway:
-            yield World(gateway, system_user, byok_user)
+def world(stage: Stage) -> Iterator[World]:
+    stage.script(REPLIES)
+    secrets, url = stage.secrets, stage.fake.url
+    with stage.catalog() as session:
+        system = add_provider(session, secrets, slug="leaky", base_url=url, api_key=SYSTEM_KEY)
+        own = add_provider(session, secrets, slug="leaky-own", base_url=url, byok=True)
+        for name in REPLIES:
+            add_model(session, system, name)
+        add_model(session, own, "own-echo-400")
+        keyless = add_provider(
+            session, secrets, slug="key-less", base_url=url, with_system_key=False
+        )
+        add_model(session, keyless, "needs-a-key")
+        stage.fake.set_default("own-echo-400", REPLIES["echo-400"])
+        system_user = add_user(session, "leak-system-user", tier=Tier.PROFESSIONAL)
+        byok_user = add_user(session, "leak-byok-user", tier=Tier.PROFESSIONAL)
+        add_byok_key(session, secrets, user_id="leak-byok-user", provider=own, secret=BYOK_KEY)
+    env = {"COOLDOWN_FAILURES": "100", "REQUEST_TIMEOUT_S": "0.5"}
+    with stage.gateway(env) as gateway:
+        yield World(gateway, system_user, byok_user)
 
 
 def ask(world: World, key: str, *names: str, **extra: Any) -> httpx.Response:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from switchboard.cli import app
 from switchboard.models import AuditLogEntry, LLMModel, LLMProvider
 from switchboard.secrets import SecretManager
-from tests.api.models_upstream import closed_port_url, models_upstream
+from tests.fake_upstream import closed_port_url, running_fake_upstream
 
 KEY = "sk-cli-0123456789abcdefWXYZ"
 runner = CliRunner()
@@ -64,12 +64,12 @@ def test_add_and_list_providers_with_a_masked_key(
 
 
 def test_health_probes_one_or_every_active_provider(cli_env: str) -> None:
-    with models_upstream() as upstream:
+    with running_fake_upstream() as upstream:
         invoke("providers", "add", "fake", "--base-url", upstream.base_url, "--api-key", KEY)
         code, out = invoke("providers", "health", "fake")
         assert code == 0, out
         assert "healthy" in out and "fake" in out
-        assert upstream.calls[-1]["authorization"] == f"Bearer {KEY}"
+        assert upstream.received()[-1].authorization == f"Bearer {KEY}"
 
         url = closed_port_url()
         invoke("providers", "add", "gone", "--base-url", url, "--auth-type", "none")
@@ -123,7 +123,7 @@ def test_add_refuses_a_url_the_address_policy_refuses(
 def test_under_public_add_and_health_refuse_loopback(
     cli_env: str, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with models_upstream() as upstream:
+    with running_fake_upstream() as upstream:
         local_url = upstream.base_url.replace("127.0.0.1", "localhost")
         assert (
             invoke("providers", "add", "local", "--base-url", local_url, "--api-key", KEY)[0] == 0
@@ -134,7 +134,7 @@ def test_under_public_add_and_health_refuse_loopback(
 
         code, out = invoke("providers", "health", "local")
         assert code == 1 and "down" in out
-        assert upstream.calls == []
+        assert upstream.received() == []
     with session_factory() as session:
         error = session.scalars(select(LLMProvider.health_error)).one()
     assert error is not None and error.startswith("connection_error: local: Cannot connect")

@@ -21,20 +21,19 @@ from switchboard.providers.base import (
     Usage,
 )
 from switchboard.vocabulary import AuthType
-from tests.unit.providers.local_server import (
-    Recorder,
-    Reply,
+from tests.fake_upstream import (
+    FakeUpstream,
+    Scripted,
+    closed_port_url,
     json_reply,
-    raw_reply,
-    serve,
-    sse_reply,
-    unused_port,
+    stream_reply,
 )
 from tests.unit.providers.recordings import load, sse_body, with_created
 
 T = TypeVar("T")
 KEY = "sk-ant-api03-test"
-MESSAGES = ("POST", "/v1/messages")
+MESSAGES = "/v1/messages"
+MODELS = "/v1/models"
 
 
 def upstream_at(
@@ -56,20 +55,21 @@ def upstream_at(
     )
 
 
-def run_against(
-    routes: dict[tuple[str, str], Reply],
-    call: Callable[[aiohttp.ClientSession, str], Awaitable[T]],
-    recorder: Recorder | None = None,
-) -> tuple[T, Recorder]:
-    """Serve `routes`, run `call` with a client session and the server's URL; what it returned
-    and what the server received (also in `recorder`, when given, if `call` raises)."""
+def answering(path: str, reply: Scripted) -> FakeUpstream:
+    """A fake upstream answering `reply` at `path`."""
+    fake = FakeUpstream()
+    fake.set_default(path, reply)
+    return fake
 
-    async def main() -> tuple[T, Recorder]:
-        async with (
-            serve(routes, recorder) as (base_url, seen),
-            aiohttp.ClientSession() as session,
-        ):
-            return await call(session, base_url), seen
+
+def run_against(
+    fake: FakeUpstream, call: Callable[[aiohttp.ClientSession, str], Awaitable[T]]
+) -> T:
+    """Serve `fake`, run `call` with a client session and its URL; what `call` returned."""
+
+    async def main() -> T:
+        async with fake.serving(), aiohttp.ClientSession() as session:
+            return await call(session, fake.url)
 
     return asyncio.run(main())
 
@@ -91,11 +91,10 @@ def test_complete_sends_the_recorded_request_and_returns_openai_format(name: str
         upstream = upstream_at(base_url, model=recording["model"])
         return await AnthropicAdapter().complete(session, upstream, recording["openai_request"])
 
-    completion, recorder = run_against(
-        {MESSAGES: json_reply(recording["anthropic_response"])}, call
-    )
+    fake = answering(MESSAGES, json_reply(recording["anthropic_response"]))
+    completion = run_against(fake, call)
 
-    [received] = recorder.received
+    [received] = fake.received()
     assert received.body == recording["anthropic_request"]
     assert received.headers["x-api-key"] == KEY
     assert received.headers["anthropic-version"] == ANTHROPIC_VERSION
@@ -117,7 +116,7 @@ def test_text_usage_counts_input_read_from_and_written_to_the_cache_as_prompt_to
             session, upstream_at(base_url), recording["openai_request"]
         )
 
-    completion, _ = run_against({MESSAGES: json_reply(recording["anthropic_response"])}, call)
+    completion = run_against(answering(MESSAGES, json_reply(recording["anthropic_response"])), call)
 
     assert completion.usage == Usage(
         prompt_tokens=2095, completion_tokens=503, cached_tokens=1800, cache_write_tokens=200
@@ -132,9 +131,10 @@ def test_bearer_auth_and_configured_headers() -> None:
         upstream = upstream_at(base_url, auth_type=AuthType.BEARER, config=config)
         return await AnthropicAdapter().complete(session, upstream, recording["openai_request"])
 
-    _, recorder = run_against({MESSAGES: json_reply(recording["anthropic_response"])}, call)
+    fake = answering(MESSAGES, json_reply(recording["anthropic_response"]))
+    run_against(fake, call)
 
-    headers = recorder.received[0].headers
+    headers = fake.received()[0].headers
     assert headers["authorization"] == f"Bearer {KEY}"
     assert "x-api-key" not in headers
     assert headers["anthropic-beta"] == "prompt-caching-2024-07-31,pdfs-2024-09-25"
@@ -150,9 +150,10 @@ def test_stream_translates_recorded_events_to_openai_chunks(name: str) -> None:
             AnthropicAdapter().stream(session, upstream, recording["openai_request"])
         )
 
-    chunks, recorder = run_against({MESSAGES: sse_reply(sse_body(recording["sse"]))}, call)
+    fake = answering(MESSAGES, stream_reply(sse_body(recording["sse"])))
+    chunks = run_against(fake, call)
 
-    assert recorder.received[0].body == recording["anthropic_request"]
+    assert fake.received()[0].body == recording["anthropic_request"]
     assert chunks == with_created(recording["openai_chunks"], chunks[0]["created"])
     assert Usage.from_openai(chunks[-1]["usage"]) is not None
 
@@ -164,10 +165,11 @@ def test_stream_asks_for_a_stream_even_when_the_body_does_not() -> None:
     async def call(session: aiohttp.ClientSession, base_url: str) -> list[dict[str, Any]]:
         return await collect(AnthropicAdapter().stream(session, upstream_at(base_url), body))
 
-    _, recorder = run_against({MESSAGES: sse_reply(sse_body(recording["sse"]))}, call)
+    fake = answering(MESSAGES, stream_reply(sse_body(recording["sse"])))
+    run_against(fake, call)
 
-    assert recorder.received[0].body is not None
-    assert recorder.received[0].body["stream"] is True
+    assert fake.received()[0].body is not None
+    assert fake.received()[0].body["stream"] is True
 
 
 def test_complete_never_asks_for_a_stream() -> None:
@@ -177,9 +179,10 @@ def test_complete_never_asks_for_a_stream() -> None:
     async def call(session: aiohttp.ClientSession, base_url: str) -> Completion:
         return await AnthropicAdapter().complete(session, upstream_at(base_url), body)
 
-    _, recorder = run_against({MESSAGES: json_reply(recording["anthropic_response"])}, call)
+    fake = answering(MESSAGES, json_reply(recording["anthropic_response"]))
+    run_against(fake, call)
 
-    assert recorder.received[0].body == recording["anthropic_request"]
+    assert fake.received()[0].body == recording["anthropic_request"]
 
 
 def test_an_error_event_mid_stream_raises_after_the_chunks_before_it() -> None:
@@ -194,7 +197,7 @@ def test_an_error_event_mid_stream_raises_after_the_chunks_before_it() -> None:
             received.append(chunk)
 
     with pytest.raises(UpstreamError) as raised:
-        run_against({MESSAGES: sse_reply(sse_body(recording["sse"]))}, call)
+        run_against(answering(MESSAGES, stream_reply(sse_body(recording["sse"]))), call)
 
     assert received == with_created(recording["openai_chunks_before_error"], received[0]["created"])
     assert raised.value.kind == recording["error_kind"]
@@ -212,7 +215,7 @@ def test_a_stream_cut_before_message_stop_is_a_protocol_error() -> None:
         return await collect(AnthropicAdapter().stream(session, upstream_at(base_url), body))
 
     with pytest.raises(UpstreamError) as raised:
-        run_against({MESSAGES: sse_reply(sse_body(cut))}, call)
+        run_against(answering(MESSAGES, stream_reply(sse_body(cut))), call)
 
     assert raised.value.kind is ErrorKind.PROTOCOL
     assert raised.value.retryable
@@ -224,7 +227,7 @@ ERRORS = load("errors")["cases"]
 @pytest.mark.parametrize("case", ERRORS, ids=[case["name"] for case in ERRORS])
 @pytest.mark.parametrize("streamed", [False, True], ids=["complete", "stream"])
 def test_error_answers_become_upstream_errors(case: dict[str, Any], streamed: bool) -> None:
-    reply = raw_reply(case["body"].encode(), case["status"], case["headers"])
+    reply = Scripted(status=case["status"], raw=case["body"].encode(), headers=case["headers"])
     body = load("text")["openai_request"]
 
     async def call(session: aiohttp.ClientSession, base_url: str) -> object:
@@ -234,7 +237,7 @@ def test_error_answers_become_upstream_errors(case: dict[str, Any], streamed: bo
         return await adapter.complete(session, upstream_at(base_url), body)
 
     with pytest.raises(UpstreamError) as raised:
-        run_against({MESSAGES: reply}, call)
+        run_against(answering(MESSAGES, reply), call)
 
     error = raised.value
     assert error.kind == case["kind"]
@@ -246,7 +249,7 @@ def test_error_answers_become_upstream_errors(case: dict[str, Any], streamed: bo
 
 
 def test_connection_refused_is_a_retryable_provider_wide_failure() -> None:
-    base_url = f"http://127.0.0.1:{unused_port()}"
+    base_url = closed_port_url()
 
     async def main() -> Completion:
         async with aiohttp.ClientSession() as session:
@@ -285,14 +288,14 @@ def test_an_unsupported_parameter_fails_before_any_call(streamed: bool) -> None:
             return await collect(adapter.stream(session, upstream_at(base_url), body))
         return await adapter.complete(session, upstream_at(base_url), body)
 
-    recorder = Recorder()
+    fake = answering(MESSAGES, json_reply({}))
     with pytest.raises(UnsupportedParameterError) as raised:
-        run_against({MESSAGES: json_reply({})}, call, recorder)
+        run_against(fake, call)
 
     assert raised.value.param == "n"
     assert raised.value.kind is ErrorKind.UNSUPPORTED
     assert not raised.value.retryable
-    assert recorder.received == []
+    assert fake.received() == []
 
 
 def test_list_models_reads_the_models_endpoint() -> None:
@@ -301,10 +304,11 @@ def test_list_models_reads_the_models_endpoint() -> None:
     async def call(session: aiohttp.ClientSession, base_url: str) -> list[str]:
         return await AnthropicAdapter().list_models(session, upstream_at(base_url))
 
-    ids, recorder = run_against({("GET", "/v1/models"): json_reply(recording["response"])}, call)
+    fake = answering(MODELS, json_reply(recording["response"]))
+    ids = run_against(fake, call)
 
     assert ids == recording["ids"]
-    [received] = recorder.received
+    [received] = fake.received()
     assert received.query == {"limit": "1000"}
     assert received.headers["x-api-key"] == KEY
     assert received.headers["anthropic-version"] == ANTHROPIC_VERSION
@@ -312,13 +316,13 @@ def test_list_models_reads_the_models_endpoint() -> None:
 
 def test_list_models_with_a_bad_key_is_an_authentication_error() -> None:
     case = next(case for case in ERRORS if case["status"] == 401)
-    reply = raw_reply(case["body"].encode(), 401, case["headers"])
+    reply = Scripted(status=401, raw=case["body"].encode(), headers=case["headers"])
 
     async def call(session: aiohttp.ClientSession, base_url: str) -> list[str]:
         return await AnthropicAdapter().list_models(session, upstream_at(base_url))
 
     with pytest.raises(UpstreamError) as raised:
-        run_against({("GET", "/v1/models"): reply}, call)
+        run_against(answering(MODELS, reply), call)
 
     assert raised.value.kind is ErrorKind.AUTHENTICATION
     assert raised.value.body == case["openai_body"]

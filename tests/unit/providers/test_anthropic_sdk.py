@@ -11,7 +11,6 @@ from typing import Any
 import anthropic
 import orjson
 import pytest
-from aiohttp import web
 from anthropic.types import Message, MessageParam
 
 from switchboard.providers._sse import encode_event
@@ -19,7 +18,7 @@ from switchboard.providers.anthropic_surface import (
     anthropic_error_body,
     openai_response_to_anthropic,
 )
-from tests.unit.providers.local_server import Reply, json_reply, serve
+from tests.fake_upstream import FakeUpstream, Scripted, json_reply, stream_reply
 from tests.unit.providers.recordings import (
     PARALLEL_CALLS,
     Event,
@@ -31,24 +30,16 @@ from tests.unit.providers.recordings import (
 HELLO: list[MessageParam] = [{"role": "user", "content": "Hello"}]
 
 
-def sse_reply(events: list[Event]) -> Reply:
-    async def reply(request: web.Request, body: dict[str, Any] | None) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await response.prepare(request)
-        for name, data in events:
-            await response.write(encode_event(orjson.dumps(data), name))
-        await response.write_eof()
-        return response
-
-    return reply
+def sse_reply(events: list[Event]) -> Scripted:
+    return stream_reply(b"".join(encode_event(orjson.dumps(data), name) for name, data in events))
 
 
-def with_sdk(reply: Reply, use: Callable[[anthropic.AsyncAnthropic], Any]) -> Any:
+def with_sdk(reply: Scripted, use: Callable[[anthropic.AsyncAnthropic], Any]) -> Any:
     """What `use` gets from the official SDK client talking to a server answering `reply`."""
 
     async def main() -> Any:
-        async with serve({("POST", "/v1/messages"): reply}) as (base_url, _):
-            client = anthropic.AsyncAnthropic(base_url=base_url, api_key="sk-sb-t", max_retries=0)
+        async with FakeUpstream(default=reply).serving() as fake:
+            client = anthropic.AsyncAnthropic(base_url=fake.url, api_key="sk-sb-t", max_retries=0)
             async with client:
                 return await use(client)
 

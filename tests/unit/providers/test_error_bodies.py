@@ -7,26 +7,24 @@ import asyncio
 
 import aiohttp
 import orjson
-from aiohttp import web
 
 from switchboard.providers.base import ErrorKind, Upstream, UpstreamError
 from switchboard.providers.openai_compat import OpenAICompatAdapter
 from switchboard.vocabulary import AuthType
-from tests.unit.providers.local_server import serve
+from tests.fake_upstream import FakeUpstream, Scripted
 
-CHAT = ("POST", "/v1/chat/completions")
 BODY = {"model": "m", "messages": [{"role": "user", "content": "Hi"}]}
 
 
 def failure_for(status: int, body: bytes, content_type: str) -> UpstreamError:
-    async def reply(_request: web.Request, _body: object) -> web.StreamResponse:
-        return web.Response(body=body, status=status, content_type=content_type)
+    reply = Scripted(status=status, raw=body, headers={"content-type": content_type})
+    fake = FakeUpstream(default=reply)
 
     async def main() -> UpstreamError:
-        async with serve({CHAT: reply}) as (base_url, _), aiohttp.ClientSession() as session:
+        async with fake.serving(), aiohttp.ClientSession() as session:
             upstream = Upstream(
                 provider_slug="big",
-                base_url=f"{base_url}/v1",
+                base_url=fake.base_url,
                 model="m",
                 api_key=None,
                 auth_type=AuthType.NONE,

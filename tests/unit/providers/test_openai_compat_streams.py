@@ -13,9 +13,8 @@ import pytest
 from switchboard.providers.base import ErrorKind, Upstream, UpstreamError
 from switchboard.providers.openai_compat import OpenAICompatAdapter
 from switchboard.vocabulary import AuthType
-from tests.unit.providers.local_server import serve, sse_reply
+from tests.fake_upstream import FakeUpstream, stream_reply
 
-CHAT = ("POST", "/v1/chat/completions")
 BODY = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
 
 
@@ -50,15 +49,13 @@ def sse(chunks: list[dict[str, Any]], *, done: bool) -> bytes:
 def stream_from(body: bytes) -> tuple[list[dict[str, Any]], UpstreamError | None]:
     """The chunks the adapter yielded for a server answering `body`, and what it raised."""
     received: list[dict[str, Any]] = []
+    fake = FakeUpstream(default=stream_reply(body))
 
     async def main() -> UpstreamError | None:
-        async with (
-            serve({CHAT: sse_reply(body)}) as (base_url, _),
-            aiohttp.ClientSession() as session,
-        ):
+        async with fake.serving(), aiohttp.ClientSession() as session:
             upstream = Upstream(
                 provider_slug="vllm",
-                base_url=f"{base_url}/v1",
+                base_url=fake.base_url,
                 model="m",
                 api_key=None,
                 auth_type=AuthType.NONE,
