@@ -14,7 +14,9 @@ from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.address_policy import ProviderAddresses
+from switchboard.limit_fields import LimitFields
 from switchboard.logs import LogFormat, LogLevel
+from switchboard.vocabulary import Tier, WhenRedisDown
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/switchboard.db"
 
@@ -56,6 +58,17 @@ class Settings(BaseSettings):
     usage_flush_interval_s: float = 0.5
     cooldown_failures: int = 3
     cooldown_s: float = 30.0
+
+    # Budgets and rate limits (`limits`): with REDIS_URL, held across every process sharing
+    # that Redis; without it, in this process only. TIER_LIMITS is JSON, per tier:
+    # {"free": {"requests_per_minute": 20, "budget_usd": "5"}, …} (`limit_fields.LimitFields`).
+    redis_url: str | None = None
+    redis_key_prefix: str = "switchboard:"
+    redis_timeout_s: float = Field(default=0.25, gt=0)
+    limits_when_redis_down: Annotated[WhenRedisDown, BeforeValidator(_lower)] = WhenRedisDown.OPEN
+    tier_limits: dict[Tier, LimitFields] = Field(default_factory=dict)
+    limits_output_tokens_cap: int = Field(default=4096, ge=1)
+    limits_reservation_margin_s: float = Field(default=30.0, ge=0)
     # Where provider URLs may point (they are called with the provider's key): `private`
     # allows public addresses, loopback and private ranges (a local Ollama or vLLM); `public`
     # only public ones; `any` also link-local and cloud metadata addresses. Checked when a

@@ -63,6 +63,22 @@ class HealthStatus(enum.StrEnum):
     DOWN = "down"
 
 
+class BudgetPeriod(enum.StrEnum):
+    """How long a budget lasts before it is whole again, in UTC: from midnight, from Monday
+    midnight, from the 1st of the month."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+class WhenRedisDown(enum.StrEnum):
+    """What limits do while Redis cannot be reached: hold per process, or refuse requests."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
 GENERAL_TASK = "general"
 """The task type a rule uses to match every task; an exact task match is preferred to it."""
 

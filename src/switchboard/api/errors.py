@@ -49,6 +49,7 @@ class ApiError(Exception):
         headers: Mapping[str, str] | None = None,
         upstream_body: dict[str, Any] | None = None,
         detail: str | None = None,
+        openai_type: str | None = None,
     ) -> None:
         super().__init__(message)
         self.detail = detail or message
@@ -58,6 +59,8 @@ class ApiError(Exception):
         self.param = param
         self.headers = dict(headers or {})
         self.upstream_body = upstream_body
+        self.openai_type = openai_type
+        """OpenAI's `type` when it is not the status's usual one (`insufficient_quota`)."""
 
     @property
     def error_type(self) -> str:
@@ -157,7 +160,7 @@ def render(request: Request, error: ApiError, headers: Mapping[str, str] | None 
         body = {
             "error": {
                 "message": error.message,
-                "type": _OPENAI_TYPES.get(error.status, "api_error"),
+                "type": error.openai_type or _OPENAI_TYPES.get(error.status, "api_error"),
                 "param": error.param,
                 "code": error.code,
             }

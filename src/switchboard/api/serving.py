@@ -22,11 +22,13 @@ from switchboard.api.http import (
     read_json_object,
     request_meta,
 )
+from switchboard.api.rate_limits import rate_limit_headers, refused, unavailable
 from switchboard.api.streaming import EventStreamResponse
 from switchboard.gateway.executor import Served
 from switchboard.gateway.keys import Principal
 from switchboard.gateway.service import Gateway, StreamSession
 from switchboard.gateway.usage_records import RequestMeta, Route, failure_record
+from switchboard.limits import LimitRefusedError, LimitsUnavailableError
 from switchboard.providers.base import JSON
 from switchboard.vocabulary import TASK_TYPE_PATTERN, normalize_task_type
 
@@ -73,6 +75,7 @@ async def serve(request: Request, surface: Surface) -> Response:
         body_task_type = _pop_task_type(body)  # even when the header wins: not for providers
         task_type = _checked_task_type(request.headers.get(TASK_HEADER) or body_task_type)
         route = await gateway.route(principal, body, task_type)
+        route = gateway.limited(route, meta.request_id, principal, body)
         if body.get("stream"):
             session = await gateway.open_stream(meta, principal, route, body)
             return EventStreamResponse(
@@ -80,6 +83,7 @@ async def serve(request: Request, surface: Surface) -> Response:
                 headers={
                     **echo,
                     **_served_headers(meta, session.served),
+                    **_limit_headers(request, route),
                     "cache-control": "no-cache",
                 },
             )
@@ -87,10 +91,10 @@ async def serve(request: Request, surface: Surface) -> Response:
         return Response(
             surface.render_answer(completion.body, client_body),
             media_type="application/json",
-            headers={**echo, **_served_headers(meta, served)},
+            headers={**echo, **_served_headers(meta, served), **_limit_headers(request, route)},
         )
     except Exception as error:
-        api_error = to_api_error(error)
+        api_error = _limit_error(request, error) or to_api_error(error)
         _record_failure(gateway, meta, principal, route, error, api_error)
         return render(request, api_error, echo)
 
@@ -117,6 +121,25 @@ def _record_failure(
             served=served,
         )
     )
+
+
+def _anthropic(request: Request) -> bool:
+    return request.url.path.startswith("/v1/messages")
+
+
+def _limit_headers(request: Request, route: Route) -> dict[str, str]:
+    if route.gate is None:
+        return {}
+    return rate_limit_headers(route.gate.decision, anthropic=_anthropic(request))
+
+
+def _limit_error(request: Request, error: BaseException) -> ApiError | None:
+    """A refusal by a budget or a rate limit, in the surface's terms (its headers)."""
+    if isinstance(error, LimitRefusedError):
+        return refused(error, anthropic=_anthropic(request))
+    if isinstance(error, LimitsUnavailableError):
+        return unavailable(error)
+    return None
 
 
 def _served_headers(meta: RequestMeta, served: Served) -> dict[str, str]:

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import aiohttp
 
@@ -144,6 +144,14 @@ class Keys:
     byok: Mapping[int, ByokKey]
 
 
+class CallGate(Protocol):
+    """Asked before each candidate is called (budgets and rate limits: `limits_gate`)."""
+
+    async def before_call(self, candidate: Candidate, key_source: KeySource) -> str | None:
+        """None: call it; a reason: skip it. May raise to end the request uncalled."""
+        ...
+
+
 class Executor:
     def __init__(
         self,
@@ -163,15 +171,15 @@ class Executor:
         self._connect_timeout_s = connect_timeout_s
 
     async def complete(
-        self, candidates: Iterable[Candidate], keys: Keys, body: JSON
+        self, candidates: Iterable[Candidate], keys: Keys, body: JSON, gate: CallGate | None = None
     ) -> tuple[Completion, Served]:
         def call(adapter: ProviderAdapter, upstream: Upstream) -> Awaitable[Completion]:
             return adapter.complete(self._http, upstream, body)
 
-        return await self._first_success(candidates, keys, call)
+        return await self._first_success(candidates, keys, call, gate)
 
     async def open_stream(
-        self, candidates: Iterable[Candidate], keys: Keys, body: JSON
+        self, candidates: Iterable[Candidate], keys: Keys, body: JSON, gate: CallGate | None = None
     ) -> tuple[JSON, AsyncIterator[JSON], Served]:
         """The first chunk, the rest of the stream, and who is serving it."""
 
@@ -190,7 +198,7 @@ class Executor:
                 raise
             return first, chunks
 
-        (first, rest), served = await self._first_success(candidates, keys, call)
+        (first, rest), served = await self._first_success(candidates, keys, call, gate)
         return first, rest, served
 
     async def _first_success(
@@ -198,6 +206,7 @@ class Executor:
         candidates: Iterable[Candidate],
         keys: Keys,
         call: Callable[[ProviderAdapter, Upstream], Awaitable[T]],
+        gate: CallGate | None = None,
     ) -> tuple[T, Served]:
         trail = Trail()
         # Each attempt has the whole timeout: one that timed out must leave the next candidate
@@ -215,6 +224,11 @@ class Executor:
             prepared = self._prepare(candidate, keys, min(self._timeout_s, remaining))
             if isinstance(prepared, Unusable):
                 trail.note(candidate, prepared.reason, called=False)
+                continue
+            if gate is not None and (
+                held := await gate.before_call(candidate, prepared.key_source)
+            ):
+                trail.note(candidate, held, called=False)
                 continue
             adapter, upstream = prepared.adapter, prepared.upstream
             served = Served(candidate, upstream, prepared.key_source, prepared.byok_key_id, trail)

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard._types import utcnow
 from switchboard.errors import InvalidKeyError, KeyStoreUnavailableError, SecretDecryptionError
+from switchboard.limits import NO_LIMITS, Allowance, to_units
 from switchboard.models import User, UserAPIKey, VirtualKey
 from switchboard.secrets import SecretManager, hash_virtual_key
 from switchboard.vocabulary import PowerLevel, Tier
@@ -49,6 +50,9 @@ class Principal:
     default_power_level: PowerLevel | None
     key_id: int
     expires_at: datetime | None
+    user_limits: Allowance = NO_LIMITS
+    """The user's own budget and limits (a tier's defaults apply where they set none)."""
+    key_limits: Allowance = NO_LIMITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +212,7 @@ class KeyCache:
             default_power_level=default,
             key_id=key.id,
             expires_at=key.expires_at,
+            user_limits=_user_limits(user),
         )
 
     def _load_byok(self, user_id: str) -> dict[int, ByokKey]:
@@ -233,3 +238,8 @@ class KeyCache:
             except SecretDecryptionError:
                 log.error("BYOK key %d of user %s cannot be decrypted; skipped", row.id, user_id)
         return keys
+
+
+def _user_limits(user: User) -> Allowance:
+    budget = user.monthly_budget_usd
+    return Allowance(budget_units=to_units(budget) if budget is not None else None)

@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiohttp
 from sqlalchemy import text
@@ -34,6 +34,7 @@ from switchboard.gateway.estimate import (
 from switchboard.gateway.executor import Executor, Keys, Served
 from switchboard.gateway.health_checker import HealthChecker
 from switchboard.gateway.keys import KeyCache, Principal
+from switchboard.gateway.limits_gate import LimitsGate, build_limiter
 from switchboard.gateway.token_limits import raise_if_too_large
 from switchboard.gateway.usage_records import RequestIds, RequestMeta, Route, record_for
 from switchboard.logs import log_event
@@ -95,6 +96,7 @@ class Gateway:
             sessions, settings, secrets=secrets, adapters=self.adapters, http=http
         )
         self.database_ok = True
+        self._limits = LimitsGate(settings, sessions, limiter=build_limiter(settings))
         self.request_ids = RequestIds()
         self.access_log = AccessLog(self.catalog.names)
         self._rng = rng or random.Random()
@@ -128,6 +130,7 @@ class Gateway:
             await asyncio.gather(self._poller, return_exceptions=True)
             if self._refreshing is not None:
                 await asyncio.gather(self._refreshing, return_exceptions=True)
+        await self._limits.close()
         await asyncio.to_thread(self.writer.stop)
         self.spool.close()
         log_event(
@@ -186,7 +189,7 @@ class Gateway:
     async def complete(
         self, meta: RequestMeta, principal: Principal, route: Route, body: JSON
     ) -> tuple[Completion, Served]:
-        completion, served = await self.executor.complete(route.plan, route.keys, body)
+        completion, served = await self.executor.complete(route.plan, route.keys, body, route.gate)
         usage = completion.usage or _estimate(body, completion.body)
         self.record(
             record_for(
@@ -204,12 +207,26 @@ class Gateway:
     async def open_stream(
         self, meta: RequestMeta, principal: Principal, route: Route, body: JSON
     ) -> StreamSession:
-        first, rest, served = await self.executor.open_stream(route.plan, route.keys, body)
+        first, rest, served = await self.executor.open_stream(
+            route.plan, route.keys, body, route.gate
+        )
         return StreamSession(self, meta, principal, route, body, first, rest, served)
 
     def record(self, record: UsageRecord) -> None:
         self.spool.append(record)
+        self._limits.settle(record)
         self.access_log.write(record)
+
+    def limited(self, route: Route, request_id: str, principal: Principal, body: JSON) -> Route:
+        """`route` with the request's budgets and rate limits, checked (in one round trip)
+        before its first provider call: `LimitRefusedError` when one does not hold."""
+        gate = self._limits.gate(request_id, principal, body)
+        return route if gate is None else replace(route, gate=gate)
+
+    @property
+    def limits(self) -> LimitsGate:
+        """Budgets and rate limits: what applies to whom, and the counters (spend)."""
+        return self._limits
 
     async def _poll_catalog(self) -> None:
         interval = self.settings.catalog_poll_interval_s

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from switchboard.gateway.executor import Keys, Served, Trail
 from switchboard.gateway.keys import Principal
+from switchboard.gateway.limits_gate import RequestGate
 from switchboard.gateway.timing import elapsed_ms
 from switchboard.pricing import calculate_cost
 from switchboard.providers import Usage
@@ -50,6 +51,9 @@ class Route:
     power_level: PowerLevel | None
     """None when the client named its models."""
     task_type: str
+    gate: RequestGate | None = None
+    """The request's budgets and rate limits, checked before each candidate is called (None:
+    no limit applies)."""
 
 
 def record_for(

@@ -4,7 +4,12 @@ One interface (`Limiter`), two backends: `MemoryLimiter` (this process only: `ma
 `RedisLimiter` (every replica sharing one Redis; each operation one Lua script), and
 `FailoverLimiter` for when Redis cannot be reached. `Admissions` is what the gateway uses:
 admission, reservation, settlement, and the rebuild of budget counters from the database.
+
+`RedisLimiter` and `connect` are imported on first use: the Redis client takes about 45 ms to
+import, which every command line run (and every setting read) would pay otherwise.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from switchboard.limits.admission import Admissions, SpendReader
 from switchboard.limits.backend import Limiter
@@ -15,11 +20,12 @@ from switchboard.limits.outcome import (
     BudgetStatus,
     Decision,
     LimiterUnavailableError,
+    LimitRefusedError,
     RateStatus,
     Refusal,
     Spend,
 )
-from switchboard.limits.redis_limiter import RedisLimiter, connect
+from switchboard.limits.policy import NO_LIMITS, Allowance, Policy, allowance, resolve
 from switchboard.limits.rules import (
     WINDOW_MS,
     Budget,
@@ -34,9 +40,11 @@ from switchboard.limits.rules import (
 )
 
 __all__ = [
+    "NO_LIMITS",
     "UNITS_PER_DOLLAR",
     "WINDOW_MS",
     "Admissions",
+    "Allowance",
     "Budget",
     "BudgetAccount",
     "BudgetStatus",
@@ -45,11 +53,13 @@ __all__ = [
     "Demand",
     "FailoverLimiter",
     "LimitKind",
+    "LimitRefusedError",
     "Limiter",
     "LimiterUnavailableError",
     "LimitsUnavailableError",
     "MemoryLimiter",
     "Period",
+    "Policy",
     "RateLimit",
     "RateStatus",
     "RedisLimiter",
@@ -59,8 +69,22 @@ __all__ = [
     "Spend",
     "SpendReader",
     "WhenDown",
+    "allowance",
     "connect",
+    "resolve",
     "to_dollars",
     "to_units",
     "to_units_ceiling",
 ]
+
+
+if TYPE_CHECKING:
+    from switchboard.limits.redis_limiter import RedisLimiter, connect
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("RedisLimiter", "connect"):
+        from switchboard.limits import redis_limiter
+
+        return getattr(redis_limiter, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

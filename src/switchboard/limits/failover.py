@@ -11,25 +11,26 @@ kept (up to `MAX_PENDING`) and sent once it is back, so what was spent meanwhile
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from collections import deque
+from typing import TYPE_CHECKING
 
 from switchboard.errors import SwitchboardError
 from switchboard.limits.memory import MemoryLimiter
 from switchboard.limits.outcome import Decision, LimiterUnavailableError, Spend
-from switchboard.limits.redis_limiter import RedisLimiter
 from switchboard.limits.rules import BudgetAccount, Demand, Settlement
 from switchboard.logs import log_event
+from switchboard.vocabulary import WhenRedisDown
+
+if TYPE_CHECKING:
+    from switchboard.limits.redis_limiter import RedisLimiter
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 100_000
 
 
-class WhenDown(enum.StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
+WhenDown = WhenRedisDown
 
 
 class LimitsUnavailableError(SwitchboardError):

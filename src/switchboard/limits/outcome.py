@@ -84,3 +84,14 @@ class Spend:
 
 class LimiterUnavailableError(SwitchboardError):
     """The shared counters (Redis) cannot be reached."""
+
+
+class LimitRefusedError(SwitchboardError):
+    """A request over a rate limit, its key's concurrency or a budget: refused before any
+    provider was called. `decision` holds the refusal and the counters' state."""
+
+    def __init__(self, decision: Decision) -> None:
+        assert decision.refusal is not None
+        super().__init__(f"refused: {decision.refusal.kind} limit of {decision.refusal.owner}")
+        self.decision = decision
+        self.refusal: Refusal = decision.refusal

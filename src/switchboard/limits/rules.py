@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from switchboard.vocabulary import BudgetPeriod
+
 WINDOW_MS = 60_000
 """Rate limits count what was admitted in the last minute (a sliding window)."""
 
@@ -23,29 +25,26 @@ class Scope(enum.StrEnum):
     KEY = "key"
 
 
-class Period(enum.StrEnum):
-    """A budget's period, in UTC: from midnight, from Monday midnight, from the 1st."""
+Period = BudgetPeriod
 
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    MONTHLY = "monthly"
 
-    def start(self, moment: datetime) -> datetime:
-        day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        if self is Period.DAILY:
-            return day
-        if self is Period.WEEKLY:
-            return day - timedelta(days=day.weekday())
-        return day.replace(day=1)
+def period_start(period: Period, moment: datetime) -> datetime:
+    day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period is Period.DAILY:
+        return day
+    if period is Period.WEEKLY:
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
 
-    def end(self, moment: datetime) -> datetime:
-        """The start of the next period: when the budget is whole again."""
-        start = self.start(moment)
-        if self is Period.DAILY:
-            return start + timedelta(days=1)
-        if self is Period.WEEKLY:
-            return start + timedelta(days=7)
-        return (start + timedelta(days=32)).replace(day=1)
+
+def period_end(period: Period, moment: datetime) -> datetime:
+    """The start of the next period: when the budget is whole again."""
+    start = period_start(period, moment)
+    if period is Period.DAILY:
+        return start + timedelta(days=1)
+    if period is Period.WEEKLY:
+        return start + timedelta(days=7)
+    return (start + timedelta(days=32)).replace(day=1)
 
 
 class LimitKind(enum.StrEnum):
@@ -80,7 +79,11 @@ class Budget:
 
     def account(self, moment: datetime) -> BudgetAccount:
         return BudgetAccount(
-            self.scope, self.owner, self.period, self.period.start(moment), self.include_byok
+            self.scope,
+            self.owner,
+            self.period,
+            period_start(self.period, moment),
+            self.include_byok,
         )
 
 
@@ -98,7 +101,7 @@ class BudgetAccount:
 
     @property
     def end(self) -> datetime:
-        return self.period.end(self.start)
+        return period_end(self.period, self.start)
 
     @property
     def name(self) -> str:

@@ -1,0 +1,234 @@
+"""Budgets and rate limits in the request path: one admission per request, before any provider
+is called, and its settlement when the usage record is made.
+
+`LimitsGate` (one per process) knows which limits apply to a principal (`limits.resolve`) and
+holds the requests admitted and not yet settled. `RequestGate` (one per request, on its
+`Route`) is the executor's `CallGate`: before the first call it admits the request — rate
+limits, the key's concurrency and a reservation of the candidate's maximum cost on every
+budget, in one round trip — and raises `LimitRefusedError` when a limit does not hold. Before
+a fallback to another candidate it adjusts the reservation to that candidate's maximum cost
+(another round trip, only if it differs), or skips the candidate when it no longer fits.
+When the request ends, whatever way, `Gateway.record` hands its usage record here: the
+reservation is replaced by the real cost and the token count by the real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from switchboard.gateway.estimate import estimate_prompt_tokens, requested_output_tokens
+from switchboard.gateway.keys import Principal
+from switchboard.limits import (
+    NO_LIMITS,
+    Admissions,
+    Allowance,
+    BudgetAccount,
+    Claim,
+    Decision,
+    Demand,
+    FailoverLimiter,
+    Limiter,
+    LimitRefusedError,
+    MemoryLimiter,
+    Policy,
+    Scope,
+    Settlement,
+    allowance,
+    resolve,
+    to_dollars,
+    to_units,
+)
+from switchboard.limits.cost import max_cost_units, output_bound
+from switchboard.providers.base import JSON
+from switchboard.routing import Candidate
+from switchboard.settings import Settings
+from switchboard.usage.record import UsageRecord
+from switchboard.usage.spend import Owner, pending_records, pending_spend, stored_spend
+from switchboard.vocabulary import KeySource, Tier
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def build_limiter(settings: Settings) -> Limiter:
+    """Redis when REDIS_URL is set (with its failover), else this process's own counters."""
+    if settings.redis_url is None:
+        return MemoryLimiter()
+    from switchboard.limits import RedisLimiter, connect
+
+    client = connect(settings.redis_url, timeout_s=settings.redis_timeout_s)
+    return FailoverLimiter(
+        RedisLimiter(client, prefix=settings.redis_key_prefix),
+        when_down=settings.limits_when_redis_down,
+    )
+
+
+class LimitsGate:
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], *, limiter: Limiter
+    ) -> None:
+        self.settings = settings
+        self._sessions = sessions
+        self._spool_dir: Path = settings.spool_dir
+        self.admissions = Admissions(limiter, self._read_spend)
+        self.tiers: Mapping[Tier, Allowance] = {
+            tier: allowance(fields) for tier, fields in settings.tier_limits.items()
+        }
+        self.hold_ms = round(
+            (
+                settings.request_timeout_s * settings.max_attempts
+                + settings.limits_reservation_margin_s
+            )
+            * 1000
+        )
+        self._open: dict[str, RequestGate] = {}
+
+    @property
+    def degraded(self) -> bool:
+        return bool(getattr(self.admissions.limiter, "degraded", False))
+
+    def policy(self, principal: Principal) -> Policy:
+        return resolve(
+            user_id=principal.user_id,
+            key_id=principal.key_id,
+            tier=self.tiers.get(principal.tier, NO_LIMITS),
+            user=principal.user_limits,
+            key=principal.key_limits,
+        )
+
+    def gate(self, request_id: str, principal: Principal, body: JSON) -> RequestGate | None:
+        """The request's gate; None when no limit applies to it (nothing to check or count)."""
+        policy = self.policy(principal)
+        if policy.empty:
+            return None
+        return RequestGate(self, request_id, principal, policy, body)
+
+    def track(self, gate: RequestGate) -> None:
+        """`gate`'s request was admitted: settle it when its usage record is made."""
+        self._open[gate.request_id] = gate
+
+    def settle(self, record: UsageRecord) -> None:
+        """The request of `record` ended: its real cost and tokens replace its reservation."""
+        gate = self._open.pop(record.request_id, None)
+        if gate is None or gate.demand is None:
+            return
+        cost = to_units(record.cost_total_usd)
+        costs = tuple(
+            cost if claim.budget.include_byok or not record.used_byok else 0
+            for claim in gate.demand.claims
+        )
+        settlement = Settlement(costs, record.total_tokens, record.created_at)
+        self.admissions.settle_soon(gate.demand, settlement)
+
+    async def close(self) -> None:
+        await self.admissions.close()
+
+    async def _read_spend(self, user_id: str, account: BudgetAccount, until: datetime) -> int:
+        owner = Owner(
+            user_id=user_id,
+            key_id=int(account.owner) if account.scope is Scope.KEY else None,
+            include_byok=account.include_byok,
+        )
+        return await asyncio.to_thread(self._read_spend_now, owner, account.start, until)
+
+    def _read_spend_now(self, owner: Owner, start: datetime, until: datetime) -> int:
+        pending = pending_records(self._spool_dir)
+        with self._sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":  # both sums from one snapshot
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            stored = stored_spend(session, owner, start, until)
+            return stored + pending_spend(session, pending, owner, start, until)
+
+
+@dataclass(slots=True)
+class RequestGate:
+    limits: LimitsGate
+    request_id: str
+    principal: Principal
+    policy: Policy
+    body: JSON
+    demand: Demand | None = None
+    decision: Decision | None = None
+    """The admission's answer: what the rate-limit headers show."""
+
+    async def before_call(self, candidate: Candidate, key_source: KeySource) -> str | None:
+        """None: call `candidate`; a reason: skip it. Raises `LimitRefusedError` when the
+        request is not admitted at all."""
+        units = self._units(candidate, key_source)
+        if self.demand is None:
+            await self._admit(candidate, units)
+            return None
+        if units == tuple(claim.units for claim in self.demand.claims):
+            return None
+        decision = await self.limits.admissions.adjust(self.demand, units)
+        if decision.refusal is not None:
+            refusal = decision.refusal
+            return (
+                f"over the {refusal.scope} budget: may cost up to ${to_dollars(refusal.needed)}, "
+                f"${to_dollars(refusal.remaining)} left"
+            )
+        self.demand = replace(
+            self.demand,
+            claims=tuple(
+                replace(claim, units=new)
+                for claim, new in zip(self.demand.claims, units, strict=True)
+            ),
+        )
+        return None
+
+    async def _admit(self, candidate: Candidate, units: tuple[int, ...]) -> None:
+        now = datetime.now(UTC)
+        policy = self.policy
+        demand = Demand(
+            request_id=self.request_id,
+            user_id=self.principal.user_id,
+            rates=policy.rates,
+            tokens=self._prompt_tokens() + self._output_tokens(candidate),
+            concurrency_key=policy.concurrency_key,
+            concurrency_limit=policy.concurrency_limit,
+            claims=tuple(
+                Claim(budget, budget.account(now), amount)
+                for budget, amount in zip(policy.budgets, units, strict=True)
+            ),
+            hold_ms=self.limits.hold_ms,
+        )
+        decision = await self.limits.admissions.admit(demand)
+        self.decision = decision
+        if decision.refusal is not None:
+            raise LimitRefusedError(decision)
+        self.demand = demand
+        self.limits.track(self)
+
+    def _units(self, candidate: Candidate, key_source: KeySource) -> tuple[int, ...]:
+        if not self.policy.budgets:
+            return ()
+        cost = max_cost_units(
+            candidate.model,
+            prompt_tokens=self._prompt_tokens(),
+            output_tokens=self._output_tokens(candidate),
+        )
+        return tuple(
+            cost if key_source is KeySource.SYSTEM or budget.include_byok else 0
+            for budget in self.policy.budgets
+        )
+
+    def _prompt_tokens(self) -> int:
+        return estimate_prompt_tokens(self.body)
+
+    def _output_tokens(self, candidate: Candidate) -> int:
+        bound = output_bound(
+            requested_output_tokens(self.body),
+            candidate.model,
+            self.limits.settings.limits_output_tokens_cap,
+        )
+        choices: Any = self.body.get("n")
+        return bound * (choices if isinstance(choices, int) and choices > 1 else 1)
