@@ -19,9 +19,6 @@ from switchboard.models import LLMUsageLog
 from switchboard.services.seeding import seed_catalog
 from switchboard.vocabulary import Tier
 from tests.e2e.catalog_rows import (
-    add_model,
-    add_provider,
-    add_user,
     client,
     system_key,
 )
@@ -77,35 +74,29 @@ USERS = ("anthropic-user", "anthropic-byok-user", "anthropic-counted-user")
 
 @contextmanager
 def anthropic_world(stage: Stage) -> Iterator[World]:
-    secrets, backup = stage.secrets, stage.fake
+    backup = stage.fake
     api_keys = (system_key(ANTHROPIC), BYOK_SECRET)
     with running_fake_upstream(wire=Wire.ANTHROPIC, api_keys=api_keys) as fake:
-        with stage.catalog() as session:
-            seed_catalog(session, demo=True)
-            provider = add_provider(
-                session, secrets, slug=ANTHROPIC, base_url=fake.base_url, byok=True
-            )
+        with stage.catalog() as rows:
+            seed_catalog(rows.session, demo=True)
+            provider = rows.provider(ANTHROPIC, base_url=fake.base_url, byok=True)
             provider.api_format, provider.auth_type = "anthropic", "api_key"
             for name in (CLAUDE, TOOLS_MODEL, *FAILING):
-                add_model(
-                    session,
+                rows.model(
                     provider,
                     name,
                     input_price=str(CLAUDE_INPUT),
                     output_price=str(CLAUDE_OUTPUT),
                     cached_input_price=str(CLAUDE_CACHED),
                 )
-            openai_compatible = add_provider(
-                session, secrets, slug="fake-openai", base_url=backup.url
-            )
-            add_model(
-                session,
+            openai_compatible = rows.provider("fake-openai")
+            rows.model(
                 openai_compatible,
                 BACKUP,
                 input_price=str(BACKUP_INPUT),
                 output_price=str(BACKUP_OUTPUT),
             )
-            keys = {user: add_user(session, user, tier=Tier.PROFESSIONAL) for user in USERS}
+            keys = {user: rows.user(user, tier=Tier.PROFESSIONAL) for user in USERS}
         fake.set_default(CLAUDE, AnthropicReply(cache_read_input_tokens=30))
         for name, reply in FAILING.items():
             fake.set_default(name, reply)

@@ -9,11 +9,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import openai
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.secrets import SecretManager
+from tests.e2e.catalog_rows import CatalogRows
 from tests.e2e.harness import GatewayProcess, running_gateway
 from tests.fake_upstream import FakeUpstream, Scripted
+
+
+@dataclass(frozen=True)
+class ServedWorld:
+    """A gateway with the stage's fake behind it and one user's SDK client in front: what most
+    worlds are; a module's `World` adds what it made besides."""
+
+    gateway: GatewayProcess
+    fake: FakeUpstream
+    key: str
+    sdk: openai.OpenAI
 
 
 @dataclass(frozen=True)
@@ -33,10 +46,11 @@ class Stage:
             self.fake.set_default(model, reply)
 
     @contextmanager
-    def catalog(self) -> Iterator[Session]:
-        """A session whose rows are committed at the end of the block."""
+    def catalog(self) -> Iterator[CatalogRows]:
+        """Rows added in one session, committed at the end of the block; providers point at
+        the fake unless told otherwise."""
         with self.sessions() as session:
-            yield session
+            yield CatalogRows(session, self.secrets, self.fake.url)
             session.commit()
 
     @contextmanager

@@ -20,10 +20,10 @@ from tests.e2e.waiting import wait_for_usage_rows
 
 @pytest.fixture(scope="module")
 def demo(stage: Stage) -> Iterator[tuple[GatewayProcess, str]]:
-    with stage.catalog() as session:
-        seed_catalog(session, demo=True)
-        create_user(session, user_id="demo-user", tier=Tier.PROFESSIONAL)
-        key = issue_virtual_key(session, user_id="demo-user").key
+    with stage.catalog() as rows:
+        seed_catalog(rows.session, demo=True)
+        create_user(rows.session, user_id="demo-user", tier=Tier.PROFESSIONAL)
+        key = issue_virtual_key(rows.session, user_id="demo-user").key
     with stage.gateway() as gateway:
         yield gateway, key
 

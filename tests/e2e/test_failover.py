@@ -22,17 +22,12 @@ from switchboard.models import LLMUsageLog
 from switchboard.vocabulary import PowerLevel, Tier
 from tests.e2e.catalog_rows import (
     Prices,
-    add_model,
-    add_provider,
-    add_rule,
-    add_user,
     client,
     user_message,
 )
-from tests.e2e.harness import GatewayProcess
-from tests.e2e.stage import Stage
+from tests.e2e.stage import ServedWorld, Stage
 from tests.e2e.waiting import wait_for_usage_rows
-from tests.fake_upstream import FakeUpstream, Reply, closed_port_url
+from tests.fake_upstream import Reply, closed_port_url
 
 TIMEOUT_S = 0.8
 FAILING: dict[str, Reply] = {
@@ -65,11 +60,7 @@ BACKUPS = [
 
 
 @dataclass(frozen=True)
-class World:
-    gateway: GatewayProcess
-    fake: FakeUpstream
-    key: str
-    sdk: openai.OpenAI
+class World(ServedWorld):
     prices: dict[str, Prices]
     rules: dict[str, int]
     counted_key: str
@@ -79,27 +70,24 @@ class World:
 @pytest.fixture(scope="module")
 def world(stage: Stage) -> Iterator[World]:
     stage.script(FAILING)
-    secrets, url = stage.secrets, stage.fake.url
-    with stage.catalog() as session:
-        fo = add_provider(session, secrets, slug="fo", base_url=url)
-        refused = add_provider(session, secrets, slug="fo-refused", base_url=closed_port_url())
-        rejected = add_provider(session, secrets, slug="fo-auth", base_url=url)
+    with stage.catalog() as rows:
+        fo = rows.provider("fo")
+        refused = rows.provider("fo-refused", base_url=closed_port_url())
+        rejected = rows.provider("fo-auth")
         models = {
-            name: add_model(session, fo, name, input_price="0.5", output_price="1.5")
+            name: rows.model(fo, name, input_price="0.5", output_price="1.5")
             for name in [*FAILING, *BACKUPS]
             if name != "bad-key"
         }
-        models["refused"] = add_model(session, refused, "refused")
-        models["bad-key"] = add_model(session, rejected, "bad-key")
+        models["refused"] = rows.model(refused, "refused")
+        models["bad-key"] = rows.model(rejected, "bad-key")
         precision = PowerLevel.PRECISION
         rules = {
-            "flaky-rule": add_rule(session, models["flaky-rule"], power_level=precision).id,
-            "steady-rule": add_rule(
-                session, models["steady-rule"], power_level=precision, priority=2
-            ).id,
+            "flaky-rule": rows.rule(models["flaky-rule"], power_level=precision).id,
+            "steady-rule": rows.rule(models["steady-rule"], power_level=precision, priority=2).id,
         }
-        key = add_user(session, "failover-user", tier=Tier.PROFESSIONAL)
-        counted_key = add_user(session, "counted-user", tier=Tier.PROFESSIONAL)
+        key = rows.user("failover-user", tier=Tier.PROFESSIONAL)
+        counted_key = rows.user("counted-user", tier=Tier.PROFESSIONAL)
     prices = {name: Prices.of(model) for name, model in models.items()}
     env = {
         "REQUEST_TIMEOUT_S": str(TIMEOUT_S),

@@ -17,11 +17,6 @@ from switchboard.models import LLMProvider, UserAPIKey
 from switchboard.vocabulary import PowerLevel, Tier
 from tests.e2e.catalog_rows import (
     Prices,
-    add_byok_key,
-    add_model,
-    add_provider,
-    add_rule,
-    add_user,
     client,
     system_key,
     user_message,
@@ -64,13 +59,11 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(stage: Stage) -> Iterator[World]:
-    secrets = stage.secrets
-    with stage.catalog() as session:
-        tiers = add_provider(session, secrets, slug="tiers", base_url=stage.fake.url)
+    with stage.catalog() as rows:
+        tiers = rows.provider("tiers")
         prices: dict[str, Prices] = {}
         for name, (level, input_price, output_price, min_tier, rule_tier) in MODELS.items():
-            model = add_model(
-                session,
+            model = rows.model(
                 tiers,
                 name,
                 power_level=level,
@@ -78,18 +71,16 @@ def world(stage: Stage) -> Iterator[World]:
                 output_price=output_price,
                 min_tier=min_tier,
             )
-            add_rule(session, model, tier=rule_tier)
+            rows.rule(model, tier=rule_tier)
             prices[name] = Prices.of(model)
-        byok = add_provider(session, secrets, slug="byok-prov", base_url=stage.fake.url, byok=True)
-        prices["byok-model"] = Prices.of(add_model(session, byok, "byok-model"))
+        byok = rows.provider("byok-prov", byok=True)
+        prices["byok-model"] = Prices.of(rows.model(byok, "byok-model"))
         keys = {
-            user: add_user(session, user, tier=tier, default_power_level=default)
+            user: rows.user(user, tier=tier, default_power_level=default)
             for user, (tier, default) in USERS.items()
         }
-        own = add_byok_key(session, secrets, user_id="byok-user", provider=byok, secret=OWN_SECRET)
-        add_byok_key(
-            session,
-            secrets,
+        own = rows.byok_key(user_id="byok-user", provider=byok, secret=OWN_SECRET)
+        rows.byok_key(
             user_id="unvalidated-user",
             provider=byok,
             secret="sk-not-validated-0002",
@@ -216,12 +207,10 @@ def test_a_key_added_while_the_gateway_runs_is_used_within_a_second(
     with client(world.gateway, world.keys["late-byok-user"]) as sdk:
         sdk.chat.completions.create(model="byok-model", messages=user_message())
         assert world.fake.received("byok-model")[-1].authorization != "Bearer sk-late-0003"
-        with stage.catalog() as session:
-            provider = session.get(LLMProvider, world.byok_provider_id)
+        with stage.catalog() as rows:
+            provider = rows.session.get(LLMProvider, world.byok_provider_id)
             assert provider is not None
-            add_byok_key(
-                session,
-                stage.secrets,
+            rows.byok_key(
                 user_id="late-byok-user",
                 provider=provider,
                 secret="sk-late-0003",

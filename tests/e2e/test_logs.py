@@ -27,10 +27,6 @@ from sqlalchemy import make_url
 
 from switchboard.vocabulary import Tier
 from tests.e2e.catalog_rows import (
-    add_byok_key,
-    add_model,
-    add_provider,
-    add_user,
     post_chat,
     system_key,
     user_message,
@@ -84,7 +80,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(stage: Stage) -> World:
-    secrets, fake = stage.secrets, stage.fake
+    fake = stage.fake
     fake.set_default(
         "logs-rejected",
         Reply(status=401, error_message=f"Incorrect API key provided: Bearer {REJECTED_KEY}"),
@@ -93,21 +89,21 @@ def world(stage: Stage) -> World:
         "logs-leaky", Reply(status=500, error_message=f"Incorrect API key: {LEAKY_KEY}")
     )
     fake.set_default("logs-own-fails", Reply(status=500, error_message=f"bad key {OWN_KEY}"))
-    with stage.catalog() as session:
-        up = add_provider(session, secrets, slug="logs-up", base_url=fake.url)
-        add_model(session, up, "logs-ok")
+    with stage.catalog() as rows:
+        up = rows.provider("logs-up")
+        rows.model(up, "logs-ok")
         for slug, model, key in [
             ("logs-bad", "logs-rejected", REJECTED_KEY),
             ("logs-leak", "logs-leaky", LEAKY_KEY),
         ]:
-            provider = add_provider(session, secrets, slug=slug, base_url=fake.url, api_key=key)
-            add_model(session, provider, model)
-        own = add_provider(session, secrets, slug="logs-own", base_url=fake.url, byok=True)
-        add_model(session, own, "logs-own-ok")
-        add_model(session, own, "logs-own-fails")
-        gone = add_provider(session, secrets, slug="logs-gone", base_url=closed_port_url())
-        virtual_key = add_user(session, "logs-user", tier=Tier.PROFESSIONAL)
-        add_byok_key(session, secrets, user_id="logs-user", provider=own, secret=OWN_KEY)
+            provider = rows.provider(slug, api_key=key)
+            rows.model(provider, model)
+        own = rows.provider("logs-own", byok=True)
+        rows.model(own, "logs-own-ok")
+        rows.model(own, "logs-own-fails")
+        gone = rows.provider("logs-gone", base_url=closed_port_url())
+        virtual_key = rows.user("logs-user", tier=Tier.PROFESSIONAL)
+        rows.byok_key(user_id="logs-user", provider=own, secret=OWN_KEY)
     return World(stage.database_url, stage.encryption_key, fake, virtual_key, gone.id)
 
 

@@ -16,54 +16,44 @@ from sqlalchemy.orm import Session, sessionmaker
 from switchboard.vocabulary import PowerLevel, Tier
 from tests.e2e.catalog_rows import (
     Prices,
-    add_model,
-    add_provider,
-    add_rule,
-    add_user,
     client,
     system_key,
     user_message,
 )
-from tests.e2e.harness import GatewayProcess
-from tests.e2e.stage import Stage
+from tests.e2e.stage import ServedWorld, Stage
 from tests.e2e.waiting import wait_for_usage_rows
-from tests.fake_upstream import FakeUpstream, Reply
+from tests.fake_upstream import Reply
 
 
 @dataclass(frozen=True)
-class World:
-    gateway: GatewayProcess
-    fake: FakeUpstream
-    sdk: openai.OpenAI
+class World(ServedWorld):
     prices: dict[str, Prices]
     rules: dict[str, int]
 
 
 @pytest.fixture(scope="module")
 def world(stage: Stage) -> Iterator[World]:
-    with stage.catalog() as session:
-        one = add_provider(session, stage.secrets, slug="sel-one", base_url=stage.fake.url)
-        two = add_provider(session, stage.secrets, slug="sel-two", base_url=stage.fake.url)
+    with stage.catalog() as rows:
+        one = rows.provider("sel-one")
+        two = rows.provider("sel-two")
         models = {
-            "named-a": add_model(session, one, "named-a", input_price="1", output_price="2"),
-            "named-b": add_model(
-                session, one, "named-b", power_level=PowerLevel.ECO, input_price="0.1"
-            ),
-            "shared-model": add_model(session, one, "shared-model"),
-            "new-model": add_model(session, one, "new-model", input_price="3"),
-            "code-model": add_model(session, one, "code-model"),
-            "general-model": add_model(session, one, "general-model"),
+            "named-a": rows.model(one, "named-a", input_price="1", output_price="2"),
+            "named-b": rows.model(one, "named-b", power_level=PowerLevel.ECO, input_price="0.1"),
+            "shared-model": rows.model(one, "shared-model"),
+            "new-model": rows.model(one, "new-model", input_price="3"),
+            "code-model": rows.model(one, "code-model"),
+            "general-model": rows.model(one, "general-model"),
         }
-        add_model(session, two, "shared-model", input_price="9")
-        add_model(session, one, "old-model", deprecated=True, replacement=models["new-model"])
+        rows.model(two, "shared-model", input_price="9")
+        rows.model(one, "old-model", deprecated=True, replacement=models["new-model"])
         rules = {
-            name: add_rule(session, models[name], task_type=task).id
+            name: rows.rule(models[name], task_type=task).id
             for name, task in (("code-model", "code"), ("general-model", "general"))
         }
-        key = add_user(session, "selector", tier=Tier.STARTER)
+        key = rows.user("selector", tier=Tier.STARTER)
     prices = {name: Prices.of(model) for name, model in models.items()}
     with stage.gateway() as gateway, client(gateway, key) as sdk:
-        yield World(gateway, stage.fake, sdk, prices, rules)
+        yield World(gateway, stage.fake, key, sdk, prices, rules)
 
 
 def ask(world: World, model: str, **options: Any) -> Any:

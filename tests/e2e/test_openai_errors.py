@@ -20,29 +20,19 @@ from switchboard._types import utcnow
 from switchboard.models import User
 from switchboard.services.users import issue_virtual_key, revoke_virtual_key
 from tests.e2e.catalog_rows import (
-    add_model,
-    add_provider,
-    add_rule,
-    add_user,
     client,
     post_chat,
     user_message,
 )
-from tests.e2e.harness import GatewayProcess
-from tests.e2e.stage import Stage
+from tests.e2e.stage import ServedWorld, Stage
 from tests.e2e.waiting import wait_for_usage_rows
-from tests.fake_upstream import FakeUpstream
 
 MODEL = "errors-model"
 MAX_REQUEST_BYTES = 20_000
 
 
 @dataclass(frozen=True)
-class World:
-    gateway: GatewayProcess
-    fake: FakeUpstream
-    key: str
-    sdk: openai.OpenAI
+class World(ServedWorld):
     keys: dict[str, str]
     """Other keys, by what is wrong with them."""
     key_ids: dict[str, int]
@@ -50,20 +40,20 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(stage: Stage) -> Iterator[World]:
-    with stage.catalog() as session:
-        provider = add_provider(session, stage.secrets, slug="errors", base_url=stage.fake.url)
-        add_rule(session, add_model(session, provider, MODEL))
-        key = add_user(session, "errors-user")
-        keys = {"to-revoke": add_user(session, "revoked-user")}
+    with stage.catalog() as rows:
+        provider = rows.provider("errors")
+        rows.rule(rows.model(provider, MODEL))
+        key = rows.user("errors-user")
+        keys = {"to-revoke": rows.user("revoked-user")}
         expired = issue_virtual_key(
-            session, user_id="errors-user", expires_at=utcnow() - timedelta(minutes=1)
+            rows.session, user_id="errors-user", expires_at=utcnow() - timedelta(minutes=1)
         )
         keys["expired"] = expired.key
-        keys["inactive-user"] = add_user(session, "inactive-user")
-        inactive = session.get(User, "inactive-user")
+        keys["inactive-user"] = rows.user("inactive-user")
+        inactive = rows.session.get(User, "inactive-user")
         assert inactive is not None
         inactive.is_active = False
-        revoked = session.get(User, "revoked-user")
+        revoked = rows.session.get(User, "revoked-user")
         assert revoked is not None
         key_ids = {"to-revoke": revoked.virtual_keys[0].id}
     env = {"MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES)}

@@ -9,24 +9,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import openai
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.vocabulary import Tier
 from tests.e2e.catalog_rows import (
     Prices,
-    add_model,
-    add_provider,
-    add_rule,
-    add_user,
     client,
     system_key,
 )
-from tests.e2e.harness import GatewayProcess
-from tests.e2e.stage import Stage
+from tests.e2e.stage import ServedWorld, Stage
 from tests.e2e.waiting import wait_for_usage_rows
-from tests.fake_upstream import FakeUpstream, Reply, ToolCall
+from tests.fake_upstream import Reply, ToolCall
 
 MODEL = "surface-chat"
 WEATHER_TOOL: dict[str, Any] = {
@@ -40,29 +34,24 @@ WEATHER_TOOL: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
-class World:
-    gateway: GatewayProcess
-    fake: FakeUpstream
-    key: str
-    sdk: openai.OpenAI
+class World(ServedWorld):
     prices: Prices
     rule_id: int
 
 
 @pytest.fixture(scope="module")
 def world(stage: Stage) -> Iterator[World]:
-    with stage.catalog() as session:
-        provider = add_provider(session, stage.secrets, slug="fake", base_url=stage.fake.url)
-        model = add_model(
-            session,
+    with stage.catalog() as rows:
+        provider = rows.provider("fake")
+        model = rows.model(
             provider,
             MODEL,
             input_price="0.25",
             output_price="1.25",
             cached_input_price="0.125",
         )
-        rule = add_rule(session, model)
-        key = add_user(session, "surface-user", tier=Tier.STARTER)
+        rule = rows.rule(model)
+        key = rows.user("surface-user", tier=Tier.STARTER)
     with stage.gateway() as gateway, client(gateway, key) as sdk:
         yield World(gateway, stage.fake, key, sdk, Prices.of(model), rule.id)
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.vocabulary import Tier
-from tests.e2e.catalog_rows import add_model, add_provider, add_user, post_chat
+from tests.e2e.catalog_rows import post_chat
 from tests.e2e.harness import GatewayProcess
 from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
@@ -35,19 +35,17 @@ def world(stage: Stage) -> Iterator[World]:
     fake = stage.fake
     redirecting = redirect(f"{fake.url}/chat/completions", status=307)
     with running_fake_upstream(default=redirecting) as hop:
-        with stage.catalog() as session:
-            hopping = add_provider(session, stage.secrets, slug="hop", base_url=hop.base_url)
-            direct = add_provider(session, stage.secrets, slug="direct", base_url=fake.url)
-            by_name = add_provider(
-                session,
-                stage.secrets,
-                slug="by-name",
+        with stage.catalog() as rows:
+            hopping = rows.provider("hop", base_url=hop.base_url)
+            direct = rows.provider("direct")
+            by_name = rows.provider(
+                "by-name",
                 base_url=fake.url.replace("127.0.0.1", "localhost"),
             )
-            add_model(session, hopping, "redirected")
-            add_model(session, direct, "backup")
-            add_model(session, by_name, "named")
-            key = add_user(session, "address-user", tier=Tier.PROFESSIONAL)
+            rows.model(hopping, "redirected")
+            rows.model(direct, "backup")
+            rows.model(by_name, "named")
+            key = rows.user("address-user", tier=Tier.PROFESSIONAL)
         with (
             stage.gateway(name="private") as private,
             stage.gateway({"PROVIDER_ADDRESSES": "public"}, name="public") as public,

@@ -14,10 +14,6 @@ import pytest
 
 from switchboard.services.users import create_user, issue_virtual_key
 from tests.e2e.catalog_rows import (
-    add_byok_key,
-    add_model,
-    add_provider,
-    add_rule,
     client,
     post_chat,
     user_message,
@@ -54,20 +50,16 @@ def world(stage: Stage) -> Iterator[World]:
         "KEY_CACHE_TTL_S": "60",
         "CATALOG_POLL_INTERVAL_S": str(POLL_INTERVAL_S),
     }
-    with stage.catalog() as session:
-        provider = add_provider(
-            session, stage.secrets, slug="rv", base_url=stage.fake.url, byok=True
-        )
-        add_rule(session, add_model(session, provider, MODEL))
-        session.commit()
+    with stage.catalog() as rows:
+        provider = rows.provider("rv", byok=True)
+        rows.rule(rows.model(provider, MODEL))
+        rows.session.commit()
         keys, key_ids = {}, {}
         for name in ("revoked", "kept", "deactivated", "own-key-user", "streaming"):
-            create_user(session, user_id=name)
-            issued = issue_virtual_key(session, user_id=name)
+            create_user(rows.session, user_id=name)
+            issued = issue_virtual_key(rows.session, user_id=name)
             keys[name], key_ids[name] = issued.key, issued.record.id
-        own = add_byok_key(
-            session, stage.secrets, user_id="own-key-user", provider=provider, secret=OWN_SECRET
-        )
+        own = rows.byok_key(user_id="own-key-user", provider=provider, secret=OWN_SECRET)
     with stage.gateway(env, name="a") as a, stage.gateway(env, name="b") as b:
         yield World(a, b, stage.fake, keys, key_ids, own.id)
 

@@ -20,16 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from switchboard.vocabulary import Tier
 from tests.e2e.catalog_rows import (
     Prices,
-    add_model,
-    add_provider,
-    add_user,
     client,
     post_chat,
 )
-from tests.e2e.harness import GatewayProcess
-from tests.e2e.stage import Stage
+from tests.e2e.stage import ServedWorld, Stage
 from tests.e2e.waiting import wait_for_usage_rows
-from tests.fake_upstream import FakeUpstream, Reply
+from tests.fake_upstream import Reply
 
 TIMEOUT_S = 0.8
 REPLIES: dict[str, Reply] = {
@@ -47,26 +43,20 @@ REPLIES: dict[str, Reply] = {
 
 
 @dataclass(frozen=True)
-class World:
-    gateway: GatewayProcess
-    fake: FakeUpstream
-    key: str
-    sdk: openai.OpenAI
+class World(ServedWorld):
     prices: dict[str, Prices]
 
 
 @pytest.fixture(scope="module")
 def world(stage: Stage) -> Iterator[World]:
     stage.script(REPLIES)
-    with stage.catalog() as session:
-        provider = add_provider(session, stage.secrets, slug="st", base_url=stage.fake.url)
+    with stage.catalog() as rows:
+        provider = rows.provider("st")
         prices = {
-            name: Prices.of(
-                add_model(session, provider, name, input_price="0.5", output_price="1.5")
-            )
+            name: Prices.of(rows.model(provider, name, input_price="0.5", output_price="1.5"))
             for name in REPLIES
         }
-        key = add_user(session, "stream-user", tier=Tier.STARTER)
+        key = rows.user("stream-user", tier=Tier.STARTER)
     env = {"REQUEST_TIMEOUT_S": str(TIMEOUT_S), "MAX_ATTEMPTS": "3"}
     with stage.gateway(env) as gateway, client(gateway, key) as sdk:
         yield World(gateway, stage.fake, key, sdk, prices)
@@ -127,11 +117,16 @@ def assert_billed_as_cut_short(
     assert row.cost_total_usd == world.prices[model].cost(prompt_tokens, completion_tokens)
 
 
-def stream_events(world: World, model: str) -> tuple[httpx.Response, list[str]]:
-    """A stream of `model` read whole with httpx: the response and its events' data."""
+def error_events(world: World, model: str) -> tuple[str, list[str]]:
+    """A stream of `model` read whole with httpx, which must be two chunks then an error event:
+    the body and its events' data."""
     body = {"model": model, "messages": [{"role": "user", "content": "S"}], "stream": True}
     response = post_chat(world.gateway, world.key, body)
-    return response, [line[len("data: ") :] for line in response.text.splitlines() if line]
+    events = [line[len("data: ") :] for line in response.text.splitlines() if line]
+    assert response.status_code == 200
+    assert len(events) == 3
+    assert events[-1].startswith('{"error":{"message":"The provider failed while answering')
+    return response.text, events
 
 
 def test_no_fallback_after_the_first_streamed_byte(
@@ -148,12 +143,9 @@ def test_no_fallback_after_the_first_streamed_byte(
 
 
 def test_a_broken_stream_ends_with_an_error_event_and_no_done(world: World) -> None:
-    response, events = stream_events(world, "breaks-stream")
+    text, _ = error_events(world, "breaks-stream")
 
-    assert response.status_code == 200
-    assert len(events) == 3
-    assert events[-1].startswith('{"error":{"message":"The provider failed while answering')
-    assert "[DONE]" not in response.text
+    assert "[DONE]" not in text
 
 
 def test_a_stream_ending_without_a_finish_reason_or_done_is_a_billed_failure(
@@ -170,14 +162,11 @@ def test_a_stream_ending_without_a_finish_reason_or_done_is_a_billed_failure(
 
 
 def test_a_truncated_stream_ends_with_an_error_event_and_no_done(world: World) -> None:
-    response, events = stream_events(world, "truncated-stream")
+    text, events = error_events(world, "truncated-stream")
 
-    assert response.status_code == 200
-    assert len(events) == 3
-    assert events[-1].startswith('{"error":{"message":"The provider failed while answering')
     assert "without a finish reason or [DONE]" in events[-1]
     assert "[DONE]" not in events[:-1]
-    assert "data: [DONE]" not in response.text
+    assert "data: [DONE]" not in text
 
 
 def test_a_stream_with_a_finish_reason_but_no_done_is_complete(

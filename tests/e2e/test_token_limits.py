@@ -18,27 +18,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.e2e.anthropic_world import claude_client, user
 from tests.e2e.catalog_rows import (
-    add_model,
-    add_provider,
-    add_rule,
-    add_user,
     client,
     user_message,
 )
-from tests.e2e.harness import GatewayProcess
-from tests.e2e.stage import Stage
+from tests.e2e.stage import ServedWorld, Stage
 from tests.e2e.waiting import wait_for_usage_rows
-from tests.fake_upstream import FakeUpstream
 
 SMALL, BIG = "small-output", "big-output"
 """Balanced models, SMALL first: (context window, output limit) 2000/1000 and 4000/2000."""
 
 
 @dataclass(frozen=True)
-class World:
-    gateway: GatewayProcess
-    fake: FakeUpstream
-    sdk: openai.OpenAI
+class World(ServedWorld):
     claude: anthropic.Anthropic
 
     def calls(self) -> int:
@@ -47,21 +38,21 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(stage: Stage) -> Iterator[World]:
-    with stage.catalog() as session:
-        provider = add_provider(session, stage.secrets, slug="limits", base_url=stage.fake.url)
+    with stage.catalog() as rows:
+        provider = rows.provider("limits")
         for priority, (name, context, output) in enumerate(
             [(SMALL, 2000, 1000), (BIG, 4000, 2000)], start=1
         ):
-            model = add_model(session, provider, name)
+            model = rows.model(provider, name)
             model.context_window, model.max_tokens = context, output
-            add_rule(session, model, priority=priority)
-        key = add_user(session, "limits-user")
+            rows.rule(model, priority=priority)
+        key = rows.user("limits-user")
     with (
         stage.gateway() as gateway,
         client(gateway, key) as sdk,
         claude_client(gateway, key) as claude,
     ):
-        yield World(gateway, stage.fake, sdk, claude)
+        yield World(gateway, stage.fake, key, sdk, claude)
 
 
 def too_large(value: int, limit: int) -> str:

@@ -20,12 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.vocabulary import Tier
 from tests.e2e.catalog_rows import (
-    add_byok_key,
-    add_model,
-    add_provider,
-    add_user,
     client,
     post_chat,
+    post_messages,
     user_message,
 )
 from tests.e2e.harness import GatewayProcess
@@ -62,21 +59,18 @@ class World:
 @pytest.fixture(scope="module")
 def world(stage: Stage) -> Iterator[World]:
     stage.script(REPLIES)
-    secrets, url = stage.secrets, stage.fake.url
-    with stage.catalog() as session:
-        system = add_provider(session, secrets, slug="leaky", base_url=url, api_key=SYSTEM_KEY)
-        own = add_provider(session, secrets, slug="leaky-own", base_url=url, byok=True)
+    with stage.catalog() as rows:
+        system = rows.provider("leaky", api_key=SYSTEM_KEY)
+        own = rows.provider("leaky-own", byok=True)
         for name in REPLIES:
-            add_model(session, system, name)
-        add_model(session, own, "own-echo-400")
-        keyless = add_provider(
-            session, secrets, slug="key-less", base_url=url, with_system_key=False
-        )
-        add_model(session, keyless, "needs-a-key")
+            rows.model(system, name)
+        rows.model(own, "own-echo-400")
+        keyless = rows.provider("key-less", with_system_key=False)
+        rows.model(keyless, "needs-a-key")
         stage.fake.set_default("own-echo-400", REPLIES["echo-400"])
-        system_user = add_user(session, "leak-system-user", tier=Tier.PROFESSIONAL)
-        byok_user = add_user(session, "leak-byok-user", tier=Tier.PROFESSIONAL)
-        add_byok_key(session, secrets, user_id="leak-byok-user", provider=own, secret=BYOK_KEY)
+        system_user = rows.user("leak-system-user", tier=Tier.PROFESSIONAL)
+        byok_user = rows.user("leak-byok-user", tier=Tier.PROFESSIONAL)
+        rows.byok_key(user_id="leak-byok-user", provider=own, secret=BYOK_KEY)
     env = {"COOLDOWN_FAILURES": "100", "REQUEST_TIMEOUT_S": "0.5"}
     with stage.gateway(env) as gateway:
         yield World(gateway, system_user, byok_user)
@@ -170,12 +164,8 @@ def test_a_stream_failing_with_a_key_echo_ends_with_a_scrubbed_error_event(
 def test_the_anthropic_surface_passes_a_key_echo_on_scrubbed(
     world: World, e2e_sessions: sessionmaker[Session]
 ) -> None:
-    response = httpx.post(
-        f"{world.gateway.base_url}/v1/messages",
-        headers={"x-api-key": world.system_user, "anthropic-version": "2023-06-01"},
-        json={"model": "echo-400", "max_tokens": 50, "messages": user_message()},
-        timeout=10,
-    )
+    body = {"model": "echo-400", "max_tokens": 50, "messages": user_message()}
+    response = post_messages(world.gateway, world.system_user, body)
 
     assert response.status_code == 400
     body = response.json()
@@ -261,12 +251,8 @@ def test_a_model_without_a_usable_key_names_the_variable_to_set(world: World) ->
 
 
 def test_a_timeout_is_a_timeout_error_on_the_anthropic_surface(world: World) -> None:
-    response = httpx.post(
-        f"{world.gateway.base_url}/v1/messages",
-        headers={"x-api-key": world.system_user, "anthropic-version": "2023-06-01"},
-        json={"model": "too-slow", "max_tokens": 50, "messages": user_message()},
-        timeout=10,
-    )
+    body = {"model": "too-slow", "max_tokens": 50, "messages": user_message()}
+    response = post_messages(world.gateway, world.system_user, body)
 
     assert response.status_code == 504
     assert response.json() == {
