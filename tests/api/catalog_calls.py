@@ -57,6 +57,15 @@ def add_rule(
     return response.json()  # type: ignore[no-any-return]
 
 
+def provider_health(
+    client: TestClient, headers: dict[str, str], provider_id: int
+) -> dict[str, Any]:
+    """A provider's health, probed now."""
+    response = client.get(f"{ADMIN}/providers/{provider_id}/health", headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
 def field_errors(response: Any) -> dict[str, str]:
     """A 422's messages by field name (the last part of each `loc`)."""
     assert response.status_code == 422, response.text

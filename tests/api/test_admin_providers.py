@@ -21,6 +21,7 @@ from tests.api.catalog_calls import (
     add_provider,
     add_rule,
     field_errors,
+    provider_health,
 )
 from tests.fake_upstream import Reply, closed_port_url, running_fake_upstream
 
@@ -245,12 +246,6 @@ def slow_is_degraded(app_settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-def _health(client: TestClient, headers: dict[str, str], provider_id: int) -> dict[str, object]:
-    response = client.get(f"{ADMIN}/providers/{provider_id}/health", headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
 def test_health_probes_the_provider_and_records_the_result(
     slow_is_degraded: TestClient, admin_headers: dict[str, str]
 ) -> None:
@@ -259,7 +254,7 @@ def test_health_probes_the_provider_and_records_the_result(
         provider = add_provider(
             client, admin_headers, "fake", base_url=upstream.base_url, api_key=KEY
         )
-        health = _health(client, admin_headers, provider["id"])
+        health = provider_health(client, admin_headers, provider["id"])
         assert health["health_status"] == "healthy" and health["models_found"] == 2
         assert health["health_error"] is None and isinstance(health["health_latency_ms"], int)
         assert upstream.received()[-1].authorization == f"Bearer {KEY}"
@@ -268,15 +263,15 @@ def test_health_probes_the_provider_and_records_the_result(
         assert stored["last_health_check_at"] == health["last_health_check_at"]
 
         upstream.set_default(LISTING, Reply(delay_s=0.5))
-        slow = _health(client, admin_headers, provider["id"])
+        slow = provider_health(client, admin_headers, provider["id"])
         assert slow["health_status"] == "degraded" and "slow" in str(slow["health_error"])
 
         upstream.set_default(LISTING, Reply(status=429, error_message=REFUSED))
-        assert _health(client, admin_headers, provider["id"])["health_status"] == "degraded"
+        assert provider_health(client, admin_headers, provider["id"])["health_status"] == "degraded"
 
         upstream.set_default(LISTING, Reply(status=401, error_message=REFUSED))
         # the fake echoes the key it got: only its mask may remain
-        refused = _health(client, admin_headers, provider["id"])
+        refused = provider_health(client, admin_headers, provider["id"])
         assert refused["health_status"] == "down" and MASK in str(refused["health_error"])
         assert (
             KEY not in str(refused)
@@ -285,7 +280,7 @@ def test_health_probes_the_provider_and_records_the_result(
         )
 
         upstream.set_default(LISTING, Reply(status=503, error_message=REFUSED))
-        assert _health(client, admin_headers, provider["id"])["health_status"] == "down"
+        assert provider_health(client, admin_headers, provider["id"])["health_status"] == "down"
 
 
 def test_health_of_unreachable_keyless_and_mock_providers(
@@ -294,19 +289,19 @@ def test_health_of_unreachable_keyless_and_mock_providers(
     closed = add_provider(
         client, admin_headers, "closed", base_url=closed_port_url(), auth_type="none"
     )
-    down = _health(client, admin_headers, closed["id"])
+    down = provider_health(client, admin_headers, closed["id"])
     assert down["health_status"] == "down" and "connection" in str(down["health_error"])
     keyless = add_provider(client, admin_headers, "keyless", base_url="https://example.invalid/v1")
-    unknown = _health(client, admin_headers, keyless["id"])
+    unknown = provider_health(client, admin_headers, keyless["id"])
     assert unknown["health_status"] == "unknown" and "no system API key" in str(
         unknown["health_error"]
     )
     mock = add_mock_provider(client, admin_headers)
-    assert _health(client, admin_headers, mock["id"])["health_status"] == "healthy"
+    assert provider_health(client, admin_headers, mock["id"])["health_status"] == "healthy"
     failing = add_mock_provider(client, admin_headers, "failing", config={"fail_status": 503})
-    assert _health(client, admin_headers, failing["id"])["health_status"] == "down"
+    assert provider_health(client, admin_headers, failing["id"])["health_status"] == "down"
     limited = add_mock_provider(client, admin_headers, "limited", config={"fail_status": 429})
-    assert _health(client, admin_headers, limited["id"])["health_status"] == "degraded"
+    assert provider_health(client, admin_headers, limited["id"])["health_status"] == "degraded"
     statuses = client.get(
         f"{ADMIN}/providers", headers=admin_headers, params={"health_status": "down"}
     ).json()

@@ -15,7 +15,7 @@ from switchboard.address_policy import ProviderAddresses
 from switchboard.api.app import create_app
 from switchboard.models import AuditLogEntry, LLMProvider
 from switchboard.settings import Settings
-from tests.api.catalog_calls import ADMIN, add_provider, field_errors
+from tests.api.catalog_calls import ADMIN, add_provider, field_errors, provider_health
 from tests.fake_upstream import json_reply, redirect, running_fake_upstream
 
 KEY = "sk-test-0123456789abcdefWXYZ"
@@ -138,12 +138,6 @@ def test_any_accepts_the_metadata_address(
 # At call time ---------------------------------------------------------------------------
 
 
-def _health(client: TestClient, headers: dict[str, str], provider_id: int) -> dict[str, object]:
-    response = client.get(f"{ADMIN}/providers/{provider_id}/health", headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
 def test_a_probe_does_not_follow_a_redirect(
     client: TestClient, admin_headers: dict[str, str]
 ) -> None:
@@ -152,7 +146,7 @@ def test_a_probe_does_not_follow_a_redirect(
         running_fake_upstream(default=redirect(f"{target.base_url}/models")) as hop,
     ):
         provider = add_provider(client, admin_headers, "hop", base_url=hop.base_url, api_key=KEY)
-        health = _health(client, admin_headers, provider["id"])
+        health = provider_health(client, admin_headers, provider["id"])
         assert [(r.method, r.path) for r in hop.received()] == [("GET", "/v1/models")]
         assert target.received() == []
     assert health["health_status"] == "down"
@@ -171,7 +165,7 @@ def test_a_probe_stores_a_short_excerpt_without_anything_key_shaped(
         provider = add_provider(
             client, admin_headers, "proxy", base_url=upstream.base_url, api_key=KEY
         )
-        health = _health(client, admin_headers, provider["id"])
+        health = provider_health(client, admin_headers, provider["id"])
     error = str(health["health_error"])
     assert health["health_status"] == "down" and len(error) <= 500
     assert error.startswith("server_error: proxy answered 500: proxy failed; its own key is sk-")
@@ -198,7 +192,7 @@ def test_under_public_a_stored_loopback_url_is_refused_when_probed(
             session.add(row)
             session.commit()
             provider_id = row.id
-        health = _health(public_client, admin_headers, provider_id)
+        health = provider_health(public_client, admin_headers, provider_id)
         assert upstream.received() == []
     error = str(health["health_error"])
     assert health["health_status"] == "down" and error.startswith("connection_error: local: ")
