@@ -67,6 +67,16 @@ def collect_text(stream: Iterable[ChatCompletionChunk], into: list[str]) -> None
         into.extend(choice.delta.content or "" for choice in chunk.choices)
 
 
+def streamed(world: World, model: str, content: str, **options: Any) -> tuple[str, httpx.Headers]:
+    """Stream `model` with the SDK to its end: the text and the response's headers."""
+    text: list[str] = []
+    with world.sdk.chat.completions.with_streaming_response.create(
+        model=model, messages=[{"role": "user", "content": content}], stream=True, **options
+    ) as response:
+        collect_text(response.parse(), text)
+    return "".join(text), response.headers
+
+
 @pytest.mark.parametrize(
     ("failing", "backup"),
     [("fails-500-stream", "backup-stream"), ("slow-to-stream", "backup-stream-timeout")],
@@ -74,20 +84,12 @@ def collect_text(stream: Iterable[ChatCompletionChunk], into: list[str]) -> None
 def test_a_stream_falls_back_before_its_first_byte(
     world: World, e2e_sessions: sessionmaker[Session], failing: str, backup: str
 ) -> None:
-    text: list[str] = []
-    with world.sdk.chat.completions.with_streaming_response.create(
-        model=failing,
-        messages=[{"role": "user", "content": "Stream"}],
-        stream=True,
-        extra_body={"models": [failing, backup]},
-    ) as response:
-        assert response.headers["x-switchboard-model"] == backup
-        assert response.headers["x-switchboard-attempts"] == "2"
-        request_id = response.headers["x-switchboard-request-id"]
-        collect_text(response.parse(), text)
+    text, headers = streamed(world, failing, "Stream", extra_body={"models": [failing, backup]})
 
-    assert "".join(text) == "Hello from the fake upstream."
-    (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
+    assert headers["x-switchboard-model"] == backup
+    assert headers["x-switchboard-attempts"] == "2"
+    assert text == "Hello from the fake upstream."
+    (row,) = wait_for_usage_rows(e2e_sessions, [headers["x-switchboard-request-id"]])
     assert (row.model_name, row.status_code, row.attempts) == (backup, 200, 2)
     assert (row.completion_tokens, row.usage_estimated) == (5, False)
 
@@ -172,15 +174,10 @@ def test_a_truncated_stream_ends_with_an_error_event_and_no_done(world: World) -
 def test_a_stream_with_a_finish_reason_but_no_done_is_complete(
     world: World, e2e_sessions: sessionmaker[Session]
 ) -> None:
-    text: list[str] = []
-    with world.sdk.chat.completions.with_streaming_response.create(
-        model="stream-without-done", messages=[{"role": "user", "content": "Hi"}], stream=True
-    ) as response:
-        request_id = response.headers["x-switchboard-request-id"]
-        collect_text(response.parse(), text)
+    text, headers = streamed(world, "stream-without-done", "Hi")
 
-    assert "".join(text) == "abcdefgh"
-    (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
+    assert text == "abcdefgh"
+    (row,) = wait_for_usage_rows(e2e_sessions, [headers["x-switchboard-request-id"]])
     assert (row.status_code, row.error_type) == (200, None)
     assert (row.completion_tokens, row.usage_estimated) == (5, False)
 
@@ -224,13 +221,8 @@ def test_a_client_hanging_up_mid_stream_cancels_the_upstream_and_is_billed(
 def test_a_stream_longer_than_the_request_timeout_is_not_cut_while_chunks_flow(
     world: World, e2e_sessions: sessionmaker[Session]
 ) -> None:
-    text: list[str] = []
-    with world.sdk.chat.completions.with_streaming_response.create(
-        model="long-stream", messages=[{"role": "user", "content": "Count"}], stream=True
-    ) as response:
-        request_id = response.headers["x-switchboard-request-id"]
-        collect_text(response.parse(), text)
+    text, headers = streamed(world, "long-stream", "Count")
 
-    assert "".join(text) == "0123456789"  # 10 chunks 0.15 s apart: longer than the timeout
-    (row,) = wait_for_usage_rows(e2e_sessions, [request_id])
+    assert text == "0123456789"  # 10 chunks 0.15 s apart: longer than the timeout
+    (row,) = wait_for_usage_rows(e2e_sessions, [headers["x-switchboard-request-id"]])
     assert (row.status_code, row.error_type) == (200, None)

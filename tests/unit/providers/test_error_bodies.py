@@ -22,13 +22,7 @@ def failure_for(status: int, body: bytes, content_type: str) -> UpstreamError:
 
     async def main() -> UpstreamError:
         async with fake.serving(), aiohttp.ClientSession() as session:
-            upstream = Upstream(
-                provider_slug="big",
-                base_url=fake.base_url,
-                model="m",
-                api_key=None,
-                auth_type=AuthType.NONE,
-            )
+            upstream = Upstream("big", fake.base_url, "m", None, AuthType.NONE)
             try:
                 await OpenAICompatAdapter().complete(session, upstream, BODY)
             except UpstreamError as error:

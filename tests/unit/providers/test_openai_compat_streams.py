@@ -53,16 +53,8 @@ def stream_from(body: bytes) -> tuple[list[dict[str, Any]], UpstreamError | None
 
     async def main() -> UpstreamError | None:
         async with fake.serving(), aiohttp.ClientSession() as session:
-            upstream = Upstream(
-                provider_slug="vllm",
-                base_url=fake.base_url,
-                model="m",
-                api_key=None,
-                auth_type=AuthType.NONE,
-                config={},
-                connect_timeout_s=2.0,
-                timeout_s=10.0,
-            )
+            timeouts = {"connect_timeout_s": 2.0, "timeout_s": 10.0}
+            upstream = Upstream("vllm", fake.base_url, "m", None, AuthType.NONE, **timeouts)
             try:
                 async for piece in OpenAICompatAdapter().stream(session, upstream, BODY):
                     received.append(piece)
