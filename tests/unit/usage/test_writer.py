@@ -47,6 +47,12 @@ def stored_ids(sessions: sessionmaker[Session]) -> list[str]:
         return list(session.scalars(select(LLMUsageLog.request_id).order_by(LLMUsageLog.id)))
 
 
+def stored_row(sessions: sessionmaker[Session], request_id: str) -> LLMUsageLog:
+    with sessions() as session:
+        query = select(LLMUsageLog).where(LLMUsageLog.request_id == request_id)
+        return session.scalars(query).one()
+
+
 def row_count(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
         return session.scalar(select(func.count()).select_from(LLMUsageLog)) or 0
@@ -431,11 +437,7 @@ def test_a_record_whose_key_was_deleted_meanwhile_is_stored_and_holds_nothing_ba
     writer.drain()
 
     assert stored_ids(session_factory) == ["req_00000001", "req_00000002"]
-    with session_factory() as session:
-        row = session.scalars(
-            select(LLMUsageLog).where(LLMUsageLog.request_id == "req_00000001")
-        ).one()
-        assert row.virtual_key_id is None
+    assert stored_row(session_factory, "req_00000001").virtual_key_id is None
     assert spool.sealed_segments() == []
 
 
@@ -451,12 +453,9 @@ def test_text_longer_than_its_column_is_stored_cut_and_holds_nothing_back(
     writer.drain()
 
     assert stored_ids(session_factory) == ["req_00000001", "req_00000002"]
-    with session_factory() as session:
-        row = session.scalars(
-            select(LLMUsageLog).where(LLMUsageLog.request_id == "req_00000001")
-        ).one()
-        assert row.task_type == "t" * 50
-        assert row.user_agent == "a" * 500
+    row = stored_row(session_factory, "req_00000001")
+    assert row.task_type == "t" * 50
+    assert row.user_agent == "a" * 500
 
 
 def test_a_segment_the_database_refuses_stays_spooled_and_holds_nothing_back(
