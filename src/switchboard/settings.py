@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # {"free": {"requests_per_minute": 20, "budget_usd": "5"}, …} (`limit_fields.LimitFields`).
     redis_url: str | None = None
     redis_key_prefix: str = "switchboard:"
-    redis_timeout_s: float = Field(default=0.25, gt=0)
+    redis_timeout_s: float = Field(default=1.0, gt=0)
     limits_when_redis_down: Annotated[WhenRedisDown, BeforeValidator(_lower)] = WhenRedisDown.OPEN
     tier_limits: dict[Tier, LimitFields] = Field(default_factory=dict)
     limits_output_tokens_cap: int = Field(default=4096, ge=1)

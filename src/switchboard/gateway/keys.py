@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from switchboard._types import utcnow
 from switchboard.errors import InvalidKeyError, KeyStoreUnavailableError, SecretDecryptionError
 from switchboard.limits import NO_LIMITS, Allowance, to_units
-from switchboard.models import User, UserAPIKey, VirtualKey
+from switchboard.models import TierLimit, User, UserAPIKey, VirtualKey
 from switchboard.secrets import SecretManager, hash_virtual_key
-from switchboard.vocabulary import PowerLevel, Tier
+from switchboard.vocabulary import BudgetPeriod, PowerLevel, Tier
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ class Principal:
     user_limits: Allowance = NO_LIMITS
     """The user's own budget and limits (a tier's defaults apply where they set none)."""
     key_limits: Allowance = NO_LIMITS
+    tier_limits: Allowance | None = None
+    """The tier's limits as stored through the admin API; None: `TIER_LIMITS`'s."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,7 @@ class KeyCache:
                 .join(User, User.id == VirtualKey.user_id)
                 .where(VirtualKey.key_hash == digest)
             ).first()
+            tier_row = session.get(TierLimit, row[1].tier) if row is not None else None
         if row is None:
             return None
         key, user = row
@@ -213,6 +216,8 @@ class KeyCache:
             key_id=key.id,
             expires_at=key.expires_at,
             user_limits=_user_limits(user),
+            key_limits=_key_limits(key),
+            tier_limits=_tier_limits(tier_row),
         )
 
     def _load_byok(self, user_id: str) -> dict[int, ByokKey]:
@@ -242,4 +247,35 @@ class KeyCache:
 
 def _user_limits(user: User) -> Allowance:
     budget = user.monthly_budget_usd
-    return Allowance(budget_units=to_units(budget) if budget is not None else None)
+    return Allowance(
+        requests_per_minute=user.requests_per_minute,
+        tokens_per_minute=user.tokens_per_minute,
+        max_concurrent_requests=user.max_concurrent_requests,
+        budget_units=to_units(budget) if budget is not None else None,
+        budget_period=BudgetPeriod.MONTHLY,
+        budget_include_byok=user.budget_include_byok,
+    )
+
+
+def _key_limits(key: VirtualKey | TierLimit) -> Allowance:
+    budget = key.budget_usd
+    return Allowance(
+        requests_per_minute=key.requests_per_minute,
+        tokens_per_minute=key.tokens_per_minute,
+        max_concurrent_requests=key.max_concurrent_requests,
+        budget_units=to_units(budget) if budget is not None else None,
+        budget_period=_period(key.budget_period),
+        budget_include_byok=bool(key.budget_include_byok),
+    )
+
+
+def _tier_limits(row: TierLimit | None) -> Allowance | None:
+    return _key_limits(row) if row is not None else None
+
+
+def _period(value: str | None) -> BudgetPeriod:
+    try:
+        return BudgetPeriod(value or BudgetPeriod.MONTHLY)
+    except ValueError:
+        log.error("unknown budget period %r; monthly used", value)
+        return BudgetPeriod.MONTHLY

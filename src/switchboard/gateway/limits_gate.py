@@ -100,7 +100,7 @@ class LimitsGate:
         return resolve(
             user_id=principal.user_id,
             key_id=principal.key_id,
-            tier=self.tiers.get(principal.tier, NO_LIMITS),
+            tier=principal.tier_limits or self.tiers.get(principal.tier, NO_LIMITS),
             user=principal.user_limits,
             key=principal.key_limits,
         )

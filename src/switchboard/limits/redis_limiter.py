@@ -43,17 +43,24 @@ ACCOUNT_KEPT = timedelta(days=2)
 just ended); then Redis expires them."""
 
 
-def connect(url: str, *, timeout_s: float, max_connections: int = 64) -> aioredis.Redis:
-    """A client that never waits longer than `timeout_s` for a connection or an answer, and
-    never retries on its own. At most `max_connections` (a request beyond them waits for one
-    to be free, within the timeout: one script takes well under a millisecond)."""
+POOL_WAIT_FACTOR = 5
+
+
+def connect(url: str, *, timeout_s: float, max_connections: int = 128) -> aioredis.Redis:
+    """A client that never waits longer than `timeout_s` to connect or for an answer, and
+    retries only a broken connection, once. It keeps at most `max_connections`: a request
+    beyond them waits for one to be free (one script takes well under a millisecond) for
+    up to `POOL_WAIT_FACTOR` × `timeout_s`, since under load that wait is the event loop's
+    own queue, not Redis being away."""
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
-        timeout=timeout_s,
+        timeout=timeout_s * POOL_WAIT_FACTOR,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 0),
+        # One immediate retry on a broken connection (a Redis that restarted has closed the
+        # pooled ones: the retry opens a new one), none on a timeout.
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         health_check_interval=0,
     )
     return aioredis.Redis.from_pool(pool)

@@ -6,7 +6,7 @@ levels and the like are stored as plain strings (the spec's code passes strings)
 where they are read. Timestamps are UTC; money is NUMERIC (see `_types`).
 """
 
-from switchboard.models.accounts import User, UserAPIKey, VirtualKey
+from switchboard.models.accounts import TierLimit, User, UserAPIKey, VirtualKey
 from switchboard.models.base import Base
 from switchboard.models.catalog import (
     LLMModel,
@@ -30,6 +30,7 @@ __all__ = [
     "LLMUsageHourlyModel",
     "LLMUsageLog",
     "Lease",
+    "TierLimit",
     "User",
     "UserAPIKey",
     "VirtualKey",

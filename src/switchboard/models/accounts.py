@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from switchboard._types import Money, UTCDateTime
@@ -42,7 +42,16 @@ class UserAPIKey(Base):
     provider: Mapped[LLMProvider] = relationship()
 
 
-class User(Base):
+class LimitColumns:
+    """Rate limits a user, a key or a tier may set (NULL: not set; `limits.policy` says which
+    applies)."""
+
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    tokens_per_minute: Mapped[int | None] = mapped_column(Integer)
+    max_concurrent_requests: Mapped[int | None] = mapped_column(Integer)
+
+
+class User(LimitColumns, Base):
     """A user of the gateway: whose requests, at which tier, within which budget."""
 
     __tablename__ = "llm_users"
@@ -52,6 +61,8 @@ class User(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
     monthly_budget_usd: Mapped[Decimal | None] = mapped_column(Money)
+    budget_include_byok: Mapped[bool] = flag(False)
+    """Whether spend on the user's own provider keys counts towards the monthly budget."""
     default_power_level: Mapped[str | None] = mapped_column(String(20))
     is_active: Mapped[bool] = flag(True)
     created_at: Mapped[datetime] = created()
@@ -60,8 +71,9 @@ class User(Base):
     virtual_keys: Mapped[list[VirtualKey]] = relationship(back_populates="user")
 
 
-class VirtualKey(Base):
-    """A gateway key (`sk-sb-…`) issued to a user. Only its SHA-256 hash is stored."""
+class VirtualKey(LimitColumns, Base):
+    """A gateway key (`sk-sb-…`) issued to a user. Only its SHA-256 hash is stored. It may
+    have a budget of its own (per day, week or month) and rate limits of its own."""
 
     __tablename__ = "llm_virtual_keys"
 
@@ -74,8 +86,24 @@ class VirtualKey(Base):
     key_prefix: Mapped[str] = mapped_column(String(16), nullable=False)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     is_revoked: Mapped[bool] = flag(False)
+    budget_usd: Mapped[Decimal | None] = mapped_column(Money)
+    budget_period: Mapped[str | None] = mapped_column(String(10))
+    budget_include_byok: Mapped[bool] = flag(False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = created()
 
     user: Mapped[User] = relationship(back_populates="virtual_keys")
+
+
+class TierLimit(LimitColumns, Base):
+    """A tier's default limits, set through the admin API (over `TIER_LIMITS`, field by field):
+    rate limits per user, concurrent requests per key, and a budget per user."""
+
+    __tablename__ = "llm_tier_limits"
+
+    tier: Mapped[str] = mapped_column(String(20), primary_key=True)
+    budget_usd: Mapped[Decimal | None] = mapped_column(Money)
+    budget_period: Mapped[str | None] = mapped_column(String(10))
+    budget_include_byok: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = updated()

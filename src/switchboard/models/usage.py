@@ -24,6 +24,7 @@ class LLMUsageLog(Base):
         Index("ix_llm_usage_logs_user_created", "user_id", "created_at"),
         Index("ix_llm_usage_logs_model_created", "model_id", "created_at"),
         Index("ix_llm_usage_logs_created_at", "created_at"),
+        Index("ix_llm_usage_logs_key_created", "virtual_key_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
