@@ -8,7 +8,6 @@ catalog through the same engine.
 
 from __future__ import annotations
 
-import os
 import random
 from decimal import Decimal
 from typing import Any, NamedTuple, TypedDict, Unpack
@@ -16,13 +15,9 @@ from typing import Any, NamedTuple, TypedDict, Unpack
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.catalog.loader import (
-    environment_key,
-    load_byok_providers,
-    load_snapshot,
-    price_ceilings,
-)
+from switchboard.catalog.loader import load_byok_providers, load_snapshot, price_ceilings
 from switchboard.catalog.snapshot import CatalogSnapshot
+from switchboard.catalog.system_keys import system_key
 from switchboard.models import LLMModel, LLMProvider, UserAPIKey
 from switchboard.pricing import CostBreakdown, as_price, tiers_from_json
 from switchboard.pricing import calculate_cost as _calculate_cost
@@ -34,7 +29,7 @@ from switchboard.routing import (
     explain_route,
     plan_route,
 )
-from switchboard.secrets import SecretManager, get_secret_manager
+from switchboard.secrets import SecretManager, configured_secret_manager, get_secret_manager
 from switchboard.settings import Settings
 from switchboard.usage import UsageRecord, write_records
 from switchboard.vocabulary import KeySource
@@ -84,7 +79,11 @@ class LLMRoutingEngine:
     @property
     def snapshot(self) -> CatalogSnapshot:
         if self._snapshot is None:
-            self._snapshot = load_snapshot(self.db, ceilings=price_ceilings(self.settings))
+            self._snapshot = load_snapshot(
+                self.db,
+                ceilings=price_ceilings(self.settings),
+                environ=self.settings.provider_key_environment(),
+            )
         return self._snapshot
 
     def refresh(self) -> None:
@@ -244,11 +243,19 @@ class LLMRoutingEngine:
         return self._decrypt(row.encrypted_api_key) if row is not None else None
 
     def _system_key(self, provider: LLMProvider) -> str | None:
-        if provider.encrypted_api_key:
-            return self._decrypt(provider.encrypted_api_key)
-        return environment_key(provider.provider_slug, provider.config, os.environ)
+        return system_key(
+            provider,
+            secrets=self._secret_manager(),
+            environ=self.settings.provider_key_environment(),
+        )
 
     def _decrypt(self, encrypted_value: str) -> str:
+        return (self._secret_manager() or get_secret_manager(self.settings)).decrypt_secret(
+            encrypted_value
+        )
+
+    def _secret_manager(self) -> SecretManager | None:
+        """Built when first needed: a caller who never reads a key needs no ENCRYPTION_KEY."""
         if self._secrets is None:
-            self._secrets = get_secret_manager(self.settings)
-        return self._secrets.decrypt_secret(encrypted_value)
+            self._secrets = configured_secret_manager(self.settings)
+        return self._secrets

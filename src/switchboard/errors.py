@@ -4,7 +4,10 @@ SwitchboardError
 ├── ConfigurationError        a setting is missing or malformed (names the variable)
 ├── SecretError
 │   └── SecretDecryptionError  no configured key opens a stored secret
-└── NotFoundError             a named user, provider or model does not exist
+├── NotFoundError             a named user, provider or model does not exist
+├── MissingKeyError           no virtual key was sent
+├── InvalidKeyError           the virtual key is unknown, revoked or expired
+└── KeyStoreUnavailableError  the key cannot be checked now
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ class SecretDecryptionError(SecretError):
 
 class NotFoundError(SwitchboardError):
     """A user, provider, model or key named by the caller does not exist."""
+
+
+class MissingKeyError(SwitchboardError):
+    """The request carries no virtual key (in `Authorization: Bearer` or `x-api-key`)."""
 
 
 class InvalidKeyError(SwitchboardError):

@@ -102,6 +102,14 @@ class SecretManager:
             ) from None
 
 
+def configured_secret_manager(settings: Settings) -> SecretManager | None:
+    """The secret manager for ENCRYPTION_KEY, or None when it is not set (a malformed value is
+    a ConfigurationError). Each entry point builds it once: the gateway holds it, each command
+    of the command line builds its own."""
+    key = settings.encryption_key
+    return SecretManager.from_value(key.get_secret_value()) if key is not None else None
+
+
 def get_secret_manager(settings: Settings | None = None) -> SecretManager:
     """The secret manager for the given settings, or for the environment (and `.env`) when none."""
     key = (settings or Settings()).encryption_key

@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.api.app import create_app
 from switchboard.catalog.loader import load_snapshot
-from switchboard.gateway.health_checker import LEASE_NAME, HealthChecker, HealthReport
+from switchboard.gateway.database_work import DatabaseWork
+from switchboard.gateway.health_loop import LEASE_NAME, HealthCheckLoop
+from switchboard.gateway.health_probe import HealthProbe, HealthReport
+from switchboard.gateway.job_lease import JobLease
 from switchboard.models import Lease, LLMModel, LLMProvider, LLMRoutingRule
 from switchboard.providers import AdapterRegistry
 from switchboard.routing import RouteRequest, plan_route
@@ -59,27 +62,37 @@ def run_with_checkers(
     session_factory: sessionmaker[Session],
     settings: Settings,
     count: int,
-    body: Callable[[list[HealthChecker]], Any],
+    body: Callable[[list[HealthCheckLoop]], Any],
     clock: Callable[[], datetime] | None = None,
-    checker_class: type[HealthChecker] = HealthChecker,
+    lease_class: type[JobLease] = JobLease,
 ) -> Any:
-    """Run `body(checkers)` (a coroutine function) with `count` checkers on one database, as
-    `count` replicas would be."""
+    """Run `body(checkers)` (a coroutine function) with `count` health check loops on one
+    database, as `count` replicas would be."""
+
+    def make_loop(http: aiohttp.ClientSession, n: int) -> HealthCheckLoop:
+        timing: dict[str, Any] = {"clock": clock} if clock else {}
+        work = DatabaseWork()
+        probe = HealthProbe(
+            session_factory,
+            settings,
+            secrets=None,
+            adapters=AdapterRegistry(),
+            http=http,
+            work=work,
+            **timing,
+        )
+        lease = lease_class(
+            session_factory,
+            name=LEASE_NAME,
+            duration_s=settings.health_check_interval_s,
+            holder=f"replica-{n}",
+            **timing,
+        )
+        return HealthCheckLoop(probe, lease, work=work, **timing)
 
     async def main() -> Any:
         async with aiohttp.ClientSession() as http:
-            checkers = [
-                checker_class(
-                    session_factory,
-                    settings,
-                    secrets=None,
-                    adapters=AdapterRegistry(),
-                    http=http,
-                    holder=f"replica-{n}",
-                    **({"clock": clock} if clock else {}),
-                )
-                for n in range(count)
-            ]
+            checkers = [make_loop(http, n) for n in range(count)]
             try:
                 return await body(checkers)
             finally:
@@ -95,15 +108,15 @@ def test_the_lease_has_one_holder_per_interval(
     clock = Clock()
     settings = settings_for(database_url, health_check_interval_s=60)
 
-    async def body(checkers: list[HealthChecker]) -> None:
-        first, second = checkers
-        assert first.take_lease() == (True, START + timedelta(seconds=60))
-        assert second.take_lease() == (False, START + timedelta(seconds=60))
+    async def body(checkers: list[HealthCheckLoop]) -> None:
+        first, second = (checker.lease for checker in checkers)
+        assert first.take() == (True, START + timedelta(seconds=60))
+        assert second.take() == (False, START + timedelta(seconds=60))
         clock.advance(59)
-        assert first.take_lease()[0] is False  # held until it runs out, by its holder too
+        assert first.take()[0] is False  # held until it runs out, by its holder too
         clock.advance(1)
-        assert second.take_lease() == (True, START + timedelta(seconds=120))
-        assert first.take_lease() == (False, START + timedelta(seconds=120))
+        assert second.take() == (True, START + timedelta(seconds=120))
+        assert first.take() == (False, START + timedelta(seconds=120))
 
     run_with_checkers(session_factory, settings, 2, body, clock)
     with session_factory() as session:
@@ -124,7 +137,7 @@ def test_of_two_checkers_only_one_probes_per_interval(
             off.one().is_active = False
             session.commit()
 
-        async def body(checkers: list[HealthChecker]) -> list[list[HealthReport] | None]:
+        async def body(checkers: list[HealthCheckLoop]) -> list[list[HealthReport] | None]:
             first, second = checkers
             rounds = [await first.run_once(), await second.run_once()]
             clock.advance(30)
@@ -148,9 +161,9 @@ def test_background_checkers_probe_at_most_once_per_interval(
     settings = settings_for(database_url, health_check_interval_s=interval)
     rounds: list[tuple[str, datetime]] = []
 
-    class Recording(HealthChecker):
-        def take_lease(self) -> tuple[bool, datetime]:
-            taken, until = super().take_lease()
+    class Recording(JobLease):
+        def take(self) -> tuple[bool, datetime]:
+            taken, until = super().take()
             if taken:
                 rounds.append((self.holder, until - timedelta(seconds=interval)))
             return taken, until
@@ -158,12 +171,12 @@ def test_background_checkers_probe_at_most_once_per_interval(
     with running_fake_upstream() as upstream:
         provider_id = add_provider(session_factory, "fake", upstream.base_url)
 
-        async def body(checkers: list[HealthChecker]) -> None:
+        async def body(checkers: list[HealthCheckLoop]) -> None:
             for checker in checkers:
                 checker.start()
             await asyncio.sleep(2.3)
 
-        run_with_checkers(session_factory, settings, 3, body, checker_class=Recording)
+        run_with_checkers(session_factory, settings, 3, body, lease_class=Recording)
     starts = sorted(start for _, start in rounds)
     gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(starts)]
     assert 3 <= len(rounds) <= 6, rounds
@@ -203,8 +216,8 @@ def test_the_result_is_stored_and_routing_tries_a_down_provider_last(
 
         before = stored()
 
-        async def check(checkers: list[HealthChecker]) -> list[HealthReport]:
-            return await checkers[0].check_all()
+        async def check(checkers: list[HealthCheckLoop]) -> list[HealthReport]:
+            return await checkers[0].probe.check_all()
 
         reports = run_with_checkers(session_factory, settings, 1, check)
         first = stored()
@@ -219,7 +232,7 @@ def test_the_result_is_stored_and_routing_tries_a_down_provider_last(
     # ... but a check that changes nothing routing reads leaves it, and only notes the time.
     assert second[up][1] == first[up][1] and second[up][2] != first[up][2]
     with session_factory() as session:
-        snapshot = load_snapshot(session, ceilings={})
+        snapshot = load_snapshot(session, ceilings={}, environ={})
     request = RouteRequest(user_tier=Tier.FREE, power_level=PowerLevel.BALANCED)
     plan = plan_route(snapshot, request)
     assert [c.provider.slug for c in plan.candidates] == ["up", "down"]
@@ -231,7 +244,7 @@ def test_an_interval_of_zero_turns_the_checker_off(
 ) -> None:
     settings = settings_for(database_url, health_check_interval_s=0)
 
-    async def body(checkers: list[HealthChecker]) -> set[str]:
+    async def body(checkers: list[HealthCheckLoop]) -> set[str]:
         checkers[0].start()
         return {task.get_name() for task in asyncio.all_tasks()}
 

@@ -29,7 +29,6 @@ from switchboard.db import open_database
 from switchboard.gateway.service import Gateway
 from switchboard.providers import AdapterRegistry
 from switchboard.providers.client import provider_client
-from switchboard.secrets import SecretManager
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,13 +49,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sessions = open_database(settings.database_url, migrate=False)
-        secrets = (
-            SecretManager.from_value(settings.encryption_key.get_secret_value())
-            if settings.encryption_key is not None
-            else None
-        )
         async with provider_client(settings.provider_addresses) as http:
-            gateway = Gateway(settings, sessions, secrets=secrets, http=http, adapters=adapters)
+            gateway = Gateway(settings, sessions, http=http, adapters=adapters)
             await gateway.start()
             app.state.gateway = gateway
             if freeze_heap:
@@ -92,6 +86,14 @@ def create_app(
     )
     app.include_router(byok.byok_router(byok_keys.router, byok_usage.router))
 
+    _answer_errors(app)
+    app.hot_routes = find_hot_routes(app, HOT_PATHS)
+    return app
+
+
+def _answer_errors(app: FastAPI) -> None:
+    """An `ApiError`, and anything unexpected, in the format of the surface it happened on."""
+
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> Response:
         return render(request, error)
@@ -100,9 +102,6 @@ def create_app(
     async def unexpected(request: Request, error: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path)
         return render(request, ApiError(500, "Internal error.", code="internal_error"))
-
-    app.hot_routes = find_hot_routes(app, HOT_PATHS)
-    return app
 
 
 SWITCH_INTERVAL_S = 0.0005

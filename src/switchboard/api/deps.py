@@ -1,25 +1,33 @@
-"""FastAPI dependencies shared by the admin and BYOK APIs: a database session, the caller."""
+"""FastAPI dependencies shared by the admin and BYOK APIs: the gateway, a database session,
+the caller."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
-from switchboard.api.http import bearer_token
-from switchboard.errors import InvalidKeyError, KeyStoreUnavailableError
+from switchboard.api.http import authenticate, bearer_token
+from switchboard.errors import InvalidKeyError, KeyStoreUnavailableError, MissingKeyError
 from switchboard.gateway.keys import Principal
 from switchboard.gateway.service import Gateway
 
 ADMIN_ACTOR = "admin"
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def get_gateway(request: Request) -> Gateway:
+    """The app's gateway (made in its lifespan): settings, sessions, caches, adapters."""
+    return cast(Gateway, request.app.state.gateway)
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+def get_session(gateway: GatewayDep) -> Iterator[Session]:
     """A session for one request; sync endpoints run in FastAPI's thread pool."""
-    gateway: Gateway = request.app.state.gateway
     with gateway.sessions() as session:
         yield session
 
@@ -27,9 +35,8 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def require_admin(request: Request) -> str:
+def require_admin(request: Request, gateway: GatewayDep) -> str:
     """The admin token, compared in constant time. Returns the actor name for the audit log."""
-    gateway: Gateway = request.app.state.gateway
     configured = gateway.settings.admin_token
     if configured is None or not configured.get_secret_value():
         raise HTTPException(
@@ -53,18 +60,14 @@ def require_admin(request: Request) -> str:
 AdminDep = Annotated[str, Depends(require_admin)]
 
 
-async def require_user(request: Request) -> Principal:
+async def require_user(request: Request, gateway: GatewayDep) -> Principal:
     """The gateway user whose virtual key authenticates this request (BYOK API)."""
-    gateway: Gateway = request.app.state.gateway
-    token = bearer_token(request)
-    if token is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "Missing API key: send `Authorization: Bearer sk-sb-…`.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
     try:
-        return await gateway.keys.authenticate(token)
+        return await authenticate(request, gateway)
+    except MissingKeyError as error:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, str(error), headers={"WWW-Authenticate": "Bearer"}
+        ) from None
     except InvalidKeyError:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "Invalid, revoked or expired API key."

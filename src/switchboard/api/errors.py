@@ -15,7 +15,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
-from switchboard.errors import InvalidKeyError, KeyStoreUnavailableError
+from switchboard.errors import InvalidKeyError, KeyStoreUnavailableError, MissingKeyError
 from switchboard.gateway.executor import AllFailedError, CallerFaultError, NoRouteError
 from switchboard.gateway.token_limits import TokenLimitError
 from switchboard.providers.anthropic_surface import anthropic_error_body
@@ -71,6 +71,8 @@ def to_api_error(error: BaseException) -> ApiError:
     """The answer for any exception the gateway raised while serving a request."""
     if isinstance(error, ApiError):
         return error
+    if isinstance(error, MissingKeyError):
+        return ApiError(401, str(error), code="missing_api_key")
     if isinstance(error, InvalidKeyError):
         return ApiError(401, "Invalid, revoked or expired API key.", code="invalid_api_key")
     if isinstance(error, KeyStoreUnavailableError):

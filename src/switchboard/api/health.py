@@ -3,12 +3,10 @@ loaded and database reachable; otherwise 503 `degraded`, while it keeps serving 
 
 from __future__ import annotations
 
-import asyncio
-
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from switchboard.gateway.service import Gateway
+from switchboard.api.deps import GatewayDep
 
 router = APIRouter(tags=["health"])
 
@@ -19,15 +17,13 @@ async def live() -> dict[str, str]:
 
 
 @router.get("/health/ready", summary="The gateway can serve: catalog loaded, database reachable")
-async def ready(request: Request) -> JSONResponse:
-    gateway: Gateway = request.app.state.gateway
-    view = gateway.catalog.view
-    database_ok = await asyncio.to_thread(gateway.check_database)
+async def ready(gateway: GatewayDep) -> JSONResponse:
+    readiness = await gateway.readiness()
     body = {
-        "status": "ready" if view is not None and database_ok else "degraded",
-        "catalog_version": view.snapshot.version if view is not None else None,
-        "database": "ok" if database_ok else "unreachable",
-        "usage_writer": gateway.writer.last_error or "ok",
-        "usage_spool_segments": len(gateway.spool.sealed_segments()),
+        "status": "ready" if readiness.database_ok else "degraded",
+        "catalog_version": readiness.catalog_version,
+        "database": "ok" if readiness.database_ok else "unreachable",
+        "usage_writer": readiness.usage_writer_error or "ok",
+        "usage_spool_segments": readiness.spool_segments,
     }
-    return JSONResponse(body, status_code=200 if body["status"] == "ready" else 503)
+    return JSONResponse(body, status_code=200 if readiness.database_ok else 503)

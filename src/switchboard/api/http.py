@@ -1,4 +1,5 @@
-"""Reading a gateway request: its metadata, its key, its JSON body (bounded in size)."""
+"""Reading a gateway request: its metadata, its key and whose it is, its JSON body (bounded in
+size)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import orjson
 from fastapi import Request
 
 from switchboard.api.errors import ApiError
+from switchboard.errors import MissingKeyError
+from switchboard.gateway.keys import Principal
+from switchboard.gateway.service import Gateway
 from switchboard.gateway.usage_records import RequestMeta
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -48,6 +52,17 @@ def bearer_token(request: Request) -> str | None:
     if len(offered) > 1:
         raise _conflicting_keys([name for names in offered.values() for name in names])
     return next(iter(offered), None)
+
+
+async def authenticate(request: Request, gateway: Gateway) -> Principal:
+    """Whose virtual key the request carries: every surface (the gateway's, the models list,
+    the BYOK API) authenticates its callers here, and renders the errors in its own format.
+    MissingKeyError for no key, the 400 ApiError of `bearer_token` for two different ones,
+    and the gateway's InvalidKeyError and KeyStoreUnavailableError."""
+    token = bearer_token(request)
+    if token is None:
+        raise MissingKeyError("Missing API key: send `Authorization: Bearer sk-sb-…`.")
+    return await gateway.authenticate(token)
 
 
 _KEY_HEADERS = {"authorization": "Authorization", "x-api-key": "x-api-key"}

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from switchboard.api.errors import ApiError, render, to_api_error
 from switchboard.api.http import (
-    bearer_token,
+    authenticate,
     client_request_id,
     header_value,
     read_json_object,
@@ -26,7 +26,8 @@ from switchboard.api.rate_limits import rate_limit_headers, refused, unavailable
 from switchboard.api.streaming import EventStreamResponse
 from switchboard.gateway.executor import Served
 from switchboard.gateway.keys import Principal
-from switchboard.gateway.service import Gateway, StreamSession
+from switchboard.gateway.service import Gateway
+from switchboard.gateway.stream_session import StreamSession
 from switchboard.gateway.usage_records import RequestMeta, Route, failure_record
 from switchboard.limits import LimitRefusedError, LimitsUnavailableError
 from switchboard.providers.base import JSON
@@ -48,8 +49,8 @@ class Surface:
 
 
 async def serve(request: Request, surface: Surface) -> Response:
-    gateway: Gateway = request.app.state.gateway
-    meta = request_meta(request, gateway.request_ids.new())
+    gateway: Gateway = request.app.state.gateway  # the hot path: no dependency injection
+    meta = request_meta(request, gateway.new_request_id())
     # Every answer, errors too, names the request id that keys its usage record.
     echo = {
         "x-request-id": client_request_id(request, meta),
@@ -57,14 +58,7 @@ async def serve(request: Request, surface: Surface) -> Response:
         "request-id": meta.request_id,  # where Anthropic's SDK looks for it
     }
     try:
-        token = bearer_token(request)
-        if token is None:
-            raise ApiError(
-                401,
-                "Missing API key: send `Authorization: Bearer sk-sb-…`.",
-                code="missing_api_key",
-            )
-        principal = await gateway.keys.authenticate(token)
+        principal = await authenticate(request, gateway)
     except Exception as error:  # not yet a user's request: nobody to bill, nothing recorded
         return render(request, to_api_error(error), echo)
     route: Route | None = None

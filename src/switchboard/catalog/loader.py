@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,35 +13,16 @@ from switchboard.catalog.snapshot import (
     ModelInfo,
     ProviderInfo,
     RuleInfo,
+    parse_auth_type,
     parse_power_level,
     parse_tier,
 )
+from switchboard.catalog.system_keys import environment_key as environment_key
+from switchboard.catalog.system_keys import system_key_source
 from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule, UserAPIKey
 from switchboard.pricing import PriceTier, as_price, tiers_from_json
 from switchboard.settings import Settings
-from switchboard.vocabulary import AuthType, PowerLevel, normalize_task_type
-
-
-def system_key_variable(provider_slug: str) -> str:
-    """`openai` → `OPENAI_API_KEY`: where a provider's system key may come from instead."""
-    return "".join(c if c.isalnum() else "_" for c in provider_slug).upper() + "_API_KEY"
-
-
-def environment_key(
-    provider_slug: str, config: Mapping[str, Any] | None, environ: Mapping[str, str]
-) -> str | None:
-    """A provider's system key from the environment; None when no variable is set."""
-    names = system_key_variables(provider_slug, config)
-    return next((environ[name] for name in names if environ.get(name)), None)
-
-
-def system_key_variables(provider_slug: str, config: Mapping[str, Any] | None) -> list[str]:
-    """The variables a provider's system key is read from, first first: the one its config
-    names in `api_key_env` (e.g. LITELLM_MASTER_KEY), then `<SLUG>_API_KEY`."""
-    names = [system_key_variable(provider_slug)]
-    if config and isinstance(config.get("api_key_env"), str):
-        names.insert(0, config["api_key_env"])
-    return names
+from switchboard.vocabulary import PowerLevel, normalize_task_type
 
 
 def price_ceilings(settings: Settings) -> dict[PowerLevel, Decimal]:
@@ -59,11 +38,11 @@ def load_snapshot(
     session: Session,
     *,
     ceilings: Mapping[PowerLevel, Decimal],
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
     version: int = 0,
 ) -> CatalogSnapshot:
-    """Read every provider, model and rule into a new immutable snapshot."""
-    environ = os.environ if environ is None else environ
+    """Read every provider, model and rule into a new immutable snapshot. `environ` is where
+    system keys may come from (`Settings.provider_key_environment()`)."""
     providers = {
         row.id: _provider_info(row, environ) for row in session.scalars(select(LLMProvider))
     }
@@ -90,10 +69,7 @@ def load_byok_providers(session: Session, user_id: str) -> frozenset[int]:
 
 
 def _provider_info(row: LLMProvider, environ: Mapping[str, str]) -> ProviderInfo:
-    try:
-        auth_type: AuthType | None = AuthType(row.auth_type)
-    except ValueError:
-        auth_type = None
+    auth_type = parse_auth_type(row.auth_type)
     return ProviderInfo(
         id=row.id,
         slug=row.provider_slug,
@@ -108,9 +84,7 @@ def _provider_info(row: LLMProvider, environ: Mapping[str, str]) -> ProviderInfo
         supports_vision=row.supports_vision,
         min_tier=parse_tier(row.min_tier_required),
         health_status=row.health_status,
-        has_system_key=bool(
-            row.encrypted_api_key or environment_key(row.provider_slug, row.config, environ)
-        ),
+        has_system_key=system_key_source(row, environ) is not None,
         config=dict(row.config or {}),
     )
 

@@ -26,6 +26,16 @@ def parse_tier(value: str | None) -> Tier | None:
         return None
 
 
+def parse_auth_type(value: str | None) -> AuthType | None:
+    """None for a value that is no `AuthType`: a provider whose key nobody knows how to send
+    is not called (routing leaves it out, the health probe and a BYOK check say why), rather
+    than sent its key some guessed way."""
+    try:
+        return AuthType(value) if value else None
+    except ValueError:
+        return None
+
+
 def parse_power_level(value: str | None) -> PowerLevel | None:
     try:
         return PowerLevel(value) if value else None

@@ -25,11 +25,11 @@ from switchboard.cli._context import (
 )
 from switchboard.db import open_database
 from switchboard.errors import NotFoundError
-from switchboard.gateway.health_checker import HealthChecker, HealthReport
+from switchboard.gateway.health_probe import HealthProbe, HealthReport
 from switchboard.models import LLMModel, LLMProvider
 from switchboard.providers import AdapterRegistry
 from switchboard.providers.client import provider_client
-from switchboard.secrets import SecretManager
+from switchboard.secrets import configured_secret_manager
 from switchboard.services import catalog_admin
 from switchboard.settings import Settings
 from switchboard.vocabulary import AuthType, HealthStatus, PowerLevel, Tier
@@ -103,7 +103,7 @@ def providers_add(
             fields=fields,
             addresses=settings.provider_addresses,
             api_key=api_key,
-            secrets=_secrets(settings) if api_key is not None else None,
+            secrets=configured_secret_manager(settings) if api_key is not None else None,
         )
         key = catalog_admin.masked_key(row)
         console().print(
@@ -252,16 +252,16 @@ async def _check_health(settings: Settings, slug: str | None) -> list[HealthRepo
                 raise NotFoundError(f"provider {slug!r} does not exist")
             provider_id = rows[0].id
         async with provider_client(settings.provider_addresses) as http:
-            checker = HealthChecker(
+            probe = HealthProbe(
                 sessions,
                 settings,
-                secrets=_secrets(settings),
+                secrets=configured_secret_manager(settings),
                 adapters=AdapterRegistry(),
                 http=http,
             )
             if provider_id is not None:
-                return [await checker.check_provider(provider_id)]
-            return await checker.check_all()
+                return [await probe.check_provider(provider_id)]
+            return await probe.check_all()
     finally:
         sessions.kw["bind"].dispose()
 
@@ -284,8 +284,3 @@ def _find_model(session: Session, name: str) -> LLMModel:
     if not matches:
         raise NotFoundError(f"model {name!r} does not exist")
     return matches[0]
-
-
-def _secrets(settings: Settings) -> SecretManager | None:
-    key = settings.encryption_key
-    return SecretManager.from_value(key.get_secret_value()) if key is not None else None

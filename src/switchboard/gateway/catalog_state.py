@@ -12,7 +12,6 @@ with every change to users, virtual keys and BYOK keys: the gateway's key cache 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard import change_counters
-from switchboard.catalog.loader import environment_key, load_snapshot, price_ceilings
+from switchboard.catalog.loader import load_snapshot, price_ceilings
 from switchboard.catalog.snapshot import CatalogSnapshot
-from switchboard.errors import SecretDecryptionError
+from switchboard.catalog.system_keys import system_key
+from switchboard.errors import ConfigurationError, SecretDecryptionError
 from switchboard.logs import log_event
 from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule
 from switchboard.secrets import SecretManager
@@ -55,22 +55,23 @@ class CatalogState:
         self._settings = settings
         self._secrets = secrets
         self._version = 0
-        self.view: CatalogView | None = None
+        self._view: CatalogView | None = None
         self.credentials_revision: int | None = None
         """The `credentials` change counter, as the last load or poll read it."""
 
     @property
     def current(self) -> CatalogView:
-        if self.view is None:
+        """The catalog loaded last (`load` comes first, at the gateway's start)."""
+        if self._view is None:
             raise RuntimeError("the catalog has not been loaded")
-        return self.view
+        return self._view
 
     def names(self, provider_id: int | None, model_id: int | None) -> tuple[str | None, str | None]:
         """A provider's slug and a model's name, for logs (the model's provider when no
         provider is given); None for what the current catalog does not hold."""
-        if self.view is None:
+        if self._view is None:
             return None, None
-        snapshot = self.view.snapshot
+        snapshot = self._view.snapshot
         model = snapshot.models.get(model_id) if model_id is not None else None
         if provider_id is None and model is not None:
             provider_id = model.provider_id
@@ -86,17 +87,20 @@ class CatalogState:
             fingerprint, self.credentials_revision = _fingerprint(session)
             self._version += 1
             snapshot = load_snapshot(
-                session, ceilings=price_ceilings(self._settings), version=self._version
+                session,
+                ceilings=price_ceilings(self._settings),
+                environ=self._settings.provider_key_environment(),
+                version=self._version,
             )
             keys = self._system_keys(session)
-        self.view = CatalogView(snapshot=snapshot, system_keys=keys, fingerprint=fingerprint)
-        return self.view
+        self._view = CatalogView(snapshot=snapshot, system_keys=keys, fingerprint=fingerprint)
+        return self._view
 
     def refresh_if_changed(self) -> bool:
         """Reload when the catalog's fingerprint moved; True when it did."""
         with self._sessions() as session:
             fingerprint, self.credentials_revision = _fingerprint(session)
-        if self.view is not None and fingerprint == self.view.fingerprint:
+        if self._view is not None and fingerprint == self._view.fingerprint:
             return False
         snapshot = self.load().snapshot
         log_event(
@@ -111,34 +115,18 @@ class CatalogState:
         return True
 
     def _system_keys(self, session: Session) -> dict[int, str]:
-        keys: dict[int, str] = {}
-        for provider_id, slug, encrypted, config in session.execute(
-            select(
-                LLMProvider.id,
-                LLMProvider.provider_slug,
-                LLMProvider.encrypted_api_key,
-                LLMProvider.config,
-            )
-        ):
-            key = (
-                self._decrypt(slug, encrypted)
-                if encrypted
-                else environment_key(slug, config, os.environ)
-            )
-            if key:
-                keys[provider_id] = key
-        return keys
-
-    def _decrypt(self, slug: str, encrypted: str) -> str | None:
         """A key that cannot be read leaves its provider keyless (skipped), not the gateway down."""
-        if self._secrets is None:
-            log.error("provider %s has a stored key but ENCRYPTION_KEY is not set", slug)
-            return None
-        try:
-            return self._secrets.decrypt_secret(encrypted)
-        except SecretDecryptionError as error:
-            log.error("provider %s: %s", slug, error)
-            return None
+        environ = self._settings.provider_key_environment()
+        keys: dict[int, str] = {}
+        for provider in session.scalars(select(LLMProvider)):
+            try:
+                key = system_key(provider, secrets=self._secrets, environ=environ)
+            except (ConfigurationError, SecretDecryptionError) as error:
+                log.error("provider %s has no usable system key: %s", provider.provider_slug, error)
+                continue
+            if key:
+                keys[provider.id] = key
+        return keys
 
 
 def _fingerprint(session: Session) -> tuple[tuple[Any, ...], int | None]:

@@ -20,16 +20,17 @@ from typing import Protocol, TypeVar
 
 import aiohttp
 
-from switchboard.catalog.loader import system_key_variables
+from switchboard.catalog.system_keys import system_key_variables
 from switchboard.errors import SwitchboardError
 from switchboard.gateway.cooldowns import Cooldowns
 from switchboard.gateway.keys import ByokKey
 from switchboard.gateway.timing import elapsed_ms
+from switchboard.gateway.upstreams import connect
 from switchboard.logs import log_event
 from switchboard.providers import AdapterRegistry, Completion, ProviderAdapter, Upstream
 from switchboard.providers.base import JSON, ErrorKind, UpstreamError
 from switchboard.routing import Candidate
-from switchboard.vocabulary import AuthType, KeySource
+from switchboard.vocabulary import KeySource
 
 T = TypeVar("T")
 
@@ -292,27 +293,24 @@ class Executor:
     def _prepare(self, candidate: Candidate, keys: Keys, remaining_s: float) -> Prepared | Unusable:
         """What calling `candidate` needs, or why it cannot be called."""
         provider = candidate.provider
-        api_format = AdapterRegistry.format_of(provider.slug, provider.api_format)
-        adapter = self._adapters.for_format(api_format)
-        if adapter is None:
-            return Unusable(f"no adapter for wire format {api_format!r}")
         byok = keys.byok.get(provider.id) if candidate.key_source is KeySource.BYOK else None
         api_key = byok.secret if byok is not None else keys.system.get(provider.id)
+        connection = connect(
+            self._adapters,
+            provider,
+            model=candidate.model.model_id,
+            api_key=api_key,
+            timeout_s=remaining_s,
+            connect_timeout_s=self._connect_timeout_s,
+        )
+        if isinstance(connection, str):
+            return Unusable(connection)
         if api_key is None and provider.needs_key:
             variable = system_key_variables(provider.slug, provider.config)[0]
             return Unusable(
                 f"no usable key: set {variable} or store a system key for {provider.slug!r}"
             )
-        upstream = Upstream(
-            provider_slug=provider.slug,
-            base_url=provider.base_url,
-            model=candidate.model.model_id,
-            api_key=api_key,
-            auth_type=provider.auth_type or AuthType.BEARER,
-            config=provider.config,
-            connect_timeout_s=min(self._connect_timeout_s, remaining_s),
-            timeout_s=remaining_s,
-        )
+        adapter, upstream = connection.adapter, connection.upstream
         if byok is not None:
             return Prepared(adapter, upstream, KeySource.BYOK, byok.key_id)
         return Prepared(adapter, upstream, KeySource.SYSTEM, None)

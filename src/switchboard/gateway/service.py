@@ -1,8 +1,15 @@
-"""`Gateway`: everything one process needs to serve requests, built once at start.
+"""`Gateway`: everything one process needs to serve requests, built once at start, and the
+one face the HTTP surfaces see of it.
 
-`handle` methods take an OpenAI-format body and a verified principal; the API surfaces
-(OpenAI, Anthropic) translate to and from it. Every request that reaches them yields exactly
-one usage record, appended to the spool before the response completes.
+Serving: `route` plans a request (an OpenAI-format body from a verified principal) and
+`complete` or `open_stream` carries the plan out; the API surfaces (OpenAI, Anthropic)
+translate to and from that format. Every request that reaches them yields exactly one usage
+record (`record`), appended to the spool before the response completes.
+
+The edge: authenticating a virtual key, probing a provider now, checking a key a user brings,
+the current provider health, forgetting what was cached of a user, readiness, and the
+settings, session factory and secret manager. The collaborators behind these (the catalog,
+key cache, cooldowns, executor, usage spool and writer, health check) are the gateway's own.
 """
 
 from __future__ import annotations
@@ -10,17 +17,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 import aiohttp
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from switchboard.catalog.snapshot import CatalogSnapshot
 from switchboard.gateway.access_log import AccessLog
 from switchboard.gateway.catalog_state import CatalogState
 from switchboard.gateway.cooldowns import Cooldowns
+from switchboard.gateway.database_work import DatabaseWork
 from switchboard.gateway.estimate import (
     answer_chars,
     estimate_prompt_tokens,
@@ -32,15 +39,21 @@ from switchboard.gateway.estimate import (
     wants_vision,
 )
 from switchboard.gateway.executor import Executor, Keys, Served
-from switchboard.gateway.health_checker import HealthChecker
+from switchboard.gateway.health_loop import LEASE_NAME, HealthCheckLoop
+from switchboard.gateway.health_probe import HealthProbe, HealthReport
+from switchboard.gateway.job_lease import JobLease
+from switchboard.gateway.key_check import check_key
 from switchboard.gateway.keys import KeyCache, Principal
 from switchboard.gateway.limits_gate import LimitsGate, build_limiter
+from switchboard.gateway.stream_session import StreamSession
 from switchboard.gateway.token_limits import raise_if_too_large
+from switchboard.gateway.upstreams import StoredProvider
 from switchboard.gateway.usage_records import RequestIds, RequestMeta, Route, record_for
 from switchboard.logs import log_event
 from switchboard.providers import AdapterRegistry, Completion, Usage
 from switchboard.providers.base import JSON
 from switchboard.routing import (
+    HealthView,
     NamedModelError,
     RoutePlan,
     RouteRequest,
@@ -48,7 +61,7 @@ from switchboard.routing import (
     plan_route,
     token_misfit,
 )
-from switchboard.secrets import SecretManager
+from switchboard.secrets import SecretManager, configured_secret_manager
 from switchboard.settings import Settings
 from switchboard.usage.record import UsageRecord
 from switchboard.usage.spool import UsageSpool
@@ -60,57 +73,75 @@ log = logging.getLogger(__name__)
 AUTO = "auto"
 
 
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    catalog_version: int
+    database_ok: bool
+    usage_writer_error: str | None
+    spool_segments: int
+    """Spool segments sealed and not yet stored in the database."""
+
+
 class Gateway:
     def __init__(
         self,
         settings: Settings,
         sessions: sessionmaker[Session],
         *,
-        secrets: SecretManager | None,
         http: aiohttp.ClientSession,
         adapters: AdapterRegistry | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
-        self.http = http
-        self.catalog = CatalogState(sessions, settings, secrets)
-        self.keys = KeyCache(sessions, secrets, ttl_s=settings.key_cache_ttl_s)
-        self.cooldowns = Cooldowns(
+        self.secrets: SecretManager | None = configured_secret_manager(settings)
+        """ENCRYPTION_KEY's secret manager, built once here; None when it is not set."""
+        self._http = http
+        self._adapters = adapters or AdapterRegistry()
+        self._catalog = CatalogState(sessions, settings, self.secrets)
+        self._keys = KeyCache(sessions, self.secrets, ttl_s=settings.key_cache_ttl_s)
+        self._cooldowns = Cooldowns(
             failures_to_trip=settings.cooldown_failures,
             cooldown_s=settings.cooldown_s,
-            names=self.catalog.names,
+            names=self._catalog.names,
         )
-        self.adapters = adapters or AdapterRegistry()
-        self.executor = Executor(
+        self._executor = Executor(
             http=http,
-            adapters=self.adapters,
-            cooldowns=self.cooldowns,
+            adapters=self._adapters,
+            cooldowns=self._cooldowns,
             max_attempts=settings.max_attempts,
             timeout_s=settings.request_timeout_s,
             connect_timeout_s=settings.connect_timeout_s,
         )
-        self.spool = UsageSpool(settings.spool_dir)
-        self.writer = UsageWriter(self.spool, sessions, interval_s=settings.usage_flush_interval_s)
-        self.health_checker = HealthChecker(
-            sessions, settings, secrets=secrets, adapters=self.adapters, http=http
+        self._spool = UsageSpool(settings.spool_dir)
+        self._writer = UsageWriter(
+            self._spool, sessions, interval_s=settings.usage_flush_interval_s
         )
-        self.database_ok = True
         self._limits = LimitsGate(settings, sessions, limiter=build_limiter(settings))
-        self.request_ids = RequestIds()
-        self.access_log = AccessLog(self.catalog.names)
+        self._work = DatabaseWork()
+        self._probe = HealthProbe(
+            sessions,
+            settings,
+            secrets=self.secrets,
+            adapters=self._adapters,
+            http=http,
+            work=self._work,
+        )
+        lease = JobLease(sessions, name=LEASE_NAME, duration_s=settings.health_check_interval_s)
+        self._health_loop = HealthCheckLoop(self._probe, lease, work=self._work)
+        self._request_ids = RequestIds()
+        self._access_log = AccessLog(self._catalog.names)
         self._rng = rng or random.Random()
         self._poller: asyncio.Task[None] | None = None
-        self._refreshing: asyncio.Future[bool] | None = None
 
     async def start(self) -> None:
         """Load the catalog, store what a previous run left in the spool, start the workers."""
-        snapshot = (await asyncio.to_thread(self.catalog.load)).snapshot
-        self.keys.follow(self.catalog.credentials_revision)
-        stored = await asyncio.to_thread(self.writer.drain)
-        self.writer.start()
+        snapshot = (await asyncio.to_thread(self._catalog.load)).snapshot
+        self._keys.follow(self._catalog.credentials_revision)
+        stored = await asyncio.to_thread(self._writer.drain)
+        self._writer.start()
         self._poller = asyncio.create_task(self._poll_catalog(), name="catalog-poller")
-        self.health_checker.start()
+        self._health_loop.start()
         log_event(
             log,
             logging.INFO,
@@ -122,22 +153,21 @@ class Gateway:
         )
 
     async def close(self) -> None:
-        await self.health_checker.close()
+        await self._health_loop.close()
         if self._poller is not None:
             self._poller.cancel()
-            # A refresh already in its thread finishes first: its connection must be back in
-            # the pool before the pool is disposed, or it is leaked.
             await asyncio.gather(self._poller, return_exceptions=True)
-            if self._refreshing is not None:
-                await asyncio.gather(self._refreshing, return_exceptions=True)
+        # Database work already in its thread (a catalog refresh, a probe) finishes first: its
+        # connection must be back in the pool before the pool is disposed, or it is leaked.
+        await self._work.finish()
         await self._limits.close()
-        await asyncio.to_thread(self.writer.stop)
-        self.spool.close()
+        await asyncio.to_thread(self._writer.stop)
+        self._spool.close()
         log_event(
             log,
             logging.INFO,
             "gateway_stopped",
-            spool_segments=len(self.spool.sealed_segments()),
+            spool_segments=len(self._spool.sealed_segments()),
         )
 
     # Routing -------------------------------------------------------------------------
@@ -147,7 +177,7 @@ class Gateway:
         the model names in `model` / `models`. Raises NamedModelError for names that fail,
         and TokenLimitError when the request is too large for every model that could serve
         it otherwise (a model's output limit or context window, a rule's token bounds)."""
-        byok = await self.keys.byok_keys(principal.user_id)
+        byok = await self._keys.byok_keys(principal.user_id)
         names = _requested_names(body)
         power = _power_level(names, principal)
         request = RouteRequest(
@@ -161,9 +191,9 @@ class Gateway:
             require_vision=wants_vision(body),
             require_json_mode=wants_json(body),
         )
-        view = self.catalog.current
+        view = self._catalog.current
         snapshot = view.snapshot
-        health = self.cooldowns.view()
+        health = self._cooldowns.view()
         byok_providers = frozenset(byok)
         plan: RoutePlan
         if power is not None:
@@ -189,7 +219,7 @@ class Gateway:
     async def complete(
         self, meta: RequestMeta, principal: Principal, route: Route, body: JSON
     ) -> tuple[Completion, Served]:
-        completion, served = await self.executor.complete(route.plan, route.keys, body, route.gate)
+        completion, served = await self._executor.complete(route.plan, route.keys, body, route.gate)
         usage = completion.usage or _estimate(body, completion.body)
         self.record(
             record_for(
@@ -207,15 +237,15 @@ class Gateway:
     async def open_stream(
         self, meta: RequestMeta, principal: Principal, route: Route, body: JSON
     ) -> StreamSession:
-        first, rest, served = await self.executor.open_stream(
+        first, rest, served = await self._executor.open_stream(
             route.plan, route.keys, body, route.gate
         )
-        return StreamSession(self, meta, principal, route, body, first, rest, served)
+        return StreamSession(self.record, meta, principal, route, body, first, rest, served)
 
     def record(self, record: UsageRecord) -> None:
-        self.spool.append(record)
+        self._spool.append(record)
         self._limits.settle(record)
-        self.access_log.write(record)
+        self._access_log.write(record)
 
     def limited(self, route: Route, request_id: str, principal: Principal, body: JSON) -> Route:
         """`route` with the request's budgets and rate limits, checked (in one round trip)
@@ -228,16 +258,69 @@ class Gateway:
         """Budgets and rate limits: what applies to whom, and the counters (spend)."""
         return self._limits
 
+    def new_request_id(self) -> str:
+        return self._request_ids.new()
+
+    # The edge ------------------------------------------------------------------------
+
+    async def authenticate(self, token: str) -> Principal:
+        """The principal a virtual key stands for. InvalidKeyError when the key is unknown,
+        revoked or expired, or its user deactivated; KeyStoreUnavailableError when it cannot
+        be checked now."""
+        return await self._keys.authenticate(token)
+
+    @property
+    def snapshot(self) -> CatalogSnapshot:
+        """The catalog requests are routed over now."""
+        return self._catalog.current.snapshot
+
+    def provider_health(self) -> HealthView:
+        """What routing reads of providers' and models' health now (cooldowns included)."""
+        return self._cooldowns.view()
+
+    def speaks_format(self, api_format: str) -> bool:
+        """Whether an adapter speaks the wire format."""
+        return self._adapters.for_format(api_format) is not None
+
+    async def probe_provider(self, provider_id: int) -> HealthReport:
+        """Probe the provider (active or not) now and store the result; NotFoundError when
+        there is no such provider."""
+        return await self._probe.check_provider(provider_id)
+
+    async def validate_key(self, provider: StoredProvider, api_key: str) -> str | None:
+        """Call the provider with a key a user brings (a model listing: not billed). None when
+        it accepted the key, else why not."""
+        return await check_key(
+            self._adapters,
+            self._http,
+            provider,
+            api_key,
+            connect_timeout_s=self.settings.connect_timeout_s,
+        )
+
+    def forget_user(self, user_id: str) -> None:
+        """The user, one of their virtual keys or one of their own provider keys changed: this
+        process reads what it cached of them again before using it (other processes follow
+        the `credentials` change counter). Call it on the gateway's event loop."""
+        self._keys.user_changed(user_id)
+
+    async def readiness(self) -> Readiness:
+        return Readiness(
+            catalog_version=self.snapshot.version,
+            database_ok=await asyncio.to_thread(self._database_answers),
+            usage_writer_error=self._writer.last_error,
+            spool_segments=len(self._spool.sealed_segments()),
+        )
+
+    # Background ----------------------------------------------------------------------
+
     async def _poll_catalog(self) -> None:
         interval = self.settings.catalog_poll_interval_s
         failing = False
         while True:
             await asyncio.sleep(interval)
             try:
-                refresh = asyncio.ensure_future(asyncio.to_thread(self.catalog.refresh_if_changed))
-                self._refreshing = refresh
-                await asyncio.shield(refresh)
-                self.database_ok = True
+                await self._work.run(self._catalog.refresh_if_changed)
                 if failing:
                     log_event(log, logging.INFO, "catalog_poll_recovered")
                 failing = False
@@ -246,96 +329,17 @@ class Gateway:
                     log_event(
                         log, logging.WARNING, "catalog_poll_failed", error=type(error).__name__
                     )
-                self.database_ok = False
                 failing = True
             finally:  # what the poll read of the keys counts even if the catalog failed to load
-                self.keys.follow(self.catalog.credentials_revision)
+                self._keys.follow(self._catalog.credentials_revision)
 
-    def check_database(self) -> bool:
+    def _database_answers(self) -> bool:
         try:
             with self.sessions() as session:
                 session.execute(text("SELECT 1"))
         except Exception:
-            self.database_ok = False
-        else:
-            self.database_ok = True
-        return self.database_ok
-
-
-@dataclass(slots=True)
-class _Progress:
-    usage: Usage | None = None
-    text_chars: int = 0
-    first_token_at: float | None = None
-    recorded: bool = False
-
-
-class StreamSession:
-    """A stream committed to one candidate. Iterating `chunks()` relays it; however it ends
-    (finished, failed upstream, or cut off by the client) one usage record is written."""
-
-    def __init__(
-        self,
-        gateway: Gateway,
-        meta: RequestMeta,
-        principal: Principal,
-        route: Route,
-        body: JSON,
-        first: JSON,
-        rest: AsyncIterator[JSON],
-        served: Served,
-    ) -> None:
-        self.gateway, self.meta, self.principal, self.route = gateway, meta, principal, route
-        self.body, self.served = body, served
-        self._first, self._rest = first, rest
-        self._progress = _Progress(first_token_at=time.perf_counter())
-
-    async def chunks(self) -> AsyncIterator[JSON]:
-        try:
-            yield self._observe(self._first)
-            async for chunk in self._rest:
-                yield self._observe(chunk)
-            self._record(200, None)
-        except Exception as error:  # the provider failed mid-stream: bill what was streamed
-            self._record(502, str(getattr(error, "kind", error.__class__.__name__)))
-            raise
-        finally:
-            if not self._progress.recorded:  # cancelled: the client went away
-                self._record(499, "client_disconnected")
-            aclose = getattr(self._rest, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-    def _observe(self, chunk: JSON) -> JSON:
-        if chunk.get("usage"):
-            self._progress.usage = Usage.from_openai(chunk["usage"])
-        for choice in chunk.get("choices") or ():
-            self._progress.text_chars += answer_chars(choice.get("delta") or {})
-        return chunk
-
-    def _record(self, status: int, error_type: str | None) -> None:
-        progress = self._progress
-        progress.recorded = True
-        usage = progress.usage
-        estimated = usage is None
-        if usage is None:
-            usage = Usage(
-                prompt_tokens=estimate_prompt_tokens(self.body),
-                completion_tokens=tokens_for_chars(progress.text_chars),
-            )
-        self.gateway.record(
-            record_for(
-                self.meta,
-                self.principal,
-                self.route,
-                self.served,
-                usage,
-                estimated=estimated,
-                status_code=status,
-                error_type=error_type,
-                first_token_at=progress.first_token_at,
-            )
-        )
+            return False
+        return True
 
 
 def _requested_names(body: JSON) -> list[str]:

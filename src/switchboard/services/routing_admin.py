@@ -185,7 +185,11 @@ def routing_matrix(
 ) -> list[MatrixCell]:
     """For each tier × power level × task type of the rules, the ordered candidates (as for a
     user holding a key of every BYOK provider, so BYOK-only rules show too)."""
-    snapshot = load_snapshot(session, ceilings=price_ceilings(settings))
+    snapshot = load_snapshot(
+        session,
+        ceilings=price_ceilings(settings),
+        environ=settings.provider_key_environment(),
+    )
     byok = frozenset(p.id for p in snapshot.providers.values() if p.is_byok_supported)
     tasks = sorted(snapshot.task_types | {GENERAL_TASK}, key=lambda t: (t != GENERAL_TASK, t))
     cells = []
@@ -207,7 +211,11 @@ def explain_request(
     user_id: str | None = None,
 ) -> list[ModelVerdict]:
     """Every model of the catalog, as now stored: chosen, fallback, or rejected and why."""
-    snapshot = load_snapshot(session, ceilings=price_ceilings(settings))
+    snapshot = load_snapshot(
+        session,
+        ceilings=price_ceilings(settings),
+        environ=settings.provider_key_environment(),
+    )
     byok = load_byok_providers(session, user_id) if user_id else frozenset()
     return explain_route(snapshot, request, byok_providers=byok, health=health)
 

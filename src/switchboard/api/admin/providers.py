@@ -22,7 +22,6 @@ from switchboard.api.admin.schemas_catalog import (
 )
 from switchboard.api.deps import AdminDep, SessionDep
 from switchboard.gateway.service import Gateway
-from switchboard.secrets import SecretManager
 from switchboard.services import catalog_admin
 from switchboard.services.catalog_rows import InvalidFieldError
 from switchboard.vocabulary import HealthStatus
@@ -88,7 +87,7 @@ def create_provider(
             fields=body.row_fields(),
             addresses=gateway.settings.provider_addresses,
             api_key=body.given_api_key(),
-            secrets=_secrets(gateway) if body.api_key is not None else None,
+            secrets=gateway.secrets,
         )
     return ProviderPublic.of(row)
 
@@ -121,7 +120,7 @@ def update_provider(
             provider_id=provider_id,
             changes=changes,
             addresses=gateway.settings.provider_addresses,
-            secrets=_secrets(gateway) if body.api_key is not None else None,
+            secrets=gateway.secrets,
         )
     return ProviderPublic.of(row)
 
@@ -149,7 +148,7 @@ async def check_provider_health(provider_id: RowIdPath, request: Request) -> Pro
     `unknown` (it cannot be probed: no system key)."""
     gateway: Gateway = request.app.state.gateway
     with catalog_errors():
-        report = await gateway.health_checker.check_provider(provider_id)
+        report = await gateway.probe_provider(provider_id)
     return ProviderHealth(
         provider_id=report.provider_id,
         provider_slug=report.provider_slug,
@@ -161,13 +160,8 @@ async def check_provider_health(provider_id: RowIdPath, request: Request) -> Pro
     )
 
 
-def _secrets(gateway: Gateway) -> SecretManager | None:
-    key = gateway.settings.encryption_key
-    return SecretManager.from_value(key.get_secret_value()) if key is not None else None
-
-
 def _check_format(gateway: Gateway, api_format: str | None) -> None:
-    if api_format is not None and gateway.adapters.for_format(api_format) is None:
+    if api_format is not None and not gateway.speaks_format(api_format):
         raise InvalidFieldError("api_format", f"no adapter speaks {api_format!r}")
 
 

@@ -106,7 +106,7 @@ def routing_matrix(
     cells = routing_admin.routing_matrix(
         session,
         settings=gateway.settings,
-        health=gateway.cooldowns.view(),
+        health=gateway.provider_health(),
         user_tier=user_tier,
         power_level=power_level,
         task_type=task_type,
@@ -135,7 +135,7 @@ def explain_route(body: ExplainRequest, session: SessionDep, request: Request) -
     verdicts = routing_admin.explain_request(
         session,
         settings=gateway.settings,
-        health=gateway.cooldowns.view(),
+        health=gateway.provider_health(),
         request=body.route_request(),
         user_id=body.user_id,
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-import anyio.from_thread
 from fastapi import APIRouter, HTTPException, Request, status
 
 from switchboard.api.admin.schemas_accounts import (
@@ -29,6 +28,7 @@ from switchboard.api.admin.schemas_accounts import (
     VirtualKeyUpdate,
 )
 from switchboard.api.deps import AdminDep, SessionDep
+from switchboard.api.from_thread import forget_user
 from switchboard.errors import NotFoundError
 from switchboard.gateway.service import Gateway
 from switchboard.services import users
@@ -46,8 +46,7 @@ def _not_found(error: NotFoundError) -> HTTPException:
 def _changed(request: Request, user_id: str) -> None:
     """Tell this process's key cache, on its event loop (the endpoints run in a worker
     thread), and wait for it: the next request must see the change."""
-    gateway = cast(Gateway, request.app.state.gateway)
-    anyio.from_thread.run_sync(gateway.keys.user_changed, user_id)
+    forget_user(cast(Gateway, request.app.state.gateway), user_id)
 
 
 @router.post(

@@ -14,7 +14,7 @@ from switchboard.api.anthropic.validation import validate_messages
 from switchboard.api.errors import to_api_error
 from switchboard.api.serving import Surface, serve
 from switchboard.gateway.estimate import estimate_prompt_tokens
-from switchboard.gateway.service import StreamSession
+from switchboard.gateway.stream_session import StreamSession
 from switchboard.providers._sse import encode_event
 from switchboard.providers.anthropic_surface import (
     OpenAIStreamToAnthropic,

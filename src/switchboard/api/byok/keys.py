@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
-import anyio.from_thread
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -22,18 +21,13 @@ from fastapi.routing import APIRoute
 
 from switchboard.api.byok.schemas import ByokKeyCreate, ByokKeyPublic, ByokKeyUpdate, KeyIdPath
 from switchboard.api.deps import SessionDep, UserDep
+from switchboard.api.from_thread import forget_user, key_checker
 from switchboard.errors import NotFoundError, SecretDecryptionError
 from switchboard.gateway.service import Gateway
-from switchboard.providers import AdapterRegistry, Upstream
-from switchboard.providers.base import UpstreamError
 from switchboard.secrets import SecretManager
 from switchboard.services import byok
-from switchboard.vocabulary import AuthType
 
 log = logging.getLogger(__name__)
-
-VALIDATION_TIMEOUT_S = 10.0
-_CONNECT_TIMEOUT_S = 5.0
 
 
 class _InputHidingRoute(APIRoute):
@@ -89,63 +83,13 @@ def _gateway(request: Request) -> Gateway:
     return cast(Gateway, request.app.state.gateway)
 
 
-def _forget_cached_keys(gateway: Gateway, user_id: str) -> None:
-    """Drop the user's keys from the gateway's cache, on its event loop (the endpoints run in
-    a worker thread), and wait for it: the next request must see the change."""
-    anyio.from_thread.run_sync(gateway.keys.forget_user, user_id)
-
-
 def _secrets(gateway: Gateway) -> SecretManager:
-    key = gateway.settings.encryption_key
-    if key is None or not key.get_secret_value():
+    if gateway.secrets is None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "Own keys cannot be stored: the gateway has no ENCRYPTION_KEY.",
         )
-    return SecretManager.from_value(key.get_secret_value())
-
-
-def _checker(gateway: Gateway) -> byok.KeyChecker:
-    """A key check for the service, run on the event loop that owns the HTTP session (the
-    endpoints run in a worker thread)."""
-
-    def check(target: byok.KeyCheckTarget, api_key: str) -> str | None:
-        return anyio.from_thread.run(_list_models_with, gateway, target, api_key)
-
-    return check
-
-
-async def _list_models_with(
-    gateway: Gateway, target: byok.KeyCheckTarget, api_key: str
-) -> str | None:
-    """List the provider's models with the key (a call no provider bills): None if it
-    worked, else the provider's reason."""
-    api_format = AdapterRegistry.format_of(target.provider_slug, target.api_format)
-    adapter = gateway.adapters.for_format(api_format)
-    if adapter is None:
-        return f"keys for wire format {api_format!r} cannot be validated"
-    try:
-        auth_type = AuthType(target.auth_type)
-    except ValueError:
-        auth_type = AuthType.BEARER
-    upstream = Upstream(
-        provider_slug=target.provider_slug,
-        base_url=target.base_url,
-        model="",
-        api_key=api_key,
-        auth_type=auth_type,
-        config=target.config,
-        connect_timeout_s=_CONNECT_TIMEOUT_S,
-        timeout_s=VALIDATION_TIMEOUT_S,
-    )
-    try:
-        with anyio.fail_after(VALIDATION_TIMEOUT_S + 1):
-            await adapter.list_models(gateway.http, upstream)
-    except UpstreamError as error:
-        return error.message
-    except TimeoutError:
-        return f"{target.provider_slug} did not answer in time"
-    return None
+    return gateway.secrets
 
 
 @router.post("/keys", status_code=status.HTTP_201_CREATED, responses=_STORING)
@@ -163,7 +107,7 @@ def add_key(
             api_key=body.api_key,
             key_name=body.key_name,
             secrets=_secrets(gateway),
-            check=_checker(gateway),
+            check=key_checker(gateway),
             provider_id=body.provider_id,
             provider_slug=body.provider_slug,
         )
@@ -171,7 +115,7 @@ def add_key(
         raise _field_error(error) from None
     except NotFoundError as error:
         raise _not_found(error) from None
-    _forget_cached_keys(gateway, principal.user_id)
+    forget_user(gateway, principal.user_id)
     log.info("user %s added BYOK key %d (validated: %s)", row.user_id, row.id, row.is_validated)
     return ByokKeyPublic.of(row)
 
@@ -205,7 +149,7 @@ def validate_key(
             user_id=principal.user_id,
             key_id=key_id,
             secrets=_secrets(gateway),
-            check=_checker(gateway),
+            check=key_checker(gateway),
         )
     except NotFoundError as error:
         raise _not_found(error) from None
@@ -214,7 +158,7 @@ def validate_key(
             status.HTTP_409_CONFLICT,
             "The stored key cannot be decrypted with the gateway's ENCRYPTION_KEY; add it again.",
         ) from None
-    _forget_cached_keys(gateway, principal.user_id)
+    forget_user(gateway, principal.user_id)
     return ByokKeyPublic.of(row)
 
 
@@ -233,7 +177,7 @@ def update_key(
         row = byok.update_key(session, user_id=principal.user_id, key_id=key_id, changes=changes)
     except NotFoundError as error:
         raise _not_found(error) from None
-    _forget_cached_keys(_gateway(request), principal.user_id)
+    forget_user(_gateway(request), principal.user_id)
     return ByokKeyPublic.of(row)
 
 
@@ -246,4 +190,4 @@ def delete_key(
         byok.delete_key(session, user_id=principal.user_id, key_id=key_id)
     except NotFoundError as error:
         raise _not_found(error) from None
-    _forget_cached_keys(_gateway(request), principal.user_id)
+    forget_user(_gateway(request), principal.user_id)

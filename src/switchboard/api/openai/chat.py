@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from switchboard.api.errors import to_api_error
 from switchboard.api.openai.validation import validate_chat
 from switchboard.api.serving import Surface, serve
-from switchboard.gateway.service import StreamSession
+from switchboard.gateway.stream_session import StreamSession
 from switchboard.providers._sse import encode_event
 from switchboard.providers.base import JSON
 

@@ -6,9 +6,10 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from switchboard.api.errors import ApiError, render, to_api_error
-from switchboard.api.http import bearer_token
-from switchboard.gateway.service import AUTO, Gateway
+from switchboard.api.deps import GatewayDep
+from switchboard.api.errors import render, to_api_error
+from switchboard.api.http import authenticate
+from switchboard.gateway.service import AUTO
 from switchboard.routing import RouteRequest
 from switchboard.routing.checks import check_model
 from switchboard.vocabulary import PowerLevel
@@ -17,16 +18,12 @@ router = APIRouter()
 
 
 @router.get("/v1/models", summary="List the models you may use (OpenAI-compatible)")
-async def list_models(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
-    token = bearer_token(request)
+async def list_models(request: Request, gateway: GatewayDep) -> Response:
     try:
-        if token is None:
-            raise ApiError(401, "Missing API key.", code="missing_api_key")
-        principal = await gateway.keys.authenticate(token)
+        principal = await authenticate(request, gateway)
     except Exception as error:
         return render(request, to_api_error(error))
-    snapshot = gateway.catalog.current.snapshot
+    snapshot = gateway.snapshot
     data = [
         {"id": alias, "object": "model", "created": 0, "owned_by": "switchboard"}
         for alias in (*PowerLevel, AUTO)
