@@ -1,16 +1,23 @@
 """Settings from the environment and a local `.env`: built by each entry point, passed down.
 
 Every field is read from the environment variable of the same name in upper case
-(`database_url` ← `DATABASE_URL`); the README's configuration table lists them.
+(`database_url` ← `DATABASE_URL`); the README's configuration table lists them. Providers'
+system keys (`<SLUG>_API_KEY`, or the variable a provider's config names) are no fields, since
+their names come from the catalog: `Settings.provider_key_environment()` reads them from the
+same two places, in the same order.
 """
 
 from __future__ import annotations
 
+import os
+from collections import ChainMap
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, SecretStr
+from dotenv import dotenv_values
+from pydantic import BeforeValidator, Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.address_policy import ProviderAddresses
@@ -37,6 +44,8 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     encryption_key: SecretStr | None = None
     admin_token: SecretStr | None = None
+    _env_file_values: dict[str, str] = PrivateAttr(default_factory=dict)
+
     litellm_proxy_url: str | None = None
     litellm_master_key: SecretStr | None = None
 
@@ -87,3 +96,35 @@ class Settings(BaseSettings):
     log_format: Annotated[LogFormat, BeforeValidator(_lower)] = LogFormat.TEXT
     log_level: Annotated[LogLevel, BeforeValidator(_upper)] = LogLevel.INFO
     access_log: bool = True
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        env_file = values.get("_env_file", _UNSET)
+        self._env_file_values = _read_env_files(
+            self.model_config.get("env_file") if env_file is _UNSET else env_file,
+            values.get("_env_file_encoding") or self.model_config.get("env_file_encoding"),
+        )
+
+    def provider_key_environment(self) -> Mapping[str, str]:
+        """The variables providers' system keys are read from: the process environment over
+        the values of the `.env` file these settings were read from (none when built with
+        `_env_file=None`), the same two places, in the same order, as every setting."""
+        return ChainMap(os.environ, self._env_file_values)
+
+
+_UNSET: Any = object()
+
+
+def _read_env_files(
+    env_file: Path | str | Sequence[Path | str] | None, encoding: str | None
+) -> dict[str, str]:
+    """The variables of the env file(s), a later file winning, as pydantic-settings reads them."""
+    if env_file is None:
+        return {}
+    paths = [env_file] if isinstance(env_file, str | Path) else list(env_file)
+    values: dict[str, str] = {}
+    for path in (Path(name).expanduser() for name in paths):
+        if path.is_file():
+            read = dotenv_values(path, encoding=encoding or "utf-8")
+            values.update({name: value for name, value in read.items() if value is not None})
+    return values

@@ -79,7 +79,7 @@ class _TTLCache(Generic[V]):
         self._entries: dict[str, _Entry[V]] = {}
         self._expired: dict[str, _Entry[V]] = {}
         """What `expire_all` took out of `_entries`: fallbacks only. (Apart, so that a hit
-        costs no more than it did before there was an `expire_all`.)"""
+        is one look-up in `_entries`, with no check of whether it was expired.)"""
         self._loading: dict[str, asyncio.Future[V | None]] = {}
 
     async def get(self, key: str, load: Callable[[], Awaitable[V | None]]) -> V | None:
