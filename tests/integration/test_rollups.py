@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, Table, delete, insert, select, text
+from sqlalchemy import Engine, MetaData, Table, delete, insert, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -246,18 +246,22 @@ def test_cli_rebuild_rollups(
     assert column_sum(rollup_rows(db), "requests") == 30
 
 
+def insert_at_0003(engine: Engine, records: list[UsageRecord]) -> None:
+    """Insert `records` into a database at revision 0003, with the columns it had then."""
+    with engine.begin() as connection:
+        then = Table(LLMUsageLog.__tablename__, MetaData(), autoload_with=connection)
+        legacy = [
+            {name: value for name, value in r.column_values().items() if name in then.c}
+            for r in records
+        ]
+        connection.execute(insert(then), legacy)
+
+
 def test_migration_0004_fills_the_rollups_from_existing_rows(database_url: str) -> None:
     engine = create_db_engine(database_url)
     try:
         upgrade(engine, "0003")
-        records = random_records(7, 200, hours=50, catalog=False)
-        with engine.begin() as connection:
-            then = Table(LLMUsageLog.__tablename__, MetaData(), autoload_with=connection)
-            legacy = [
-                {name: value for name, value in r.column_values().items() if name in then.c}
-                for r in records
-            ]
-            connection.execute(insert(then), legacy)
+        insert_at_0003(engine, random_records(7, 200, hours=50, catalog=False))
         upgrade(engine)
         with Session(engine) as session:
             migrated = all_rollups(session)
@@ -276,14 +280,7 @@ def test_migration_0006_sums_the_cache_writes_of_existing_rows(database_url: str
     engine = create_db_engine(database_url)
     try:
         upgrade(engine, "0003")
-        records = random_records(9, 300, hours=50, catalog=False)
-        with engine.begin() as connection:
-            then = Table(LLMUsageLog.__tablename__, MetaData(), autoload_with=connection)
-            legacy = [
-                {name: value for name, value in r.column_values().items() if name in then.c}
-                for r in records
-            ]
-            connection.execute(insert(then), legacy)
+        insert_at_0003(engine, random_records(9, 300, hours=50, catalog=False))
         upgrade(engine, "0005")  # 0004 sums the rollups; 0005 adds the rows' cache writes
         with engine.begin() as connection:
             connection.execute(text("UPDATE llm_usage_logs SET cache_write_tokens = id % 7 * 100"))

@@ -17,7 +17,6 @@ from switchboard.catalog.snapshot import (
     parse_power_level,
     parse_tier,
 )
-from switchboard.catalog.system_keys import environment_key as environment_key
 from switchboard.catalog.system_keys import system_key_source
 from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule, UserAPIKey
 from switchboard.pricing import PriceTier, as_price, tiers_from_json

@@ -20,7 +20,7 @@ from switchboard.api.admin.schemas_catalog import (
     Slug,
     catalog_errors,
 )
-from switchboard.api.deps import AdminDep, SessionDep
+from switchboard.api.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.gateway.service import Gateway
 from switchboard.services import catalog_admin
 from switchboard.services.catalog_rows import InvalidFieldError
@@ -52,6 +52,7 @@ router = APIRouter(tags=["admin: providers"], route_class=SecretSafeRoute)
 @router.get("/providers")
 def list_providers(
     session: SessionDep,
+    gateway: GatewayDep,
     is_active: Annotated[QueryBool | None, Query()] = None,
     health_status: HealthStatus | None = None,
     slug: Annotated[Slug | None, Query()] = None,
@@ -67,7 +68,8 @@ def list_providers(
         limit=limit,
         offset=offset,
     )
-    items = [ProviderPublic.of(row) for row in rows]
+    environ = gateway.settings.provider_key_environment()
+    items = [ProviderPublic.of(row, environ) for row in rows]
     return Page[ProviderPublic](items=items, total=total, limit=limit, offset=offset)
 
 
@@ -89,13 +91,16 @@ def create_provider(
             api_key=body.given_api_key(),
             secrets=gateway.secrets,
         )
-    return ProviderPublic.of(row)
+    return ProviderPublic.of(row, gateway.settings.provider_key_environment())
 
 
 @router.get("/providers/{provider_id}")
-def read_provider(provider_id: RowIdPath, session: SessionDep) -> ProviderPublic:
+def read_provider(
+    provider_id: RowIdPath, session: SessionDep, gateway: GatewayDep
+) -> ProviderPublic:
     with catalog_errors():
-        return ProviderPublic.of(catalog_admin.get_provider(session, provider_id=provider_id))
+        row = catalog_admin.get_provider(session, provider_id=provider_id)
+    return ProviderPublic.of(row, gateway.settings.provider_key_environment())
 
 
 @router.patch("/providers/{provider_id}")
@@ -122,7 +127,7 @@ def update_provider(
             addresses=gateway.settings.provider_addresses,
             secrets=gateway.secrets,
         )
-    return ProviderPublic.of(row)
+    return ProviderPublic.of(row, gateway.settings.provider_key_environment())
 
 
 @router.delete("/providers/{provider_id}", status_code=status.HTTP_204_NO_CONTENT)

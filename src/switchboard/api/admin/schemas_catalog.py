@@ -10,9 +10,8 @@ the way out (`"2.5"`), numbers or strings on the way in.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
@@ -39,7 +38,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from switchboard.api.admin.schemas_accounts import MAX_ID, TEXT_PATTERN, DateTime
-from switchboard.catalog.loader import environment_key
+from switchboard.catalog.system_keys import SystemKeySource, system_key_source
 from switchboard.errors import ConfigurationError, NotFoundError
 from switchboard.models import LLMProvider
 from switchboard.services.catalog_rows import ConflictError, InvalidFieldError
@@ -146,7 +145,7 @@ Count = Annotated[int, Field(ge=0, le=INT_MAX), BeforeValidator(json_integer)]
 RowIdPath = Annotated[int, Path(ge=1, le=INT_MAX, description="The row's `id`.")]
 RowIdQuery = Annotated[int | None, Query(ge=1, le=INT_MAX)]
 ApiFormat = Literal["openai", "anthropic", "mock"]
-KeySource = Literal["stored", "environment"] | None
+KeySource = SystemKeySource | None
 
 
 class Body(BaseModel):
@@ -318,12 +317,12 @@ class ProviderPublic(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: LLMProvider) -> ProviderPublic:
+    def of(cls, row: LLMProvider, environ: Mapping[str, str]) -> ProviderPublic:
+        """`environ`: where system keys may come from (`Settings.provider_key_environment`)."""
         values = {name: getattr(row, name) for name in cls.model_fields if hasattr(row, name)}
-        stored = bool(row.encrypted_api_key)
-        in_env = not stored and environment_key(row.provider_slug, row.config, os.environ)
+        source = system_key_source(row, environ)
+        stored = source is SystemKeySource.STORED
         mask = f"{row.api_key_prefix or ''}…{row.api_key_suffix or ''}"
-        source: KeySource = "stored" if stored else "environment" if in_env else None
         return cls(**values, api_key_masked=mask if stored else None, api_key_source=source)
 
 
