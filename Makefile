@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
 
-.PHONY: run test lint bench bench-routing bench-writer bench-analytics vendor clean
+.PHONY: run test lint bench bench-routing bench-writer bench-analytics vendor refresh-prices clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ bench: $(TEST_INSTALLED)
 ## bench-analytics: time the usage analytics endpoints over 2,000,000 usage rows in PostgreSQL
 bench-analytics: $(TEST_INSTALLED)
 	$(BIN)/python -m bench.analytics
+
+## refresh-prices: take a newer LiteLLM price map into the starter catalog and the test copy of
+## the map, then check them (`make refresh-prices PRICE_MAP=…/model_prices_and_context_window_backup.json
+## VERSION=x.y.z`; the map is in the litellm wheel: `pip download litellm==x.y.z --no-deps`)
+refresh-prices: $(TEST_INSTALLED)
+	$(BIN)/python -m switchboard.services.seed_prices $(PRICE_MAP) --version $(VERSION)
+	$(BIN)/pytest tests/integration/test_seed_prices.py
 
 ## vendor: refresh the Swagger UI files that /docs serves from the package (needs npm; `make
 ## vendor SWAGGER_UI_VERSION=x.y.z` moves to another version). Nothing else needs Node.

@@ -176,7 +176,7 @@ def test_seed_twice_then_explain(cli_env: str) -> None:
     assert "9 providers created" in out
     code, again = invoke("seed", "--demo")
     assert code == 0
-    assert "0 providers created, 0 updated; 0 models created; 0 rules created" in again
+    assert "0 providers created, 0 updated; 0 models created, 0 updated; 0 rules created" in again
 
     code, out = invoke(
         "explain", "--tier", "professional", "--power", "eco", "--task", "code", "--tokens", "1000"

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Connection, Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from switchboard.catalog.system_keys import system_key_variable
+from switchboard.catalog.loader import system_key_variable
 from switchboard.db import create_db_engine, migrate_to_head
 from switchboard.engine import LLMRoutingEngine
 from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule
@@ -123,7 +123,7 @@ def test_a_free_user_at_eco_gets_openai_with_the_system_key(
     seed_catalog(db, demo=demo)
     model, api_key, key_source = LLMRoutingEngine(db).select_model("u", "free", "eco")
     assert model is not None
-    assert (model.provider.provider_slug, model.model_id) == ("openai", "gpt-4o-mini")
+    assert (model.provider.provider_slug, model.model_id) == ("openai", "gpt-6-luna")
     assert (api_key, key_source) == ("sk-test-openai-0123", "system")
 
 
@@ -136,14 +136,14 @@ def test_with_every_key_each_tier_gets_the_best_model_it_may_use(
         model, _, _ = LLMRoutingEngine(db).select_model("u", tier, "precision")
         assert model is not None
         assert model.min_tier_required == tier
-    assert choose(db, "enterprise", "precision")[0] == "claude-opus-4-20250514"
+    assert choose(db, "enterprise", "precision")[0] == "gpt-6-astra"
 
 
 def test_code_requests_go_to_code_models(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     set_hosted_keys(monkeypatch)
     seed_catalog(db)
-    assert choose(db, "professional", "precision", "code")[0] == "claude-sonnet-4-20250514"
-    assert choose(db, "starter", "balanced", "code")[0] == "gpt-4.1-mini"
+    assert choose(db, "professional", "precision", "code")[0] == "claude-opus-5-5"
+    assert choose(db, "starter", "balanced", "code")[0] == "gpt-6.1-terra"
     assert choose(db, "free", "eco", "code")[0] == "codestral-latest"
 
 
@@ -235,7 +235,7 @@ def test_an_invalid_proxy_url_is_refused_before_anything_is_written(db: Session)
 
 def test_reseeding_keeps_what_an_admin_changed(db: Session) -> None:
     seed_catalog(db, demo=True)
-    mini = db.scalars(select(LLMModel).where(LLMModel.model_id == "gpt-4o-mini")).one()
+    mini = db.scalars(select(LLMModel).where(LLMModel.model_id == "gpt-6-luna")).one()
     mini.cost_per_1m_input_tokens = Decimal("0.2")
     rule = db.scalars(select(LLMRoutingRule).where(LLMRoutingRule.model_id == mini.id)).first()
     assert rule is not None
@@ -254,6 +254,7 @@ def test_reseeding_keeps_what_an_admin_changed(db: Session) -> None:
         False,
         False,
     )
+    assert mini.price_source == "manual"  # set by hand, whatever the means
 
     assert seed_catalog(db, demo=True) == SeedReport(providers_updated=1)
     db.refresh(mock)
@@ -262,9 +263,10 @@ def test_reseeding_keeps_what_an_admin_changed(db: Session) -> None:
 
 def test_reseeding_recreates_a_deleted_model_and_its_rules(db: Session) -> None:
     seed_catalog(db)
-    nano = db.scalars(select(LLMModel).where(LLMModel.model_id == "gpt-4.1-nano")).one()
-    rules = len(db.scalars(select(LLMRoutingRule).where(LLMRoutingRule.model_id == nano.id)).all())
-    db.delete(nano)
+    astra = db.scalars(select(LLMModel).where(LLMModel.model_id == "gpt-6-astra")).one()
+    rules = len(db.scalars(select(LLMRoutingRule).where(LLMRoutingRule.model_id == astra.id)).all())
+    assert rules
+    db.delete(astra)
     db.commit()
     assert seed_catalog(db) == SeedReport(models_created=1, rules_created=rules)
 

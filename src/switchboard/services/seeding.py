@@ -1,7 +1,10 @@
 """Seeding the catalog: the starter providers, models and routing rules of `seed_catalog.json`.
 
-Seeding only ever adds what is missing, so running it again changes nothing and an admin's
-edits (prices, priorities, a deactivated rule) survive it. Rows are matched by natural key,
+Seeding adds what is missing, so running it again changes nothing and an admin's edits
+(prices, priorities, a deactivated rule) survive it. A model an earlier seeding created, whose
+prices nobody changed since, takes the catalog's current prices and limits, and its
+deprecation (`seed_refresh`): an old catalog's stale prices do not outlive it, and a price an
+admin set is never overwritten. Rows are matched by natural key,
 the one the database holds unique: a provider by its slug, a model by (provider, model_id), a
 rule by (model, power level, user tier, task type). A seeded row that an admin deleted is
 created again. Runs at once (two replicas starting, two operators) each write the whole
@@ -17,8 +20,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
 from types import MappingProxyType
@@ -30,6 +34,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from switchboard.models import Base, LLMModel, LLMProvider, LLMRoutingRule
+from switchboard.models.catalog import prices_written_by
+from switchboard.pricing import tiers_from_json, tiers_to_json
+from switchboard.services.seed_refresh import SeededModel, refresh_seeded_models
 from switchboard.vocabulary import AuthType, PowerLevel, PriceSource, Tier, normalize_task_type
 
 CATALOG_PACKAGE = "switchboard.services"
@@ -57,6 +64,10 @@ _MODEL_RESERVED = frozenset(
     {"id", "provider_id", "replacement_model_id", "price_source", "created_at", "updated_at"}
 )
 _RULE_RESERVED = frozenset({"id", "model_id", "created_at", "updated_at"})
+_MODEL_ANNOTATIONS = ("rules", "source", "replacement_model")
+"""A model's keys that are not columns: its rules, the price map entry its prices come from,
+and the model (`model_id`, same provider) that replaces it once deprecated."""
+_OPTIONAL_PRICES = ("cost_per_1m_cached_input_tokens", "cost_per_1m_cache_write_tokens")
 
 _Vocabulary = TypeVar("_Vocabulary", AuthType, PowerLevel, Tier)
 
@@ -68,11 +79,13 @@ SEED_ATTEMPTS = 3
 
 @dataclass(frozen=True, slots=True)
 class SeedReport:
-    """What one run changed. Models and rules are only ever created, never updated."""
+    """What one run changed. Rules are only ever created; models are created, or brought up
+    to the catalog's prices when their prices are still the seed's (`seed_refresh`)."""
 
     providers_created: int = 0
     providers_updated: int = 0
     models_created: int = 0
+    models_updated: int = 0
     rules_created: int = 0
 
     @property
@@ -82,7 +95,8 @@ class SeedReport:
     def __str__(self) -> str:
         return (
             f"{self.providers_created} providers created, {self.providers_updated} updated; "
-            f"{self.models_created} models created; {self.rules_created} rules created"
+            f"{self.models_created} models created, {self.models_updated} updated; "
+            f"{self.rules_created} rules created"
         )
 
 
@@ -103,6 +117,8 @@ class ModelSeed:
     model_id: str
     fields: Mapping[str, Any]
     rules: tuple[RuleSeed, ...]
+    replacement: str | None = None
+    """The `model_id` (same provider) that serves it once deprecated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +140,17 @@ class _Tally:
     providers_created: int = 0
     providers_updated: int = 0
     models_created: int = 0
+    models_updated: int = 0
     rules_created: int = 0
     model_rows: dict[tuple[str, str], LLMModel] = field(default_factory=dict)
+    created_ids: set[int] = field(default_factory=set)
 
     def report(self) -> SeedReport:
         return SeedReport(
             providers_created=self.providers_created,
             providers_updated=self.providers_updated,
             models_created=self.models_created,
+            models_updated=self.models_updated,
             rules_created=self.rules_created,
         )
 
@@ -164,9 +183,11 @@ def _seed_once(
 ) -> SeedReport:
     tally = _Tally()
     try:
-        providers = _seed_providers(session, catalog, tally, demo=demo, proxy_url=proxy_url)
-        _seed_models(session, catalog, providers, tally)
-        _seed_rules(session, catalog, tally)
+        with prices_written_by(session, PriceSource.SEED):
+            providers = _seed_providers(session, catalog, tally, demo=demo, proxy_url=proxy_url)
+            _seed_models(session, catalog, providers, tally)
+            tally.models_updated = refresh_seeded_models(session, _seeded_models(catalog, tally))
+            _seed_rules(session, catalog, tally)
         session.commit()
     except BaseException:
         # Leave the caller's session usable: nothing of a failed run is half-written.
@@ -239,6 +260,7 @@ def _seed_models(
         (row.provider_id, row.model_id): row
         for row in session.scalars(select(LLMModel).where(LLMModel.provider_id.in_(provider_ids)))
     }
+    created: list[LLMModel] = []
     for provider_seed in catalog.providers:
         provider = providers[provider_seed.slug]
         for seed in provider_seed.models:
@@ -248,9 +270,25 @@ def _seed_models(
                     provider_id=provider.id, price_source=PriceSource.SEED, **seed.fields
                 )
                 session.add(row)
+                created.append(row)
                 tally.models_created += 1
             tally.model_rows[(provider_seed.slug, seed.model_id)] = row
     session.flush()
+    tally.created_ids = {row.id for row in created}
+
+
+def _seeded_models(catalog: SeedCatalog, tally: _Tally) -> list[SeededModel]:
+    seeded = []
+    for provider_seed in catalog.providers:
+        for seed in provider_seed.models:
+            row = tally.model_rows[(provider_seed.slug, seed.model_id)]
+            replacement = (
+                tally.model_rows[(provider_seed.slug, seed.replacement)]
+                if seed.replacement is not None
+                else None
+            )
+            seeded.append(SeededModel(row, seed.fields, replacement, row.id in tally.created_ids))
+    return seeded
 
 
 def _seed_rules(session: Session, catalog: SeedCatalog, tally: _Tally) -> None:
@@ -290,7 +328,7 @@ def _checked_proxy_url(url: str) -> str:
 
 
 def _parse_provider(raw: Any) -> ProviderSeed:
-    fields = _fields(raw, "provider", LLMProvider, _PROVIDER_RESERVED, nested="models")
+    fields = _fields(raw, "provider", LLMProvider, _PROVIDER_RESERVED, nested=("models",))
     slug = _required_str(fields, "provider_slug", "provider")
     where = f"provider {slug!r}"
     _required_str(fields, "provider_name", where)
@@ -298,23 +336,71 @@ def _parse_provider(raw: Any) -> ProviderSeed:
     _enum_value(Tier, fields.get("min_tier_required", Tier.FREE), f"{where} min_tier_required")
     models = tuple(_parse_model(item, where) for item in _items(raw, "models", where))
     _check_unique([model.model_id for model in models], f"{where}: duplicate model_id")
+    _check_replacements(models, where)
     return ProviderSeed(slug=slug, fields=MappingProxyType(fields), models=models)
 
 
+def _check_replacements(models: Sequence[ModelSeed], provider: str) -> None:
+    """A replacement is a model of the same provider that is not deprecated itself; a
+    deprecated model has one."""
+    by_id = {model.model_id: model for model in models}
+    for model in models:
+        where = f"seed catalog: {provider} model {model.model_id!r}"
+        if model.replacement is None:
+            if model.fields.get("is_deprecated"):
+                raise ValueError(f"{where}: a deprecated model needs a replacement_model")
+            continue
+        replacement = by_id.get(model.replacement)
+        if replacement is None or replacement.fields.get("is_deprecated"):
+            raise ValueError(
+                f"{where}: replacement_model {model.replacement!r} is not a current model of "
+                "the provider"
+            )
+
+
 def _parse_model(raw: Any, provider: str) -> ModelSeed:
-    fields = _fields(raw, f"{provider} model", LLMModel, _MODEL_RESERVED, nested="rules")
+    fields = _fields(raw, f"{provider} model", LLMModel, _MODEL_RESERVED, nested=_MODEL_ANNOTATIONS)
     model_id = _required_str(fields, "model_id", f"{provider} model")
     where = f"{provider} model {model_id!r}"
     _required_str(fields, "model_name", where)
     _enum_value(PowerLevel, fields.get("power_level"), f"{where} power_level")
     _enum_value(Tier, fields.get("min_tier_required", Tier.FREE), f"{where} min_tier_required")
     for price in ("cost_per_1m_input_tokens", "cost_per_1m_output_tokens"):
-        if not isinstance(fields.get(price), int | Decimal) or fields[price] < 0:
+        if not _is_price(fields.get(price)):
             raise ValueError(f"seed catalog: {where}: {price} must be a number >= 0")
+    for price in _OPTIONAL_PRICES:
+        if fields.get(price) is not None and not _is_price(fields[price]):
+            raise ValueError(f"seed catalog: {where}: {price} must be a number >= 0 or null")
+    try:
+        fields["price_tiers"] = tiers_to_json(tiers_from_json(fields.get("price_tiers")))
+    except ValueError as error:
+        raise ValueError(f"seed catalog: {where}: price_tiers: {error}") from None
+    if fields.get("deprecation_date") is not None:
+        fields["deprecation_date"] = _midnight(fields["deprecation_date"], where)
+    replacement = raw.get("replacement_model")
+    if replacement is not None and not isinstance(replacement, str):
+        raise ValueError(f"seed catalog: {where}: replacement_model must be a model_id")
     rules = tuple(_parse_rule(item, where) for item in _items(raw, "rules", where))
     keys = [(rule.power_level, rule.user_tier, rule.task_type) for rule in rules]
     _check_unique(keys, f"{where}: duplicate rule")
-    return ModelSeed(model_id=model_id, fields=MappingProxyType(fields), rules=rules)
+    return ModelSeed(
+        model_id=model_id, fields=MappingProxyType(fields), rules=rules, replacement=replacement
+    )
+
+
+def _is_price(value: Any) -> bool:
+    return isinstance(value, int | Decimal) and not isinstance(value, bool) and value >= 0
+
+
+def _midnight(value: Any, where: str) -> datetime:
+    """A `YYYY-MM-DD` date as the start of that day in UTC."""
+    try:
+        day = date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValueError(f"seed catalog: {where}: deprecation_date must be a YYYY-MM-DD date")
+    return datetime.combine(day, datetime.min.time(), UTC)
 
 
 def _parse_rule(raw: Any, model: str) -> RuleSeed:
@@ -343,14 +429,19 @@ def _parse_rule(raw: Any, model: str) -> RuleSeed:
 
 
 def _fields(
-    raw: Any, where: str, table: type[Base], reserved: frozenset[str], *, nested: str = ""
+    raw: Any,
+    where: str,
+    table: type[Base],
+    reserved: frozenset[str],
+    *,
+    nested: Collection[str] = (),
 ) -> dict[str, Any]:
     """The object's column values, refusing keys that are not columns (a typo would otherwise
     be dropped silently) and columns the catalog must not set."""
     if not isinstance(raw, Mapping):
         raise ValueError(f"seed catalog: {where} must be an object")
     columns = set(inspect(table).columns.keys())
-    fields = {key: value for key, value in raw.items() if key != nested}
+    fields = {key: value for key, value in raw.items() if key not in nested}
     unknown = sorted(key for key in fields if key not in columns or key in reserved)
     if unknown:
         raise ValueError(f"seed catalog: {where}: unknown or reserved field(s) {unknown}")
