@@ -5,6 +5,9 @@ SwitchboardError
 ├── SecretError
 │   └── SecretDecryptionError  no configured key opens a stored secret
 ├── NotFoundError             a named user, provider or model does not exist
+├── MissingKeyError           no virtual key was sent
+├── InvalidKeyError           the virtual key is unknown, revoked or expired
+├── KeyStoreUnavailableError  the key cannot be checked now
 └── PriceMapError             a price map cannot be read, or an entry of it is malformed
                               (names the source and the entry)
 """
@@ -30,6 +33,10 @@ class SecretDecryptionError(SecretError):
 
 class NotFoundError(SwitchboardError):
     """A user, provider, model or key named by the caller does not exist."""
+
+
+class MissingKeyError(SwitchboardError):
+    """The request carries no virtual key (in `Authorization: Bearer` or `x-api-key`)."""
 
 
 class InvalidKeyError(SwitchboardError):

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Connection, Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from switchboard.catalog.loader import system_key_variable
+from switchboard.catalog.system_keys import system_key_variable
 from switchboard.db import create_db_engine, migrate_to_head
 from switchboard.engine import LLMRoutingEngine
 from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule
