@@ -1,15 +1,23 @@
 """Switchboard's exceptions, one tree::
 
 SwitchboardError
-├── ConfigurationError        a setting is missing or malformed (names the variable)
+├── ConfigurationError        a setting is missing or malformed (names the variable)      503
 ├── SecretError
 │   └── SecretDecryptionError  no configured key opens a stored secret
-├── NotFoundError             a named user, provider or model does not exist
+├── NotFoundError             a named user, provider, model, rule or key does not exist    404
+├── ConflictError             the change collides with what is stored (a taken id, rows    409
+│                             that depend on it, a deactivated user)
+├── InvalidFieldError         a field's value is well-formed but wrong (names the field)   422
 ├── MissingKeyError           no virtual key was sent
 ├── InvalidKeyError           the virtual key is unknown, revoked or expired
 ├── KeyStoreUnavailableError  the key cannot be checked now
+├── ConcurrentWriteError      another transaction stored some of the same usage rows
 └── PriceMapError             a price map cannot be read, or an entry of it is malformed
                               (names the source and the entry)
+
+The numbers are the admin and BYOK APIs' answers (`api.domain_errors`, registered once by
+`create_app`). The gateway's own surfaces (`/v1/…`) answer in their clients' formats instead
+(`api.errors`).
 """
 
 from __future__ import annotations
@@ -32,7 +40,25 @@ class SecretDecryptionError(SecretError):
 
 
 class NotFoundError(SwitchboardError):
-    """A user, provider, model or key named by the caller does not exist."""
+    """A user, provider, model, rule or key named by the caller does not exist."""
+
+
+class ConflictError(SwitchboardError):
+    """The change collides with what is stored: a taken slug, model id, user id or rule
+    identity, rows that depend on what is deleted, a deactivated user."""
+
+
+class InvalidFieldError(SwitchboardError):
+    """A field's value is well-formed but wrong against what is stored (an unknown model, an
+    address the policy refuses, a key not in its provider's format, a period that ends before
+    it starts). `field` names it; `location` says where the caller put it (`body` or `query`);
+    `message` says what is wrong, without repeating the value when it may be a secret."""
+
+    def __init__(self, field: str, message: str, *, location: str = "body") -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.location = location
 
 
 class MissingKeyError(SwitchboardError):

@@ -12,9 +12,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.db import open_database
+from switchboard.errors import ConflictError
 from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule
 from switchboard.services import routing_admin
-from switchboard.services.catalog_rows import ConflictError
 from tests.conftest import POSTGRES_URL
 from tests.databases import postgres_schema
 

@@ -22,6 +22,7 @@ from switchboard.api.admin import users as admin_users
 from switchboard.api.anthropic import messages as anthropic_messages
 from switchboard.api.byok import keys as byok_keys
 from switchboard.api.byok import usage as byok_usage
+from switchboard.api.domain_errors import DOMAIN_ERROR_HANDLERS
 from switchboard.api.errors import ApiError, render
 from switchboard.api.fast_path import GatewayApp, find_hot_routes
 from switchboard.api.openai import chat, models
@@ -68,6 +69,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served by `docs`, from the package rather than another host
         redoc_url=None,
+        exception_handlers=dict(DOMAIN_ERROR_HANDLERS),  # the admin and BYOK APIs' answers
     )
     app.include_router(chat.router, tags=["openai"])
     app.include_router(models.router, tags=["openai"])

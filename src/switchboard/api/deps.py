@@ -14,8 +14,7 @@ from switchboard.api.http import authenticate, bearer_token
 from switchboard.errors import InvalidKeyError, KeyStoreUnavailableError, MissingKeyError
 from switchboard.gateway.keys import Principal
 from switchboard.gateway.service import Gateway
-
-ADMIN_ACTOR = "admin"
+from switchboard.services.audit import Actor
 
 
 def get_gateway(request: Request) -> Gateway:
@@ -54,7 +53,7 @@ def require_admin(request: Request, gateway: GatewayDep) -> str:
         )
     if not hmac.compare_digest(token.encode(), configured.get_secret_value().encode()):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Wrong admin token.")
-    return ADMIN_ACTOR
+    return Actor.ADMIN
 
 
 AdminDep = Annotated[str, Depends(require_admin)]

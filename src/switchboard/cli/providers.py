@@ -7,6 +7,7 @@ running gateway at its next catalog poll.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
@@ -31,11 +32,13 @@ from switchboard.providers import AdapterRegistry
 from switchboard.providers.client import provider_client
 from switchboard.secrets import configured_secret_manager
 from switchboard.services import catalog_admin
+from switchboard.services.audit import Actor
+from switchboard.services.paging import Window
 from switchboard.settings import Settings
 from switchboard.vocabulary import AuthType, HealthStatus, PowerLevel, Tier
 
-CLI_ACTOR = "cli"
-_PAGE = 500
+_PAGE = Window(limit=500)
+_ONE = Window(limit=1)
 
 providers_app = typer.Typer(help="LLM providers: list, add, check health.", no_args_is_help=True)
 models_app = typer.Typer(help="LLM models.", no_args_is_help=True)
@@ -50,9 +53,9 @@ def providers_list(
     """List providers, with their key (masked) and last known health."""
     settings = load_settings()
     with session_for(settings) as session:
-        rows, _ = catalog_admin.list_providers(session, is_active=active, limit=10_000)
+        rows = catalog_admin.list_providers(session, is_active=active, window=Window(10_000))
         table = make_table("id", "slug", "name", "base url", "active", "key", "health", "checked")
-        for row in rows:
+        for row in rows.items:
             table.add_row(
                 str(row.id),
                 row.provider_slug,
@@ -99,7 +102,7 @@ def providers_add(
     with session_for(settings) as session, reported_errors():
         row = catalog_admin.create_provider(
             session,
-            actor=CLI_ACTOR,
+            actor=Actor.CLI,
             fields=fields,
             addresses=settings.provider_addresses,
             api_key=api_key,
@@ -187,22 +190,21 @@ def _all_models(
     """Every model matching the filters, by id: the service's pages, one after another."""
     models: list[LLMModel] = []
     while True:
-        page, total = catalog_admin.list_models(
+        page = catalog_admin.list_models(
             session,
             provider_id=provider_id,
             power_level=power_level,
             is_active=active,
             is_deprecated=deprecated,
-            limit=_PAGE,
-            offset=len(models),
+            window=replace(_PAGE, offset=len(models)),
         )
-        models += page
-        if not page or len(models) >= total:
+        models += page.items
+        if not page.items or len(models) >= page.total:
             return models
 
 
 def _find_provider(session: Session, name: str) -> LLMProvider:
-    rows, _ = catalog_admin.list_providers(session, slug=name, limit=1)
+    rows = catalog_admin.list_providers(session, provider_slug=name, window=_ONE).items
     if rows:
         return rows[0]
     if name.isdigit():
@@ -233,7 +235,7 @@ def models_deprecate(
         new_model = _find_model(session, replacement)
         catalog_admin.deprecate_model(
             session,
-            actor=CLI_ACTOR,
+            actor=Actor.CLI,
             model_row_id=old_model.id,
             replacement_model_id=new_model.id,
             deprecation_date=date,
@@ -247,7 +249,7 @@ async def _check_health(settings: Settings, slug: str | None) -> list[HealthRepo
         provider_id = None
         if slug is not None:
             with sessions() as session:
-                rows, _ = catalog_admin.list_providers(session, slug=slug, limit=1)
+                rows = catalog_admin.list_providers(session, provider_slug=slug, window=_ONE).items
             if not rows:
                 raise NotFoundError(f"provider {slug!r} does not exist")
             provider_id = rows[0].id

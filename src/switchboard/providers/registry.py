@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 from switchboard.providers.anthropic import AnthropicAdapter
 from switchboard.providers.base import ProviderAdapter
@@ -11,13 +12,23 @@ from switchboard.providers.openai_compat import OpenAICompatAdapter
 
 DEFAULT_FORMAT = "openai"
 
+BUILT_IN_ADAPTERS: Mapping[str, Callable[[], ProviderAdapter]] = MappingProxyType(
+    {
+        "openai": OpenAICompatAdapter,
+        "anthropic": AnthropicAdapter,
+        "mock": MockAdapter,
+    }
+)
+"""Each wire format Switchboard speaks, and how to make its adapter."""
+
+API_FORMATS = tuple(BUILT_IN_ADAPTERS)
+"""The formats a provider's `api_format` may name (the admin API's schema lists them)."""
+
 
 class AdapterRegistry:
     def __init__(self, adapters: Mapping[str, ProviderAdapter] | None = None) -> None:
         self._adapters: Mapping[str, ProviderAdapter] = adapters or {
-            "openai": OpenAICompatAdapter(),
-            "anthropic": AnthropicAdapter(),
-            "mock": MockAdapter(),
+            api_format: make() for api_format, make in BUILT_IN_ADAPTERS.items()
         }
 
     def for_format(self, api_format: str | None) -> ProviderAdapter | None:
@@ -28,4 +39,4 @@ class AdapterRegistry:
         """A provider's wire format: as configured, else guessed from a well-known slug."""
         if api_format:
             return api_format
-        return provider_slug if provider_slug in ("anthropic", "mock") else DEFAULT_FORMAT
+        return provider_slug if provider_slug in BUILT_IN_ADAPTERS else DEFAULT_FORMAT

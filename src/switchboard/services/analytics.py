@@ -18,8 +18,10 @@ from sqlalchemy import ColumnElement, Subquery, exists, func, select
 from sqlalchemy.orm import Session
 
 from switchboard._types import utcnow
+from switchboard.errors import InvalidFieldError, NotFoundError
 from switchboard.models import LLMModel, LLMProvider, LLMUsageHourly, LLMUsageLog, User
 from switchboard.models.usage import LATENCY_BUCKETS_MS
+from switchboard.services.paging import FIRST_PAGE, Page, Window
 from switchboard.services.rollups import money_value, period_parts
 from switchboard.usage.store import (
     DIMENSIONS,
@@ -39,14 +41,6 @@ PERCENTILES = (0.50, 0.95, 0.99)
 Granularity = Grain
 """A time series' step: UTC hours or days."""
 TOTALS = tuple(name for name in ROLLUP_COUNTERS if name not in LATENCY_COLUMNS)
-
-
-class PeriodError(ValueError):
-    """A period or filter that cannot be answered; `field` names the offending parameter."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +66,9 @@ class UsageFilters:
     ) -> UsageFilters:
         """Filters over [since, until): `until` defaults to now, `since` to 7 days before
         `until`; naive times are UTC. Times are kept within 1970–9998 (no usage lies
-        outside). PeriodError (naming `since`) for a period that ends before it starts, or
-        one longer than 366 days: neither is silently changed into another period."""
+        outside). InvalidFieldError (naming the `since` query parameter) for a period that
+        ends before it starts, or one longer than 366 days: neither is silently changed into
+        another period."""
 
         def clamp(moment: datetime) -> datetime:
             return min(max(as_utc(moment), EARLIEST), LATEST)
@@ -82,14 +77,13 @@ class UsageFilters:
         start = clamp(since) if since is not None else max(end - DEFAULT_PERIOD, EARLIEST)
         named_end = "until" if until is not None else "until (now)"
         if start > end:
-            raise PeriodError(
-                "since", f"since ({start.isoformat()}) is after {named_end} ({end.isoformat()})"
+            raise _period_error(
+                f"since ({start.isoformat()}) is after {named_end} ({end.isoformat()})"
             )
         if end - start > MAX_PERIOD:
-            raise PeriodError(
-                "since",
+            raise _period_error(
                 f"the period from since to {named_end} covers {_days(end - start)} days; "
-                f"it may cover at most {MAX_PERIOD.days} days",
+                f"it may cover at most {MAX_PERIOD.days} days"
             )
         return cls(since=start, until=end, **dimensions)
 
@@ -97,6 +91,10 @@ class UsageFilters:
         """The equality filters that are set."""
         values = {name: getattr(self, name) for name in DIMENSIONS}
         return {name: value for name, value in values.items() if value is not None}
+
+
+def _period_error(message: str) -> InvalidFieldError:
+    return InvalidFieldError("since", message, location="query")
 
 
 def _days(span: timedelta) -> int:
@@ -154,12 +152,6 @@ class UserUsage:
 
 
 @dataclass(frozen=True, slots=True)
-class UserUsagePage:
-    total: int
-    items: list[UserUsage]
-
-
-@dataclass(frozen=True, slots=True)
 class ModelCost:
     model_db_id: int
     model_id: str
@@ -194,21 +186,21 @@ def usage_totals(session: Session, *, filters: UsageFilters) -> UsageTotals:
 
 
 def users_usage(
-    session: Session, *, filters: UsageFilters, limit: int = 50, offset: int = 0
-) -> UserUsagePage:
+    session: Session, *, filters: UsageFilters, window: Window = FIRST_PAGE
+) -> Page[UserUsage]:
     """Totals per user, the most expensive first (then by user id), one page of them."""
     dialect, parts = _parts(session, filters, "user_id", TOTALS)
     query = (
         select(parts.c.key, func.count().over().label("users"), *_sums(parts, TOTALS))
         .group_by(parts.c.key)
         .order_by(func.sum(parts.c.cost_total_usd).desc(), parts.c.key)
-        .limit(limit)
-        .offset(offset)
+        .limit(window.limit)
+        .offset(window.offset)
     )
     rows = session.execute(query).all()
     items = [UserUsage(row.key, _totals(dialect, row._mapping)) for row in rows]
-    total = rows[0].users if rows else _count_keys(session, parts) if offset else 0
-    return UserUsagePage(total=int(total), items=items)
+    total = rows[0].users if rows else _count_keys(session, parts) if window.offset else 0
+    return Page(items=items, total=int(total))
 
 
 def top_models(session: Session, *, filters: UsageFilters, limit: int = 10) -> list[ModelCost]:
@@ -290,17 +282,17 @@ def latency_percentile(counts: Sequence[int], quantile: float) -> float | None:
     return float(lower)
 
 
-def user_is_known(session: Session, *, user_id: str) -> bool:
-    """Whether `user_id` is a gateway user or has ever had usage recorded."""
-    return bool(
-        session.scalar(
-            select(
-                exists().where(User.id == user_id)
-                | exists().where(LLMUsageHourly.user_id == user_id)
-                | exists().where(LLMUsageLog.user_id == user_id)
-            )
+def check_user_known(session: Session, *, user_id: str) -> None:
+    """NotFoundError unless `user_id` is a gateway user or has ever had usage recorded."""
+    known = session.scalar(
+        select(
+            exists().where(User.id == user_id)
+            | exists().where(LLMUsageHourly.user_id == user_id)
+            | exists().where(LLMUsageLog.user_id == user_id)
         )
     )
+    if not known:
+        raise NotFoundError(f"user {user_id!r} does not exist")
 
 
 ROW_COLUMNS = tuple(

@@ -23,35 +23,26 @@ from typing import Any, TypedDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from switchboard import change_counters
 from switchboard._types import utcnow
-from switchboard.errors import NotFoundError
+from switchboard.change_counters import CREDENTIALS
+from switchboard.errors import (
+    ConflictError,
+    InvalidFieldError,
+    NotFoundError,
+    SecretDecryptionError,
+)
 from switchboard.models import LLMProvider, UserAPIKey
 from switchboard.redaction import MASK, mask_secret, scrub
 from switchboard.secrets import SecretManager
-from switchboard.services.audit import record_change, snapshot_row
+from switchboard.services import rows
+from switchboard.services.audit import Action, Entity, snapshot_row, update_action, user_actor
 
-BYOK_ENTITY = "byok_key"
 _MAX_REASON_LENGTH = 500
 _MASK_SHAPES = frozenset(
     (len(head), len(tail))
     for head, _, tail in (mask_secret("x" * length).partition(MASK) for length in range(64))
 )
 """The (prefix, suffix) lengths `mask_secret` leaves: (0, 0), (2, 2), (3, 2) … (6, 4)."""
-
-
-def actor_for(user_id: str) -> str:
-    """How the audit log names a user acting on their own keys."""
-    return f"user:{user_id}"
-
-
-class ByokInputError(ValueError):
-    """The request cannot be carried out as given; `field` names the offending input."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +77,12 @@ def add_key(
     provider_slug: str | None = None,
 ) -> UserAPIKey:
     """Store a user's key for a provider that supports BYOK, validated or not (with the
-    reason). NotFoundError for an unknown provider; ByokInputError for one that takes no own
-    keys or a key not in its format. Commits."""
+    reason). NotFoundError for an unknown provider; InvalidFieldError for one that takes no
+    own keys or a key not in its format. Commits."""
     provider = _provider(session, provider_id=provider_id, provider_slug=provider_slug)
     pattern = provider.api_key_format
     if pattern and not fnmatch.fnmatchcase(api_key, pattern):
-        raise ByokInputError(
+        raise InvalidFieldError(
             "api_key",
             f"the key does not look like a {provider.provider_slug} key "
             f"(expected the format {pattern!r})",
@@ -107,10 +98,7 @@ def add_key(
     row.provider = provider
     _apply_check(session, row, provider, api_key, check)
     session.add(row)
-    session.flush()
-    _audit(session, user_id, "create", row.id, None, row)
-    change_counters.bump(session, change_counters.CREDENTIALS)
-    session.commit()
+    rows.commit_change(session, _change(user_id, Action.CREATE), row, None, snapshot=_snapshot)
     return row
 
 
@@ -126,12 +114,7 @@ def list_keys(session: Session, *, user_id: str) -> Sequence[UserAPIKey]:
 
 def get_key(session: Session, *, user_id: str, key_id: int) -> UserAPIKey:
     """The user's key `key_id`; NotFoundError if it is not theirs (or does not exist)."""
-    row = session.scalars(
-        select(UserAPIKey).where(UserAPIKey.id == key_id, UserAPIKey.user_id == user_id)
-    ).first()
-    if row is None:
-        raise NotFoundError(f"key {key_id} does not exist")
-    return row
+    return rows.get_row(session, UserAPIKey, key_id, f"key {key_id}", user_id=user_id)
 
 
 def revalidate_key(
@@ -142,16 +125,19 @@ def revalidate_key(
     secrets: SecretManager,
     check: KeyChecker,
 ) -> UserAPIKey:
-    """Call the provider with the stored key again and record the outcome. Commits."""
+    """Call the provider with the stored key again and record the outcome; ConflictError when
+    the gateway's keys cannot decrypt it. Commits."""
     row = get_key(session, user_id=user_id, key_id=key_id)
     before = _snapshot(row)
-    secret = secrets.decrypt_secret(row.encrypted_api_key)
+    try:
+        secret = secrets.decrypt_secret(row.encrypted_api_key)
+    except SecretDecryptionError:
+        raise ConflictError(
+            "The stored key cannot be decrypted with the gateway's ENCRYPTION_KEY; add it again."
+        ) from None
     _apply_check(session, row, row.provider, secret, check)
     _keep_mask(row, secret)  # a row stored with more of the key in clear keeps only its mask
-    session.flush()
-    _audit(session, user_id, "validate", row.id, before, row)
-    change_counters.bump(session, change_counters.CREDENTIALS)
-    session.commit()
+    rows.commit_change(session, _change(user_id, Action.VALIDATE), row, before, snapshot=_snapshot)
     return row
 
 
@@ -159,31 +145,19 @@ def update_key(session: Session, *, user_id: str, key_id: int, changes: KeyChang
     """Rename, deactivate or reactivate a key. Commits."""
     row = get_key(session, user_id=user_id, key_id=key_id)
     before = _snapshot(row)
-    changed = False
-    for name, value in changes.items():
-        if getattr(row, name) != value:
-            setattr(row, name, value)
-            changed = True
-    if not changed:
-        return row
-    session.flush()
-    action = "update"
-    if "is_active" in changes and before is not None and before["is_active"] != row.is_active:
-        action = "activate" if row.is_active else "deactivate"
-    _audit(session, user_id, action, row.id, before, row)
-    change_counters.bump(session, change_counters.CREDENTIALS)
-    session.commit()
+    if rows.apply_changes(row, changes):
+        change = _change(user_id, update_action(before, row))
+        rows.commit_change(session, change, row, before, snapshot=_snapshot)
     return row
 
 
 def delete_key(session: Session, *, user_id: str, key_id: int) -> None:
     """Remove a key for good. Commits."""
-    row = get_key(session, user_id=user_id, key_id=key_id)
-    before = _snapshot(row)
-    session.delete(row)
-    _audit(session, user_id, "delete", key_id, before, None)
-    change_counters.bump(session, change_counters.CREDENTIALS)
-    session.commit()
+    change = _change(user_id, Action.DELETE)
+    rows.delete_row(
+        session, change, get_key(session, user_id=user_id, key_id=key_id), snapshot=_snapshot
+    )
+    rows.commit(session, change)
 
 
 def masked(row: UserAPIKey) -> str:
@@ -233,13 +207,14 @@ def _provider(
         ).first()
         name, what = "provider_slug", f"slug {provider_slug!r}"
     else:
-        raise ByokInputError("provider_id", "give provider_id or provider_slug")
+        raise InvalidFieldError("provider_id", "give provider_id or provider_slug")
     if provider is None:
         raise NotFoundError(f"no provider has the {what}")
+    slug = provider.provider_slug
     if not provider.is_byok_supported:
-        raise ByokInputError(name, f"provider {provider.provider_slug!r} does not accept own keys")
+        raise InvalidFieldError(name, f"provider {slug!r} does not accept own keys")
     if not provider.is_active:
-        raise ByokInputError(name, f"provider {provider.provider_slug!r} is not active")
+        raise InvalidFieldError(name, f"provider {slug!r} is not active")
     return provider
 
 
@@ -268,23 +243,8 @@ def _scrubbed(reason: str, api_key: str) -> str:
     return text[:_MAX_REASON_LENGTH] or "the provider refused the key"
 
 
-def _audit(
-    session: Session,
-    user_id: str,
-    action: str,
-    key_id: int,
-    before: dict[str, Any] | None,
-    row: UserAPIKey | None,
-) -> None:
-    record_change(
-        session,
-        actor=actor_for(user_id),
-        action=action,
-        entity_type=BYOK_ENTITY,
-        entity_id=key_id,
-        before=before,
-        after=_snapshot(row),
-    )
+def _change(user_id: str, action: Action) -> rows.Change:
+    return rows.Change(user_actor(user_id), action, Entity.BYOK_KEY, CREDENTIALS)
 
 
 def _snapshot(row: UserAPIKey | None) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """Catalog administration: providers and models (rules: `routing_admin`).
 
 Plain keyword-only functions over a `Session`; each change commits with its audit entry (see
-`catalog_rows`). Every change moves a row's `updated_at` (the ORM's `onupdate`) or a table's
+`rows`). Every change moves a row's `updated_at` (the ORM's `onupdate`) or a table's
 row count, which is what the gateway's catalog poll watches: every replica routes by the
 change within one poll interval. A model's prices are kept as periods in
 `llm_model_price_history`: creating a model opens the first; a price change closes the open
@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from switchboard._types import utcnow
 from switchboard.address_policy import ProviderAddresses
-from switchboard.errors import ConfigurationError, NotFoundError
+from switchboard.errors import ConfigurationError, ConflictError, NotFoundError
 from switchboard.models import (
     LLMModel,
     LLMModelPriceHistory,
@@ -29,18 +29,11 @@ from switchboard.models import (
 )
 from switchboard.redaction import mask_secret
 from switchboard.secrets import SecretManager
-from switchboard.services.audit import snapshot_row
-from switchboard.services.catalog_rows import (
-    ConflictError,
-    apply_changes,
-    audit_change,
-    commit_change,
-    get_row,
-    page_of,
-)
+from switchboard.services import rows
+from switchboard.services.audit import Action, Entity, record_change, snapshot_row
+from switchboard.services.paging import FIRST_PAGE, Page, Window, page_of, rows_where
 from switchboard.services.provider_urls import check_base_url
 
-PROVIDER, MODEL, RULE, BYOK_KEY = "provider", "model", "routing_rule", "byok_key"
 PRICE_FIELDS = (
     "cost_per_1m_input_tokens",
     "cost_per_1m_output_tokens",
@@ -51,26 +44,21 @@ PRICE_FIELDS = (
 # Providers -----------------------------------------------------------------------------
 
 
+class ProviderFilters(TypedDict, total=False):
+    is_active: bool | None
+    health_status: str | None
+    provider_slug: str | None
+
+
 def list_providers(
-    session: Session,
-    *,
-    is_active: bool | None = None,
-    health_status: str | None = None,
-    slug: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[LLMProvider], int]:
+    session: Session, *, window: Window = FIRST_PAGE, **filters: Unpack[ProviderFilters]
+) -> Page[LLMProvider]:
     """A page of providers by id, and how many match in all."""
-    filters = (
-        (LLMProvider.is_active, is_active),
-        (LLMProvider.health_status, health_status),
-        (LLMProvider.provider_slug, slug),
-    )
-    return page_of(session, LLMProvider, filters, limit=limit, offset=offset)
+    return page_of(session, rows_where(LLMProvider, filters), LLMProvider.id, window=window)
 
 
 def get_provider(session: Session, *, provider_id: int) -> LLMProvider:
-    return get_row(session, LLMProvider, provider_id, "provider")
+    return rows.get_row(session, LLMProvider, provider_id, f"provider {provider_id}")
 
 
 def create_provider(
@@ -90,7 +78,7 @@ def create_provider(
     if api_key is not None:
         _set_key(provider, api_key, secrets)
     session.add(provider)
-    commit_change(session, actor, "create", PROVIDER, provider, None)
+    rows.commit_change(session, rows.Change(actor, Action.CREATE, Entity.PROVIDER), provider, None)
     return provider
 
 
@@ -115,8 +103,10 @@ def update_provider(
         _check_slug_free(session, slug)
     if "api_key" in changes:
         _set_key(provider, changes.pop("api_key"), secrets)
-    apply_changes(provider, changes)
-    commit_change(session, actor, "update", PROVIDER, provider, before)
+    rows.apply_changes(provider, changes)
+    rows.commit_change(
+        session, rows.Change(actor, Action.UPDATE, Entity.PROVIDER), provider, before
+    )
     return provider
 
 
@@ -136,12 +126,11 @@ def delete_provider(
     for model in models:
         _remove_model(session, actor, model)
     for key in keys:
-        audit_change(session, actor, "delete", BYOK_KEY, key.id, snapshot_row(key), None)
-        session.delete(key)
+        rows.delete_row(session, rows.Change(actor, Action.DELETE, Entity.BYOK_KEY), key)
     session.flush()
-    audit_change(session, actor, "delete", PROVIDER, provider_id, snapshot_row(provider), None)
-    session.delete(provider)
-    session.commit()
+    change = rows.Change(actor, Action.DELETE, Entity.PROVIDER)
+    rows.delete_row(session, change, provider)
+    rows.commit(session, change)
 
 
 def masked_key(provider: LLMProvider) -> str | None:
@@ -169,27 +158,22 @@ def _check_slug_free(session: Session, slug: str) -> None:
 # Models --------------------------------------------------------------------------------
 
 
+class ModelFilters(TypedDict, total=False):
+    provider_id: int | None
+    power_level: str | None
+    is_active: bool | None
+    is_deprecated: bool | None
+
+
 def list_models(
-    session: Session,
-    *,
-    provider_id: int | None = None,
-    power_level: str | None = None,
-    is_active: bool | None = None,
-    is_deprecated: bool | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[LLMModel], int]:
-    filters = (
-        (LLMModel.provider_id, provider_id),
-        (LLMModel.power_level, power_level),
-        (LLMModel.is_active, is_active),
-        (LLMModel.is_deprecated, is_deprecated),
-    )
-    return page_of(session, LLMModel, filters, limit=limit, offset=offset)
+    session: Session, *, window: Window = FIRST_PAGE, **filters: Unpack[ModelFilters]
+) -> Page[LLMModel]:
+    """A page of models by id, and how many match in all."""
+    return page_of(session, rows_where(LLMModel, filters), LLMModel.id, window=window)
 
 
 def get_model(session: Session, *, model_row_id: int) -> LLMModel:
-    return get_row(session, LLMModel, model_row_id, "model")
+    return rows.get_row(session, LLMModel, model_row_id, f"model {model_row_id}")
 
 
 def create_model(session: Session, *, actor: str, fields: Mapping[str, Any]) -> LLMModel:
@@ -202,7 +186,7 @@ def create_model(session: Session, *, actor: str, fields: Mapping[str, Any]) -> 
     session.add(model)
     session.flush()
     _open_price_period(session, model, actor=actor)
-    commit_change(session, actor, "create", MODEL, model, None)
+    rows.commit_change(session, rows.Change(actor, Action.CREATE, Entity.MODEL), model, None)
     return model
 
 
@@ -221,10 +205,10 @@ def update_model(
         _check_model_id_free(session, provider_id, model_id, model.id)
     if changes.get("replacement_model_id") is not None:
         _check_replacement(session, model, changes["replacement_model_id"])
-    apply_changes(model, changes)
+    rows.apply_changes(model, changes)
     if any(_price_changed(old_prices[field], getattr(model, field)) for field in PRICE_FIELDS):
         _open_price_period(session, model, actor=actor, old_prices=old_prices)
-    commit_change(session, actor, "update", MODEL, model, before)
+    rows.commit_change(session, rows.Change(actor, Action.UPDATE, Entity.MODEL), model, before)
     return model
 
 
@@ -244,7 +228,7 @@ def deprecate_model(
     model.is_deprecated, model.is_active = True, False
     model.replacement_model_id = replacement_model_id
     model.deprecation_date = deprecation_date or utcnow()
-    commit_change(session, actor, "deprecate", MODEL, model, before)
+    rows.commit_change(session, rows.Change(actor, Action.DEPRECATE, Entity.MODEL), model, before)
     return model
 
 
@@ -264,16 +248,22 @@ def price_history(session: Session, *, model_row_id: int) -> list[LLMModelPriceH
 
 def _remove_model(session: Session, actor: str, model: LLMModel) -> None:
     for rule in session.scalars(select(LLMRoutingRule).where(LLMRoutingRule.model_id == model.id)):
-        audit_change(session, actor, "delete", RULE, rule.id, snapshot_row(rule), None)
-        session.delete(rule)
+        rows.delete_row(session, rows.Change(actor, Action.DELETE, Entity.ROUTING_RULE), rule)
     for other in session.scalars(select(LLMModel).where(LLMModel.replacement_model_id == model.id)):
         before = snapshot_row(other)
         other.replacement_model_id = None
-        audit_change(session, actor, "update", MODEL, other.id, before, snapshot_row(other))
+        record_change(
+            session,
+            actor=actor,
+            action=Action.UPDATE,
+            entity_type=Entity.MODEL,
+            entity_id=other.id,
+            before=before,
+            after=snapshot_row(other),
+        )
     session.execute(delete(LLMModelPriceHistory).where(LLMModelPriceHistory.model_id == model.id))
     session.flush()
-    audit_change(session, actor, "delete", MODEL, model.id, snapshot_row(model), None)
-    session.delete(model)
+    rows.delete_row(session, rows.Change(actor, Action.DELETE, Entity.MODEL), model)
     session.flush()
 
 

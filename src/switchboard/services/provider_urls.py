@@ -12,7 +12,7 @@ import socket
 from urllib.parse import urlsplit
 
 from switchboard.address_policy import IPAddress, ProviderAddresses, parse_host, refusal
-from switchboard.services.catalog_rows import InvalidFieldError
+from switchboard.errors import InvalidFieldError
 
 FIELD = "base_url"
 _SHOWN_CHARS = 100

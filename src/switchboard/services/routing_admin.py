@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.catalog.loader import load_byok_providers, load_snapshot, price_ceilings
-from switchboard.errors import NotFoundError
+from switchboard.errors import ConflictError, NotFoundError
 from switchboard.models import LLMModel, LLMRoutingRule
 from switchboard.routing import (
     Candidate,
@@ -26,44 +26,32 @@ from switchboard.routing import (
     explain_route,
     plan_route,
 )
-from switchboard.services.audit import snapshot_row
-from switchboard.services.catalog_admin import RULE
-from switchboard.services.catalog_rows import (
-    ConflictError,
-    apply_changes,
-    audit_change,
-    commit_change,
-    get_row,
-    page_of,
-)
+from switchboard.services import rows
+from switchboard.services.audit import Action, Entity, snapshot_row
+from switchboard.services.paging import FIRST_PAGE, Page, Window, page_of, rows_where
 from switchboard.settings import Settings
 from switchboard.vocabulary import GENERAL_TASK, PowerLevel, Tier
 
 
+class RuleFilters(TypedDict, total=False):
+    model_id: int | None
+    """The model's row id."""
+    power_level: str | None
+    user_tier: str | None
+    task_type: str | None
+    is_active: bool | None
+
+
 def list_rules(
-    session: Session,
-    *,
-    model_row_id: int | None = None,
-    power_level: str | None = None,
-    user_tier: str | None = None,
-    task_type: str | None = None,
-    is_active: bool | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[LLMRoutingRule], int]:
+    session: Session, *, window: Window = FIRST_PAGE, **filters: Unpack[RuleFilters]
+) -> Page[LLMRoutingRule]:
+    """A page of rules by id, and how many match in all."""
     rule = LLMRoutingRule
-    filters = (
-        (rule.model_id, model_row_id),
-        (rule.power_level, power_level),
-        (rule.user_tier, user_tier),
-        (rule.task_type, task_type),
-        (rule.is_active, is_active),
-    )
-    return page_of(session, rule, filters, limit=limit, offset=offset)
+    return page_of(session, rows_where(rule, filters), rule.id, window=window)
 
 
 def get_rule(session: Session, *, rule_id: int) -> LLMRoutingRule:
-    return get_row(session, LLMRoutingRule, rule_id, "routing rule")
+    return rows.get_row(session, LLMRoutingRule, rule_id, f"routing rule {rule_id}")
 
 
 def create_rule(session: Session, *, actor: str, fields: Mapping[str, Any]) -> LLMRoutingRule:
@@ -72,7 +60,7 @@ def create_rule(session: Session, *, actor: str, fields: Mapping[str, Any]) -> L
     rule = LLMRoutingRule(**fields)
     _check_rule(session, rule)
     session.add(rule)
-    _commit_rule(session, actor, "create", rule, None)
+    _commit_rule(session, rows.Change(actor, Action.CREATE, Entity.ROUTING_RULE), rule, None)
     return rule
 
 
@@ -81,17 +69,16 @@ def update_rule(
 ) -> LLMRoutingRule:
     rule = get_rule(session, rule_id=rule_id)
     before = snapshot_row(rule)
-    apply_changes(rule, changes)
+    rows.apply_changes(rule, changes)
     _check_rule(session, rule)
-    _commit_rule(session, actor, "update", rule, before)
+    _commit_rule(session, rows.Change(actor, Action.UPDATE, Entity.ROUTING_RULE), rule, before)
     return rule
 
 
 def delete_rule(session: Session, *, actor: str, rule_id: int) -> None:
-    rule = get_rule(session, rule_id=rule_id)
-    audit_change(session, actor, "delete", RULE, rule_id, snapshot_row(rule), None)
-    session.delete(rule)
-    session.commit()
+    change = rows.Change(actor, Action.DELETE, Entity.ROUTING_RULE)
+    rows.delete_row(session, change, get_rule(session, rule_id=rule_id))
+    rows.commit(session, change)
 
 
 def _check_rule(session: Session, rule: LLMRoutingRule) -> None:
@@ -112,14 +99,14 @@ def _check_rule(session: Session, rule: LLMRoutingRule) -> None:
 
 
 def _commit_rule(
-    session: Session, actor: str, action: str, rule: LLMRoutingRule, before: dict[str, Any] | None
+    session: Session, change: rows.Change, rule: LLMRoutingRule, before: dict[str, Any] | None
 ) -> None:
     """`commit_change`; when a concurrent change took the rule's identity first, the conflict
     names the rule that took it."""
     identity = _Identity.of(rule)  # read now: a failed commit expires the row
     own_id = rule.id
     try:
-        commit_change(session, actor, action, RULE, rule, before)
+        rows.commit_change(session, change, rule, before)
     except ConflictError:
         identity.check_free(session, own_id)
         raise

@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 
+from switchboard.errors import InvalidFieldError
+
 USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@:+\-]*$"
 USER_ID_MAX_LENGTH = 255
 NAME_MAX_LENGTH = 200
@@ -24,16 +26,8 @@ TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 MAX_BUDGET_USD = Decimal(10**9)
 
 
-class UserFieldError(ValueError):
-    """A user field that breaks its rule; `field` names it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 def check_user_fields(values: Mapping[str, object]) -> None:
-    """UserFieldError for the first of `values` (by column name: `id`, `display_name`,
+    """InvalidFieldError for the first of `values` (by column name: `id`, `display_name`,
     `email`, `monthly_budget_usd`) that breaks its rule; None values and other names pass."""
     for name, value in values.items():
         check = _CHECKS.get(name)
@@ -43,7 +37,7 @@ def check_user_fields(values: Mapping[str, object]) -> None:
 
 def _check_id(value: object) -> None:
     if not _matches(value, USER_ID_PATTERN, USER_ID_MAX_LENGTH):
-        raise UserFieldError(
+        raise InvalidFieldError(
             "id",
             f"user id {value!r} is not allowed: use 1 to {USER_ID_MAX_LENGTH} letters, digits "
             "and `._@:+-`, starting with a letter or digit",
@@ -52,7 +46,7 @@ def _check_id(value: object) -> None:
 
 def _check_name(value: object) -> None:
     if not _matches(value, TEXT_PATTERN, NAME_MAX_LENGTH) or value == "":
-        raise UserFieldError(
+        raise InvalidFieldError(
             "display_name",
             f"display name {value!r} is not allowed: use 1 to {NAME_MAX_LENGTH} characters, "
             "no control characters",
@@ -61,14 +55,14 @@ def _check_name(value: object) -> None:
 
 def _check_email(value: object) -> None:
     if not _matches(value, EMAIL_PATTERN, EMAIL_MAX_LENGTH):
-        raise UserFieldError("email", f"email {value!r} is not an email address")
+        raise InvalidFieldError("email", f"email {value!r} is not an email address")
 
 
 def _check_budget(value: object) -> None:
     numeric = isinstance(value, Decimal | int | float) and not isinstance(value, bool)
     amount = Decimal(str(value)) if numeric else None
     if amount is None or not amount.is_finite() or not 0 <= amount <= MAX_BUDGET_USD:
-        raise UserFieldError(
+        raise InvalidFieldError(
             "monthly_budget_usd",
             f"budget {value} must be an amount in dollars from 0 to {MAX_BUDGET_USD:,}",
         )

@@ -14,46 +14,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import Any, TypedDict
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard import change_counters
 from switchboard._types import utcnow
-from switchboard.errors import NotFoundError
+from switchboard.change_counters import CREDENTIALS
+from switchboard.errors import ConflictError
 from switchboard.models import User, VirtualKey
 from switchboard.secrets import hash_virtual_key
-from switchboard.services.audit import record_change, snapshot_row
+from switchboard.services import rows
+from switchboard.services.audit import Action, Actor, Entity, snapshot_row, update_action
+from switchboard.services.paging import FIRST_PAGE, Page, Window, page_of, rows_where
 from switchboard.services.user_rules import check_user_fields
 from switchboard.vocabulary import PowerLevel, Tier
 
 VIRTUAL_KEY_PREFIX = "sk-sb-"
 _DISPLAY_PREFIX_LENGTH = 12
-
-SYSTEM_ACTOR = "system"
-"""Who changed something when no person is named: the CLI, seeding, demos."""
-USER_ENTITY = "user"
-VIRTUAL_KEY_ENTITY = "virtual_key"
-
-T = TypeVar("T")
-
-
-class UserExistsError(ValueError):
-    """A user with this id already exists."""
-
-
-class UserInactiveError(ValueError):
-    """The user is deactivated: no new keys for them."""
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """One page of a listing, and how many rows the whole listing has."""
-
-    items: Sequence[T]
-    total: int
 
 
 class UserChanges(TypedDict, total=False):
@@ -86,10 +64,10 @@ def create_user(
     email: str | None = None,
     monthly_budget_usd: Decimal | None = None,
     default_power_level: PowerLevel | None = None,
-    actor: str = SYSTEM_ACTOR,
+    actor: str = Actor.SYSTEM,
 ) -> User:
-    """Add a user; UserExistsError (a ValueError) if the id is taken, UserFieldError (one too)
-    for a field the admin API would refuse (`user_rules`). Commits."""
+    """Add a user; ConflictError if the id is taken, InvalidFieldError for a field the admin
+    API would refuse (`user_rules`). Commits."""
     check_user_fields(
         {
             "id": user_id,
@@ -98,8 +76,9 @@ def create_user(
             "monthly_budget_usd": monthly_budget_usd,
         }
     )
+    taken = f"user {user_id!r} already exists"
     if session.get(User, user_id) is not None:
-        raise UserExistsError(f"user {user_id!r} already exists")
+        raise ConflictError(taken)
     user = User(
         id=user_id,
         tier=Tier(tier).value,
@@ -109,21 +88,15 @@ def create_user(
         default_power_level=PowerLevel(default_power_level).value if default_power_level else None,
     )
     session.add(user)
-    try:
-        session.flush()
-    except IntegrityError:  # created by someone else since we looked
-        session.rollback()
-        raise UserExistsError(f"user {user_id!r} already exists") from None
-    _audit(session, actor, "create", USER_ENTITY, user.id, None, user)
-    session.commit()
+    # A conflict now: created by someone else since we looked.
+    rows.commit_change(
+        session, rows.Change(actor, Action.CREATE, Entity.USER), user, None, conflict=taken
+    )
     return user
 
 
 def get_user(session: Session, *, user_id: str) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFoundError(f"user {user_id!r} does not exist")
-    return user
+    return rows.get_row(session, User, user_id, f"user {user_id!r}")
 
 
 def list_users(
@@ -131,21 +104,15 @@ def list_users(
     *,
     tier: Tier | None = None,
     is_active: bool | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    window: Window = FIRST_PAGE,
 ) -> Page[User]:
     """Users in the order they were created, filtered by tier and by being active."""
-    query = select(User)
-    if tier is not None:
-        query = query.where(User.tier == Tier(tier).value)
-    if is_active is not None:
-        query = query.where(User.is_active.is_(is_active))
-    ordered = query.order_by(User.created_at.asc(), User.id.asc())
-    return paginate(session, query, ordered, limit=limit, offset=offset)
+    query = rows_where(User, {"tier": Tier(tier).value if tier else None, "is_active": is_active})
+    return page_of(session, query, User.created_at.asc(), User.id.asc(), window=window)
 
 
 def update_user(
-    session: Session, *, user_id: str, changes: UserChanges, actor: str = SYSTEM_ACTOR
+    session: Session, *, user_id: str, changes: UserChanges, actor: str = Actor.SYSTEM
 ) -> User:
     """Apply `changes` (tier, budget, default power level, deactivate…). Commits."""
     check_user_fields(changes)
@@ -156,21 +123,10 @@ def update_user(
         values["tier"] = Tier(values["tier"]).value
     if values.get("default_power_level") is not None:
         values["default_power_level"] = PowerLevel(values["default_power_level"]).value
-    if not _assign(user, values):
-        return user
-    session.flush()
-    action = _user_action(before, values)
-    _audit(session, actor, action, USER_ENTITY, user.id, before, user)
-    change_counters.bump(session, change_counters.CREDENTIALS)
-    session.commit()
+    if rows.apply_changes(user, values):
+        change = rows.Change(actor, update_action(before, user), Entity.USER, CREDENTIALS)
+        rows.commit_change(session, change, user, before)
     return user
-
-
-def _user_action(before: dict[str, Any] | None, values: dict[str, Any]) -> str:
-    was_active = bool(before and before.get("is_active"))
-    if "is_active" in values and values["is_active"] != was_active:
-        return "activate" if values["is_active"] else "deactivate"
-    return "update"
 
 
 # Virtual keys ------------------------------------------------------------------------------
@@ -190,12 +146,12 @@ def issue_virtual_key(
     user_id: str,
     name: str | None = None,
     expires_at: datetime | None = None,
-    actor: str = SYSTEM_ACTOR,
+    actor: str = Actor.SYSTEM,
 ) -> IssuedKey:
-    """A new key for an existing, active user (UserInactiveError otherwise). Commits."""
+    """A new key for an existing, active user (ConflictError otherwise). Commits."""
     user = get_user(session, user_id=user_id)
     if not user.is_active:
-        raise UserInactiveError(f"user {user_id!r} is deactivated")
+        raise ConflictError(f"user {user_id!r} is deactivated")
     key = VIRTUAL_KEY_PREFIX + secrets.token_urlsafe(32)
     record = VirtualKey(
         user_id=user_id,
@@ -205,9 +161,7 @@ def issue_virtual_key(
         expires_at=expires_at,
     )
     session.add(record)
-    session.flush()
-    _audit(session, actor, "issue", VIRTUAL_KEY_ENTITY, record.id, None, record)
-    session.commit()
+    rows.commit_change(session, rows.Change(actor, Action.ISSUE, Entity.VIRTUAL_KEY), record, None)
     return IssuedKey(key=key, record=record)
 
 
@@ -238,7 +192,7 @@ def revoke_virtual_key(
     key_id: int,
     *,
     user_id: str | None = None,
-    actor: str = SYSTEM_ACTOR,
+    actor: str = Actor.SYSTEM,
 ) -> VirtualKey:
     """Revoke a key (of `user_id`, when given). Gateway processes stop accepting it within
     their catalog poll interval. Revoking twice changes nothing. Commits."""
@@ -247,10 +201,8 @@ def revoke_virtual_key(
         before = snapshot_row(record)
         record.is_revoked = True
         record.revoked_at = utcnow()
-        session.flush()
-        _audit(session, actor, "revoke", VIRTUAL_KEY_ENTITY, record.id, before, record)
-        change_counters.bump(session, change_counters.CREDENTIALS)
-        session.commit()
+        change = rows.Change(actor, Action.REVOKE, Entity.VIRTUAL_KEY, CREDENTIALS)
+        rows.commit_change(session, change, record, before)
     return record
 
 
@@ -260,70 +212,19 @@ def update_virtual_key(
     user_id: str,
     key_id: int,
     changes: VirtualKeyChanges,
-    actor: str = SYSTEM_ACTOR,
+    actor: str = Actor.SYSTEM,
 ) -> VirtualKey:
     """Rename a key or set when it expires (None: never). Commits."""
     record = _virtual_key(session, key_id, user_id)
     before = snapshot_row(record)
-    if not _assign(record, dict(changes)):
-        return record
-    session.flush()
-    _audit(session, actor, "update", VIRTUAL_KEY_ENTITY, record.id, before, record)
-    change_counters.bump(session, change_counters.CREDENTIALS)
-    session.commit()
+    if rows.apply_changes(record, changes):
+        change = rows.Change(actor, Action.UPDATE, Entity.VIRTUAL_KEY, CREDENTIALS)
+        rows.commit_change(session, change, record, before)
     return record
 
 
 def _virtual_key(session: Session, key_id: int, user_id: str | None) -> VirtualKey:
-    record = session.get(VirtualKey, key_id)
-    if record is None or (user_id is not None and record.user_id != user_id):
-        owner = f" of user {user_id!r}" if user_id is not None else ""
-        raise NotFoundError(f"virtual key {key_id}{owner} does not exist")
-    return record
-
-
-# Shared ------------------------------------------------------------------------------------
-
-
-def _assign(row: User | VirtualKey, values: dict[str, Any]) -> bool:
-    """Set the attributes that differ; whether any did."""
-    changed = False
-    for name, value in values.items():
-        if getattr(row, name) != value:
-            setattr(row, name, value)
-            changed = True
-    return changed
-
-
-def _audit(
-    session: Session,
-    actor: str,
-    action: str,
-    entity_type: str,
-    entity_id: object,
-    before: dict[str, Any] | None,
-    row: User | VirtualKey,
-) -> None:
-    record_change(
-        session,
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=before,
-        after=snapshot_row(row),
-    )
-
-
-def paginate(
-    session: Session,
-    query: Select[T],
-    ordered: Select[T],
-    *,
-    limit: int,
-    offset: int,
-) -> Page[T]:
-    """A page of `ordered`; `query` is the same selection unordered, for the count."""
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(ordered.limit(limit).offset(offset)).all()
-    return Page(items=items, total=total)
+    if user_id is None:
+        return rows.get_row(session, VirtualKey, key_id, f"virtual key {key_id}")
+    what = f"virtual key {key_id} of user {user_id!r}"
+    return rows.get_row(session, VirtualKey, key_id, what, user_id=user_id)

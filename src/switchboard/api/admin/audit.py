@@ -5,20 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
-from switchboard.api.admin.schemas_accounts import (
-    TEXT_PATTERN,
-    AuditEntryPublic,
-    DateTime,
-    Limit,
-    Offset,
-    Page,
-    as_utc,
-)
+from switchboard.api.admin.schemas_accounts import AuditEntryPublic
 from switchboard.api.deps import SessionDep
-from switchboard.models import AuditLogEntry
-from switchboard.services.users import paginate
+from switchboard.api.schemas import TEXT_PATTERN, Page, PagingDep, UtcDateTime
+from switchboard.services import audit
 
 router = APIRouter(tags=["admin: audit"])
 
@@ -37,28 +28,19 @@ def list_audit_entries(
         str | None,
         Query(max_length=255, pattern=TEXT_PATTERN, description="`admin`, `user:<id>`, `system`."),
     ] = None,
-    since: Annotated[DateTime | None, Query(description="From this time (inclusive).")] = None,
-    until: Annotated[DateTime | None, Query(description="Before this time.")] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    since: Annotated[UtcDateTime | None, Query(description="From this time (inclusive).")] = None,
+    until: Annotated[UtcDateTime | None, Query(description="Before this time.")] = None,
+    *,
+    paging: PagingDep,
 ) -> Page[AuditEntryPublic]:
     """Who changed what and when, with the row before and after."""
-    query = select(AuditLogEntry)
-    if entity_type is not None:
-        query = query.where(AuditLogEntry.entity_type == entity_type)
-    if entity_id is not None:
-        query = query.where(AuditLogEntry.entity_id == entity_id)
-    if actor is not None:
-        query = query.where(AuditLogEntry.actor == actor)
-    if since is not None:
-        query = query.where(AuditLogEntry.at >= as_utc(since))
-    if until is not None:
-        query = query.where(AuditLogEntry.at < as_utc(until))
-    ordered = query.order_by(AuditLogEntry.at.desc(), AuditLogEntry.id.desc())
-    page = paginate(session, query, ordered, limit=limit, offset=offset)
-    return Page[AuditEntryPublic](
-        items=[AuditEntryPublic.model_validate(entry) for entry in page.items],
-        total=page.total,
-        limit=limit,
-        offset=offset,
+    page = audit.list_entries(
+        session,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        actor=actor,
+        since=since,
+        until=until,
+        window=paging,
     )
+    return Page[AuditEntryPublic].of(page, AuditEntryPublic.model_validate, paging)

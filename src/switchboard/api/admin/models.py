@@ -6,19 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from switchboard.api.admin.schemas_accounts import Page, QueryBool
 from switchboard.api.admin.schemas_catalog import (
-    INT_MAX,
     ModelCreate,
     ModelDeprecate,
     ModelPublic,
     ModelUpdate,
     PricePeriodPublic,
-    RowIdPath,
-    RowIdQuery,
-    catalog_errors,
 )
 from switchboard.api.deps import AdminDep, SessionDep
+from switchboard.api.schemas import Page, PagingDep, QueryBool, RowIdPath, RowIdQuery
 from switchboard.services import catalog_admin
 from switchboard.vocabulary import PowerLevel
 
@@ -32,37 +28,31 @@ def list_models(
     power_level: PowerLevel | None = None,
     is_active: Annotated[QueryBool | None, Query()] = None,
     is_deprecated: Annotated[QueryBool | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=INT_MAX)] = 0,
+    *,
+    paging: PagingDep,
 ) -> Page[ModelPublic]:
     """Models by id; filter by `provider_id`, `power_level`, `is_active`, `is_deprecated`."""
-    rows, total = catalog_admin.list_models(
+    page = catalog_admin.list_models(
         session,
         provider_id=provider_id,
         power_level=power_level,
         is_active=is_active,
         is_deprecated=is_deprecated,
-        limit=limit,
-        offset=offset,
+        window=paging,
     )
-    items = [ModelPublic.model_validate(row) for row in rows]
-    return Page[ModelPublic](items=items, total=total, limit=limit, offset=offset)
+    return Page[ModelPublic].of(page, ModelPublic.model_validate, paging)
 
 
 @router.post("/models", status_code=status.HTTP_201_CREATED)
 def create_model(body: ModelCreate, session: SessionDep, actor: AdminDep) -> ModelPublic:
     """Add a model to a provider; its prices open its price history."""
-    with catalog_errors():
-        row = catalog_admin.create_model(session, actor=actor, fields=body.row_fields())
+    row = catalog_admin.create_model(session, actor=actor, fields=body.row_fields())
     return ModelPublic.model_validate(row)
 
 
 @router.get("/models/{model_row_id}")
 def read_model(model_row_id: RowIdPath, session: SessionDep) -> ModelPublic:
-    with catalog_errors():
-        return ModelPublic.model_validate(
-            catalog_admin.get_model(session, model_row_id=model_row_id)
-        )
+    return ModelPublic.model_validate(catalog_admin.get_model(session, model_row_id=model_row_id))
 
 
 @router.patch("/models/{model_row_id}")
@@ -71,10 +61,9 @@ def update_model(
 ) -> ModelPublic:
     """Change the fields given. A price change is kept in the price history: usage already
     recorded keeps the cost it was billed at."""
-    with catalog_errors():
-        row = catalog_admin.update_model(
-            session, actor=actor, model_row_id=model_row_id, changes=body.row_fields()
-        )
+    row = catalog_admin.update_model(
+        session, actor=actor, model_row_id=model_row_id, changes=body.row_fields()
+    )
     return ModelPublic.model_validate(row)
 
 
@@ -82,8 +71,7 @@ def update_model(
 def delete_model(model_row_id: RowIdPath, session: SessionDep, actor: AdminDep) -> None:
     """Delete a model with its routing rules (usage rows keep their cost and model name).
     To retire a model that clients still ask for, deprecate it instead."""
-    with catalog_errors():
-        catalog_admin.delete_model(session, actor=actor, model_row_id=model_row_id)
+    catalog_admin.delete_model(session, actor=actor, model_row_id=model_row_id)
 
 
 @router.post("/models/{model_row_id}/deprecate")
@@ -92,20 +80,18 @@ def deprecate_model(
 ) -> ModelPublic:
     """The spec's "Deprecate Old Model": the model leaves routing at once, and clients that ask
     for it by name are served by the replacement (which must exist and not be deprecated)."""
-    with catalog_errors():
-        row = catalog_admin.deprecate_model(
-            session,
-            actor=actor,
-            model_row_id=model_row_id,
-            replacement_model_id=body.replacement_model_id,
-            deprecation_date=body.deprecation_date,
-        )
+    row = catalog_admin.deprecate_model(
+        session,
+        actor=actor,
+        model_row_id=model_row_id,
+        replacement_model_id=body.replacement_model_id,
+        deprecation_date=body.deprecation_date,
+    )
     return ModelPublic.model_validate(row)
 
 
 @router.get("/models/{model_row_id}/prices")
 def model_price_history(model_row_id: RowIdPath, session: SessionDep) -> list[PricePeriodPublic]:
     """The model's prices over time, oldest first; the current one has no `effective_to`."""
-    with catalog_errors():
-        rows = catalog_admin.price_history(session, model_row_id=model_row_id)
+    rows = catalog_admin.price_history(session, model_row_id=model_row_id)
     return [PricePeriodPublic.model_validate(row) for row in rows]

@@ -9,21 +9,18 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from switchboard.api.admin.schemas_accounts import Page, QueryBool
 from switchboard.api.admin.schemas_catalog import (
-    INT_MAX,
     ProviderCreate,
     ProviderHealth,
     ProviderPublic,
     ProviderUpdate,
-    RowIdPath,
     Slug,
-    catalog_errors,
 )
 from switchboard.api.deps import AdminDep, GatewayDep, SessionDep
+from switchboard.api.schemas import Page, PagingDep, QueryBool, RowIdPath
+from switchboard.errors import InvalidFieldError
 from switchboard.gateway.service import Gateway
 from switchboard.services import catalog_admin
-from switchboard.services.catalog_rows import InvalidFieldError
 from switchboard.vocabulary import HealthStatus
 
 _SECRET_FIELDS = frozenset({"api_key"})
@@ -56,41 +53,33 @@ def list_providers(
     is_active: Annotated[QueryBool | None, Query()] = None,
     health_status: HealthStatus | None = None,
     slug: Annotated[Slug | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=INT_MAX)] = 0,
+    *,
+    paging: PagingDep,
 ) -> Page[ProviderPublic]:
     """Providers by id; filter by `is_active`, `health_status`, `slug`."""
-    rows, total = catalog_admin.list_providers(
-        session,
-        is_active=is_active,
-        health_status=health_status,
-        slug=slug,
-        limit=limit,
-        offset=offset,
+    page = catalog_admin.list_providers(
+        session, is_active=is_active, health_status=health_status, provider_slug=slug, window=paging
     )
     environ = gateway.settings.provider_key_environment()
-    items = [ProviderPublic.of(row, environ) for row in rows]
-    return Page[ProviderPublic](items=items, total=total, limit=limit, offset=offset)
+    return Page[ProviderPublic].of(page, lambda row: ProviderPublic.of(row, environ), paging)
 
 
 @router.post("/providers", status_code=status.HTTP_201_CREATED)
 def create_provider(
-    body: ProviderCreate, session: SessionDep, actor: AdminDep, request: Request
+    body: ProviderCreate, session: SessionDep, actor: AdminDep, gateway: GatewayDep
 ) -> ProviderPublic:
     """Add a provider. `api_key`, if given, is stored encrypted and shown only masked.
     `base_url` must point where `PROVIDER_ADDRESSES` allows (else 422), and so must what its
     host name resolves to now."""
-    gateway: Gateway = request.app.state.gateway
-    with catalog_errors():
-        _check_format(gateway, body.api_format)
-        row = catalog_admin.create_provider(
-            session,
-            actor=actor,
-            fields=body.row_fields(),
-            addresses=gateway.settings.provider_addresses,
-            api_key=body.given_api_key(),
-            secrets=gateway.secrets,
-        )
+    _check_format(gateway, body.api_format)
+    row = catalog_admin.create_provider(
+        session,
+        actor=actor,
+        fields=body.row_fields(),
+        addresses=gateway.settings.provider_addresses,
+        api_key=body.given_api_key(),
+        secrets=gateway.secrets,
+    )
     return ProviderPublic.of(row, gateway.settings.provider_key_environment())
 
 
@@ -98,8 +87,7 @@ def create_provider(
 def read_provider(
     provider_id: RowIdPath, session: SessionDep, gateway: GatewayDep
 ) -> ProviderPublic:
-    with catalog_errors():
-        row = catalog_admin.get_provider(session, provider_id=provider_id)
+    row = catalog_admin.get_provider(session, provider_id=provider_id)
     return ProviderPublic.of(row, gateway.settings.provider_key_environment())
 
 
@@ -109,24 +97,22 @@ def update_provider(
     body: ProviderUpdate,
     session: SessionDep,
     actor: AdminDep,
-    request: Request,
+    gateway: GatewayDep,
 ) -> ProviderPublic:
     """Change the fields given. `"api_key": "…"` replaces the key, `"api_key": null` removes it."""
-    gateway: Gateway = request.app.state.gateway
     changes = body.row_fields()
     if "api_key" in body.model_fields_set:
         changes["api_key"] = body.given_api_key()
-    with catalog_errors():
-        if "api_format" in changes:
-            _check_format(gateway, changes["api_format"])
-        row = catalog_admin.update_provider(
-            session,
-            actor=actor,
-            provider_id=provider_id,
-            changes=changes,
-            addresses=gateway.settings.provider_addresses,
-            secrets=gateway.secrets,
-        )
+    if "api_format" in changes:
+        _check_format(gateway, changes["api_format"])
+    row = catalog_admin.update_provider(
+        session,
+        actor=actor,
+        provider_id=provider_id,
+        changes=changes,
+        addresses=gateway.settings.provider_addresses,
+        secrets=gateway.secrets,
+    )
     return ProviderPublic.of(row, gateway.settings.provider_key_environment())
 
 
@@ -140,20 +126,15 @@ def delete_provider(
     ] = False,
 ) -> None:
     """Refused (409) while models or users' keys refer to the provider, unless `cascade`."""
-    with catalog_errors():
-        catalog_admin.delete_provider(
-            session, actor=actor, provider_id=provider_id, cascade=cascade
-        )
+    catalog_admin.delete_provider(session, actor=actor, provider_id=provider_id, cascade=cascade)
 
 
 @router.get("/providers/{provider_id}/health")
-async def check_provider_health(provider_id: RowIdPath, request: Request) -> ProviderHealth:
+async def check_provider_health(provider_id: RowIdPath, gateway: GatewayDep) -> ProviderHealth:
     """Probe the provider now with a non-billed call (listing its models, with its system key)
     and record the result: `healthy`, `degraded` (slow, or a non-fatal refusal), `down`, or
     `unknown` (it cannot be probed: no system key)."""
-    gateway: Gateway = request.app.state.gateway
-    with catalog_errors():
-        report = await gateway.probe_provider(provider_id)
+    report = await gateway.probe_provider(provider_id)
     return ProviderHealth(
         provider_id=report.provider_id,
         provider_slug=report.provider_slug,

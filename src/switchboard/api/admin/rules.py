@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 
-from switchboard.api.admin.schemas_accounts import Page, QueryBool
-from switchboard.api.admin.schemas_catalog import (
-    INT_MAX,
-    RowIdPath,
-    RowIdQuery,
-    RuleCreate,
-    RulePublic,
-    RuleUpdate,
-    TaskType,
-    catalog_errors,
-)
+from switchboard.api.admin.schemas_catalog import RuleCreate, RulePublic, RuleUpdate, TaskType
 from switchboard.api.admin.schemas_routing import (
     ExplainRequest,
     ExplainResponse,
@@ -25,8 +15,8 @@ from switchboard.api.admin.schemas_routing import (
     MatrixCell,
     RoutingMatrix,
 )
-from switchboard.api.deps import AdminDep, SessionDep
-from switchboard.gateway.service import Gateway
+from switchboard.api.deps import AdminDep, GatewayDep, SessionDep
+from switchboard.api.schemas import Page, PagingDep, QueryBool, RowIdPath, RowIdQuery
 from switchboard.routing import Verdict
 from switchboard.services import routing_admin
 from switchboard.vocabulary import PowerLevel, Tier
@@ -42,59 +32,53 @@ def list_rules(
     user_tier: Tier | None = None,
     task_type: Annotated[TaskType | None, Query()] = None,
     is_active: Annotated[QueryBool | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=INT_MAX)] = 0,
+    *,
+    paging: PagingDep,
 ) -> Page[RulePublic]:
     """Rules by id; filter by `model_id` (the model's `id`), `power_level`, `user_tier`,
     `task_type`, `is_active`."""
-    rows, total = routing_admin.list_rules(
+    page = routing_admin.list_rules(
         session,
-        model_row_id=model_id,
+        model_id=model_id,
         power_level=power_level,
         user_tier=user_tier,
         task_type=task_type,
         is_active=is_active,
-        limit=limit,
-        offset=offset,
+        window=paging,
     )
-    items = [RulePublic.model_validate(row) for row in rows]
-    return Page[RulePublic](items=items, total=total, limit=limit, offset=offset)
+    return Page[RulePublic].of(page, RulePublic.model_validate, paging)
 
 
 @router.post("/routing/rules", status_code=status.HTTP_201_CREATED)
 def create_rule(body: RuleCreate, session: SessionDep, actor: AdminDep) -> RulePublic:
-    with catalog_errors():
-        row = routing_admin.create_rule(session, actor=actor, fields=body.row_fields())
+    row = routing_admin.create_rule(session, actor=actor, fields=body.row_fields())
     return RulePublic.model_validate(row)
 
 
 @router.get("/routing/rules/{rule_id}")
 def read_rule(rule_id: RowIdPath, session: SessionDep) -> RulePublic:
-    with catalog_errors():
-        return RulePublic.model_validate(routing_admin.get_rule(session, rule_id=rule_id))
+    return RulePublic.model_validate(routing_admin.get_rule(session, rule_id=rule_id))
 
 
 @router.patch("/routing/rules/{rule_id}")
 def update_rule(
     rule_id: RowIdPath, body: RuleUpdate, session: SessionDep, actor: AdminDep
 ) -> RulePublic:
-    with catalog_errors():
-        row = routing_admin.update_rule(
-            session, actor=actor, rule_id=rule_id, changes=body.row_fields()
-        )
+    row = routing_admin.update_rule(
+        session, actor=actor, rule_id=rule_id, changes=body.row_fields()
+    )
     return RulePublic.model_validate(row)
 
 
 @router.delete("/routing/rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_rule(rule_id: RowIdPath, session: SessionDep, actor: AdminDep) -> None:
-    with catalog_errors():
-        routing_admin.delete_rule(session, actor=actor, rule_id=rule_id)
+    routing_admin.delete_rule(session, actor=actor, rule_id=rule_id)
 
 
 @router.get("/routing/matrix")
 def routing_matrix(
     session: SessionDep,
-    request: Request,
+    gateway: GatewayDep,
     user_tier: Tier | None = None,
     power_level: PowerLevel | None = None,
     task_type: Annotated[TaskType | None, Query()] = None,
@@ -102,7 +86,6 @@ def routing_matrix(
     """For each tier × power level × task type of the rules, the candidates in the order the
     gateway tries them, with their provider and which keys could pay for them. BYOK-only
     rules are included (`requires_byok`); providers down or cooling down come last."""
-    gateway: Gateway = request.app.state.gateway
     cells = routing_admin.routing_matrix(
         session,
         settings=gateway.settings,
@@ -128,10 +111,11 @@ def routing_matrix(
 
 
 @router.post("/routing/explain")
-def explain_route(body: ExplainRequest, session: SessionDep, request: Request) -> ExplainResponse:
+def explain_route(
+    body: ExplainRequest, session: SessionDep, gateway: GatewayDep
+) -> ExplainResponse:
     """For a hypothetical request, every model of the catalog: chosen, fallback (in order), or
     rejected and why. With `user_id`, that user's own validated keys count."""
-    gateway: Gateway = request.app.state.gateway
     verdicts = routing_admin.explain_request(
         session,
         settings=gateway.settings,

@@ -1,5 +1,4 @@
-"""The catalog admin API's bodies (Pydantic v2): providers, models, routing rules; and how the
-catalog services' errors are answered.
+"""The catalog admin API's bodies (Pydantic v2): providers, models, routing rules.
 
 `…Create` and `…Update` are what clients send (unknown fields are refused, so a typo is a 422
 rather than a silently ignored change; in an update, leaving a field out keeps it, `null`
@@ -11,23 +10,19 @@ the way out (`"2.5"`), numbers or strings on the way in.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from enum import Enum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from fastapi import HTTPException, Path, Query, status
-from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     SecretStr,
     StrictBool,
     ValidationInfo,
@@ -37,15 +32,29 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from switchboard.api.admin.schemas_accounts import MAX_ID, TEXT_PATTERN, DateTime
+from switchboard.api.schemas import (
+    AS_DECIMAL_TEXT,
+    KEY_PATTERN,
+    TEXT_PATTERN,
+    ApiFormat,
+    Count,
+    DateTime,
+    Name,
+    Positive,
+    amount_input,
+    number_or_text,
+    with_examples,
+)
 from switchboard.catalog.system_keys import SystemKeySource, system_key_source
-from switchboard.errors import ConfigurationError, NotFoundError
 from switchboard.models import LLMProvider
-from switchboard.services.catalog_rows import ConflictError, InvalidFieldError
-from switchboard.vocabulary import TASK_TYPE_PATTERN, AuthType, HealthStatus, PowerLevel, Tier
+from switchboard.vocabulary import (
+    TASK_TYPE_PATTERN,
+    AuthType,
+    HealthStatus,
+    PowerLevel,
+    Tier,
+)
 
-KEY_PATTERN = r"^[!-~]+$"
-"""Printable ASCII without spaces: what provider keys are made of."""
 URL_PATTERN = r"^https?://[A-Za-z0-9._~%!$&'()*+,;=:@\[\]-]+([/?#][!-~]*)?$"
 """http(s), a host (an IPv6 address in brackets too), then printable ASCII: what `urlsplit`
 reads as a scheme and a netloc."""
@@ -69,10 +78,8 @@ def _task_type_input(value: object) -> object:
 
 def _price_input(value: object) -> object:
     """A number, or a plain decimal string ("2.5"); kept to 6 decimal places (rounded down)."""
-    if isinstance(value, bool):
-        raise ValueError("must be a number of dollars")
-    if isinstance(value, str) and not re.fullmatch(_PRICE_TEXT_PATTERN, value):
-        raise ValueError('must be dollars, such as 2.5 or "2.50", to 6 decimal places')
+    hint = 'must be dollars, such as 2.5 or "2.50", to 6 decimal places'
+    value = amount_input(value, _PRICE_TEXT_PATTERN, hint)
     if isinstance(value, int | float | str | Decimal):
         try:
             exact = Decimal(str(value))
@@ -105,24 +112,18 @@ Price = Annotated[
     Decimal,
     BeforeValidator(_price_input),
     Field(ge=0, le=_MAX_PRICE, allow_inf_nan=False),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "minimum": 0, "maximum": 99_999_999},
-                {"type": "string", "pattern": _PRICE_TEXT_PATTERN},
-            ],
-            "description": "Dollars per 1M tokens; a number is rounded down to 6 decimal places.",
-        },
-        mode="validation",
+    number_or_text(
+        99_999_999,
+        _PRICE_TEXT_PATTERN,
+        "Dollars per 1M tokens; a number is rounded down to 6 decimal places.",
     ),
-    PlainSerializer(
-        lambda value: format(value.normalize(), "f"), return_type=str, when_used="json"
-    ),
+    AS_DECIMAL_TEXT,
 ]
+"""Dollars per 1M tokens, to 6 decimal places; answered as a decimal string (`"2.5"`)."""
 Text = Annotated[str, Field(max_length=10_000, pattern=NO_NUL_PATTERN)]
 Name100 = Annotated[str, Field(min_length=1, max_length=100, pattern=TEXT_PATTERN)]
-Name200 = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 Label200 = Annotated[str, Field(max_length=200, pattern=TEXT_PATTERN)]
+KeySource = SystemKeySource | None
 ApiKey = Annotated[
     SecretStr,
     WithJsonSchema(
@@ -130,22 +131,6 @@ ApiKey = Annotated[
         mode="validation",
     ),
 ]
-INT_MAX = MAX_ID  # what an INTEGER column holds
-
-
-def json_integer(value: object) -> object:
-    """A JSON integer (`5`, or `5.0`, which JSON Schema counts as one); not text or a bool."""
-    if isinstance(value, bool | str | bytes):
-        raise ValueError("must be an integer")
-    return value
-
-
-Positive = Annotated[int, Field(ge=1, le=INT_MAX), BeforeValidator(json_integer)]
-Count = Annotated[int, Field(ge=0, le=INT_MAX), BeforeValidator(json_integer)]
-RowIdPath = Annotated[int, Path(ge=1, le=INT_MAX, description="The row's `id`.")]
-RowIdQuery = Annotated[int | None, Query(ge=1, le=INT_MAX)]
-ApiFormat = Literal["openai", "anthropic", "mock"]
-KeySource = SystemKeySource | None
 
 
 class Body(BaseModel):
@@ -188,28 +173,6 @@ class Body(BaseModel):
     def row_fields(self) -> dict[str, Any]:
         fields = self.model_dump(exclude_unset=True, exclude=set(self._write_only))
         return {k: v.value if isinstance(v, Enum) else v for k, v in fields.items()}
-
-
-@contextmanager
-def catalog_errors() -> Iterator[None]:
-    """The catalog services' errors as HTTP answers: 404, 409, 422 (naming the field), 503."""
-    try:
-        yield
-    except NotFoundError as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-    except ConflictError as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    except InvalidFieldError as error:
-        loc = ("body", error.field)
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": loc, "msg": error.message, "input": None}]
-        ) from None
-    except ConfigurationError as error:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
-
-
-def with_examples(*examples: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": list(examples)})
 
 
 # Providers -----------------------------------------------------------------------------
@@ -364,8 +327,8 @@ class ModelUpdate(Body):
     )
 
     provider_id: Positive | None = None
-    model_name: Name200 | None = None
-    model_id: Name200 | None = Field(None, description="The provider's name for the model.")
+    model_name: Name | None = None
+    model_id: Name | None = Field(None, description="The provider's name for the model.")
     display_name: Label200 | None = None
     description: Text | None = None
     max_tokens: Positive | None = None
@@ -390,8 +353,8 @@ class ModelCreate(ModelUpdate):
     model_config = with_examples(_MODEL_EXAMPLE)
 
     provider_id: Positive
-    model_name: Name200
-    model_id: Name200
+    model_name: Name
+    model_id: Name
 
 
 class ModelPublic(BaseModel):

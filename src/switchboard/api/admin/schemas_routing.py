@@ -6,8 +6,8 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, Field, StrictBool
 
-from switchboard.api.admin.schemas_accounts import USER_ID_PATTERN
-from switchboard.api.admin.schemas_catalog import Body, TaskType, json_integer, with_examples
+from switchboard.api.admin.schemas_catalog import Body, TaskType
+from switchboard.api.schemas import USER_ID_PATTERN, json_integer, with_examples
 from switchboard.routing import Candidate, ModelVerdict, RouteRequest
 from switchboard.vocabulary import PowerLevel, Tier
 

@@ -9,33 +9,28 @@ before now and may cover at most 366 days. A `since` after `until`, or a longer 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field
 
-from switchboard.api.admin.schemas_accounts import USER_ID_PATTERN, DateTime
+from switchboard.api.schemas import (
+    MAX_ID,
+    USER_ID_PATTERN,
+    CostUsd,
+    DateTime,
+    with_examples,
+)
 from switchboard.services.analytics import (
     ModelCost,
-    PeriodError,
     Spend,
     TimePoint,
     UsageFilters,
     UsageTotals,
 )
 from switchboard.vocabulary import PowerLevel, Tier
-
-Money = Annotated[
-    Decimal,
-    PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json"),
-    WithJsonSchema(
-        {"type": "string", "pattern": r"^-?\d+\.\d{10}$", "examples": ["0.0214500000"]},
-        mode="serialization",
-    ),
-]
 
 Since = Annotated[
     DateTime | None,
@@ -48,28 +43,18 @@ Until = Annotated[DateTime | None, Query(description="End of the period (exclusi
 UserFilter = Annotated[
     str | None, Query(max_length=255, pattern=USER_ID_PATTERN, description="Only this user.")
 ]
-_ID_MAX = 2**31 - 1
 ModelFilter = Annotated[
-    int | None, Query(ge=1, le=_ID_MAX, description="Only this model (its `id`).")
+    int | None, Query(ge=1, le=MAX_ID, description="Only this model (its `id`).")
 ]
 ProviderFilter = Annotated[
-    int | None, Query(ge=1, le=_ID_MAX, description="Only this provider (its `id`).")
+    int | None, Query(ge=1, le=MAX_ID, description="Only this provider (its `id`).")
 ]
 TierFilter = Annotated[Tier | None, Query(description="Only requests of users at this tier.")]
 PowerFilter = Annotated[PowerLevel | None, Query(description="Only this power level.")]
 
 
-def _filters(**values: Any) -> UsageFilters:
-    """`UsageFilters.build`, its PeriodError answered as a 422 naming the parameter."""
-    try:
-        return UsageFilters.build(**values)
-    except PeriodError as error:
-        detail = {"type": "value_error", "loc": ("query", error.field), "msg": str(error)}
-        raise RequestValidationError([{**detail, "input": values.get(error.field)}]) from None
-
-
 def period_filters(since: Since = None, until: Until = None) -> UsageFilters:
-    return _filters(since=since, until=until)
+    return UsageFilters.build(since=since, until=until)
 
 
 def dimension_filters(
@@ -80,29 +65,9 @@ def dimension_filters(
     user_tier: TierFilter = None,
     power_level: PowerFilter = None,
 ) -> UsageFilters:
-    return _filters(
+    return UsageFilters.build(
         since=since,
         until=until,
-        model_id=model_id,
-        provider_id=provider_id,
-        user_tier=user_tier,
-        power_level=power_level,
-    )
-
-
-def admin_filters(
-    since: Since = None,
-    until: Until = None,
-    user_id: UserFilter = None,
-    model_id: ModelFilter = None,
-    provider_id: ProviderFilter = None,
-    user_tier: TierFilter = None,
-    power_level: PowerFilter = None,
-) -> UsageFilters:
-    return _filters(
-        since=since,
-        until=until,
-        user_id=user_id,
         model_id=model_id,
         provider_id=provider_id,
         user_tier=user_tier,
@@ -112,6 +77,12 @@ def admin_filters(
 
 PeriodDep = Annotated[UsageFilters, Depends(period_filters)]
 DimensionsDep = Annotated[UsageFilters, Depends(dimension_filters)]
+
+
+def admin_filters(dimensions: DimensionsDep, user_id: UserFilter = None) -> UsageFilters:
+    return replace(dimensions, user_id=user_id)
+
+
 FiltersDep = Annotated[UsageFilters, Depends(admin_filters)]
 
 _PERIOD = {"since": "2026-03-01T00:00:00Z", "until": "2026-03-08T00:00:00Z"}
@@ -141,14 +112,10 @@ _SPEND = {
 """One request of 1000 prompt and 500 completion tokens at $0.15 / $0.60 per 1M."""
 
 
-def _examples(*examples: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": list(examples)})
-
-
 class UsageStatsPublic(BaseModel):
     """The spec's "User Usage Statistics", and more: tokens by kind, errors, BYOK share."""
 
-    model_config = _examples({"user_id": "user-uuid", **_STATS})
+    model_config = with_examples({"user_id": "user-uuid", **_STATS})
 
     user_id: str
     total_requests: int
@@ -160,7 +127,7 @@ class UsageStatsPublic(BaseModel):
     )
     completion_tokens: int
     total_tokens: int
-    total_cost: Money = Field(description="US dollars, exact.")
+    total_cost: CostUsd = Field(description="US dollars, exact.")
     avg_latency: float | None = Field(description="Mean latency in ms; null: none recorded.")
     byok_requests: int
     byok_share: float = Field(description="byok_requests / total_requests (0 when no requests).")
@@ -185,7 +152,7 @@ class UsageStatsPublic(BaseModel):
 
 
 class UserUsagePublic(UsageStatsPublic):
-    model_config = _examples({"user_id": "user-uuid", **_PERIOD, **_STATS})
+    model_config = with_examples({"user_id": "user-uuid", **_PERIOD, **_STATS})
 
     since: datetime
     until: datetime
@@ -194,7 +161,7 @@ class UserUsagePublic(UsageStatsPublic):
 class UserUsagePagePublic(BaseModel):
     """Every user with usage in the period, the most expensive first."""
 
-    model_config = _examples(
+    model_config = with_examples(
         {**_PERIOD, "total": 1, "limit": 50, "offset": 0, "items": [{"user_id": "u", **_STATS}]}
     )
 
@@ -209,22 +176,17 @@ class UserUsagePagePublic(BaseModel):
 class TopModelPublic(BaseModel):
     """The spec's "Top Cost Models" row, with the ids."""
 
-    model_config = ConfigDict(
-        protected_namespaces=(),
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": 3,
-                    "model_id": "claude-sonnet",
-                    "model_name": "Claude Sonnet",
-                    "provider_id": 2,
-                    "provider_name": "Anthropic",
-                    "request_count": 1,
-                    "total_cost": "0.0105000000",
-                    "avg_cost_per_request": "0.0105000000",
-                }
-            ]
-        },
+    model_config = ConfigDict(protected_namespaces=()) | with_examples(
+        {
+            "id": 3,
+            "model_id": "claude-sonnet",
+            "model_name": "Claude Sonnet",
+            "provider_id": 2,
+            "provider_name": "Anthropic",
+            "request_count": 1,
+            "total_cost": "0.0105000000",
+            "avg_cost_per_request": "0.0105000000",
+        }
     )
 
     id: int = Field(description="The model's `id`.")
@@ -233,8 +195,8 @@ class TopModelPublic(BaseModel):
     provider_id: int
     provider_name: str
     request_count: int
-    total_cost: Money
-    avg_cost_per_request: Money = Field(description="Rounded half-even to ten places.")
+    total_cost: CostUsd
+    avg_cost_per_request: CostUsd = Field(description="Rounded half-even to ten places.")
 
     @classmethod
     def of(cls, row: ModelCost) -> TopModelPublic:
@@ -251,7 +213,7 @@ class TopModelPublic(BaseModel):
 
 
 class TopModelsPublic(BaseModel):
-    model_config = _examples({**_PERIOD, "items": []})
+    model_config = with_examples({**_PERIOD, "items": []})
 
     since: datetime
     until: datetime
@@ -262,7 +224,7 @@ class TimePointPublic(BaseModel):
     """One hour or day. Percentiles are interpolated within the latency histogram's buckets
     (bounds 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000 ms): estimates."""
 
-    model_config = _examples(
+    model_config = with_examples(
         {
             "start": "2026-03-01T10:00:00Z",
             **_SPEND,
@@ -283,7 +245,7 @@ class TimePointPublic(BaseModel):
     cache_write_tokens: int
     completion_tokens: int
     total_tokens: int
-    cost_total_usd: Money
+    cost_total_usd: CostUsd
     avg_latency_ms: float | None
     p50_latency_ms: float | None
     p95_latency_ms: float | None
@@ -311,7 +273,7 @@ class TimePointPublic(BaseModel):
 
 
 class TimeSeriesPublic(BaseModel):
-    model_config = _examples({**_PERIOD, "granularity": "day", "points": []})
+    model_config = with_examples({**_PERIOD, "granularity": "day", "points": []})
 
     since: datetime
     until: datetime
@@ -320,7 +282,7 @@ class TimeSeriesPublic(BaseModel):
 
 
 class SpendPublic(BaseModel):
-    model_config = _examples(_SPEND)
+    model_config = with_examples(_SPEND)
 
     requests: int
     errors: int
@@ -329,7 +291,7 @@ class SpendPublic(BaseModel):
     cache_write_tokens: int
     completion_tokens: int
     total_tokens: int
-    cost_total_usd: Money
+    cost_total_usd: CostUsd
 
     @classmethod
     def of(cls, spend: Spend) -> SpendPublic:
@@ -341,7 +303,7 @@ class ByokUsagePublic(BaseModel):
     """The caller's own usage and spend, split by whose key served it: `byok` (their own
     provider keys) and `system` (the platform's); `total` is both."""
 
-    model_config = _examples(
+    model_config = with_examples(
         {
             "user_id": "user-uuid",
             **_PERIOD,

@@ -12,11 +12,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.api.admin.schemas_accounts import UserIdPath
 from switchboard.api.admin.schemas_usage import (
     DimensionsDep,
     FiltersDep,
@@ -28,8 +27,8 @@ from switchboard.api.admin.schemas_usage import (
     UserUsagePagePublic,
     UserUsagePublic,
 )
-from switchboard.api.deps import SessionDep
-from switchboard.gateway.service import Gateway
+from switchboard.api.deps import GatewayDep, SessionDep
+from switchboard.api.schemas import PagingDep, UserIdPath
 from switchboard.models import LLMUsageLog
 from switchboard.services import analytics
 from switchboard.services.analytics import Granularity, TimePoint, UsageFilters
@@ -47,19 +46,16 @@ class ExportKind(enum.StrEnum):
 
 @router.get("/users", response_model=UserUsagePagePublic)
 def list_users_usage(
-    session: SessionDep,
-    filters: DimensionsDep,
-    limit: Annotated[int, Query(ge=1, le=500, description="Users per page.")] = 50,
-    offset: Annotated[int, Query(ge=0, le=10**9, description="Users to skip.")] = 0,
+    session: SessionDep, filters: DimensionsDep, paging: PagingDep
 ) -> UserUsagePagePublic:
     """Usage statistics of every user with usage in the period, the most expensive first."""
-    page = analytics.users_usage(session, filters=filters, limit=limit, offset=offset)
+    page = analytics.users_usage(session, filters=filters, window=paging)
     return UserUsagePagePublic(
         since=filters.since,
         until=filters.until,
         total=page.total,
-        limit=limit,
-        offset=offset,
+        limit=paging.limit,
+        offset=paging.offset,
         items=[UsageStatsPublic.of(item.user_id, item.totals) for item in page.items],
     )
 
@@ -73,8 +69,7 @@ def get_user_usage(
     user_id: UserIdPath, session: SessionDep, filters: DimensionsDep
 ) -> UserUsagePublic:
     """One user's usage statistics over the period (the spec's "User Usage Statistics")."""
-    if not analytics.user_is_known(session, user_id=user_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"user {user_id!r} does not exist")
+    analytics.check_user_known(session, user_id=user_id)
     totals = analytics.usage_totals(session, filters=replace(filters, user_id=user_id))
     stats = UsageStatsPublic.of(user_id, totals)
     return UserUsagePublic(**stats.model_dump(), since=filters.since, until=filters.until)
@@ -114,7 +109,7 @@ def get_time_series(
     responses={200: {"content": {"text/csv": {}}, "description": "CSV, header row first."}},
 )
 def export_csv(
-    request: Request,
+    gateway: GatewayDep,
     session: SessionDep,
     filters: FiltersDep,
     kind: Annotated[
@@ -131,7 +126,6 @@ def export_csv(
         rows = _time_series_rows(points)
         body: Iterator[str] = _chunks(rows, TIME_SERIES_HEADER, TIME_SERIES_KINDS)
     else:
-        gateway: Gateway = request.app.state.gateway
         body = _usage_rows(gateway.sessions, filters)
     name = f"usage-{kind.value}-{filters.since:%Y%m%dT%H%M}-{filters.until:%Y%m%dT%H%M}.csv"
     return StreamingResponse(

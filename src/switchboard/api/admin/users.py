@@ -10,16 +10,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, status
 
 from switchboard.api.admin.schemas_accounts import (
-    KeyIdPath,
-    Limit,
-    Offset,
-    Page,
-    QueryBool,
     UserCreate,
-    UserIdPath,
     UserPublic,
     UserUpdate,
     VirtualKeyCreate,
@@ -27,26 +21,15 @@ from switchboard.api.admin.schemas_accounts import (
     VirtualKeyPublic,
     VirtualKeyUpdate,
 )
-from switchboard.api.deps import AdminDep, SessionDep
+from switchboard.api.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.api.from_thread import forget_user
-from switchboard.errors import NotFoundError
-from switchboard.gateway.service import Gateway
+from switchboard.api.schemas import Page, PagingDep, QueryBool, RowIdPath, UserIdPath
 from switchboard.services import users
 from switchboard.vocabulary import Tier
 
 router = APIRouter(tags=["admin: users"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such user or key."}}
-
-
-def _not_found(error: NotFoundError) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, str(error))
-
-
-def _changed(request: Request, user_id: str) -> None:
-    """Tell this process's key cache, on its event loop (the endpoints run in a worker
-    thread), and wait for it: the next request must see the change."""
-    forget_user(cast(Gateway, request.app.state.gateway), user_id)
 
 
 @router.post(
@@ -56,19 +39,16 @@ def _changed(request: Request, user_id: str) -> None:
 )
 def create_user(body: UserCreate, session: SessionDep, actor: AdminDep) -> UserPublic:
     """Add a gateway user with a tier, an optional monthly budget and default power level."""
-    try:
-        user = users.create_user(
-            session,
-            user_id=body.id,
-            tier=body.tier,
-            display_name=body.display_name,
-            email=body.email,
-            monthly_budget_usd=body.monthly_budget_usd,
-            default_power_level=body.default_power_level,
-            actor=actor,
-        )
-    except users.UserExistsError as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    user = users.create_user(
+        session,
+        user_id=body.id,
+        tier=body.tier,
+        display_name=body.display_name,
+        email=body.email,
+        monthly_budget_usd=body.monthly_budget_usd,
+        default_power_level=body.default_power_level,
+        actor=actor,
+    )
     return UserPublic.model_validate(user)
 
 
@@ -77,25 +57,17 @@ def list_users(
     session: SessionDep,
     tier: Tier | None = None,
     is_active: QueryBool | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    *,
+    paging: PagingDep,
 ) -> Page[UserPublic]:
     """Users, oldest first, filtered by tier and by being active."""
-    page = users.list_users(session, tier=tier, is_active=is_active, limit=limit, offset=offset)
-    return Page[UserPublic](
-        items=[UserPublic.model_validate(user) for user in page.items],
-        total=page.total,
-        limit=limit,
-        offset=offset,
-    )
+    page = users.list_users(session, tier=tier, is_active=is_active, window=paging)
+    return Page[UserPublic].of(page, UserPublic.model_validate, paging)
 
 
 @router.get("/users/{user_id}", responses=_NOT_FOUND)
 def read_user(user_id: UserIdPath, session: SessionDep) -> UserPublic:
-    try:
-        return UserPublic.model_validate(users.get_user(session, user_id=user_id))
-    except NotFoundError as error:
-        raise _not_found(error) from None
+    return UserPublic.model_validate(users.get_user(session, user_id=user_id))
 
 
 @router.patch("/users/{user_id}", responses=_NOT_FOUND)
@@ -104,16 +76,13 @@ def update_user(
     body: UserUpdate,
     session: SessionDep,
     actor: AdminDep,
-    request: Request,
+    gateway: GatewayDep,
 ) -> UserPublic:
     """Change a user's tier, budget or default power level; `is_active: false` deactivates
     them (their keys stop working), `true` reactivates them."""
     changes = cast(users.UserChanges, body.model_dump(exclude_unset=True))
-    try:
-        user = users.update_user(session, user_id=user_id, changes=changes, actor=actor)
-    except NotFoundError as error:
-        raise _not_found(error) from None
-    _changed(request, user_id)
+    user = users.update_user(session, user_id=user_id, changes=changes, actor=actor)
+    forget_user(gateway, user_id)
     return UserPublic.model_validate(user)
 
 
@@ -126,61 +95,46 @@ def issue_key(
     user_id: UserIdPath, body: VirtualKeyCreate, session: SessionDep, actor: AdminDep
 ) -> VirtualKeyIssued:
     """Issue a virtual key. The key is in this response only: only its hash is stored."""
-    try:
-        issued = users.issue_virtual_key(
-            session, user_id=user_id, name=body.name, expires_at=body.expiry(), actor=actor
-        )
-    except NotFoundError as error:
-        raise _not_found(error) from None
-    except users.UserInactiveError as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    issued = users.issue_virtual_key(
+        session, user_id=user_id, name=body.name, expires_at=body.expiry(), actor=actor
+    )
     return VirtualKeyIssued(key=issued.key, **VirtualKeyPublic.fields_of(issued.record))
 
 
 @router.get("/users/{user_id}/keys", responses=_NOT_FOUND)
 def list_keys(user_id: UserIdPath, session: SessionDep) -> list[VirtualKeyPublic]:
     """A user's virtual keys, revoked and expired ones too (prefix only)."""
-    try:
-        keys = users.list_virtual_keys(session, user_id=user_id)
-    except NotFoundError as error:
-        raise _not_found(error) from None
-    return [VirtualKeyPublic.of(key) for key in keys]
+    return [VirtualKeyPublic.of(key) for key in users.list_virtual_keys(session, user_id=user_id)]
 
 
 @router.post("/users/{user_id}/keys/{key_id}/revoke", responses=_NOT_FOUND)
 def revoke_key(
     user_id: UserIdPath,
-    key_id: KeyIdPath,
+    key_id: RowIdPath,
     session: SessionDep,
     actor: AdminDep,
-    request: Request,
+    gateway: GatewayDep,
 ) -> VirtualKeyPublic:
     """Revoke a key for good; revoking a revoked key changes nothing."""
-    try:
-        key = users.revoke_virtual_key(session, key_id, user_id=user_id, actor=actor)
-    except NotFoundError as error:
-        raise _not_found(error) from None
-    _changed(request, user_id)
+    key = users.revoke_virtual_key(session, key_id, user_id=user_id, actor=actor)
+    forget_user(gateway, user_id)
     return VirtualKeyPublic.of(key)
 
 
 @router.patch("/users/{user_id}/keys/{key_id}", responses=_NOT_FOUND)
 def update_key(
     user_id: UserIdPath,
-    key_id: KeyIdPath,
+    key_id: RowIdPath,
     body: VirtualKeyUpdate,
     session: SessionDep,
     actor: AdminDep,
-    request: Request,
+    gateway: GatewayDep,
 ) -> VirtualKeyPublic:
     """Rename a key or change when it expires: a time in the past expires it now, `null`
     makes it never expire."""
     changes = cast(users.VirtualKeyChanges, body.model_dump(exclude_unset=True))
-    try:
-        key = users.update_virtual_key(
-            session, user_id=user_id, key_id=key_id, changes=changes, actor=actor
-        )
-    except NotFoundError as error:
-        raise _not_found(error) from None
-    _changed(request, user_id)
+    key = users.update_virtual_key(
+        session, user_id=user_id, key_id=key_id, changes=changes, actor=actor
+    )
+    forget_user(gateway, user_id)
     return VirtualKeyPublic.of(key)

@@ -19,10 +19,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from switchboard.api.byok.schemas import ByokKeyCreate, ByokKeyPublic, ByokKeyUpdate, KeyIdPath
-from switchboard.api.deps import SessionDep, UserDep
+from switchboard.api.byok.schemas import ByokKeyCreate, ByokKeyPublic, ByokKeyUpdate
+from switchboard.api.deps import GatewayDep, SessionDep, UserDep
 from switchboard.api.from_thread import forget_user, key_checker
-from switchboard.errors import NotFoundError, SecretDecryptionError
+from switchboard.api.schemas import RowIdPath
 from switchboard.gateway.service import Gateway
 from switchboard.secrets import SecretManager
 from switchboard.services import byok
@@ -40,16 +40,16 @@ class _InputHidingRoute(APIRoute):
             try:
                 return await handle(request)
             except RequestValidationError as error:
-                return _unprocessable(
-                    [
-                        {
-                            "loc": list(item.get("loc", ())),
-                            "msg": item.get("msg", ""),
-                            "type": item.get("type", "value_error"),
-                        }
-                        for item in error.errors()
-                    ]
-                )
+                detail = [
+                    {
+                        "loc": list(item.get("loc", ())),
+                        "msg": item.get("msg", ""),
+                        "type": item.get("type", "value_error"),
+                    }
+                    for item in error.errors()
+                ]
+                status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+                return JSONResponse({"detail": detail}, status_code=status_code)
 
         return handle_hiding_input
 
@@ -66,23 +66,6 @@ _STORING: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _unprocessable(details: list[dict[str, Any]]) -> JSONResponse:
-    return JSONResponse({"detail": details}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
-
-
-def _field_error(error: byok.ByokInputError) -> HTTPException:
-    detail = [{"loc": ["body", error.field], "msg": error.message, "type": "value_error"}]
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
-
-
-def _not_found(error: NotFoundError) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, str(error))
-
-
-def _gateway(request: Request) -> Gateway:
-    return cast(Gateway, request.app.state.gateway)
-
-
 def _secrets(gateway: Gateway) -> SecretManager:
     if gateway.secrets is None:
         raise HTTPException(
@@ -94,27 +77,21 @@ def _secrets(gateway: Gateway) -> SecretManager:
 
 @router.post("/keys", status_code=status.HTTP_201_CREATED, responses=_STORING)
 def add_key(
-    body: ByokKeyCreate, principal: UserDep, session: SessionDep, request: Request
+    body: ByokKeyCreate, principal: UserDep, session: SessionDep, gateway: GatewayDep
 ) -> ByokKeyPublic:
     """Add your own key for a provider that accepts them. The key must match the provider's
     format; it is then validated by listing the provider's models (not billed) and stored
     encrypted, marked validated or not with the reason."""
-    gateway = _gateway(request)
-    try:
-        row = byok.add_key(
-            session,
-            user_id=principal.user_id,
-            api_key=body.api_key,
-            key_name=body.key_name,
-            secrets=_secrets(gateway),
-            check=key_checker(gateway),
-            provider_id=body.provider_id,
-            provider_slug=body.provider_slug,
-        )
-    except byok.ByokInputError as error:
-        raise _field_error(error) from None
-    except NotFoundError as error:
-        raise _not_found(error) from None
+    row = byok.add_key(
+        session,
+        user_id=principal.user_id,
+        api_key=body.api_key,
+        key_name=body.key_name,
+        secrets=_secrets(gateway),
+        check=key_checker(gateway),
+        provider_id=body.provider_id,
+        provider_slug=body.provider_slug,
+    )
     forget_user(gateway, principal.user_id)
     log.info("user %s added BYOK key %d (validated: %s)", row.user_id, row.id, row.is_validated)
     return ByokKeyPublic.of(row)
@@ -127,11 +104,8 @@ def list_keys(principal: UserDep, session: SessionDep) -> list[ByokKeyPublic]:
 
 
 @router.get("/keys/{key_id}", responses=_RESPONSES)
-def read_key(key_id: KeyIdPath, principal: UserDep, session: SessionDep) -> ByokKeyPublic:
-    try:
-        return ByokKeyPublic.of(byok.get_key(session, user_id=principal.user_id, key_id=key_id))
-    except NotFoundError as error:
-        raise _not_found(error) from None
+def read_key(key_id: RowIdPath, principal: UserDep, session: SessionDep) -> ByokKeyPublic:
+    return ByokKeyPublic.of(byok.get_key(session, user_id=principal.user_id, key_id=key_id))
 
 
 @router.post(
@@ -139,55 +113,40 @@ def read_key(key_id: KeyIdPath, principal: UserDep, session: SessionDep) -> Byok
     responses={**_STORING, 409: {"description": "The stored key cannot be decrypted."}},
 )
 def validate_key(
-    key_id: KeyIdPath, principal: UserDep, session: SessionDep, request: Request
+    key_id: RowIdPath, principal: UserDep, session: SessionDep, gateway: GatewayDep
 ) -> ByokKeyPublic:
     """Check the stored key with the provider again and record the outcome."""
-    gateway = _gateway(request)
-    try:
-        row = byok.revalidate_key(
-            session,
-            user_id=principal.user_id,
-            key_id=key_id,
-            secrets=_secrets(gateway),
-            check=key_checker(gateway),
-        )
-    except NotFoundError as error:
-        raise _not_found(error) from None
-    except SecretDecryptionError:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            "The stored key cannot be decrypted with the gateway's ENCRYPTION_KEY; add it again.",
-        ) from None
+    row = byok.revalidate_key(
+        session,
+        user_id=principal.user_id,
+        key_id=key_id,
+        secrets=_secrets(gateway),
+        check=key_checker(gateway),
+    )
     forget_user(gateway, principal.user_id)
     return ByokKeyPublic.of(row)
 
 
 @router.patch("/keys/{key_id}", responses=_RESPONSES)
 def update_key(
-    key_id: KeyIdPath,
+    key_id: RowIdPath,
     body: ByokKeyUpdate,
     principal: UserDep,
     session: SessionDep,
-    request: Request,
+    gateway: GatewayDep,
 ) -> ByokKeyPublic:
     """Rename a key, deactivate it (`is_active: false`: the gateway stops using it) or
     reactivate it."""
     changes = cast(byok.KeyChanges, body.model_dump(exclude_unset=True))
-    try:
-        row = byok.update_key(session, user_id=principal.user_id, key_id=key_id, changes=changes)
-    except NotFoundError as error:
-        raise _not_found(error) from None
-    forget_user(_gateway(request), principal.user_id)
+    row = byok.update_key(session, user_id=principal.user_id, key_id=key_id, changes=changes)
+    forget_user(gateway, principal.user_id)
     return ByokKeyPublic.of(row)
 
 
 @router.delete("/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_RESPONSES)
 def delete_key(
-    key_id: KeyIdPath, principal: UserDep, session: SessionDep, request: Request
+    key_id: RowIdPath, principal: UserDep, session: SessionDep, gateway: GatewayDep
 ) -> None:
     """Remove a key for good."""
-    try:
-        byok.delete_key(session, user_id=principal.user_id, key_id=key_id)
-    except NotFoundError as error:
-        raise _not_found(error) from None
-    forget_user(_gateway(request), principal.user_id)
+    byok.delete_key(session, user_id=principal.user_id, key_id=key_id)
+    forget_user(gateway, principal.user_id)

@@ -7,40 +7,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from switchboard.api.admin.schemas_accounts import MAX_ID, TEXT_PATTERN
+from switchboard.api.schemas import KEY_PATTERN, Name, RowId, not_null, with_examples
 from switchboard.models import UserAPIKey
 from switchboard.services.byok import masked, shown_parts
 
-KEY_PATTERN = r"^[!-~]+$"
-"""Printable ASCII without spaces: what every provider's keys are made of."""
-
-KeyIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-KeyName = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 ProviderSlug = Annotated[str, Field(min_length=1, max_length=100, pattern=KEY_PATTERN)]
 
 
 class ByokKeyCreate(BaseModel):
     """Name the provider by `provider_id` or by `provider_slug`: one of them."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "provider_slug": "openai",
-                    "api_key": "sk-proj-EXAMPLEexample0123456789",
-                    "key_name": "my OpenAI key",
-                }
-            ],
-            "oneOf": [{"required": ["provider_id"]}, {"required": ["provider_slug"]}],
+    model_config = ConfigDict(extra="forbid") | with_examples(
+        {
+            "provider_slug": "openai",
+            "api_key": "sk-proj-EXAMPLEexample0123456789",
+            "key_name": "my OpenAI key",
         },
+        keywords={"oneOf": [{"required": ["provider_id"]}, {"required": ["provider_slug"]}]},
     )
 
-    provider_id: Annotated[int, Field(ge=1, le=MAX_ID)] | SkipJsonSchema[None] = None
+    provider_id: RowId | SkipJsonSchema[None] = None
     provider_slug: ProviderSlug | SkipJsonSchema[None] = None
     api_key: str = Field(
         min_length=20,
@@ -48,7 +37,7 @@ class ByokKeyCreate(BaseModel):
         pattern=KEY_PATTERN,
         description="The provider key. Stored encrypted; never shown again.",
     )
-    key_name: KeyName | None = None
+    key_name: Name | None = None
 
     @model_validator(mode="after")
     def _one_provider(self) -> ByokKeyCreate:
@@ -60,45 +49,38 @@ class ByokKeyCreate(BaseModel):
 class ByokKeyUpdate(BaseModel):
     """Only the fields sent change."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"key_name": "work key"}, {"is_active": False}]},
+    model_config = ConfigDict(extra="forbid") | with_examples(
+        {"key_name": "work key"}, {"is_active": False}
     )
 
-    key_name: KeyName | None = None
+    key_name: Name | None = None
     is_active: bool | SkipJsonSchema[None] = Field(
         None, description="false: the gateway stops using the key; true: it uses it again."
     )
 
     @field_validator("is_active")
     @classmethod
-    def _not_null(cls, value: bool | None) -> bool:
-        if value is None:
-            raise ValueError("may be left out, but not null")
-        return value
+    def _required(cls, value: object) -> object:
+        return not_null(value)
 
 
 class ByokKeyPublic(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": 3,
-                    "key_name": "my OpenAI key",
-                    "provider_id": 1,
-                    "provider_slug": "openai",
-                    "key_prefix": "sk-pro",
-                    "key_suffix": "x9Qa",
-                    "masked_key": "sk-pro…x9Qa",
-                    "is_validated": True,
-                    "validation_error": None,
-                    "last_validated_at": "2025-01-01T12:00:00Z",
-                    "last_used_at": None,
-                    "is_active": True,
-                    "created_at": "2025-01-01T12:00:00Z",
-                    "updated_at": "2025-01-01T12:00:00Z",
-                }
-            ]
+    model_config = with_examples(
+        {
+            "id": 3,
+            "key_name": "my OpenAI key",
+            "provider_id": 1,
+            "provider_slug": "openai",
+            "key_prefix": "sk-pro",
+            "key_suffix": "x9Qa",
+            "masked_key": "sk-pro…x9Qa",
+            "is_validated": True,
+            "validation_error": None,
+            "last_validated_at": "2025-01-01T12:00:00Z",
+            "last_used_at": None,
+            "is_active": True,
+            "created_at": "2025-01-01T12:00:00Z",
+            "updated_at": "2025-01-01T12:00:00Z",
         }
     )
 
