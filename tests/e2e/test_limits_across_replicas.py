@@ -236,6 +236,11 @@ def test_when_redis_is_away_a_holds_per_process_b_refuses_and_both_recover(
         assert to_a.status_code == 200
         assert to_b.status_code == 503
         assert to_b.json()["error"]["code"] == "limits_unavailable"
+        ready_a = httpx.get(f"{world.a.base_url}/health/ready", timeout=10)
+        ready_b = httpx.get(f"{world.b.base_url}/health/ready", timeout=10)
+        assert (ready_a.status_code, ready_a.json()["limits"]) == (200, "degraded")
+        assert ready_a.json()["status"] == "degraded"
+        assert (ready_b.status_code, ready_b.json()["limits"]) == (503, "degraded")
     finally:
         world.redis.start()
     deadline = time.monotonic() + 5
@@ -245,6 +250,7 @@ def test_when_redis_is_away_a_holds_per_process_b_refuses_and_both_recover(
             break
         assert time.monotonic() < deadline, statuses(answers)
         time.sleep(0.2)
+    assert httpx.get(f"{world.b.base_url}/health/ready", timeout=10).json()["limits"] == "redis"
 
 
 def test_a_key_revoked_on_one_replica_is_refused_by_the_other_within_a_second(

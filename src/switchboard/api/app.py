@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from switchboard import __version__
 from switchboard.api import admin, byok, docs, health
 from switchboard.api.admin import audit as admin_audit
+from switchboard.api.admin import limits as admin_limits
 from switchboard.api.admin import models as admin_models
 from switchboard.api.admin import providers as admin_providers
 from switchboard.api.admin import rules as admin_rules
@@ -84,6 +85,7 @@ def create_app(
             admin_users.router,
             admin_usage.router,
             admin_audit.router,
+            admin_limits.router,
         )
     )
     app.include_router(byok.byok_router(byok_keys.router, byok_usage.router))

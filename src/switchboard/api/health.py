@@ -19,11 +19,15 @@ async def live() -> dict[str, str]:
 @router.get("/health/ready", summary="The gateway can serve: catalog loaded, database reachable")
 async def ready(gateway: GatewayDep) -> JSONResponse:
     readiness = await gateway.readiness()
+    serving = readiness.database_ok and not gateway.limits.refusing
     body = {
-        "status": "ready" if readiness.database_ok else "degraded",
+        "status": "ready" if serving and readiness.limits != "degraded" else "degraded",
         "catalog_version": readiness.catalog_version,
         "database": "ok" if readiness.database_ok else "unreachable",
         "usage_writer": readiness.usage_writer_error or "ok",
         "usage_spool_segments": readiness.spool_segments,
+        "limits": readiness.limits,
     }
-    return JSONResponse(body, status_code=200 if readiness.database_ok else 503)
+    # Redis away with LIMITS_WHEN_REDIS_DOWN=open still serves (limits per process): degraded,
+    # but ready for traffic; with `closed` it refuses requests, so it is not.
+    return JSONResponse(body, status_code=200 if serving else 503)

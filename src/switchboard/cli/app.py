@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from switchboard.cli import accounts, catalog, database, demo, providers, secrets_cmd, serve, usage
+from switchboard.cli import (
+    accounts,
+    catalog,
+    database,
+    demo,
+    limits,
+    providers,
+    secrets_cmd,
+    serve,
+    usage,
+)
 
 app = typer.Typer(
     name="switchboard",
@@ -19,6 +29,7 @@ app.add_typer(secrets_cmd.app, name="secrets")
 app.add_typer(providers.providers_app, name="providers")
 app.add_typer(providers.models_app, name="models")
 app.add_typer(usage.app, name="usage")
+app.add_typer(limits.app, name="limits")
 app.command("seed")(catalog.seed)
 app.command("explain")(catalog.explain)
 app.command("init-env")(secrets_cmd.init_env)

@@ -215,9 +215,9 @@ class KeyCache:
             default_power_level=default,
             key_id=key.id,
             expires_at=key.expires_at,
-            user_limits=_user_limits(user),
-            key_limits=_key_limits(key),
-            tier_limits=_tier_limits(tier_row),
+            user_limits=user_allowance(user),
+            key_limits=key_allowance(key),
+            tier_limits=tier_allowance(tier_row),
         )
 
     def _load_byok(self, user_id: str) -> dict[int, ByokKey]:
@@ -245,7 +245,7 @@ class KeyCache:
         return keys
 
 
-def _user_limits(user: User) -> Allowance:
+def user_allowance(user: User) -> Allowance:
     budget = user.monthly_budget_usd
     return Allowance(
         requests_per_minute=user.requests_per_minute,
@@ -257,7 +257,7 @@ def _user_limits(user: User) -> Allowance:
     )
 
 
-def _key_limits(key: VirtualKey | TierLimit) -> Allowance:
+def key_allowance(key: VirtualKey | TierLimit) -> Allowance:
     budget = key.budget_usd
     return Allowance(
         requests_per_minute=key.requests_per_minute,
@@ -269,8 +269,8 @@ def _key_limits(key: VirtualKey | TierLimit) -> Allowance:
     )
 
 
-def _tier_limits(row: TierLimit | None) -> Allowance | None:
-    return _key_limits(row) if row is not None else None
+def tier_allowance(row: TierLimit | None) -> Allowance | None:
+    return key_allowance(row) if row is not None else None
 
 
 def _period(value: str | None) -> BudgetPeriod:

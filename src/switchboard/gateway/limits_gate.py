@@ -29,6 +29,7 @@ from switchboard.limits import (
     NO_LIMITS,
     Admissions,
     Allowance,
+    Budget,
     BudgetAccount,
     Claim,
     Decision,
@@ -37,21 +38,24 @@ from switchboard.limits import (
     Limiter,
     LimitRefusedError,
     MemoryLimiter,
+    Period,
     Policy,
     Scope,
     Settlement,
+    Spend,
     allowance,
     resolve,
     to_dollars,
     to_units,
 )
 from switchboard.limits.cost import max_cost_units, output_bound
+from switchboard.limits.rules import period_start
 from switchboard.providers.base import JSON
 from switchboard.routing import Candidate
 from switchboard.settings import Settings
 from switchboard.usage.record import UsageRecord
 from switchboard.usage.spend import Owner, pending_records, pending_spend, stored_spend
-from switchboard.vocabulary import KeySource, Tier
+from switchboard.vocabulary import KeySource, Tier, WhenRedisDown
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -93,8 +97,22 @@ class LimitsGate:
         self._open: dict[str, RequestGate] = {}
 
     @property
-    def degraded(self) -> bool:
-        return bool(getattr(self.admissions.limiter, "degraded", False))
+    def state(self) -> str:
+        """`process`, `redis`, or `degraded` (Redis unreachable)."""
+        limiter = self.admissions.limiter
+        if not isinstance(limiter, FailoverLimiter):
+            return "process"
+        return "degraded" if limiter.degraded else "redis"
+
+    @property
+    def refusing(self) -> bool:
+        """Requests that need a limit check are refused now (Redis away, `closed`)."""
+        limiter = self.admissions.limiter
+        return (
+            isinstance(limiter, FailoverLimiter)
+            and limiter.degraded
+            and limiter.when_down is WhenRedisDown.CLOSED
+        )
 
     def policy(self, principal: Principal) -> Policy:
         return resolve(
@@ -104,6 +122,29 @@ class LimitsGate:
             user=principal.user_limits,
             key=principal.key_limits,
         )
+
+    def user_budget(
+        self, user_id: str, tier: Tier, user: Allowance, stored_tier: Allowance | None
+    ) -> Budget | None:
+        """The budget a user's requests count against: their own, else their tier's."""
+        tier_limits = stored_tier or self.tiers.get(tier, NO_LIMITS)
+        return user.budget(Scope.USER, user_id) or tier_limits.budget(Scope.USER, user_id)
+
+    def tier_allowance(self, tier: Tier, stored: Allowance | None) -> Allowance:
+        """The tier's limits: stored through the admin API, else `TIER_LIMITS`'s."""
+        return stored or self.tiers.get(tier, NO_LIMITS)
+
+    async def spend(
+        self, user_id: str, budget: Budget | None, *, scope: Scope, owner: str
+    ) -> Spend:
+        """The current period of `budget` (this month's system-key spend when there is none):
+        spent, reserved in flight. Rebuilt from the database first if its counters are new."""
+        now = datetime.now(UTC)
+        if budget is not None:
+            account = budget.account(now)
+        else:
+            account = BudgetAccount(scope, owner, Period.MONTHLY, period_start(Period.MONTHLY, now))
+        return await self.admissions.spend(user_id, account)
 
     def gate(self, request_id: str, principal: Principal, body: JSON) -> RequestGate | None:
         """The request's gate; None when no limit applies to it (nothing to check or count)."""

@@ -80,6 +80,9 @@ class Readiness:
     usage_writer_error: str | None
     spool_segments: int
     """Spool segments sealed and not yet stored in the database."""
+    limits: str = "process"
+    """Where budgets and rate limits are counted: `process` (no REDIS_URL), `redis`, or
+    `degraded` (Redis unreachable: per process, or refusing, per LIMITS_WHEN_REDIS_DOWN)."""
 
 
 class Gateway:
@@ -310,6 +313,7 @@ class Gateway:
             database_ok=await asyncio.to_thread(self._database_answers),
             usage_writer_error=self._writer.last_error,
             spool_segments=len(self._spool.sealed_segments()),
+            limits=self._limits.state,
         )
 
     # Background ----------------------------------------------------------------------
