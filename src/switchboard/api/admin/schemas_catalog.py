@@ -55,9 +55,29 @@ from switchboard.vocabulary import (
     Tier,
 )
 
-URL_PATTERN = r"^https?://[A-Za-z0-9._~%!$&'()*+,;=:@\[\]-]+([/?#][!-~]*)?$"
-"""http(s), a host (an IPv6 address in brackets too), then printable ASCII: what `urlsplit`
-reads as a scheme and a netloc."""
+_H16 = "[0-9A-Fa-f]{1,4}"
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_LS32 = rf"({_H16}:{_H16}|{_OCTET}(\.{_OCTET}){{3}})"
+_IPV6 = "|".join(
+    [
+        f"({_H16}:){{6}}{_LS32}",
+        f"::({_H16}:){{5}}{_LS32}",
+        *(f"(({_H16}:){{0,{n}}}{_H16})?::({_H16}:){{{4 - n}}}{_LS32}" for n in range(4)),
+        f"(({_H16}:){{0,4}}{_H16})?::{_LS32}",
+        f"(({_H16}:){{0,5}}{_H16})?::{_H16}",
+        f"(({_H16}:){{0,6}}{_H16})?::",
+    ]
+)
+"""An IPv6 address as RFC 3986 writes it (the forms `ipaddress` reads)."""
+_NETLOC_CHARS = "[A-Za-z0-9._~%!$&'()*+,;=:@-]"
+_NETLOC = (
+    rf"({_NETLOC_CHARS}+"
+    rf"|({_NETLOC_CHARS}*@)?\[({_IPV6})(%25[A-Za-z0-9._~-]+)?\](:[0-9]*)?)"
+)
+URL_PATTERN = rf"^https?://{_NETLOC}([/?#][!-~]*)?$"
+"""http(s), a host, then printable ASCII: what `urlsplit` reads as a scheme and a netloc. A
+bracket is only that of an IPv6 host (`http://[::1]:8000`), written whole: `urlsplit` refuses
+any other, so the schema must not offer one."""
 NO_NUL_PATTERN = r"^[^\x00]*$"
 """Long free text (newlines allowed): anything but NUL, which PostgreSQL refuses."""
 _PRICE_TEXT_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,6})?$"
