@@ -375,3 +375,32 @@ def test_without_an_encryption_key_own_keys_cannot_be_stored(app_settings: Setti
     assert response.status_code == 503
     assert "ENCRYPTION_KEY" in response.json()["detail"]
     assert ALICE_KEY not in response.text
+
+
+def test_deleting_a_provider_audits_its_users_keys_cut_to_a_third(
+    world: World, app_settings: Settings, clean_environment: str, admin_headers: dict[str, str]
+) -> None:
+    """A provider deleted with its users' keys (`cascade`) writes each key to the audit log as
+    the BYOK API shows it: a row stored the old way, 8 + 4 characters in clear, is cut to a
+    third of the key there too."""
+    secrets = SecretManager.from_value(clean_environment)
+    sessions = open_database(app_settings.database_url)
+    with sessions() as session:
+        session.add(
+            UserAPIKey(
+                user_id="alice",
+                provider_id=world.provider_id,
+                encrypted_api_key=secrets.encrypt_secret(ALICE_KEY)["encrypted_value"],
+                key_prefix=ALICE_KEY[:8],
+                key_suffix=ALICE_KEY[-4:],
+            )
+        )
+        session.commit()
+    sessions.kw["bind"].dispose()
+    url = f"/api/v1/admin/llm/providers/{world.provider_id}"
+    deleted = world.client.delete(url, params={"cascade": "true"}, headers=admin_headers)
+    assert deleted.status_code == 204, deleted.text
+    params = {"entity_type": "byok_key"}
+    entries = world.client.get(AUDIT, params=params, headers=admin_headers).json()["items"]
+    assert [(e["action"], e["before"]["key_prefix"]) for e in entries] == [("delete", "sk")]
+    assert ALICE_KEY[:8] not in json.dumps(entries)

@@ -98,7 +98,7 @@ def add_key(
     row.provider = provider
     _apply_check(session, row, provider, api_key, check)
     session.add(row)
-    rows.commit_change(session, _change(user_id, Action.CREATE), row, None, snapshot=_snapshot)
+    rows.commit_change(session, _change(user_id, Action.CREATE), row, None, snapshot=audit_snapshot)
     return row
 
 
@@ -128,7 +128,7 @@ def revalidate_key(
     """Call the provider with the stored key again and record the outcome; ConflictError when
     the gateway's keys cannot decrypt it. Commits."""
     row = get_key(session, user_id=user_id, key_id=key_id)
-    before = _snapshot(row)
+    before = audit_snapshot(row)
     try:
         secret = secrets.decrypt_secret(row.encrypted_api_key)
     except SecretDecryptionError:
@@ -137,17 +137,19 @@ def revalidate_key(
         ) from None
     _apply_check(session, row, row.provider, secret, check)
     _keep_mask(row, secret)  # a row stored with more of the key in clear keeps only its mask
-    rows.commit_change(session, _change(user_id, Action.VALIDATE), row, before, snapshot=_snapshot)
+    rows.commit_change(
+        session, _change(user_id, Action.VALIDATE), row, before, snapshot=audit_snapshot
+    )
     return row
 
 
 def update_key(session: Session, *, user_id: str, key_id: int, changes: KeyChanges) -> UserAPIKey:
     """Rename, deactivate or reactivate a key. Commits."""
     row = get_key(session, user_id=user_id, key_id=key_id)
-    before = _snapshot(row)
+    before = audit_snapshot(row)
     if rows.apply_changes(row, changes):
         change = _change(user_id, update_action(before, row))
-        rows.commit_change(session, change, row, before, snapshot=_snapshot)
+        rows.commit_change(session, change, row, before, snapshot=audit_snapshot)
     return row
 
 
@@ -155,7 +157,7 @@ def delete_key(session: Session, *, user_id: str, key_id: int) -> None:
     """Remove a key for good. Commits."""
     change = _change(user_id, Action.DELETE)
     rows.delete_row(
-        session, change, get_key(session, user_id=user_id, key_id=key_id), snapshot=_snapshot
+        session, change, get_key(session, user_id=user_id, key_id=key_id), snapshot=audit_snapshot
     )
     rows.commit(session, change)
 
@@ -247,8 +249,9 @@ def _change(user_id: str, action: Action) -> rows.Change:
     return rows.Change(user_actor(user_id), action, Entity.BYOK_KEY, CREDENTIALS)
 
 
-def _snapshot(row: UserAPIKey | None) -> dict[str, Any] | None:
-    """The row for the audit log, its prefix and suffix cut to what may be shown."""
+def audit_snapshot(row: UserAPIKey | None) -> dict[str, Any] | None:
+    """The row for the audit log, its prefix and suffix cut to what may be shown (`shown_parts`):
+    whoever deletes or changes a user's key records it so."""
     values = snapshot_row(row)
     if values is not None:
         values["key_prefix"], values["key_suffix"] = shown_parts(

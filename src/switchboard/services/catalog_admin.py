@@ -29,7 +29,7 @@ from switchboard.models import (
 )
 from switchboard.redaction import mask_secret
 from switchboard.secrets import SecretManager
-from switchboard.services import rows
+from switchboard.services import byok, rows
 from switchboard.services.audit import Action, Entity, record_change, snapshot_row
 from switchboard.services.paging import FIRST_PAGE, Page, Window, page_of, rows_where
 from switchboard.services.provider_urls import check_base_url
@@ -126,7 +126,8 @@ def delete_provider(
     for model in models:
         _remove_model(session, actor, model)
     for key in keys:
-        rows.delete_row(session, rows.Change(actor, Action.DELETE, Entity.BYOK_KEY), key)
+        change = rows.Change(actor, Action.DELETE, Entity.BYOK_KEY)
+        rows.delete_row(session, change, key, snapshot=byok.audit_snapshot)
     session.flush()
     change = rows.Change(actor, Action.DELETE, Entity.PROVIDER)
     rows.delete_row(session, change, provider)
