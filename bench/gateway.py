@@ -16,6 +16,13 @@ never asserted: the exit code is always 0.
     BENCH_SECONDS=4        seconds measured per phase (after 0.5 s of warm-up)
     BENCH_SOAK_S=300       also run 300 s at concurrency 32, sampling memory every 10 s
     BENCH_COMPARE=litellm  also measure LiteLLM's proxy (installed in bench/.venv-litellm)
+    BENCH_REDIS_URL=…      the Redis of the run with limits on (default 127.0.0.1:6379;
+                           `none` skips that run)
+
+With limits on, a second gateway runs the whole-answer phases with REDIS_URL set and every
+tier limited (requests and tokens per minute, concurrent requests, a monthly budget), all far
+above what the load reaches: every request is admitted by its one Lua script and settled, and
+none is refused. Its keys (under a prefix of the run's own) are deleted afterwards.
 """
 
 from __future__ import annotations
@@ -102,7 +109,26 @@ def compile_bytecode() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
 
 
-def start_gateway(workdir: Path, database_url: str, encryption_key: str) -> Server:
+LIMITS_EVERYWHERE = json.dumps(
+    {
+        tier: {
+            "requests_per_minute": 10**9,
+            "tokens_per_minute": 10**9,
+            "max_concurrent_requests": 10**6,
+            "budget_usd": "100000000",
+        }
+        for tier in ("free", "starter", "professional", "enterprise")
+    }
+)
+
+
+def start_gateway(
+    workdir: Path,
+    database_url: str,
+    encryption_key: str,
+    extra: Mapping[str, str] | None = None,
+    name: str = "switchboard",
+) -> Server:
     env = {
         name: value
         for name, value in os.environ.items()
@@ -113,10 +139,11 @@ def start_gateway(workdir: Path, database_url: str, encryption_key: str) -> Serv
         ENCRYPTION_KEY=encryption_key,
         SPOOL_DIR=str(workdir / "spool"),
     )
+    env.update(extra or {})
     port = procs.free_port()
     command = [sys.executable, "-m", "switchboard", "serve", "--workers", "1"]
     return launch(
-        "switchboard",
+        name,
         [*command, "--port", str(port)],
         env=env,
         workdir=workdir,
@@ -161,6 +188,46 @@ def measure(server: Server, plain: list[str], streamed: list[str], seconds: floa
         "rss_after_mb": procs.rss_mb(server.process.pid),
         "phases": results,
     }
+
+
+def measure_limits(
+    workdir: Path, database_url: str, encryption_key: str, plain: list[str], seconds: float
+) -> dict[str, Any]:
+    """The whole-answer phases again, on a gateway with limits on and counted in Redis."""
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if redis_url.strip().lower() == "none":
+        return {"skipped": "BENCH_REDIS_URL=none"}
+    import redis
+
+    prefix = f"bench:{os.getpid()}:{time.time_ns()}:"
+    extra = {
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": prefix,
+        "TIER_LIMITS": LIMITS_EVERYWHERE,
+    }
+    try:
+        redis.Redis.from_url(redis_url, socket_timeout=2).ping()
+    except redis.RedisError as error:
+        return {"skipped": f"Redis at {redis_url} does not answer: {type(error).__name__}"}
+    server = start_gateway(workdir, database_url, encryption_key, extra, name="switchboard-limits")
+    try:
+        plan = load.Plan(
+            base_url=server.base_url,
+            requests=plain,
+            phases=[p for p in phases(plain, [], seconds=seconds) if not p.stream],
+            pid=server.process.pid,
+            core=procs.SERVER_CPU if procs.can_pin() else None,
+        )
+        results = load.run_in_process(plan, cpu=procs.CLIENT_CPU)
+        refused = sum(p.get("errors", 0) for p in results.values())
+    finally:
+        procs.stop(server.process)
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+    return {"redis_url": redis_url, "phases": results, "errors": refused}
 
 
 def soak(server: Server, plain: list[str], seconds: float) -> dict[str, Any]:
@@ -281,6 +348,9 @@ def run(seconds: float, soak_s: float, compare: str, keep_in: Path | None = None
                 figures["usage"] = verify_usage(database_url, answered)
             finally:
                 procs.stop(gateway.process)
+            figures["limits"] = measure_limits(
+                workdir, database_url, encryption_key, plain, seconds
+            )
             if compare == "litellm":
                 figures["litellm"] = measure_litellm(workdir, upstream_url, seconds)
         finally:

@@ -10,6 +10,7 @@ MAX_TAIL_RATIO = 3.0
 MAX_RSS_MB, MAX_READY_S = 150.0, 2.0
 MAX_SOAK_GROWTH_MB = 10.0
 BUSY_LOADAVG = 1.0
+MAX_LIMITS_ADDED_P50_MS, MIN_LIMITS_RPS_SHARE = 0.3, 0.8
 LEVELS = (1, 8, 32)
 
 
@@ -78,7 +79,61 @@ def verdicts(figures: dict[str, Any]) -> list[dict[str, Any]]:
             growth <= MAX_SOAK_GROWTH_MB,
         )
         check("soak: RSS peak (MiB)", peak, f"< {MAX_RSS_MB:g}", peak < MAX_RSS_MB)
+    rows.extend(_limits_verdicts(figures))
     return rows
+
+
+def limits_added_ms(figures: dict[str, Any], name: str, q: str = "p50") -> float:
+    """What limits add to a request: through the gateway with them, minus without."""
+    on = _phase(figures, "limits", name)["latency_ms"][q]
+    off = _phase(figures, "switchboard", name)["latency_ms"][q]
+    return round(on - off, 3)
+
+
+def _limits_verdicts(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    if "phases" not in figures.get("limits", {}):
+        return []
+    added = limits_added_ms(figures, "c1")
+    on, at = _best(figures, "limits", "")
+    off, _ = _best(figures, "switchboard", "")
+    share = round(on / off, 3) if off else 0.0
+    errors = figures["limits"]["errors"]
+    return [
+        {
+            "measure": "limits on: added p50, c1 (ms)",
+            "figure": added,
+            "target": f"< {MAX_LIMITS_ADDED_P50_MS:g}",
+            "pass": added < MAX_LIMITS_ADDED_P50_MS,
+        },
+        {
+            "measure": f"limits on: req/s share (best, c{at})",
+            "figure": share,
+            "target": f">= {MIN_LIMITS_RPS_SHARE:g}",
+            "pass": share >= MIN_LIMITS_RPS_SHARE,
+        },
+        {"measure": "limits on: errors", "figure": errors, "target": "0", "pass": errors == 0},
+    ]
+
+
+def _print_limits(figures: dict[str, Any]) -> None:
+    limits = figures.get("limits")
+    if limits is None:
+        return
+    if "phases" not in limits:
+        print(f"\nlimits on: not measured ({limits['skipped']})")
+        return
+    print(
+        f"\n{'limits on':<14}{'off/s':>10}{'on/s':>11}  {'off p50/p99':>16}  {'on p50/p99':>16}"
+        f"  {'added p50':>10}  (Redis {limits['redis_url']})"
+    )
+    for c in LEVELS:
+        name = f"c{c}"
+        off, on = _phase(figures, "switchboard", name), _phase(figures, "limits", name)
+        print(
+            f"{'concurrency ' + str(c):<14}{off['rps']:>10,.0f}{on['rps']:>11,.0f}  "
+            f"{_ms(off['latency_ms']):>16}  {_ms(on['latency_ms']):>16}  "
+            f"{limits_added_ms(figures, name):>10.3f}"
+        )
 
 
 def _ms(spread: dict[str, float] | None) -> str:
@@ -177,6 +232,7 @@ def print_report(figures: dict[str, Any]) -> None:
     )
     _print_whole(figures)
     _print_streams(figures)
+    _print_limits(figures)
     machine = figures["machine"]
     print(
         "\ncore 1 column: the gateway's share / how busy core 1 was (the rest ran other "
