@@ -26,6 +26,9 @@ from switchboard.logs import LogFormat, LogLevel
 from switchboard.vocabulary import Tier, WhenRedisDown
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/switchboard.db"
+DEFAULT_PRICE_MAP_URL = (
+    "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json"
+)
 
 
 def _lower(value: object) -> object:
@@ -90,6 +93,14 @@ class Settings(BaseSettings):
     health_check_interval_s: float = Field(default=60.0, ge=0)
     health_check_timeout_s: float = Field(default=10.0, gt=0)
     health_check_degraded_ms: int = Field(default=2000, ge=0)
+
+    # The price sync (`switchboard catalog sync`, `POST …/catalog/sync`): where the price map
+    # is, a path or an http(s) URL (LiteLLM's public map by default; an offline deployment
+    # points at a copy); how long reading a URL may take; how often, in hours, one replica
+    # syncs by itself (0: never, the default).
+    price_map_source: str = DEFAULT_PRICE_MAP_URL
+    price_map_timeout_s: float = Field(default=10.0, gt=0)
+    price_sync_interval_h: float = Field(default=0.0, ge=0)
 
     # Logs, on stderr: `text` (one line an event, `key=value` fields) or `json` (one object a
     # line). The access log (a line per gateway request) follows ACCESS_LOG, not LOG_LEVEL.

@@ -14,6 +14,7 @@ from switchboard.db import open_database
 from switchboard.settings import Settings
 
 ADMIN_TOKEN = "sb-admin-test-token-0123456789"
+PRICE_MAP = Path(__file__).parents[1] / "fixtures" / "price_map" / "model_prices.json"
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ def app_settings(database_url: str, tmp_path: Path, clean_environment: str) -> S
         catalog_poll_interval_s=0.2,
         usage_flush_interval_s=0.1,
         key_cache_ttl_s=0.5,
+        price_map_source=str(PRICE_MAP),  # never the network
     )
 
 

@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard import __version__
 from switchboard.api import admin, byok, docs, health
 from switchboard.api.admin import audit as admin_audit
+from switchboard.api.admin import catalog_sync as admin_catalog_sync
 from switchboard.api.admin import limits as admin_limits
 from switchboard.api.admin import models as admin_models
 from switchboard.api.admin import providers as admin_providers
@@ -28,9 +30,12 @@ from switchboard.api.errors import ApiError, render
 from switchboard.api.fast_path import GatewayApp, find_hot_routes
 from switchboard.api.openai import chat, models
 from switchboard.db import open_database
+from switchboard.gateway.job_lease import JobLease
 from switchboard.gateway.service import Gateway
 from switchboard.providers import AdapterRegistry
 from switchboard.providers.client import provider_client
+from switchboard.services.price_sync_job import LEASE_NAME as PRICE_SYNC_LEASE
+from switchboard.services.price_sync_job import PriceSyncJob
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,12 +59,15 @@ def create_app(
         async with provider_client(settings.provider_addresses) as http:
             gateway = Gateway(settings, sessions, http=http, adapters=adapters)
             await gateway.start()
+            price_sync = _price_sync_job(settings, sessions)
+            price_sync.start()
             app.state.gateway = gateway
             if freeze_heap:
                 gc.freeze()
             try:
                 yield
             finally:
+                await price_sync.close()
                 await gateway.close()
                 sessions.kw["bind"].dispose()
 
@@ -85,6 +93,7 @@ def create_app(
             admin_users.router,
             admin_usage.router,
             admin_audit.router,
+            admin_catalog_sync.router,
             admin_limits.router,
         )
     )
@@ -106,6 +115,15 @@ def _answer_errors(app: FastAPI) -> None:
     async def unexpected(request: Request, error: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path)
         return render(request, ApiError(500, "Internal error.", code="internal_error"))
+
+
+def _price_sync_job(settings: Settings, sessions: sessionmaker[Session]) -> PriceSyncJob:
+    """The price sync on its timer (`PRICE_SYNC_INTERVAL_H`; 0: never), on one replica at a
+    time: the replica holding its lease."""
+    lease = JobLease(
+        sessions, name=PRICE_SYNC_LEASE, duration_s=settings.price_sync_interval_h * 3600
+    )
+    return PriceSyncJob(sessions, settings, take_lease=lease.take)
 
 
 SWITCH_INTERVAL_S = 0.0005

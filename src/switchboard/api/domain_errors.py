@@ -23,6 +23,7 @@ from switchboard.errors import (
     ConflictError,
     InvalidFieldError,
     NotFoundError,
+    PriceMapError,
 )
 
 Handler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
@@ -46,5 +47,6 @@ DOMAIN_ERROR_HANDLERS: Mapping[int | type[Exception], Handler] = {
     ConflictError: _detail(status.HTTP_409_CONFLICT),
     InvalidFieldError: _invalid_field,
     ConfigurationError: _detail(status.HTTP_503_SERVICE_UNAVAILABLE),
+    PriceMapError: _detail(status.HTTP_502_BAD_GATEWAY),
 }
 """Error class → its answer; Starlette picks the handler of the nearest class up the tree."""

@@ -7,6 +7,7 @@ import typer
 from switchboard.cli import (
     accounts,
     catalog,
+    catalog_sync,
     database,
     demo,
     limits,
@@ -29,6 +30,7 @@ app.add_typer(secrets_cmd.app, name="secrets")
 app.add_typer(providers.providers_app, name="providers")
 app.add_typer(providers.models_app, name="models")
 app.add_typer(usage.app, name="usage")
+app.add_typer(catalog_sync.catalog_app, name="catalog")
 app.add_typer(limits.app, name="limits")
 app.command("seed")(catalog.seed)
 app.command("explain")(catalog.explain)

@@ -27,18 +27,16 @@ from switchboard.models import (
     LLMRoutingRule,
     UserAPIKey,
 )
+from switchboard.models.catalog import PRICE_COLUMNS
 from switchboard.redaction import mask_secret
 from switchboard.secrets import SecretManager
 from switchboard.services import byok, rows
 from switchboard.services.audit import Action, Entity, record_change, snapshot_row
 from switchboard.services.paging import FIRST_PAGE, Page, Window, page_of, rows_where
+from switchboard.services.price_history import open_price_period, prices_differ, prices_of
 from switchboard.services.provider_urls import check_base_url
 
-PRICE_FIELDS = (
-    "cost_per_1m_input_tokens",
-    "cost_per_1m_output_tokens",
-    "cost_per_1m_cached_input_tokens",
-)
+PRICE_FIELDS = PRICE_COLUMNS
 
 
 # Providers -----------------------------------------------------------------------------
@@ -186,7 +184,7 @@ def create_model(session: Session, *, actor: str, fields: Mapping[str, Any]) -> 
         _check_replacement(session, model, model.replacement_model_id)
     session.add(model)
     session.flush()
-    _open_price_period(session, model, actor=actor)
+    open_price_period(session, model, changed_by=actor)
     rows.commit_change(session, rows.Change(actor, Action.CREATE, Entity.MODEL), model, None)
     return model
 
@@ -197,7 +195,7 @@ def update_model(
     """Change some fields; a price change closes the open price period and opens a new one."""
     model = get_model(session, model_row_id=model_row_id)
     before = snapshot_row(model)
-    old_prices = {field: getattr(model, field) for field in PRICE_FIELDS}
+    old_prices = prices_of(model)
     provider_id = changes.get("provider_id", model.provider_id)
     model_id = changes.get("model_id", model.model_id)
     if provider_id != model.provider_id:
@@ -207,8 +205,8 @@ def update_model(
     if changes.get("replacement_model_id") is not None:
         _check_replacement(session, model, changes["replacement_model_id"])
     rows.apply_changes(model, changes)
-    if any(_price_changed(old_prices[field], getattr(model, field)) for field in PRICE_FIELDS):
-        _open_price_period(session, model, actor=actor, old_prices=old_prices)
+    if prices_differ(old_prices, prices_of(model)):
+        open_price_period(session, model, changed_by=actor, previous=old_prices)
     rows.commit_change(session, rows.Change(actor, Action.UPDATE, Entity.MODEL), model, before)
     return model
 
@@ -293,33 +291,3 @@ def _check_replacement(session: Session, model: LLMModel, replacement_id: int) -
         raise NotFoundError(f"replacement model {replacement_id} does not exist")
     if replacement.is_deprecated:
         raise ConflictError(f"replacement model {replacement_id} is itself deprecated")
-
-
-def _price_changed(old: Any, new: Any) -> bool:
-    return (old is None) != (new is None) or (old is not None and old.compare(new) != 0)
-
-
-def _open_price_period(
-    session: Session, model: LLMModel, *, actor: str, old_prices: dict[str, Any] | None = None
-) -> None:
-    """Open a period at the model's prices now; with `old_prices`, close the open one first."""
-    now, history = utcnow(), LLMModelPriceHistory
-    if old_prices is not None:
-        current = session.scalar(
-            select(history)
-            .where(history.model_id == model.id, history.effective_to.is_(None))
-            .order_by(history.effective_from.desc())
-        )
-        if current is not None:
-            current.effective_to = now
-        else:  # priced before history was kept (a seeded model): keep its old price too
-            session.add(
-                history(
-                    model_id=model.id,
-                    effective_from=model.created_at,
-                    effective_to=now,
-                    **old_prices,
-                )
-            )
-    prices = {field: getattr(model, field) for field in PRICE_FIELDS}
-    session.add(history(model_id=model.id, effective_from=now, changed_by=actor, **prices))

@@ -52,6 +52,7 @@ from switchboard.vocabulary import (
     AuthType,
     HealthStatus,
     PowerLevel,
+    PriceSource,
     Tier,
 )
 
@@ -337,6 +338,17 @@ _MODEL_EXAMPLE: dict[str, Any] = {
 }
 
 
+class PriceTierPublic(BaseModel):
+    """Prices for requests whose prompt is above `above_tokens` (set by seeding and the price
+    sync); a price that is null is the one below."""
+
+    above_tokens: int = Field(description="It applies when the prompt is above this many tokens.")
+    input_price: Price | None = None
+    output_price: Price | None = None
+    cached_input_price: Price | None = None
+    cache_write_price: Price | None = None
+
+
 class ModelUpdate(Body):
     model_config = with_examples(
         {"cost_per_1m_input_tokens": "2.50", "cost_per_1m_output_tokens": 10}
@@ -344,6 +356,7 @@ class ModelUpdate(Body):
     _nullable = frozenset(
         {"display_name", "description", "max_tokens", "context_window", "deprecation_date"}
         | {"cost_per_1m_cached_input_tokens", "replacement_model_id"}
+        | {"cost_per_1m_cache_write_tokens"}
     )
 
     provider_id: Positive | None = None
@@ -360,6 +373,14 @@ class ModelUpdate(Body):
     cost_per_1m_input_tokens: Price | None = None
     cost_per_1m_output_tokens: Price | None = None
     cost_per_1m_cached_input_tokens: Price | None = None
+    cost_per_1m_cache_write_tokens: Price | None = Field(
+        None, description="A five-minute cache write; null: 1.25× the input price."
+    )
+    price_source: PriceSource | None = Field(
+        None,
+        description="Who set the prices. A price change makes them `manual` (kept by seeding "
+        "and the price sync), unless this says otherwise: `sync` hands them back to the sync.",
+    )
     power_level: PowerLevel | None = None
     power_level_priority: Count | None = Field(None, description="1 is tried first.")
     is_active: StrictBool | None = None
@@ -395,6 +416,9 @@ class ModelPublic(BaseModel):
     cost_per_1m_input_tokens: Price
     cost_per_1m_output_tokens: Price
     cost_per_1m_cached_input_tokens: Price | None
+    cost_per_1m_cache_write_tokens: Price | None
+    price_tiers: list[PriceTierPublic] | None
+    price_source: str = Field(description="`seed`, `sync` or `manual`: who set the prices.")
     power_level: str
     power_level_priority: int
     is_active: bool
@@ -422,6 +446,8 @@ class PricePeriodPublic(BaseModel):
     cost_per_1m_input_tokens: Price
     cost_per_1m_output_tokens: Price
     cost_per_1m_cached_input_tokens: Price | None
+    cost_per_1m_cache_write_tokens: Price | None
+    price_tiers: list[PriceTierPublic] | None
     effective_from: datetime
     effective_to: datetime | None = Field(description="None: the current price.")
     changed_by: str | None
