@@ -12,8 +12,8 @@ SwitchboardError
 ├── InvalidKeyError           the virtual key is unknown, revoked or expired
 ├── KeyStoreUnavailableError  the key cannot be checked now
 ├── ConcurrentWriteError      another transaction stored some of the same usage rows
-└── PriceMapError             a price map cannot be read, or an entry of it is malformed
-                              (names the source and the entry)
+└── PriceMapError             a price map cannot be read, or an entry is malformed         502
+                              (names the source, or the entry and field)
 
 The numbers are the admin and BYOK APIs' answers (`api.domain_errors`, registered once by
 `create_app`). The gateway's own surfaces (`/v1/…`) answer in their clients' formats instead
