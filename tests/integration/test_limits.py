@@ -253,3 +253,23 @@ def test_budgets_of_many_requests_at_once_never_overshoot(make_limiter: Factory)
         assert sum(d.admitted for d in decisions) == 10_000 // 70
 
     run(make_limiter, test)
+
+
+def test_settlements_sent_together_each_count_once(make_limiter: Factory) -> None:
+    async def test(limiter: Limiter) -> None:
+        claim = budget_claim(10_000, 100)
+        decision = await limiter.admit(demand("p0", claims=(claim,)))
+        await limiter.seed("alice", claim.account, decision.rebuild[0][1], 0)
+        demands = [
+            demand(f"p{i}", claims=(claim,), concurrency_key="5", concurrency_limit=3)
+            for i in range(3)
+        ]
+        for each in demands:
+            assert (await limiter.admit(each)).admitted
+        await limiter.settle_all([(each, settled(10 * (i + 1))) for i, each in enumerate(demands)])
+        spend = await limiter.spend("alice", claim.account)
+        assert (spend.total_units, spend.reserved_units) == (60, 0)
+        again = demand("p9", concurrency_key="5", concurrency_limit=3)
+        assert (await limiter.admit(again)).admitted  # the three slots were released
+
+    run(make_limiter, test)

@@ -7,7 +7,8 @@ several replicas finding Redis empty at once each read the same sum, and only th
 is kept, so nothing is counted twice. Concurrent admissions of one account share one read.
 
 Settlements are sent in the background (`settle_soon`): a request's usage record is made
-synchronously, and its response must not wait for Redis.
+synchronously, and its response must not wait for Redis. Those that come together are sent
+together, one round trip for many.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ SpendReader = Callable[[str, BudgetAccount, datetime], Awaitable[int]]
 `until`, as the database and the spool know it."""
 
 _REBUILD_TRIES = 3
+SETTLE_BATCH = 256
 
 
 class Admissions:
@@ -37,7 +39,8 @@ class Admissions:
         self.limiter = limiter
         self._read_spend = read_spend
         self._rebuilding: dict[tuple[BudgetAccount, int], asyncio.Future[None]] = {}
-        self._settling: set[asyncio.Task[None]] = set()
+        self._queued: list[tuple[Demand, Settlement]] = []
+        self._flushing: asyncio.Task[None] | None = None
 
     async def admit(self, demand: Demand) -> Decision:
         for _ in range(_REBUILD_TRIES):
@@ -56,9 +59,11 @@ class Admissions:
         return await self.limiter.adjust(demand, units)
 
     def settle_soon(self, demand: Demand, settlement: Settlement) -> None:
-        task = asyncio.get_running_loop().create_task(self._settle(demand, settlement))
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+        """Queue the settlement; those queued while the event loop was busy go together,
+        in one round trip (`Limiter.settle_all`)."""
+        self._queued.append((demand, settlement))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.get_running_loop().create_task(self._flush())
 
     async def spend(self, user_id: str, account: BudgetAccount) -> Spend:
         """The account, rebuilt first if its counters are new (as an admission would)."""
@@ -74,17 +79,21 @@ class Admissions:
         return spend
 
     async def close(self) -> None:
-        if self._settling:
-            await asyncio.gather(*self._settling, return_exceptions=True)
+        while self._flushing is not None and not self._flushing.done():
+            await asyncio.gather(self._flushing, return_exceptions=True)
+        await self._flush()
         await self.limiter.close()
 
-    async def _settle(self, demand: Demand, settlement: Settlement) -> None:
-        try:
-            await self.limiter.settle(demand, settlement)
-        except (LimiterUnavailableError, LimitsUnavailableError):
-            pass  # the reservation expires at its deadline; the database has the cost
-        except Exception:
-            log_event(log, logging.ERROR, "limits_settle_failed", exc_info=True)
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let the settlements of this turn of the loop join
+        while self._queued:
+            batch, self._queued = self._queued[:SETTLE_BATCH], self._queued[SETTLE_BATCH:]
+            try:
+                await self.limiter.settle_all(batch)
+            except (LimiterUnavailableError, LimitsUnavailableError):
+                pass  # the reservations expire at their deadline; the database has the costs
+            except Exception:
+                log_event(log, logging.ERROR, "limits_settle_failed", exc_info=True)
 
     async def _rebuild(self, user_id: str, account: BudgetAccount, since_ms: int) -> None:
         key = (account, since_ms)

@@ -7,6 +7,7 @@ the same tests run against both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from switchboard.limits.outcome import Decision, Spend
@@ -29,6 +30,10 @@ class Limiter(Protocol):
     async def settle(self, demand: Demand, settlement: Settlement) -> None:
         """The request ended: release its reservations and concurrency slot, count its real
         cost (if its usage record is newer than the account's counters) and real tokens."""
+        ...
+
+    async def settle_all(self, items: Sequence[tuple[Demand, Settlement]]) -> None:
+        """`settle` for each, in as few round trips as the backend can."""
         ...
 
     async def seed(

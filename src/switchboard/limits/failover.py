@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from switchboard.errors import SwitchboardError
@@ -84,6 +85,16 @@ class FailoverLimiter:
                 self._went_down(error)
         self._pending.append((demand, settlement))
         await self._fallback.settle(demand, settlement)
+
+    async def settle_all(self, items: Sequence[tuple[Demand, Settlement]]) -> None:
+        if not self._down:
+            try:
+                await self.redis.settle_all(items)
+                return
+            except LimiterUnavailableError as error:
+                self._went_down(error)
+        self._pending.extend(items)
+        await self._fallback.settle_all(items)
 
     async def seed(
         self, user_id: str, account: BudgetAccount, since_ms: int, base_units: int

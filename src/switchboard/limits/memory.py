@@ -5,7 +5,7 @@ in plain Python: everything runs on the event loop, so each call is atomic."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from switchboard.limits.outcome import BudgetStatus, Decision, RateStatus, Refusal, Spend
@@ -231,6 +231,10 @@ class MemoryLimiter:
             account.reservations.pop(demand.request_id, None)
             if cost and created_ms >= account.since_ms:
                 account.spent += cost
+
+    async def settle_all(self, items: Sequence[tuple[Demand, Settlement]]) -> None:
+        for demand, settlement in items:
+            await self.settle(demand, settlement)
 
     async def seed(
         self, user_id: str, account: BudgetAccount, since_ms: int, base_units: int

@@ -9,7 +9,7 @@ choice (`failover`); nothing here retries or waits longer than the socket timeou
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
@@ -106,8 +106,9 @@ class RedisLimiter:
         for claim in demand.claims:
             keys += self._account_keys(demand.user_id, claim.account)
             args += [claim.budget.limit_units, claim.units, _ttl_ms(claim)]
-        reply = await self._run(self._admit, keys, args)
-        status, now, refusal, rates, budgets, rebuild = reply
+        reply = _decode(await self._run(self._admit, keys, args))
+        status, now = next(reply), next(reply)
+        refusal, rates, budgets, rebuild = (_group(reply, size) for size in (1, 3, 2, 1))
         decision_rates = tuple(
             RateStatus(kind, scope, int(limit), int(remaining), int(reset))
             for (kind, scope, _, _), (limit, remaining, reset) in zip(counters, rates, strict=True)
@@ -130,7 +131,9 @@ class RedisLimiter:
         for claim, new in zip(demand.claims, units, strict=True):
             keys += self._account_keys(demand.user_id, claim.account)
             args += [claim.budget.limit_units, new]
-        status, now, refusal, budgets = await self._run(self._adjust, keys, args)
+        reply = _decode(await self._run(self._adjust, keys, args))
+        status, now = next(reply), next(reply)
+        refusal, budgets = _group(reply, 1), _group(reply, 2)
         found = None
         if status == 1:
             index, remaining, _, needed = (int(value) for value in refusal)
@@ -138,6 +141,24 @@ class RedisLimiter:
         return Decision(found, (), _budget_statuses(demand.claims, budgets), now_ms=int(now))
 
     async def settle(self, demand: Demand, settlement: Settlement) -> None:
+        keys, args = self._settle_call(demand, settlement)
+        await self._run(self._settle, keys, args)
+
+    async def settle_all(self, items: Sequence[tuple[Demand, Settlement]]) -> None:
+        """Several settlements in one round trip (a pipeline of scripts, each atomic)."""
+        if not items:
+            return
+
+        async def send() -> None:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for demand, settlement in items:
+                    keys, args = self._settle_call(demand, settlement)
+                    await self._settle(keys=keys, args=args, client=pipe)
+                await pipe.execute()
+
+        await self._call(send)
+
+    def _settle_call(self, demand: Demand, settlement: Settlement) -> tuple[list[str], list[Any]]:
         keys = [
             self._key(demand.user_id, "ta", rate.scope, rate.owner)
             for rate in demand.rates
@@ -157,7 +178,7 @@ class RedisLimiter:
             len(demand.claims),
             *settlement.costs,
         ]
-        await self._run(self._settle, keys, args)
+        return keys, args
 
     async def seed(
         self, user_id: str, account: BudgetAccount, since_ms: int, base_units: int
@@ -192,6 +213,19 @@ class RedisLimiter:
             return await call()
         except (RedisConnectionError, RedisTimeoutError, OSError) as error:
             raise LimiterUnavailableError(f"Redis: {type(error).__name__}") from error
+
+
+def _decode(reply: bytes) -> Iterator[int]:
+    """The integers of a script's encoded reply (`redis_scripts.encode`)."""
+    return iter([int(value) for value in reply.split(b",")])
+
+
+def _group(reply: Iterator[int], width: int) -> list[Any]:
+    """The next group of the reply: its values, in tuples of `width` (or plain, for 1)."""
+    values = [next(reply) for _ in range(next(reply))]
+    if width == 1:
+        return values
+    return [tuple(values[i : i + width]) for i in range(0, len(values), width)]
 
 
 def _rate_counters(demand: Demand) -> list[tuple[LimitKind, Scope, str, int]]:

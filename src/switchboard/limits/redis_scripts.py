@@ -31,6 +31,29 @@ local function purge_reservations(h, r, amt, now)
     redis.call('HINCRBY', h, 'reserved', -freed)
   end
 end
+-- A reply as one string of integers: parsing one bulk string costs the client far less than
+-- parsing a nested array of them (most of the cost of a call, in Python). Groups are
+-- written as their length, then their values, flattened.
+local function encode(...)
+  local out = {}
+  for _, group in ipairs({...}) do
+    if type(group) == 'table' then
+      local flat = {}
+      for _, value in ipairs(group) do
+        if type(value) == 'table' then
+          for _, inner in ipairs(value) do flat[#flat + 1] = inner end
+        else
+          flat[#flat + 1] = value
+        end
+      end
+      out[#out + 1] = string.format('%.0f', #flat)
+      for _, value in ipairs(flat) do out[#out + 1] = string.format('%.0f', value) end
+    else
+      out[#out + 1] = string.format('%.0f', group)
+    end
+  end
+  return table.concat(out, ',')
+end
 local function clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -43,8 +66,9 @@ ADMIT = (
 -- ARGV: id, hold_ms, tokens, n_rates, (kind 'r'|'t', limit)*, concurrency limit or -1,
 --       n_budgets, (limit, units, ttl_ms)*
 -- KEYS: per rate: log (+ amounts for 't'); slots (if any); per budget: hash, resv, amounts
--- Returns {status 0 admitted|1 refused|2 rebuild, now, refusal{index, remaining, retry,
---          needed}, rates{limit, remaining, reset}*, budgets{spent, reserved}*, rebuild{j, since}*}
+-- Returns (encoded) status 0 admitted|1 refused|2 rebuild, now, refusal{index, remaining,
+--          retry, needed}, rates{limit, remaining, reset}*, budgets{spent, reserved}*,
+--          rebuild{j, since}*
 local W = 60000
 local now = clock()
 local id, hold, tokens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -166,7 +190,7 @@ for _, b in ipairs(budgets) do
   if status == 0 then reserved = reserved + b[4] end
   out_budgets[#out_budgets + 1] = {b[5], reserved}
 end
-return {status, now, refusal, out_rates, out_budgets, rebuild}
+return encode(status, now, refusal, out_rates, out_budgets, rebuild)
 """
 )
 
@@ -174,7 +198,8 @@ ADJUST = (
     _PURGE_RESERVATIONS
     + """
 -- ARGV: id, hold_ms, n_budgets, (limit, units)*   KEYS: per budget: hash, resv, amounts
--- Returns {status 0|1, now, refusal{index, remaining, retry, needed}, budgets{spent, reserved}*}
+-- Returns (encoded) status 0|1, now, refusal{index, remaining, retry, needed},
+--          budgets{spent, reserved}*
 local now = clock()
 local id, hold, nb = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local refusal, budgets = {}, {}
@@ -211,7 +236,7 @@ for _, b in ipairs(budgets) do
 end
 local status = 0
 if #refusal > 0 then status = 1 end
-return {status, now, refusal, out}
+return encode(status, now, refusal, out)
 """
 )
 
