@@ -70,19 +70,8 @@ class ExplainVerdict(BaseModel):
 
     @classmethod
     def of(cls, verdict: ModelVerdict) -> ExplainVerdict:
-        return cls(
-            position=verdict.position,
-            verdict=verdict.verdict,
-            model_db_id=verdict.model_db_id,
-            model_id=verdict.model_id,
-            model_name=verdict.model_name,
-            provider_slug=verdict.provider_slug,
-            reason=verdict.reason,
-            detail=verdict.detail,
-            rule_id=verdict.rule_id,
-            key_source=verdict.key_source,
-            notes=list(verdict.notes),
-        )
+        # Same names on both sides: Pydantic reads them itself.
+        return cls.model_validate(verdict, from_attributes=True)
 
 
 class ExplainResponse(BaseModel):

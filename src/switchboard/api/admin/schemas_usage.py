@@ -112,6 +112,21 @@ _SPEND = {
 """One request of 1000 prompt and 500 completion tokens at $0.15 / $0.60 per 1M."""
 
 
+_COUNTS = (
+    "errors",
+    "prompt_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "completion_tokens",
+    "total_tokens",
+)
+"""What every usage answer counts under the name `Spend` gives it."""
+
+
+def _counts(spend: Spend) -> dict[str, int]:
+    return {name: getattr(spend, name) for name in _COUNTS}
+
+
 class UsageStatsPublic(BaseModel):
     """The spec's "User Usage Statistics", and more: tokens by kind, errors, BYOK share."""
 
@@ -136,14 +151,9 @@ class UsageStatsPublic(BaseModel):
     def of(cls, user_id: str, totals: UsageTotals) -> UsageStatsPublic:
         spend = totals.spend
         return cls(
+            **_counts(spend),
             user_id=user_id,
             total_requests=spend.requests,
-            errors=spend.errors,
-            prompt_tokens=spend.prompt_tokens,
-            cached_tokens=spend.cached_tokens,
-            cache_write_tokens=spend.cache_write_tokens,
-            completion_tokens=spend.completion_tokens,
-            total_tokens=spend.total_tokens,
             total_cost=spend.cost_total_usd,
             avg_latency=totals.avg_latency_ms,
             byok_requests=totals.byok.requests,
@@ -255,15 +265,10 @@ class TimePointPublic(BaseModel):
     def of(cls, point: TimePoint) -> TimePointPublic:
         spend = point.totals.spend
         return cls(
+            **_counts(spend),
             start=point.start,
             requests=spend.requests,
-            errors=spend.errors,
             byok_requests=point.totals.byok.requests,
-            prompt_tokens=spend.prompt_tokens,
-            cached_tokens=spend.cached_tokens,
-            cache_write_tokens=spend.cache_write_tokens,
-            completion_tokens=spend.completion_tokens,
-            total_tokens=spend.total_tokens,
             cost_total_usd=spend.cost_total_usd,
             avg_latency_ms=point.totals.avg_latency_ms,
             p50_latency_ms=point.p50_ms,
