@@ -111,8 +111,23 @@ def _limits_verdicts(figures: dict[str, Any]) -> list[dict[str, Any]]:
             "target": f">= {MIN_LIMITS_RPS_SHARE:g}",
             "pass": share >= MIN_LIMITS_RPS_SHARE,
         },
+        {
+            "measure": "limits on: share at a whole core (CPU, c32)",
+            "figure": limits_cpu_share(figures),
+            "target": "(estimate)",
+            "pass": None,
+        },
         {"measure": "limits on: errors", "figure": errors, "target": "0", "pass": errors == 0},
     ]
+
+
+def limits_cpu_share(figures: dict[str, Any], name: str = "c32") -> float:
+    """The throughput limits keep where the gateway has its core to itself: its CPU per
+    request without them over its CPU per request with them (steady on a busy machine,
+    where req/s are not)."""
+    on = _phase(figures, "limits", name)["cpu_ms_per_request"]
+    off = _phase(figures, "switchboard", name)["cpu_ms_per_request"]
+    return round(off / on, 3) if on and off else 0.0
 
 
 def _print_limits(figures: dict[str, Any]) -> None:
@@ -124,7 +139,7 @@ def _print_limits(figures: dict[str, Any]) -> None:
         return
     print(
         f"\n{'limits on':<14}{'off/s':>10}{'on/s':>11}  {'off p50/p99':>16}  {'on p50/p99':>16}"
-        f"  {'added p50':>10}  (Redis {limits['redis_url']})"
+        f"  {'added p50':>10}  {'CPU ms/req off/on':>18}  (Redis {limits['redis_url']})"
     )
     for c in LEVELS:
         name = f"c{c}"
@@ -132,7 +147,8 @@ def _print_limits(figures: dict[str, Any]) -> None:
         print(
             f"{'concurrency ' + str(c):<14}{off['rps']:>10,.0f}{on['rps']:>11,.0f}  "
             f"{_ms(off['latency_ms']):>16}  {_ms(on['latency_ms']):>16}  "
-            f"{limits_added_ms(figures, name):>10.3f}"
+            f"{limits_added_ms(figures, name):>10.3f}  "
+            f"{(off['cpu_ms_per_request'] or 0):>8.3f} / {(on['cpu_ms_per_request'] or 0):.3f}"
         )
 
 

@@ -9,6 +9,7 @@ choice (`failover`); nothing here retries or waits longer than the socket timeou
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar, cast
@@ -70,7 +71,7 @@ class RedisLimiter:
     def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
-        self._admit = client.register_script(redis_scripts.ADMIT)
+        self._admissions = _Batches(self._run, client.register_script(redis_scripts.ADMIT))
         self._adjust = client.register_script(redis_scripts.ADJUST)
         self._settle = client.register_script(redis_scripts.SETTLE)
         self._seed = client.register_script(redis_scripts.SEED)
@@ -80,13 +81,35 @@ class RedisLimiter:
         return f"{self.prefix}{{u:{user_id}}}:" + ":".join(parts)
 
     def _account_keys(self, user_id: str, account: BudgetAccount) -> list[str]:
-        return [self._key(user_id, kind, account.name) for kind in ("b", "br", "ba")]
+        name = account.name
+        return [self._key(user_id, kind, name) for kind in ("b", "br", "ba")]
 
     async def admit(self, demand: Demand) -> Decision:
-        keys: list[str] = []
-        args: list[Any] = [demand.request_id, demand.hold_ms, demand.tokens]
         counters = _rate_counters(demand)
-        args.append(len(counters))
+        reply = _decode(await self._admissions.call(*self._admit_call(demand, counters)))
+        status, now = next(reply), next(reply)
+        refusal, rates, budgets, rebuild = (_group(reply, size) for size in (1, 3, 2, 1))
+        decision_rates = tuple(
+            RateStatus(kind, scope, int(limit), int(remaining), int(reset))
+            for (kind, scope, _, _), (limit, remaining, reset) in zip(counters, rates, strict=True)
+        )
+        statuses = _budget_statuses(demand.claims, budgets)
+        if status == 2:
+            pairs = [
+                (int(j), int(since)) for j, since in zip(rebuild[::2], rebuild[1::2], strict=False)
+            ]
+            return Decision(
+                rebuild=tuple((demand.claims[j - 1].account, since) for j, since in pairs),
+                now_ms=int(now),
+            )
+        found = _refusal(demand, counters, refusal, int(now)) if status == 1 else None
+        return Decision(found, decision_rates, statuses, now_ms=int(now))
+
+    def _admit_call(
+        self, demand: Demand, counters: list[tuple[LimitKind, Scope, str, int]]
+    ) -> tuple[list[str], list[Any]]:
+        keys: list[str] = []
+        args: list[Any] = [demand.request_id, demand.hold_ms, demand.tokens, len(counters)]
         for kind, scope, owner, limit in counters:
             if kind is LimitKind.REQUESTS:
                 keys.append(self._key(demand.user_id, "rq", scope, owner))
@@ -106,24 +129,7 @@ class RedisLimiter:
         for claim in demand.claims:
             keys += self._account_keys(demand.user_id, claim.account)
             args += [claim.budget.limit_units, claim.units, _ttl_ms(claim)]
-        reply = _decode(await self._run(self._admit, keys, args))
-        status, now = next(reply), next(reply)
-        refusal, rates, budgets, rebuild = (_group(reply, size) for size in (1, 3, 2, 1))
-        decision_rates = tuple(
-            RateStatus(kind, scope, int(limit), int(remaining), int(reset))
-            for (kind, scope, _, _), (limit, remaining, reset) in zip(counters, rates, strict=True)
-        )
-        statuses = _budget_statuses(demand.claims, budgets)
-        if status == 2:
-            pairs = [
-                (int(j), int(since)) for j, since in zip(rebuild[::2], rebuild[1::2], strict=False)
-            ]
-            return Decision(
-                rebuild=tuple((demand.claims[j - 1].account, since) for j, since in pairs),
-                now_ms=int(now),
-            )
-        found = _refusal(demand, counters, refusal, int(now)) if status == 1 else None
-        return Decision(found, decision_rates, statuses, now_ms=int(now))
+        return keys, args
 
     async def adjust(self, demand: Demand, units: tuple[int, ...]) -> Decision:
         keys: list[str] = []
@@ -141,22 +147,13 @@ class RedisLimiter:
         return Decision(found, (), _budget_statuses(demand.claims, budgets), now_ms=int(now))
 
     async def settle(self, demand: Demand, settlement: Settlement) -> None:
-        keys, args = self._settle_call(demand, settlement)
-        await self._run(self._settle, keys, args)
+        await self.settle_all([(demand, settlement)])
 
     async def settle_all(self, items: Sequence[tuple[Demand, Settlement]]) -> None:
-        """Several settlements in one round trip (a pipeline of scripts, each atomic)."""
-        if not items:
-            return
-
-        async def send() -> None:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for demand, settlement in items:
-                    keys, args = self._settle_call(demand, settlement)
-                    await self._settle(keys=keys, args=args, client=pipe)
-                await pipe.execute()
-
-        await self._call(send)
+        """Several settlements in one script call, one round trip."""
+        if items:
+            calls = [self._settle_call(demand, settlement) for demand, settlement in items]
+            await self._run(self._settle, *_batched(calls))
 
     def _settle_call(self, demand: Demand, settlement: Settlement) -> tuple[list[str], list[Any]]:
         keys = [
@@ -203,6 +200,7 @@ class RedisLimiter:
         return bool(await self._call(lambda: self.client.ping()))
 
     async def close(self) -> None:
+        await self._admissions.drain()
         await self.client.aclose()
 
     async def _run(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -213,6 +211,75 @@ class RedisLimiter:
             return await call()
         except (RedisConnectionError, RedisTimeoutError, OSError) as error:
             raise LimiterUnavailableError(f"Redis: {type(error).__name__}") from error
+
+
+Call = tuple[list[str], list[Any]]
+"""One request's keys and arguments for a batching script (`redis_scripts._BATCH`)."""
+
+BATCH_LIMIT = 256
+"""The most requests one script call carries."""
+
+
+def _batched(calls: Sequence[Call]) -> Call:
+    """The keys and arguments of one call that carries all of `calls` (their arguments are
+    numbers and the gateway's own request ids: never a comma)."""
+    keys: list[str] = []
+    args: list[Any] = [len(calls)]
+    for call_keys, call_args in calls:
+        keys += call_keys
+        args += [len(call_keys), ",".join(map(str, call_args))]
+    return keys, args
+
+
+class _Batches:
+    """Calls of one batching script made in the same turn of the event loop go to Redis
+    together, as one call; each caller gets its own part of the reply. Batches do not wait
+    for each other: under load a round trip carries many requests, and alone a request
+    waits one turn of the loop."""
+
+    def __init__(
+        self, run: Callable[[Any, Sequence[str], Sequence[Any]], Awaitable[Any]], script: Any
+    ) -> None:
+        self._run = run
+        self._script = script
+        self._waiting: list[tuple[Call, asyncio.Future[bytes]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def call(self, keys: list[str], args: list[Any]) -> bytes:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bytes] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._send_waiting)
+        self._waiting.append(((keys, args), future))
+        return await future
+
+    async def drain(self) -> None:
+        await asyncio.gather(*self._sending, return_exceptions=True)
+
+    def _send_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for start in range(0, len(waiting), BATCH_LIMIT):
+            task = asyncio.get_running_loop().create_task(
+                self._send(waiting[start : start + BATCH_LIMIT])
+            )
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[tuple[Call, asyncio.Future[bytes]]]) -> None:
+        try:
+            reply = await self._run(self._script, *_batched([call for call, _ in batch]))
+        except Exception as error:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        except BaseException:
+            for _, future in batch:
+                future.cancel()
+            raise
+        for (_, future), part in zip(batch, reply.split(b";"), strict=True):
+            if not future.done():  # its request may have been cancelled meanwhile
+                future.set_result(part)
 
 
 def _decode(reply: bytes) -> Iterator[int]:

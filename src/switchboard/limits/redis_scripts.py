@@ -1,5 +1,7 @@
 """The Lua scripts of `RedisLimiter`: each operation on a request's counters is one script,
-run atomically by Redis, so no two replicas ever interleave their checks and counts.
+run atomically by Redis, so no two replicas ever interleave their checks and counts. The
+admission and the settlement scripts take several requests at once (`_BATCH`): one call, and
+one round trip, for all the requests a replica admits (or settles) in the same moment.
 
 Time is Redis's own (`TIME`), the same for every replica. Money is integer units of 10⁻¹⁰
 dollars (Lua's numbers are doubles: exact to $900,719; a larger budget compares to within
@@ -60,137 +62,158 @@ local function clock()
 end
 """
 
+_BATCH = """
+-- Several requests in one call: ARGV = n, then per request the number of its keys and its
+-- arguments joined by ',' (one string costs the client far less to send than many);
+-- KEYS = each request's keys. `one` sees its own KEYS and ARGV, as a script of its own would,
+-- and the replies are joined by ';'.
+local function each(one, now)
+  local out = {}
+  local k = 1
+  for d = 1, tonumber(ARGV[1]) do
+    local nk, args = tonumber(ARGV[2 * d]), {}
+    for value in string.gmatch(ARGV[2 * d + 1], '[^,]+') do args[#args + 1] = value end
+    out[d] = one({unpack(KEYS, k, k + nk - 1)}, args, now)
+    k = k + nk
+  end
+  return table.concat(out, ';')
+end
+"""
+
 ADMIT = (
     _PURGE_RESERVATIONS
+    + _BATCH
     + """
--- ARGV: id, hold_ms, tokens, n_rates, (kind 'r'|'t', limit)*, concurrency limit or -1,
---       n_budgets, (limit, units, ttl_ms)*
+-- Per request: ARGV: id, hold_ms, tokens, n_rates, (kind 'r'|'t', limit)*, concurrency limit
+--       or -1, n_budgets, (limit, units, ttl_ms)*
 -- KEYS: per rate: log (+ amounts for 't'); slots (if any); per budget: hash, resv, amounts
 -- Returns (encoded) status 0 admitted|1 refused|2 rebuild, now, refusal{index, remaining,
 --          retry, needed}, rates{limit, remaining, reset}*, budgets{spent, reserved}*,
 --          rebuild{j, since}*
 local W = 60000
-local now = clock()
-local id, hold, tokens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local a, k = 4, 1
-local refusal = {}
-local nr = tonumber(ARGV[a]); a = a + 1
-local rates = {}
-for i = 1, nr do
-  local kind, limit = ARGV[a], tonumber(ARGV[a + 1]); a = a + 2
-  local log = KEYS[k]; k = k + 1
-  local amounts, used, amount = false, 0, 1
-  if kind == 't' then
-    amounts = KEYS[k]; k = k + 1
-    amount = tokens
-    local old = redis.call('ZRANGEBYSCORE', log, '-inf', now - W)
-    if #old > 0 then
-      local freed = 0
-      for _, m in ipairs(old) do
-        freed = freed + tonumber(redis.call('HGET', amounts, m) or '0')
-        redis.call('HDEL', amounts, m)
+local function admit(KEYS, ARGV, now)
+  local id, hold, tokens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+  local a, k = 4, 1
+  local refusal = {}
+  local nr = tonumber(ARGV[a]); a = a + 1
+  local rates = {}
+  for i = 1, nr do
+    local kind, limit = ARGV[a], tonumber(ARGV[a + 1]); a = a + 2
+    local log = KEYS[k]; k = k + 1
+    local amounts, used, amount = false, 0, 1
+    if kind == 't' then
+      amounts = KEYS[k]; k = k + 1
+      amount = tokens
+      local old = redis.call('ZRANGEBYSCORE', log, '-inf', now - W)
+      if #old > 0 then
+        local freed = 0
+        for _, m in ipairs(old) do
+          freed = freed + tonumber(redis.call('HGET', amounts, m) or '0')
+          redis.call('HDEL', amounts, m)
+        end
+        redis.call('ZREMRANGEBYSCORE', log, '-inf', now - W)
+        redis.call('HINCRBY', amounts, '_sum', -freed)
       end
+      used = tonumber(redis.call('HGET', amounts, '_sum') or '0')
+    else
       redis.call('ZREMRANGEBYSCORE', log, '-inf', now - W)
-      redis.call('HINCRBY', amounts, '_sum', -freed)
+      used = redis.call('ZCARD', log)
     end
-    used = tonumber(redis.call('HGET', amounts, '_sum') or '0')
-  else
-    redis.call('ZREMRANGEBYSCORE', log, '-inf', now - W)
-    used = redis.call('ZCARD', log)
-  end
-  local reset = 0
-  local newest = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
-  if #newest > 0 then reset = math.max(0, tonumber(newest[2]) + W - now) end
-  if #refusal == 0 and used + amount > limit then
-    local retry = W
-    if amount <= limit then
-      local free, freed = used + amount - limit, 0
-      local entries = redis.call('ZRANGE', log, 0, -1, 'WITHSCORES')
-      for j = 1, #entries, 2 do
-        if amounts then
-          freed = freed + tonumber(redis.call('HGET', amounts, entries[j]) or '0')
-        else
-          freed = freed + 1
-        end
-        if freed >= free then
-          retry = math.max(1, tonumber(entries[j + 1]) + W - now)
-          break
+    local reset = 0
+    local newest = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
+    if #newest > 0 then reset = math.max(0, tonumber(newest[2]) + W - now) end
+    if #refusal == 0 and used + amount > limit then
+      local retry = W
+      if amount <= limit then
+        local free, freed = used + amount - limit, 0
+        local entries = redis.call('ZRANGE', log, 0, -1, 'WITHSCORES')
+        for j = 1, #entries, 2 do
+          if amounts then
+            freed = freed + tonumber(redis.call('HGET', amounts, entries[j]) or '0')
+          else
+            freed = freed + 1
+          end
+          if freed >= free then
+            retry = math.max(1, tonumber(entries[j + 1]) + W - now)
+            break
+          end
         end
       end
+      refusal = {i, math.max(0, limit - used), retry, amount}
     end
-    refusal = {i, math.max(0, limit - used), retry, amount}
+    rates[i] = {log, amounts, amount, limit, used, reset}
   end
-  rates[i] = {log, amounts, amount, limit, used, reset}
-end
-local conc = tonumber(ARGV[a]); a = a + 1
-local slots = false
-if conc >= 0 then
-  slots = KEYS[k]; k = k + 1
-  redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
-  if #refusal == 0 and redis.call('ZCARD', slots) >= conc then
-    refusal = {nr + 1, 0, 1000, 1}
+  local conc = tonumber(ARGV[a]); a = a + 1
+  local slots = false
+  if conc >= 0 then
+    slots = KEYS[k]; k = k + 1
+    redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+    if #refusal == 0 and redis.call('ZCARD', slots) >= conc then
+      refusal = {nr + 1, 0, 1000, 1}
+    end
   end
-end
-local nb = tonumber(ARGV[a]); a = a + 1
-local budgets, rebuild = {}, {}
-for j = 1, nb do
-  local limit, units, ttl = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  a = a + 3
-  local h, r, amt = KEYS[k], KEYS[k + 1], KEYS[k + 2]; k = k + 3
-  if redis.call('HSETNX', h, 'since', now) == 1 then redis.call('PEXPIRE', h, ttl) end
-  purge_reservations(h, r, amt, now)
-  local f = redis.call('HMGET', h, 'since', 'base', 'spent', 'reserved')
-  if not f[2] then
-    rebuild[#rebuild + 1] = j
-    rebuild[#rebuild + 1] = tonumber(f[1])
+  local nb = tonumber(ARGV[a]); a = a + 1
+  local budgets, rebuild = {}, {}
+  for j = 1, nb do
+    local limit, units, ttl = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    a = a + 3
+    local h, r, amt = KEYS[k], KEYS[k + 1], KEYS[k + 2]; k = k + 3
+    if redis.call('HSETNX', h, 'since', now) == 1 then redis.call('PEXPIRE', h, ttl) end
+    purge_reservations(h, r, amt, now)
+    local f = redis.call('HMGET', h, 'since', 'base', 'spent', 'reserved')
+    if not f[2] then
+      rebuild[#rebuild + 1] = j
+      rebuild[#rebuild + 1] = tonumber(f[1])
+    end
+    local spent = tonumber(f[2] or '0') + tonumber(f[3] or '0')
+    local reserved = tonumber(f[4] or '0')
+    if #refusal == 0 and f[2] and units > 0 and spent + reserved + units > limit then
+      refusal = {nr + 2 + j - 1, math.max(0, limit - spent - reserved), -1, units}
+    end
+    budgets[j] = {h, r, amt, units, spent, reserved, ttl}
   end
-  local spent = tonumber(f[2] or '0') + tonumber(f[3] or '0')
-  local reserved = tonumber(f[4] or '0')
-  if #refusal == 0 and f[2] and units > 0 and spent + reserved + units > limit then
-    refusal = {nr + 2 + j - 1, math.max(0, limit - spent - reserved), -1, units}
+  local status = 0
+  if #rebuild > 0 then status = 2 elseif #refusal > 0 then status = 1 end
+  if status == 0 then
+    for _, rt in ipairs(rates) do
+      redis.call('ZADD', rt[1], now, id)
+      redis.call('PEXPIRE', rt[1], W + 1000)
+      if rt[2] then
+        redis.call('HSET', rt[2], id, rt[3])
+        redis.call('HINCRBY', rt[2], '_sum', rt[3])
+        redis.call('PEXPIRE', rt[2], W + 1000)
+      end
+    end
+    if slots then
+      redis.call('ZADD', slots, now + hold, id)
+      redis.call('PEXPIRE', slots, hold + 1000)
+    end
+    for _, b in ipairs(budgets) do
+      if b[4] > 0 then
+        redis.call('ZADD', b[2], now + hold, id)
+        redis.call('HSET', b[3], id, b[4])
+        redis.call('HINCRBY', b[1], 'reserved', b[4])
+        redis.call('PEXPIRE', b[2], b[7])
+        redis.call('PEXPIRE', b[3], b[7])
+      end
+    end
   end
-  budgets[j] = {h, r, amt, units, spent, reserved, ttl}
-end
-local status = 0
-if #rebuild > 0 then status = 2 elseif #refusal > 0 then status = 1 end
-if status == 0 then
+  local out_rates, out_budgets = {}, {}
   for _, rt in ipairs(rates) do
-    redis.call('ZADD', rt[1], now, id)
-    redis.call('PEXPIRE', rt[1], W + 1000)
-    if rt[2] then
-      redis.call('HSET', rt[2], id, rt[3])
-      redis.call('HINCRBY', rt[2], '_sum', rt[3])
-      redis.call('PEXPIRE', rt[2], W + 1000)
+    if status == 0 then
+      out_rates[#out_rates + 1] = {rt[4], rt[4] - rt[5] - rt[3], W}
+    else
+      out_rates[#out_rates + 1] = {rt[4], math.max(0, rt[4] - rt[5]), rt[6]}
     end
-  end
-  if slots then
-    redis.call('ZADD', slots, now + hold, id)
-    redis.call('PEXPIRE', slots, hold + 1000)
   end
   for _, b in ipairs(budgets) do
-    if b[4] > 0 then
-      redis.call('ZADD', b[2], now + hold, id)
-      redis.call('HSET', b[3], id, b[4])
-      redis.call('HINCRBY', b[1], 'reserved', b[4])
-      redis.call('PEXPIRE', b[2], b[7])
-      redis.call('PEXPIRE', b[3], b[7])
-    end
+    local reserved = b[6]
+    if status == 0 then reserved = reserved + b[4] end
+    out_budgets[#out_budgets + 1] = {b[5], reserved}
   end
+  return encode(status, now, refusal, out_rates, out_budgets, rebuild)
 end
-local out_rates, out_budgets = {}, {}
-for _, rt in ipairs(rates) do
-  if status == 0 then
-    out_rates[#out_rates + 1] = {rt[4], rt[4] - rt[5] - rt[3], W}
-  else
-    out_rates[#out_rates + 1] = {rt[4], math.max(0, rt[4] - rt[5]), rt[6]}
-  end
-end
-for _, b in ipairs(budgets) do
-  local reserved = b[6]
-  if status == 0 then reserved = reserved + b[4] end
-  out_budgets[#out_budgets + 1] = {b[5], reserved}
-end
-return encode(status, now, refusal, out_rates, out_budgets, rebuild)
+return each(admit, clock())
 """
 )
 
@@ -240,41 +263,47 @@ return encode(status, now, refusal, out)
 """
 )
 
-SETTLE = """
--- ARGV: id, created_ms, tokens or -1, n_token_hashes, has_slots 0|1, n_budgets, cost*
--- KEYS: token amount hashes, slots (if any), per budget: hash, resv, amounts
-local id, created, tokens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local nt, has_slots, nb = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local k = 1
-for i = 1, nt do
-  local old = redis.call('HGET', KEYS[k], id)
-  if old and tokens >= 0 then
-    redis.call('HSET', KEYS[k], id, tokens)
-    redis.call('HINCRBY', KEYS[k], '_sum', tokens - tonumber(old))
+SETTLE = (
+    _BATCH
+    + """
+-- Per request: ARGV: id, created_ms, tokens or -1, n_token_hashes, has_slots 0|1, n_budgets,
+--       cost*   KEYS: token amount hashes, slots (if any), per budget: hash, resv, amounts
+local function settle(KEYS, ARGV)
+  local id, created, tokens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+  local nt, has_slots, nb = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+  local k = 1
+  for i = 1, nt do
+    local old = redis.call('HGET', KEYS[k], id)
+    if old and tokens >= 0 then
+      redis.call('HSET', KEYS[k], id, tokens)
+      redis.call('HINCRBY', KEYS[k], '_sum', tokens - tonumber(old))
+    end
+    k = k + 1
   end
-  k = k + 1
-end
-if has_slots == 1 then
-  redis.call('ZREM', KEYS[k], id)
-  k = k + 1
-end
-for j = 1, nb do
-  local h, r, amt = KEYS[k], KEYS[k + 1], KEYS[k + 2]; k = k + 3
-  local cost = tonumber(ARGV[6 + j])
-  local held = redis.call('HGET', amt, id)
-  local since = redis.call('HGET', h, 'since')
-  if held then
-    redis.call('HDEL', amt, id)
-    redis.call('ZREM', r, id)
-    if since then redis.call('HINCRBY', h, 'reserved', -tonumber(held)) end
+  if has_slots == 1 then
+    redis.call('ZREM', KEYS[k], id)
+    k = k + 1
   end
-  -- A record made before the counters began is the rebuild's to count, from the database.
-  if since and cost > 0 and created >= tonumber(since) then
-    redis.call('HINCRBY', h, 'spent', cost)
+  for j = 1, nb do
+    local h, r, amt = KEYS[k], KEYS[k + 1], KEYS[k + 2]; k = k + 3
+    local cost = tonumber(ARGV[6 + j])
+    local held = redis.call('HGET', amt, id)
+    local since = redis.call('HGET', h, 'since')
+    if held then
+      redis.call('HDEL', amt, id)
+      redis.call('ZREM', r, id)
+      if since then redis.call('HINCRBY', h, 'reserved', -tonumber(held)) end
+    end
+    -- A record made before the counters began is the rebuild's to count, from the database.
+    if since and cost > 0 and created >= tonumber(since) then
+      redis.call('HINCRBY', h, 'spent', cost)
+    end
   end
+  return '1'
 end
-return 1
+return each(settle, 0)
 """
+)
 
 SEED = """
 -- ARGV: since_ms, base   KEYS: account hash.  Sets `base` once, for the counters of `since`.

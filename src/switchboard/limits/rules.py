@@ -108,7 +108,9 @@ class BudgetAccount:
         """`scope:owner:period:YYYYMMDD:s|a`: the account's part of a counter's key (`s`:
         system-key spend only, `a`: all spend)."""
         spend = "a" if self.include_byok else "s"
-        return f"{self.scope}:{self.owner}:{self.period}:{self.start:%Y%m%d}:{spend}"
+        start = self.start  # not strftime: this is on every request's path
+        day = f"{start.year:04d}{start.month:02d}{start.day:02d}"
+        return f"{self.scope}:{self.owner}:{self.period}:{day}:{spend}"
 
 
 @dataclass(frozen=True, slots=True)
