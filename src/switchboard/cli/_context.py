@@ -17,6 +17,7 @@ import typer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from switchboard.change_notices import announce_changes
 from switchboard.db import create_db_engine, open_database
 from switchboard.errors import SwitchboardError
 from switchboard.settings import Settings
@@ -55,6 +56,7 @@ def load_settings() -> Settings:
 @contextmanager
 def session_for(settings: Settings, *, migrate: bool = False) -> Iterator[Session]:
     factory = open_database(settings.database_url, migrate=migrate)
+    announce_changes(factory, settings)
     try:
         with factory() as session:
             yield session

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from switchboard.change_notices import announce_changes
 from switchboard.cli._context import load_settings, reported_errors
 from switchboard.db import open_database
 
@@ -46,6 +47,7 @@ def sync(
 
     settings = load_settings()
     sessions = open_database(settings.database_url, migrate=False)
+    announce_changes(sessions, settings)
     try:
         with reported_errors():
             report = asyncio.run(

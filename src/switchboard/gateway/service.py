@@ -24,8 +24,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.catalog.snapshot import CatalogSnapshot
+from switchboard.change_notices import announce_changes
 from switchboard.gateway.access_log import AccessLog
 from switchboard.gateway.catalog_state import CatalogState
+from switchboard.gateway.change_listener import ChangeListener
 from switchboard.gateway.cooldowns import Cooldowns
 from switchboard.gateway.database_work import DatabaseWork
 from switchboard.gateway.estimate import (
@@ -136,6 +138,8 @@ class Gateway:
         self._access_log = AccessLog(self._catalog.names)
         self._rng = rng or random.Random()
         self._poller: asyncio.Task[None] | None = None
+        self._changes = ChangeListener(settings)
+        announce_changes(sessions, settings)
 
     async def start(self) -> None:
         """Load the catalog, store what a previous run left in the spool, start the workers."""
@@ -144,6 +148,7 @@ class Gateway:
         stored = await asyncio.to_thread(self._writer.drain)
         self._writer.start()
         self._poller = asyncio.create_task(self._poll_catalog(), name="catalog-poller")
+        self._changes.start()
         self._health_loop.start()
         log_event(
             log,
@@ -157,6 +162,7 @@ class Gateway:
 
     async def close(self) -> None:
         await self._health_loop.close()
+        await self._changes.close()
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
@@ -322,7 +328,7 @@ class Gateway:
         interval = self.settings.catalog_poll_interval_s
         failing = False
         while True:
-            await asyncio.sleep(interval)
+            await self._changes.wait(interval)  # a change notice cuts the wait short
             try:
                 await self._work.run(self._catalog.refresh_if_changed)
                 if failing:
