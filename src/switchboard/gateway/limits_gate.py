@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -200,6 +200,11 @@ class RequestGate:
     demand: Demand | None = None
     decision: Decision | None = None
     """The admission's answer: what the rate-limit headers show."""
+    prompt_tokens: int = field(init=False)
+    """The prompt's estimate, read from the body once."""
+
+    def __post_init__(self) -> None:
+        self.prompt_tokens = estimate_prompt_tokens(self.body)
 
     async def before_call(self, candidate: Candidate, key_source: KeySource) -> str | None:
         """None: call `candidate`; a reason: skip it. Raises `LimitRefusedError` when the
@@ -233,7 +238,7 @@ class RequestGate:
             request_id=self.request_id,
             user_id=self.principal.user_id,
             rates=policy.rates,
-            tokens=self._prompt_tokens() + self._output_tokens(candidate),
+            tokens=self.prompt_tokens + self._output_tokens(candidate),
             concurrency_key=policy.concurrency_key,
             concurrency_limit=policy.concurrency_limit,
             claims=tuple(
@@ -254,16 +259,13 @@ class RequestGate:
             return ()
         cost = max_cost_units(
             candidate.model,
-            prompt_tokens=self._prompt_tokens(),
+            prompt_tokens=self.prompt_tokens,
             output_tokens=self._output_tokens(candidate),
         )
         return tuple(
             cost if key_source is KeySource.SYSTEM or budget.include_byok else 0
             for budget in self.policy.budgets
         )
-
-    def _prompt_tokens(self) -> int:
-        return estimate_prompt_tokens(self.body)
 
     def _output_tokens(self, candidate: Candidate) -> int:
         bound = output_bound(
