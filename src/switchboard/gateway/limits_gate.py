@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -50,6 +51,7 @@ from switchboard.limits import (
 )
 from switchboard.limits.cost import max_cost_units, output_bound
 from switchboard.limits.rules import period_start
+from switchboard.logs import log_event
 from switchboard.providers.base import JSON
 from switchboard.routing import Candidate
 from switchboard.settings import Settings
@@ -94,7 +96,10 @@ class LimitsGate:
             )
             * 1000
         )
-        self._open: dict[str, RequestGate] = {}
+        self._open: dict[str, tuple[RequestGate, float]] = {}
+        """Requests admitted and not yet settled, with when (monotonic) they were admitted
+        or last renewed."""
+        self._renewing: asyncio.Task[None] | None = None
 
     @property
     def state(self) -> str:
@@ -154,12 +159,17 @@ class LimitsGate:
         return RequestGate(self, request_id, principal, policy, body)
 
     def track(self, gate: RequestGate) -> None:
-        """`gate`'s request was admitted: settle it when its usage record is made."""
-        self._open[gate.request_id] = gate
+        """`gate`'s request was admitted: settle it when its usage record is made, and keep
+        its reservation while it runs."""
+        self._open[gate.request_id] = (gate, time.monotonic())
+        if self._renewing is None:
+            self._renewing = asyncio.get_running_loop().create_task(
+                self._renew_running(), name="limits-renewal"
+            )
 
     def settle(self, record: UsageRecord) -> None:
         """The request of `record` ended: its real cost and tokens replace its reservation."""
-        gate = self._open.pop(record.request_id, None)
+        gate, _ = self._open.pop(record.request_id, (None, 0.0))
         if gate is None or gate.demand is None:
             return
         cost = to_units(record.cost_total_usd)
@@ -170,7 +180,34 @@ class LimitsGate:
         settlement = Settlement(costs, record.total_tokens, record.created_at)
         self.admissions.settle_soon(gate.demand, settlement)
 
+    async def _renew_running(self) -> None:
+        """A third of the way to their deadline, the requests still running (long streams)
+        get their reservations and slots renewed, in one round trip: a live request never
+        loses its reservation, and a dead replica's requests still expire."""
+        every_s = self.hold_ms / 3000
+        while True:
+            await asyncio.sleep(every_s)
+            now = time.monotonic()
+            due = [
+                (request_id, gate)
+                for request_id, (gate, since) in self._open.items()
+                if now - since >= every_s and gate.demand is not None
+            ]
+            if not due:
+                continue
+            try:
+                await self.admissions.limiter.renew([gate.demand for _, gate in due if gate.demand])
+            except Exception as error:  # the deadline stands; the next tick tries again
+                log_event(log, logging.WARNING, "limits_renewal_failed", error=type(error).__name__)
+                continue
+            for request_id, gate in due:
+                if request_id in self._open:
+                    self._open[request_id] = (gate, now)
+
     async def close(self) -> None:
+        if self._renewing is not None:
+            self._renewing.cancel()
+            await asyncio.gather(self._renewing, return_exceptions=True)
         await self.admissions.close()
 
     async def _read_spend(self, user_id: str, account: BudgetAccount, until: datetime) -> int:

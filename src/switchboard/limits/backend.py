@@ -36,6 +36,12 @@ class Limiter(Protocol):
         """`settle` for each, in as few round trips as the backend can."""
         ...
 
+    async def renew(self, demands: Sequence[Demand]) -> None:
+        """The requests are still running: their reservations and concurrency slots last
+        `hold_ms` from now (a stream may outlast the deadline its admission set). What was
+        settled or has expired stays so."""
+        ...
+
     async def seed(
         self, user_id: str, account: BudgetAccount, since_ms: int, base_units: int
     ) -> None:

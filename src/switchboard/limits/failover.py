@@ -96,6 +96,15 @@ class FailoverLimiter:
         self._pending.extend(items)
         await self._fallback.settle_all(items)
 
+    async def renew(self, demands: Sequence[Demand]) -> None:
+        if not self._down:
+            try:
+                await self.redis.renew(demands)
+                return
+            except LimiterUnavailableError as error:
+                self._went_down(error)
+        await self._fallback.renew(demands)
+
     async def seed(
         self, user_id: str, account: BudgetAccount, since_ms: int, base_units: int
     ) -> None:

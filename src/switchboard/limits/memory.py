@@ -236,6 +236,19 @@ class MemoryLimiter:
         for demand, settlement in items:
             await self.settle(demand, settlement)
 
+    async def renew(self, demands: Sequence[Demand]) -> None:
+        now = self._now()
+        for demand in demands:
+            deadline = now + demand.hold_ms
+            slots = self._slots.get(demand.concurrency_key or "", {})
+            if slots.get(demand.request_id, 0) > now:
+                slots[demand.request_id] = deadline
+            for claim in demand.claims:
+                account = self._accounts.get(claim.account)
+                held = account.reservations.get(demand.request_id) if account else None
+                if account is not None and held is not None and held[1] > now:
+                    account.reservations[demand.request_id] = (held[0], deadline)
+
     async def seed(
         self, user_id: str, account: BudgetAccount, since_ms: int, base_units: int
     ) -> None:

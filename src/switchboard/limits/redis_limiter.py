@@ -74,6 +74,7 @@ class RedisLimiter:
         self._admissions = _Batches(self._run, client.register_script(redis_scripts.ADMIT))
         self._adjust = client.register_script(redis_scripts.ADJUST)
         self._settle = client.register_script(redis_scripts.SETTLE)
+        self._renew = client.register_script(redis_scripts.RENEW)
         self._seed = client.register_script(redis_scripts.SEED)
         self._spend = client.register_script(redis_scripts.SPEND)
 
@@ -176,6 +177,21 @@ class RedisLimiter:
             *settlement.costs,
         ]
         return keys, args
+
+    async def renew(self, demands: Sequence[Demand]) -> None:
+        calls = []
+        for demand in demands:
+            keys = [
+                self._account_keys(demand.user_id, claim.account)[1]
+                for claim in demand.claims
+                if claim.units > 0
+            ]
+            if demand.concurrency_key is not None and demand.concurrency_limit is not None:
+                keys.append(self._key(demand.user_id, "cc", demand.concurrency_key))
+            if keys:
+                calls.append((keys, [demand.request_id, demand.hold_ms]))
+        if calls:
+            await self._run(self._renew, *_batched(calls))
 
     async def seed(
         self, user_id: str, account: BudgetAccount, since_ms: int, base_units: int

@@ -56,6 +56,9 @@ local function encode(...)
   end
   return table.concat(out, ',')
 end
+"""
+
+_CLOCK = """
 local function clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -81,7 +84,8 @@ end
 """
 
 ADMIT = (
-    _PURGE_RESERVATIONS
+    _CLOCK
+    + _PURGE_RESERVATIONS
     + _BATCH
     + """
 -- Per request: ARGV: id, hold_ms, tokens, n_rates, (kind 'r'|'t', limit)*, concurrency limit
@@ -218,7 +222,8 @@ return each(admit, clock())
 )
 
 ADJUST = (
-    _PURGE_RESERVATIONS
+    _CLOCK
+    + _PURGE_RESERVATIONS
     + """
 -- ARGV: id, hold_ms, n_budgets, (limit, units)*   KEYS: per budget: hash, resv, amounts
 -- Returns (encoded) status 0|1, now, refusal{index, remaining, retry, needed},
@@ -305,6 +310,28 @@ return each(settle, 0)
 """
 )
 
+RENEW = (
+    _CLOCK
+    + _BATCH
+    + """
+-- Per request: ARGV: id, hold_ms   KEYS: its concurrency slots (if any) and reservations
+-- A member still live gets its deadline moved to now + hold; one gone (settled, expired)
+-- stays gone.
+local function renew(KEYS, ARGV, now)
+  local id, hold = ARGV[1], tonumber(ARGV[2])
+  for _, key in ipairs(KEYS) do
+    local deadline = redis.call('ZSCORE', key, id)
+    if deadline and tonumber(deadline) > now then
+      redis.call('ZADD', key, 'XX', now + hold, id)
+      if redis.call('PTTL', key) < hold + 1000 then redis.call('PEXPIRE', key, hold + 1000) end
+    end
+  end
+  return '1'
+end
+return each(renew, clock())
+"""
+)
+
 SEED = """
 -- ARGV: since_ms, base   KEYS: account hash.  Sets `base` once, for the counters of `since`.
 local since = redis.call('HGET', KEYS[1], 'since')
@@ -314,10 +341,11 @@ end
 return 0
 """
 
-SPEND = """
+SPEND = (
+    _CLOCK
+    + """
 -- KEYS: hash, resv, amounts.  Returns {since or -1, base or -1, spent, reserved (live)}
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = clock()
 local f = redis.call('HMGET', KEYS[1], 'since', 'base', 'spent')
 local live = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')
 local reserved = 0
@@ -326,3 +354,4 @@ for _, m in ipairs(live) do
 end
 return {tonumber(f[1] or '-1'), tonumber(f[2] or '-1'), tonumber(f[3] or '0'), reserved}
 """
+)
