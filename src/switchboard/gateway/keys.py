@@ -69,49 +69,58 @@ class _Entry(Generic[V]):
     fetched_at: float
 
 
+MAX_ENTRIES = 50_000
+"""The most entries a cache keeps (and as many expired ones): the oldest read goes first.
+Keys never seen count too, so a flood of made-up keys costs bounded memory."""
+
+
 class _TTLCache(Generic[V]):
     """Values by key, fresh for `ttl_s` or until `expire_all`; stale ones are served when
     the loader fails. Not thread-safe: call it on the event loop."""
 
-    def __init__(self, ttl_s: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, ttl_s: float, clock: Callable[[], float], *, max_entries: int = MAX_ENTRIES
+    ) -> None:
         self._ttl_s = ttl_s
         self._clock = clock
+        self._max_entries = max_entries
         self._entries: dict[str, _Entry[V]] = {}
         self._expired: dict[str, _Entry[V]] = {}
         """What `expire_all` took out of `_entries`: fallbacks only. (Apart, so that a hit
         is one look-up in `_entries`, with no check of whether it was expired.)"""
-        self._loading: dict[str, asyncio.Future[V | None]] = {}
+        self._loading: dict[str, asyncio.Task[V | None]] = {}
 
     async def get(self, key: str, load: Callable[[], Awaitable[V | None]]) -> V | None:
         entry = self._entries.get(key)
         if entry is not None and self._clock() - entry.fetched_at < self._ttl_s:
             return entry.value
-        pending = self._loading.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
+        task = self._loading.get(key)
+        if task is None:
+            # A task of its own: a caller that goes away (its client hung up) neither cancels
+            # the look-up nor leaves the others waiting for it.
+            task = asyncio.get_running_loop().create_task(self._load(key, load))
+            task.add_done_callback(_retrieved)
+            self._loading[key] = task
+        return await asyncio.shield(task)
+
+    async def _load(self, key: str, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        this = asyncio.current_task()
         try:
             value = await load()
         except SQLAlchemyError as error:
             log.warning("key store unreachable: %s", error.__class__.__name__)
-            # Not `entry`: it may have been dropped or expired since.
             fallback = self._entries.get(key) or self._expired.get(key)
             if fallback is not None:
-                future.set_result(fallback.value)
                 return fallback.value
-            future.set_exception(KeyStoreUnavailableError())
-            future.exception()  # retrieved: waiters re-raise it, nobody else must
             raise KeyStoreUnavailableError() from None
         finally:
             # Not ours any more when the key was forgotten or expired while it loaded.
-            current = self._loading.get(key) is future
+            current = self._loading.get(key) is this
             if current:
                 del self._loading[key]
         if current:
-            self._entries[key] = _Entry(value, self._clock())
             self._expired.pop(key, None)
-        future.set_result(value)
+            _keep(self._entries, key, _Entry(value, self._clock()), self._max_entries)
         return value
 
     def forget(self, key: str) -> None:
@@ -130,9 +139,24 @@ class _TTLCache(Generic[V]):
     def expire_all(self) -> None:
         """Every entry is read again before it is trusted; until then it is only the
         fallback for when the database cannot be reached."""
-        self._expired.update(self._entries)
+        for key, entry in self._entries.items():
+            _keep(self._expired, key, entry, self._max_entries)
         self._entries = {}
         self._loading.clear()
+
+
+def _keep(entries: dict[str, _Entry[V]], key: str, entry: _Entry[V], most: int) -> None:
+    """Put `entry` last in `entries` (the newest), dropping the oldest beyond `most`."""
+    entries.pop(key, None)
+    entries[key] = entry
+    while len(entries) > most:
+        del entries[next(iter(entries))]
+
+
+def _retrieved(task: asyncio.Task[object]) -> None:
+    """A look-up's error is its callers' to raise; with none left, it is dropped here."""
+    if not task.cancelled():
+        task.exception()
 
 
 class KeyCache:

@@ -46,6 +46,12 @@ class Store:
         return value
 
 
+async def reading(store: Store) -> None:
+    """Until the store's read has begun (it runs in a task of the cache's own)."""
+    while store.reads == 0:
+        await asyncio.sleep(0)
+
+
 def run(test: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return asyncio.run(test())
 
@@ -142,8 +148,7 @@ def test_a_look_up_under_way_during_a_change_answers_but_is_not_kept(change: str
         store = Store("before")
         store.held = asyncio.Event()
         under_way = asyncio.create_task(cache.get("k", store.read))
-        await asyncio.sleep(0)
-        assert store.reads == 1
+        await reading(store)
 
         cache.expire_all() if change == "expire_all" else cache.forget("k")
         store.value = "after"
@@ -163,7 +168,7 @@ def test_a_look_up_after_a_change_does_not_wait_for_one_from_before() -> None:
         old, new = Store("before"), Store("after")
         old.held = asyncio.Event()
         under_way = asyncio.create_task(cache.get("k", old.read))
-        await asyncio.sleep(0)
+        await reading(old)
 
         cache.expire_all()
 
@@ -182,9 +187,58 @@ def test_look_ups_of_one_key_at_one_moment_share_one_read() -> None:
         store = Store("ada")
         store.held = asyncio.Event()
         waiting = [asyncio.create_task(cache.get("k", store.read)) for _ in range(3)]
-        await asyncio.sleep(0)
+        await reading(store)
         store.held.set()
         assert await asyncio.gather(*waiting) == ["ada"] * 3
         assert store.reads == 1
+
+    run(test)
+
+
+def test_a_caller_that_goes_away_leaves_the_look_up_to_the_others() -> None:
+    """Its client hung up: the read it began still answers everyone else waiting for it."""
+
+    async def test() -> None:
+        cache, _ = make_cache()
+        store = Store("ada")
+        store.held = asyncio.Event()
+        first = asyncio.create_task(cache.get("k", store.read))
+        await reading(store)
+        second = asyncio.create_task(cache.get("k", store.read))
+        await asyncio.sleep(0)
+        first.cancel()
+        await asyncio.sleep(0)
+        store.held.set()
+        assert await asyncio.wait_for(second, 2) == "ada"
+        assert first.cancelled()
+        assert await cache.get("k", store.read) == "ada"
+        assert store.reads == 1
+
+    run(test)
+
+
+def test_the_cache_keeps_at_most_its_limit_the_oldest_read_going_first() -> None:
+    """Keys never seen (a flood of made-up keys) are entries too: memory stays bounded."""
+
+    async def test() -> None:
+        clock = Clock()
+        cache: _TTLCache[str] = _TTLCache(TTL_S, clock, max_entries=3)
+        stores = {
+            name: Store(None if name.startswith("made-up") else name)
+            for name in ("ada", "made-up-1", "made-up-2", "made-up-3")
+        }
+        for name, store in stores.items():
+            assert await cache.get(name, store.read) == store.value
+        assert await cache.get("made-up-3", stores["made-up-3"].read) is None
+        assert await cache.get("ada", stores["ada"].read) == "ada"
+        assert stores["ada"].reads == 2  # the oldest was dropped, and read again
+        assert stores["made-up-3"].reads == 1
+        cache.expire_all()
+        for name in ("x1", "x2", "x3", "x4"):
+            await cache.get(name, Store(name).read)
+        cache.expire_all()  # the expired ones are bounded as well
+        stores["ada"].down = True
+        with pytest.raises(KeyStoreUnavailableError):
+            await cache.get("ada", stores["ada"].read)
 
     run(test)
