@@ -15,6 +15,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from switchboard._types import utcnow
 from switchboard.api.schemas import (
+    TEXT_PATTERN,
     Dollars,
     DollarsOut,
     Name,
@@ -238,3 +239,23 @@ class AuditEntryPublic(BaseModel):
     before: dict[str, Any] | None = Field(description="The row before; secrets masked.")
     after: dict[str, Any] | None = Field(description="The row after; secrets masked.")
     request_id: str | None
+
+
+class AuditQuery(BaseModel):
+    """`GET /audit`'s filters, as `services.audit.list_entries` takes them."""
+
+    entity_type: str | None = Field(
+        default=None,
+        max_length=50,
+        pattern=TEXT_PATTERN,
+        description="`user`, `virtual_key`, `byok_key`…",
+    )
+    entity_id: str | None = Field(default=None, max_length=255, pattern=TEXT_PATTERN)
+    actor: str | None = Field(
+        default=None,
+        max_length=255,
+        pattern=TEXT_PATTERN,
+        description="`admin`, `user:<id>`, `system`.",
+    )
+    since: UtcDateTime | None = Field(default=None, description="From this time (inclusive).")
+    until: UtcDateTime | None = Field(default=None, description="Before this time.")
