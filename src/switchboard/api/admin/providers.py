@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Query, status
 
 from switchboard.api.admin.schemas_catalog import (
     ProviderCreate,
@@ -17,6 +14,7 @@ from switchboard.api.admin.schemas_catalog import (
     Slug,
 )
 from switchboard.api.deps import AdminDep, GatewayDep, SessionDep
+from switchboard.api.redacting_route import RedactingRoute
 from switchboard.api.schemas import Page, PagingDep, QueryBool, RowIdPath
 from switchboard.errors import InvalidFieldError
 from switchboard.gateway.service import Gateway
@@ -26,21 +24,12 @@ from switchboard.vocabulary import HealthStatus
 _SECRET_FIELDS = frozenset({"api_key"})
 
 
-class SecretSafeRoute(APIRoute):
+class SecretSafeRoute(RedactingRoute):
     """A 422 answer echoes the input that failed, and a missing field's input is the whole
     body: never let it carry the provider's key."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def guarded(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as error:
-                errors = [_without_secrets(e) for e in error.errors()]
-                raise RequestValidationError(errors) from None
-
-        return guarded
+    def redact(self, error: Any) -> Any:
+        return _without_secrets(error)
 
 
 router = APIRouter(tags=["admin: providers"], route_class=SecretSafeRoute)
