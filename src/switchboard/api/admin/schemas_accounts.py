@@ -19,6 +19,7 @@ from switchboard.api.schemas import (
     Dollars,
     DollarsOut,
     Name,
+    QueryBool,
     UtcDateTime,
     not_null,
     with_examples,
@@ -239,6 +240,13 @@ class AuditEntryPublic(BaseModel):
     before: dict[str, Any] | None = Field(description="The row before; secrets masked.")
     after: dict[str, Any] | None = Field(description="The row after; secrets masked.")
     request_id: str | None
+
+
+class UserQuery(BaseModel):
+    """`GET /users`'s filters, as `services.users.list_users` takes them."""
+
+    tier: Tier | None = None
+    is_active: QueryBool | None = None
 
 
 class AuditQuery(BaseModel):

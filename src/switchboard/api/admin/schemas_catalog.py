@@ -506,6 +506,15 @@ class RulePublic(BaseModel):
     updated_at: datetime
 
 
+class ProviderQuery(BaseModel):
+    """`GET /providers`'s filters, as `catalog_admin.list_providers` takes them (the slug is
+    `slug` in the query)."""
+
+    is_active: QueryBool | None = None
+    health_status: HealthStatus | None = None
+    provider_slug: Slug | None = Field(default=None, alias="slug")
+
+
 class ModelQuery(BaseModel):
     """`GET /models`'s filters (query parameters), as `catalog_admin.list_models` takes them."""
 
