@@ -9,8 +9,9 @@ catalog through the same engine.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, NamedTuple, TypedDict, Unpack
+from typing import Any, NamedTuple, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +34,8 @@ from switchboard.secrets import SecretManager, configured_secret_manager, get_se
 from switchboard.settings import Settings
 from switchboard.usage import UsageRecord, write_records
 from switchboard.vocabulary import KeySource
+
+R = TypeVar("R")
 
 
 class RouteChoice(NamedTuple):
@@ -94,13 +97,7 @@ class LLMRoutingEngine:
         self, user_id: str, user_tier: str, power_level: str, **options: Unpack[RouteOptions]
     ) -> RoutePlan:
         """The routing decision as data (see `routing.plan_route`)."""
-        return plan_route(
-            self.snapshot,
-            RouteRequest.parse(user_tier=user_tier, power_level=power_level, **options),
-            byok_providers=load_byok_providers(self.db, user_id),
-            health=self._health,
-            rng=self._rng,
-        )
+        return self._decide(plan_route, user_id, user_tier, power_level, options)
 
     def candidates(
         self, user_id: str, user_tier: str, power_level: str, **options: Unpack[RouteOptions]
@@ -128,7 +125,18 @@ class LLMRoutingEngine:
         self, user_id: str, user_tier: str, power_level: str, **options: Unpack[RouteOptions]
     ) -> list[ModelVerdict]:
         """For every model in the catalog: chosen, fallback, or rejected and why."""
-        return explain_route(
+        return self._decide(explain_route, user_id, user_tier, power_level, options)
+
+    def _decide(
+        self,
+        decide: Callable[..., R],
+        user_id: str,
+        user_tier: str,
+        power_level: str,
+        options: RouteOptions,
+    ) -> R:
+        """`decide` (`plan_route` or `explain_route`) on the catalog for this request."""
+        return decide(
             self.snapshot,
             RouteRequest.parse(user_tier=user_tier, power_level=power_level, **options),
             byok_providers=load_byok_providers(self.db, user_id),

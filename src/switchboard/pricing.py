@@ -179,25 +179,13 @@ def calculate_cost(
     tiers: Sequence[PriceTier] = (),
 ) -> CostBreakdown:
     """The exact cost of one request, at the prices of the tier its prompt falls in."""
-    for name, count in (
-        ("prompt_tokens", prompt_tokens),
-        ("completion_tokens", completion_tokens),
-        ("cached_tokens", cached_tokens),
-        ("cache_write_tokens", cache_write_tokens),
-        ("cache_write_1h_tokens", cache_write_1h_tokens),
-    ):
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {count!r}")
-    if cached_tokens + cache_write_tokens > prompt_tokens:
-        raise ValueError(
-            f"cached_tokens ({cached_tokens}) and cache_write_tokens ({cache_write_tokens}) "
-            f"are parts of prompt_tokens ({prompt_tokens}) and cannot exceed them"
-        )
-    if cache_write_1h_tokens > cache_write_tokens:
-        raise ValueError(
-            f"cache_write_1h_tokens ({cache_write_1h_tokens}) are part of cache_write_tokens "
-            f"({cache_write_tokens}) and cannot exceed them"
-        )
+    _check_token_counts(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cached_tokens=cached_tokens,
+        cache_write_tokens=cache_write_tokens,
+        cache_write_1h_tokens=cache_write_1h_tokens,
+    )
     if tiers:
         prices = prices_at(
             Prices(input_price, output_price, cached_input_price, cache_write_price),
@@ -228,3 +216,25 @@ def calculate_cost(
         cost_output_usd=cost_output,
         cost_total_usd=cost_input + cost_cached + cost_output,
     )
+
+
+def _check_token_counts(**counts: int) -> None:
+    """Every count a non-negative integer, and the parts of the prompt within it."""
+    for name, count in counts.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {count!r}")
+    prompt, cached, written = (
+        counts["prompt_tokens"],
+        counts["cached_tokens"],
+        counts["cache_write_tokens"],
+    )
+    if cached + written > prompt:
+        raise ValueError(
+            f"cached_tokens ({cached}) and cache_write_tokens ({written}) "
+            f"are parts of prompt_tokens ({prompt}) and cannot exceed them"
+        )
+    if counts["cache_write_1h_tokens"] > written:
+        raise ValueError(
+            f"cache_write_1h_tokens ({counts['cache_write_1h_tokens']}) are part of "
+            f"cache_write_tokens ({written}) and cannot exceed them"
+        )

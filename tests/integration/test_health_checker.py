@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.api.app import create_app
 from switchboard.catalog.loader import load_snapshot
-from switchboard.gateway.database_work import DatabaseWork
 from switchboard.gateway.health_loop import LEASE_NAME, HealthCheckLoop
 from switchboard.gateway.health_probe import HealthProbe, HealthReport
 from switchboard.gateway.job_lease import JobLease
+from switchboard.jobs import DatabaseWork
 from switchboard.models import Lease, LLMModel, LLMProvider, LLMRoutingRule
 from switchboard.providers import AdapterRegistry
 from switchboard.routing import RouteRequest, plan_route

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -52,6 +52,26 @@ def create_app(
     the catalog and the like then stop being walked by every full collection, which otherwise
     stalls all requests in flight for tens of milliseconds. (No collection first: there is no
     garbage at that point, and one would add 0.1 s to the start.)"""
+    app = GatewayApp(
+        title="Switchboard",
+        version=__version__,
+        summary="A multi-tenant LLM gateway: OpenAI- and Anthropic-compatible.",
+        lifespan=_lifespan(settings, adapters=adapters, freeze_heap=freeze_heap),
+        docs_url=None,  # served by `docs`, from the package rather than another host
+        redoc_url=None,
+        exception_handlers=dict(DOMAIN_ERROR_HANDLERS),  # the admin and BYOK APIs' answers
+    )
+    _include_routers(app)
+    _answer_errors(app)
+    app.hot_routes = find_hot_routes(app, HOT_PATHS)
+    return app
+
+
+def _lifespan(
+    settings: Settings, *, adapters: AdapterRegistry | None, freeze_heap: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's resources: the database, the provider client, the gateway and the price
+    sync, made at start and closed at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,15 +91,11 @@ def create_app(
                 await gateway.close()
                 sessions.kw["bind"].dispose()
 
-    app = GatewayApp(
-        title="Switchboard",
-        version=__version__,
-        summary="A multi-tenant LLM gateway: OpenAI- and Anthropic-compatible.",
-        lifespan=lifespan,
-        docs_url=None,  # served by `docs`, from the package rather than another host
-        redoc_url=None,
-        exception_handlers=dict(DOMAIN_ERROR_HANDLERS),  # the admin and BYOK APIs' answers
-    )
+    return lifespan
+
+
+def _include_routers(app: FastAPI) -> None:
+    """The OpenAI and Anthropic surfaces, health and docs, the admin and the BYOK APIs."""
     app.include_router(chat.router, tags=["openai"])
     app.include_router(models.router, tags=["openai"])
     app.include_router(anthropic_messages.router, tags=["anthropic"])
@@ -98,10 +114,6 @@ def create_app(
         )
     )
     app.include_router(byok.byok_router(byok_keys.router, byok_usage.router))
-
-    _answer_errors(app)
-    app.hot_routes = find_hot_routes(app, HOT_PATHS)
-    return app
 
 
 def _answer_errors(app: FastAPI) -> None:

@@ -24,6 +24,10 @@ from switchboard.vocabulary import BudgetPeriod, Tier
 app = typer.Typer(help="Budgets and rate limits.", no_args_is_help=True)
 
 Value = Annotated[str | None, typer.Option(help="A number, or `none` to clear.")]
+Period = Annotated[BudgetPeriod | None, typer.Option(help="The budget's period.")]
+IncludeByok = Annotated[
+    bool | None, typer.Option("--include-byok/--system-only", help="Count BYOK spend.")
+]
 
 
 @app.command("user")
@@ -35,9 +39,7 @@ def set_user(
     budget: Annotated[
         str | None, typer.Option(help="Monthly budget in dollars, or `none`.")
     ] = None,
-    include_byok: Annotated[
-        bool | None, typer.Option("--include-byok/--system-only", help="Count BYOK spend.")
-    ] = None,
+    include_byok: IncludeByok = None,
 ) -> None:
     """Set a user's own limits (requests and tokens per minute over all their keys, requests
     at once per key, a monthly budget). Options left out are kept."""
@@ -55,10 +57,8 @@ def set_key(
     tpm: Value = None,
     concurrency: Value = None,
     budget: Annotated[str | None, typer.Option(help="Budget in dollars, or `none`.")] = None,
-    period: Annotated[BudgetPeriod | None, typer.Option(help="The budget's period.")] = None,
-    include_byok: Annotated[
-        bool | None, typer.Option("--include-byok/--system-only", help="Count BYOK spend.")
-    ] = None,
+    period: Period = None,
+    include_byok: IncludeByok = None,
 ) -> None:
     """Set a virtual key's own limits and budget (counted for the key alone)."""
     changes = _changes(rpm, tpm, concurrency, budget, period, include_byok)
@@ -76,10 +76,8 @@ def set_tier(
     tpm: Value = None,
     concurrency: Value = None,
     budget: Annotated[str | None, typer.Option(help="Budget per user in dollars.")] = None,
-    period: Annotated[BudgetPeriod | None, typer.Option(help="The budget's period.")] = None,
-    include_byok: Annotated[
-        bool | None, typer.Option("--include-byok/--system-only", help="Count BYOK spend.")
-    ] = None,
+    period: Period = None,
+    include_byok: IncludeByok = None,
     reset: Annotated[
         bool, typer.Option(help="Remove the stored limits: TIER_LIMITS again.")
     ] = False,

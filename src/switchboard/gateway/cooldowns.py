@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from switchboard.logs import log_event
 from switchboard.routing import HealthView
@@ -24,6 +24,16 @@ if TYPE_CHECKING:
     from switchboard.gateway.catalog_state import Names
 
 log = logging.getLogger(__name__)
+
+
+class _Subject(TypedDict):
+    """What a cooldown's log lines say of what is cooling down."""
+
+    scope: str
+    provider: str | None
+    model: str | None
+    provider_id: int | None
+    model_id: int | None
 
 
 def _no_names(provider_id: int | None, model_id: int | None) -> tuple[str | None, str | None]:
@@ -130,16 +140,11 @@ class Cooldowns:
         retry_after_s: float | None,
         reason: str | None,
     ) -> None:
-        provider, model = self._names(provider_id, model_id)
         log_event(
             log,
             logging.WARNING,
             "cooldown_started",
-            scope="model" if model_id is not None else "provider",
-            provider=provider,
-            model=model,
-            provider_id=provider_id,
-            model_id=model_id,
+            **self._subject(provider_id, model_id),
             cooldown_s=round(duration_s, 3),
             cause="retry_after" if retry_after_s is not None else "consecutive_failures",
             failures=failures,
@@ -147,15 +152,16 @@ class Cooldowns:
         )
 
     def _log_end(self, provider_id: int | None, model_id: int | None, cause: str) -> None:
-        provider, model = self._names(provider_id, model_id)
         log_event(
-            log,
-            logging.INFO,
-            "cooldown_ended",
+            log, logging.INFO, "cooldown_ended", **self._subject(provider_id, model_id), cause=cause
+        )
+
+    def _subject(self, provider_id: int | None, model_id: int | None) -> _Subject:
+        provider, model = self._names(provider_id, model_id)
+        return _Subject(
             scope="model" if model_id is not None else "provider",
             provider=provider,
             model=model,
             provider_id=provider_id,
             model_id=model_id,
-            cause=cause,
         )

@@ -33,9 +33,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from switchboard._types import UTCDateTime, utcnow
 from switchboard.catalog.system_keys import system_key
 from switchboard.errors import ConfigurationError, NotFoundError, SecretDecryptionError
-from switchboard.gateway.database_work import DatabaseWork
 from switchboard.gateway.timing import elapsed_ms
 from switchboard.gateway.upstreams import Connection, Endpoint, connect
+from switchboard.jobs import DatabaseWork
 from switchboard.logs import log_event
 from switchboard.models import LLMModel, LLMProvider
 from switchboard.providers import AdapterRegistry, ErrorKind, UpstreamError

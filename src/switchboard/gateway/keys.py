@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard._types import utcnow
 from switchboard.errors import InvalidKeyError, KeyStoreUnavailableError, SecretDecryptionError
-from switchboard.limits import NO_LIMITS, Allowance, to_units
+from switchboard.limits import NO_LIMITS, Allowance, allowance
 from switchboard.models import TierLimit, User, UserAPIKey, VirtualKey
 from switchboard.secrets import SecretManager, hash_virtual_key
 from switchboard.vocabulary import BudgetPeriod, PowerLevel, Tier
@@ -270,27 +270,11 @@ class KeyCache:
 
 
 def user_allowance(user: User) -> Allowance:
-    budget = user.monthly_budget_usd
-    return Allowance(
-        requests_per_minute=user.requests_per_minute,
-        tokens_per_minute=user.tokens_per_minute,
-        max_concurrent_requests=user.max_concurrent_requests,
-        budget_units=to_units(budget) if budget is not None else None,
-        budget_period=BudgetPeriod.MONTHLY,
-        budget_include_byok=user.budget_include_byok,
-    )
+    return allowance(user, budget_usd=user.monthly_budget_usd, budget_period=BudgetPeriod.MONTHLY)
 
 
 def key_allowance(key: VirtualKey | TierLimit) -> Allowance:
-    budget = key.budget_usd
-    return Allowance(
-        requests_per_minute=key.requests_per_minute,
-        tokens_per_minute=key.tokens_per_minute,
-        max_concurrent_requests=key.max_concurrent_requests,
-        budget_units=to_units(budget) if budget is not None else None,
-        budget_period=_period(key.budget_period),
-        budget_include_byok=bool(key.budget_include_byok),
-    )
+    return allowance(key, budget_usd=key.budget_usd, budget_period=_period(key.budget_period))
 
 
 def tier_allowance(row: TierLimit | None) -> Allowance | None:

@@ -87,7 +87,10 @@ class LimitsGate:
         self._spool_dir: Path = settings.spool_dir
         self.admissions = Admissions(limiter, self._read_spend)
         self.tiers: Mapping[Tier, Allowance] = {
-            tier: allowance(fields) for tier, fields in settings.tier_limits.items()
+            tier: allowance(
+                fields, budget_usd=fields.budget_usd, budget_period=fields.budget_period
+            )
+            for tier, fields in settings.tier_limits.items()
         }
         self.hold_ms = round(
             (

@@ -29,7 +29,6 @@ from switchboard.gateway.access_log import AccessLog
 from switchboard.gateway.catalog_state import CatalogState
 from switchboard.gateway.change_listener import ChangeListener
 from switchboard.gateway.cooldowns import Cooldowns
-from switchboard.gateway.database_work import DatabaseWork
 from switchboard.gateway.estimate import (
     answer_chars,
     estimate_prompt_tokens,
@@ -51,6 +50,7 @@ from switchboard.gateway.stream_session import StreamSession
 from switchboard.gateway.token_limits import raise_if_too_large
 from switchboard.gateway.upstreams import StoredProvider
 from switchboard.gateway.usage_records import RequestIds, RequestMeta, Route, record_for
+from switchboard.jobs import DatabaseWork
 from switchboard.logs import log_event
 from switchboard.providers import AdapterRegistry, Completion, Usage
 from switchboard.providers.base import JSON

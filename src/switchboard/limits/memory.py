@@ -12,6 +12,7 @@ from switchboard.limits.outcome import BudgetStatus, Decision, RateStatus, Refus
 from switchboard.limits.rules import (
     WINDOW_MS,
     BudgetAccount,
+    Claim,
     Demand,
     LimitKind,
     Scope,
@@ -89,6 +90,38 @@ class MemoryLimiter:
 
     async def admit(self, demand: Demand) -> Decision:
         now = self._now()
+        rates, refusal = self._rate_windows(demand, now)
+        slots, slot_refusal = self._concurrency_slots(demand, now)
+        refusal = refusal or slot_refusal
+        accounts, rebuild = self._budget_accounts(demand, now)
+        if rebuild:
+            return Decision(rebuild=tuple(rebuild), now_ms=now)
+        if refusal is None:
+            refusal = _budget_refusal(demand, accounts, now)
+        if refusal is not None:
+            before = tuple(status for _, status, _ in rates)
+            return Decision(refusal, before, _budget_statuses(demand, accounts), now_ms=now)
+        statuses = []
+        for window, status, amount in rates:
+            window.entries[demand.request_id] = (now, amount)
+            window.total += amount
+            statuses.append(
+                RateStatus(
+                    status.kind, status.scope, status.limit, status.remaining - amount, WINDOW_MS
+                )
+            )
+        if slots is not None:
+            slots[demand.request_id] = now + demand.hold_ms
+        for claim, account in zip(demand.claims, accounts, strict=True):
+            if claim.units:
+                account.reservations[demand.request_id] = (claim.units, now + demand.hold_ms)
+        return Decision(None, tuple(statuses), _budget_statuses(demand, accounts), now_ms=now)
+
+    def _rate_windows(
+        self, demand: Demand, now: int
+    ) -> tuple[list[tuple[_Window, RateStatus, int]], Refusal | None]:
+        """The demand's rate windows (purged), each with its status and the amount asked of
+        it, and the first that the demand would overrun."""
         refusal: Refusal | None = None
         rates: list[tuple[_Window, RateStatus, int]] = []
         for rate in demand.rates:
@@ -115,22 +148,37 @@ class MemoryLimiter:
                     kind, rate.scope, limit, max(0, limit - window.total), window.reset_ms(now)
                 )
                 rates.append((window, status, amount))
-        slots: dict[str, int] | None = None
-        if demand.concurrency_key is not None and demand.concurrency_limit is not None:
-            slots = self._slots.setdefault(demand.concurrency_key, {})
-            for request_id, deadline in list(slots.items()):
-                if deadline <= now:
-                    del slots[request_id]
-            if refusal is None and len(slots) >= demand.concurrency_limit:
-                refusal = Refusal(
-                    LimitKind.CONCURRENCY,
-                    Scope.KEY,
-                    demand.concurrency_key,
-                    demand.concurrency_limit,
-                    0,
-                    CONCURRENCY_RETRY_MS,
-                    needed=1,
-                )
+        return rates, refusal
+
+    def _concurrency_slots(
+        self, demand: Demand, now: int
+    ) -> tuple[dict[str, int] | None, Refusal | None]:
+        """The key's requests in flight (request id → deadline; None: no limit), and the
+        refusal when they are all taken."""
+        if demand.concurrency_key is None or demand.concurrency_limit is None:
+            return None, None
+        slots = self._slots.setdefault(demand.concurrency_key, {})
+        for request_id, deadline in list(slots.items()):
+            if deadline <= now:
+                del slots[request_id]
+        if len(slots) < demand.concurrency_limit:
+            return slots, None
+        refusal = Refusal(
+            LimitKind.CONCURRENCY,
+            Scope.KEY,
+            demand.concurrency_key,
+            demand.concurrency_limit,
+            0,
+            CONCURRENCY_RETRY_MS,
+            needed=1,
+        )
+        return slots, refusal
+
+    def _budget_accounts(
+        self, demand: Demand, now: int
+    ) -> tuple[list[_Account], list[tuple[BudgetAccount, int]]]:
+        """The demand's budget accounts (purged), and those whose spend must first be read
+        from the database (account, since when)."""
         accounts, rebuild = [], []
         for claim in demand.claims:
             account = self._accounts.get(claim.account)
@@ -140,45 +188,7 @@ class MemoryLimiter:
             accounts.append(account)
             if account.base is None:
                 rebuild.append((claim.account, account.since_ms))
-        if rebuild:
-            return Decision(rebuild=tuple(rebuild), now_ms=now)
-        for claim, account in zip(demand.claims, accounts, strict=True):
-            remaining = claim.budget.limit_units - account.total - account.reserved
-            if refusal is None and claim.units and claim.units > remaining:
-                refusal = Refusal(
-                    LimitKind.BUDGET,
-                    claim.budget.scope,
-                    claim.budget.owner,
-                    claim.budget.limit_units,
-                    max(0, remaining),
-                    _until(claim.account, now),
-                    needed=claim.units,
-                )
-        budgets = tuple(
-            BudgetStatus(claim.account, claim.budget.limit_units, account.total, account.reserved)
-            for claim, account in zip(demand.claims, accounts, strict=True)
-        )
-        if refusal is not None:
-            return Decision(refusal, tuple(status for _, status, _ in rates), budgets, now_ms=now)
-        statuses = []
-        for window, status, amount in rates:
-            window.entries[demand.request_id] = (now, amount)
-            window.total += amount
-            statuses.append(
-                RateStatus(
-                    status.kind, status.scope, status.limit, status.remaining - amount, WINDOW_MS
-                )
-            )
-        if slots is not None:
-            slots[demand.request_id] = now + demand.hold_ms
-        for claim, account in zip(demand.claims, accounts, strict=True):
-            if claim.units:
-                account.reservations[demand.request_id] = (claim.units, now + demand.hold_ms)
-        budgets = tuple(
-            BudgetStatus(claim.account, claim.budget.limit_units, account.total, account.reserved)
-            for claim, account in zip(demand.claims, accounts, strict=True)
-        )
-        return Decision(None, tuple(statuses), budgets, now_ms=now)
+        return accounts, rebuild
 
     async def adjust(self, demand: Demand, units: tuple[int, ...]) -> Decision:
         now = self._now()
@@ -192,26 +202,13 @@ class MemoryLimiter:
             old = account.reservations.get(demand.request_id, (0, 0))[0]
             remaining = claim.budget.limit_units - account.total - account.reserved + old
             if new > old and new > remaining:
-                refusal = Refusal(
-                    LimitKind.BUDGET,
-                    claim.budget.scope,
-                    claim.budget.owner,
-                    claim.budget.limit_units,
-                    max(0, remaining),
-                    _until(claim.account, now),
-                    needed=new,
-                )
-                return Decision(refusal, now_ms=now)
+                return Decision(_over_budget(claim, remaining, new, now), now_ms=now)
         for account, new in zip(accounts, units, strict=True):
             if new:
                 account.reservations[demand.request_id] = (new, now + demand.hold_ms)
             else:
                 account.reservations.pop(demand.request_id, None)
-        budgets = tuple(
-            BudgetStatus(claim.account, claim.budget.limit_units, account.total, account.reserved)
-            for claim, account in zip(demand.claims, accounts, strict=True)
-        )
-        return Decision(budgets=budgets, now_ms=now)
+        return Decision(budgets=_budget_statuses(demand, accounts), now_ms=now)
 
     async def settle(self, demand: Demand, settlement: Settlement) -> None:
         created_ms = int(settlement.created_at.timestamp() * 1000)
@@ -269,3 +266,32 @@ class MemoryLimiter:
 
 def _until(account: BudgetAccount, now_ms: int) -> int:
     return max(1, int(account.end.timestamp() * 1000) - now_ms)
+
+
+def _budget_refusal(demand: Demand, accounts: list[_Account], now: int) -> Refusal | None:
+    """The refusal for the first budget the demand's claims would overrun, if any."""
+    for claim, account in zip(demand.claims, accounts, strict=True):
+        remaining = claim.budget.limit_units - account.total - account.reserved
+        if claim.units and claim.units > remaining:
+            return _over_budget(claim, remaining, claim.units, now)
+    return None
+
+
+def _over_budget(claim: Claim, remaining: int, needed: int, now: int) -> Refusal:
+    budget = claim.budget
+    return Refusal(
+        LimitKind.BUDGET,
+        budget.scope,
+        budget.owner,
+        budget.limit_units,
+        max(0, remaining),
+        _until(claim.account, now),
+        needed=needed,
+    )
+
+
+def _budget_statuses(demand: Demand, accounts: list[_Account]) -> tuple[BudgetStatus, ...]:
+    return tuple(
+        BudgetStatus(claim.account, claim.budget.limit_units, account.total, account.reserved)
+        for claim, account in zip(demand.claims, accounts, strict=True)
+    )

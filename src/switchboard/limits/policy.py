@@ -10,8 +10,9 @@ and the virtual key's own limits on top.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
 
-from switchboard.limit_fields import LimitFields
 from switchboard.limits.money import to_units
 from switchboard.limits.rules import Budget, Period, RateLimit, Scope
 
@@ -37,16 +38,32 @@ class Allowance:
 NO_LIMITS = Allowance()
 
 
-def allowance(fields: LimitFields) -> Allowance:
-    """The limits configured in `fields` (a tier's defaults, a user's, a key's)."""
-    budget = fields.budget_usd
+class ConfiguredLimits(Protocol):
+    """Where limits are configured (a tier's defaults, a user, a key): the rates under these
+    names. Each stores its budget its own way, so the budget is the caller's to hand over."""
+
+    @property
+    def requests_per_minute(self) -> int | None: ...
+    @property
+    def tokens_per_minute(self) -> int | None: ...
+    @property
+    def max_concurrent_requests(self) -> int | None: ...
+    @property
+    def budget_include_byok(self) -> bool | None: ...
+
+
+def allowance(
+    limits: ConfiguredLimits, *, budget_usd: Decimal | None, budget_period: Period
+) -> Allowance:
+    """The limits configured in `limits` (a tier's defaults, a user's, a key's), with a budget
+    of `budget_usd` dollars (None: not set) a `budget_period`."""
     return Allowance(
-        requests_per_minute=fields.requests_per_minute,
-        tokens_per_minute=fields.tokens_per_minute,
-        max_concurrent_requests=fields.max_concurrent_requests,
-        budget_units=to_units(budget) if budget is not None else None,
-        budget_period=fields.budget_period,
-        budget_include_byok=fields.budget_include_byok,
+        requests_per_minute=limits.requests_per_minute,
+        tokens_per_minute=limits.tokens_per_minute,
+        max_concurrent_requests=limits.max_concurrent_requests,
+        budget_units=to_units(budget_usd) if budget_usd is not None else None,
+        budget_period=budget_period,
+        budget_include_byok=bool(limits.budget_include_byok),
     )
 
 

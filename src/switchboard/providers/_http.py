@@ -1,9 +1,11 @@
-"""What every HTTP adapter shares: timeouts, error classification, Retry-After."""
+"""What every HTTP adapter shares: timeouts, error classification, Retry-After, and the
+requests themselves (`ProviderApi`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -177,3 +179,42 @@ def decode(raw: bytes, upstream: Upstream) -> Any:
     if not isinstance(value, dict):
         raise UpstreamError(ErrorKind.PROTOCOL, f"{upstream.provider_slug} sent a non-object")
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderApi:
+    """How an adapter talks to its provider's HTTP API: the headers it signs a request with
+    (`headers`), and how the provider's error bodies read (`error_body`, see `request`)."""
+
+    headers: Callable[[Upstream], dict[str, str]] = bearer_or_key_headers
+    error_body: Any = None
+
+    def post(
+        self, session: aiohttp.ClientSession, upstream: Upstream, path: str, payload: JSON
+    ) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
+        """`payload` sent as JSON to `path` under the provider's base URL."""
+        return request(
+            session,
+            "POST",
+            url(upstream, path),
+            upstream,
+            headers=self.headers(upstream),
+            payload=payload,
+            error_body=self.error_body,
+        )
+
+    async def model_ids(
+        self, session: aiohttp.ClientSession, upstream: Upstream, path: str
+    ) -> list[str]:
+        """The ids in the `data` list that `GET path` answers (the model listings of OpenAI's
+        and Anthropic's APIs alike)."""
+        async with request(
+            session,
+            "GET",
+            url(upstream, path),
+            upstream,
+            headers=self.headers(upstream),
+            error_body=self.error_body,
+        ) as response:
+            listing = decode(await response.read(), upstream)
+        return [str(item.get("id")) for item in listing.get("data") or [] if isinstance(item, dict)]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
 
 import aiohttp
 
@@ -37,7 +36,7 @@ class AnthropicAdapter:
     ) -> Completion:
         payload = openai_request_to_anthropic(body, upstream.model)
         payload.pop("stream", None)
-        async with _messages(session, upstream, payload) as response:
+        async with _API.post(session, upstream, "/messages", payload) as response:
             raw = await response.read()
         answer = anthropic_response_to_openai(_http.decode(raw, upstream), created=int(time.time()))
         return Completion(body=answer, usage=Usage.from_openai(answer["usage"]))
@@ -47,7 +46,7 @@ class AnthropicAdapter:
     ) -> AsyncIterator[JSON]:
         payload = {**openai_request_to_anthropic(body, upstream.model), "stream": True}
         translator = AnthropicStreamToOpenAI(upstream.model, source=upstream.provider_slug)
-        async with _messages(session, upstream, payload) as response:
+        async with _API.post(session, upstream, "/messages", payload) as response:
             async for event, data in iter_events(response.content):
                 for chunk in translator.feed(event, _http.decode(data, upstream)):
                     yield chunk
@@ -57,30 +56,7 @@ class AnthropicAdapter:
             )
 
     async def list_models(self, session: aiohttp.ClientSession, upstream: Upstream) -> list[str]:
-        async with _http.request(
-            session,
-            "GET",
-            _http.url(upstream, f"/models?limit={MODELS_PAGE_SIZE}"),
-            upstream,
-            headers=_headers(upstream),
-            error_body=anthropic_error_to_openai,
-        ) as response:
-            listing = _http.decode(await response.read(), upstream)
-        return [str(item.get("id")) for item in listing.get("data") or [] if isinstance(item, dict)]
-
-
-def _messages(
-    session: aiohttp.ClientSession, upstream: Upstream, payload: JSON
-) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
-    return _http.request(
-        session,
-        "POST",
-        _http.url(upstream, "/messages"),
-        upstream,
-        headers=_headers(upstream),
-        payload=payload,
-        error_body=anthropic_error_to_openai,
-    )
+        return await _API.model_ids(session, upstream, f"/models?limit={MODELS_PAGE_SIZE}")
 
 
 def _headers(upstream: Upstream) -> dict[str, str]:
@@ -90,3 +66,6 @@ def _headers(upstream: Upstream) -> dict[str, str]:
     if beta:
         headers["anthropic-beta"] = beta if isinstance(beta, str) else ",".join(map(str, beta))
     return headers
+
+
+_API = _http.ProviderApi(headers=_headers, error_body=anthropic_error_to_openai)

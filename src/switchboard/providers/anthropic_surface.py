@@ -173,30 +173,40 @@ def _user_messages(content: Any, where: str) -> list[JSON]:
     in place, and the other blocks user messages around them."""
     if isinstance(content, str):
         return [{"role": "user", "content": content}]
-    if not isinstance(content, list):
-        raise UnsupportedParameterError(where, f"`{where}` must be a string or a list of blocks")
     out: list[JSON] = []
     parts: list[JSON] = []
-    for j, block in enumerate(content):
-        kind = block.get("type") if isinstance(block, Mapping) else None
+    for kind, block, at in _blocks(content, where):
         if kind == "tool_result":
             if parts:
                 out.append({"role": "user", "content": _parts_content(parts)})
                 parts = []
-            out.append(_tool_message(block, f"{where}[{j}]"))
+            out.append(_tool_message(block, at))
         elif kind == "text":
-            parts.append({"type": "text", "text": _text_block(block, f"{where}[{j}]")})
+            parts.append({"type": "text", "text": _text_block(block, at)})
         elif kind == "image":
-            parts.append(_image_part(block, f"{where}[{j}]"))
+            parts.append(_image_part(block, at))
         elif kind == "document":
-            parts.append(_file_part(block, f"{where}[{j}]"))
+            parts.append(_file_part(block, at))
         else:
-            raise UnsupportedParameterError(
-                f"{where}[{j}]", f"`{where}[{j}]`: block type {kind!r} is not supported"
-            )
+            raise _unsupported_block(kind, at)
     if parts:
         out.append({"role": "user", "content": _parts_content(parts)})
     return out
+
+
+def _blocks(content: Any, where: str) -> list[tuple[Any, Any, str]]:
+    """A turn's content blocks (content that is not a string), each as (its type, the block,
+    where it is); anything but a list is refused."""
+    if not isinstance(content, list):
+        raise UnsupportedParameterError(where, f"`{where}` must be a string or a list of blocks")
+    return [
+        (block.get("type") if isinstance(block, Mapping) else None, block, f"{where}[{j}]")
+        for j, block in enumerate(content)
+    ]
+
+
+def _unsupported_block(kind: Any, at: str) -> UnsupportedParameterError:
+    return UnsupportedParameterError(at, f"`{at}`: block type {kind!r} is not supported")
 
 
 def _parts_content(parts: list[JSON]) -> str | list[JSON]:
@@ -250,22 +260,17 @@ def _tool_message(block: Mapping[str, Any], where: str) -> JSON:
 def _assistant_message(content: Any, where: str) -> JSON:
     if isinstance(content, str):
         return {"role": "assistant", "content": content}
-    if not isinstance(content, list):
-        raise UnsupportedParameterError(where, f"`{where}` must be a string or a list of blocks")
     texts: list[str] = []
     calls: list[JSON] = []
-    for j, block in enumerate(content):
-        kind = block.get("type") if isinstance(block, Mapping) else None
+    for kind, block, at in _blocks(content, where):
         if kind == "text":
-            texts.append(_text_block(block, f"{where}[{j}]"))
+            texts.append(_text_block(block, at))
         elif kind == "tool_use":
             arguments = orjson.dumps(block.get("input") or {}).decode()
             function = {"name": block.get("name"), "arguments": arguments}
             calls.append({"id": block.get("id"), "type": "function", "function": function})
         else:
-            raise UnsupportedParameterError(
-                f"{where}[{j}]", f"`{where}[{j}]`: block type {kind!r} is not supported"
-            )
+            raise _unsupported_block(kind, at)
     message: JSON = {"role": "assistant", "content": "".join(texts) or None}
     if calls:
         message["tool_calls"] = calls

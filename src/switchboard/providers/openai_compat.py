@@ -7,7 +7,6 @@ A provider's quirks are declared, not coded: a `Profile` renames or drops parame
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -44,6 +43,10 @@ PROFILES: Mapping[str, Profile] = {
 }
 
 
+_API = _http.ProviderApi()
+"""Bearer or key auth, as the provider's `auth_type` says; OpenAI's error bodies as they are."""
+
+
 class OpenAICompatAdapter:
     def __init__(self, profiles: Mapping[str, Profile] = PROFILES) -> None:
         self._profiles = profiles
@@ -52,7 +55,7 @@ class OpenAICompatAdapter:
         self, session: aiohttp.ClientSession, upstream: Upstream, body: JSON
     ) -> Completion:
         payload = self._payload(upstream, body, stream=False)
-        async with _chat(session, upstream, payload) as response:
+        async with _API.post(session, upstream, "/chat/completions", payload) as response:
             raw = await response.read()
         answer = _http.decode(raw, upstream)
         return Completion(body=answer, usage=Usage.from_openai(answer.get("usage")))
@@ -61,7 +64,7 @@ class OpenAICompatAdapter:
         self, session: aiohttp.ClientSession, upstream: Upstream, body: JSON
     ) -> AsyncIterator[JSON]:
         payload = self._payload(upstream, body, stream=True)
-        async with _chat(session, upstream, payload) as response:
+        async with _API.post(session, upstream, "/chat/completions", payload) as response:
             finished = False
             async for _event, data in iter_events(response.content):
                 if data == b"[DONE]":
@@ -85,15 +88,7 @@ class OpenAICompatAdapter:
             )
 
     async def list_models(self, session: aiohttp.ClientSession, upstream: Upstream) -> list[str]:
-        async with _http.request(
-            session,
-            "GET",
-            _http.url(upstream, "/models"),
-            upstream,
-            headers=_http.bearer_or_key_headers(upstream),
-        ) as response:
-            listing = _http.decode(await response.read(), upstream)
-        return [str(item.get("id")) for item in listing.get("data") or [] if isinstance(item, dict)]
+        return await _API.model_ids(session, upstream, "/models")
 
     def _payload(self, upstream: Upstream, body: JSON, *, stream: bool) -> JSON:
         profile = self._profiles.get(upstream.provider_slug, Profile())
@@ -128,16 +123,3 @@ def _error_message(chunk: JSON) -> str:
     error = chunk.get("error")
     message = error.get("message") if isinstance(error, dict) else error
     return str(message)[:300]
-
-
-def _chat(
-    session: aiohttp.ClientSession, upstream: Upstream, payload: JSON
-) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
-    return _http.request(
-        session,
-        "POST",
-        _http.url(upstream, "/chat/completions"),
-        upstream,
-        headers=_http.bearer_or_key_headers(upstream),
-        payload=payload,
-    )

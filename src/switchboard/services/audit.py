@@ -47,6 +47,7 @@ class Entity(enum.StrEnum):
     USER = "user"
     VIRTUAL_KEY = "virtual_key"
     BYOK_KEY = "byok_key"
+    TIER_LIMITS = "tier_limits"
 
 
 class Action(enum.StrEnum):

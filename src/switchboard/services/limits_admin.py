@@ -19,7 +19,7 @@ from switchboard._types import utcnow
 from switchboard.change_counters import CREDENTIALS, bump
 from switchboard.errors import NotFoundError
 from switchboard.models import TierLimit, User, VirtualKey
-from switchboard.models.operations import AuditLogEntry
+from switchboard.services.audit import Action, Entity, record_change
 from switchboard.vocabulary import BudgetPeriod, Tier
 
 RATE_FIELDS = ("requests_per_minute", "tokens_per_minute", "max_concurrent_requests")
@@ -44,7 +44,7 @@ def set_user_limits(session: Session, *, user_id: str, changes: LimitChanges, ac
     values: dict[str, Any] = dict(changes)
     if "budget_usd" in values:
         values["monthly_budget_usd"] = values.pop("budget_usd")
-    _change(session, user, values, actor=actor, entity="user", entity_id=user_id)
+    _change(session, user, values, actor=actor, entity=Entity.USER, entity_id=user_id)
     return user
 
 
@@ -58,7 +58,7 @@ def set_key_limits(
     values: dict[str, Any] = dict(changes)
     if values.get("budget_period") is not None:
         values["budget_period"] = str(values["budget_period"])
-    _change(session, key, values, actor=actor, entity="virtual_key", entity_id=key_id)
+    _change(session, key, values, actor=actor, entity=Entity.VIRTUAL_KEY, entity_id=key_id)
     return key
 
 
@@ -78,7 +78,7 @@ def set_tier_limits(
     values: dict[str, Any] = dict(changes)
     if values.get("budget_period") is not None:
         values["budget_period"] = str(values["budget_period"])
-    _change(session, row, values, actor=actor, entity="tier_limits", entity_id=str(tier))
+    _change(session, row, values, actor=actor, entity=Entity.TIER_LIMITS, entity_id=str(tier))
     return row
 
 
@@ -89,7 +89,14 @@ def clear_tier_limits(session: Session, *, tier: Tier, actor: str) -> bool:
         return False
     before = _snapshot(row)
     session.delete(row)
-    _audit(session, actor, "delete", "tier_limits", str(tier), before, None)
+    record_change(
+        session,
+        actor=actor,
+        action=Action.DELETE,
+        entity_type=Entity.TIER_LIMITS,
+        entity_id=str(tier),
+        before=before,
+    )
     bump(session, CREDENTIALS)
     session.commit()
     return True
@@ -106,14 +113,22 @@ def _change(
     values: dict[str, Any],
     *,
     actor: str,
-    entity: str,
+    entity: Entity,
     entity_id: object,
 ) -> None:
     before = _snapshot(row)
     for name, value in values.items():
         setattr(row, name, value)
     session.flush()
-    _audit(session, actor, "update", entity, entity_id, before, _snapshot(row))
+    record_change(
+        session,
+        actor=actor,
+        action=Action.UPDATE,
+        entity_type=entity,
+        entity_id=entity_id,
+        before=before,
+        after=_snapshot(row),
+    )
     bump(session, CREDENTIALS)
     session.commit()
 
@@ -129,24 +144,3 @@ def _snapshot(row: User | VirtualKey | TierLimit) -> dict[str, Any]:
     values["budget_period"] = period
     values["budget_include_byok"] = row.budget_include_byok
     return values
-
-
-def _audit(
-    session: Session,
-    actor: str,
-    action: str,
-    entity: str,
-    entity_id: object,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> None:
-    session.add(
-        AuditLogEntry(
-            actor=str(actor),
-            action=action,
-            entity_type=entity,
-            entity_id=str(entity_id),
-            before=before,
-            after=after,
-        )
-    )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
@@ -146,13 +146,8 @@ class _Tally:
     created_ids: set[int] = field(default_factory=set)
 
     def report(self) -> SeedReport:
-        return SeedReport(
-            providers_created=self.providers_created,
-            providers_updated=self.providers_updated,
-            models_created=self.models_created,
-            models_updated=self.models_updated,
-            rules_created=self.rules_created,
-        )
+        # Every count of the report is the tally's, under the same name.
+        return SeedReport(**{count.name: getattr(self, count.name) for count in fields(SeedReport)})
 
 
 def seed_catalog(

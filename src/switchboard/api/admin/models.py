@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Query, status
 
@@ -10,35 +10,24 @@ from switchboard.api.admin.schemas_catalog import (
     ModelCreate,
     ModelDeprecate,
     ModelPublic,
+    ModelQuery,
     ModelUpdate,
     PricePeriodPublic,
 )
 from switchboard.api.deps import AdminDep, SessionDep
-from switchboard.api.schemas import Page, PagingDep, QueryBool, RowIdPath, RowIdQuery
+from switchboard.api.schemas import Page, PagingDep, RowIdPath
 from switchboard.services import catalog_admin
-from switchboard.vocabulary import PowerLevel
 
 router = APIRouter(tags=["admin: models"])
 
 
 @router.get("/models")
 def list_models(
-    session: SessionDep,
-    provider_id: RowIdQuery = None,
-    power_level: PowerLevel | None = None,
-    is_active: Annotated[QueryBool | None, Query()] = None,
-    is_deprecated: Annotated[QueryBool | None, Query()] = None,
-    *,
-    paging: PagingDep,
+    session: SessionDep, filters: Annotated[ModelQuery, Query()], paging: PagingDep
 ) -> Page[ModelPublic]:
     """Models by id; filter by `provider_id`, `power_level`, `is_active`, `is_deprecated`."""
     page = catalog_admin.list_models(
-        session,
-        provider_id=provider_id,
-        power_level=power_level,
-        is_active=is_active,
-        is_deprecated=is_deprecated,
-        window=paging,
+        session, **cast(catalog_admin.ModelFilters, filters.model_dump()), window=paging
     )
     return Page[ModelPublic].of(page, ModelPublic.model_validate, paging)
 

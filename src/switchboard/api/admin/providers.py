@@ -2,45 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Query, status
 
 from switchboard.api.admin.schemas_catalog import (
     ProviderCreate,
     ProviderHealth,
     ProviderPublic,
+    ProviderQuery,
     ProviderUpdate,
-    Slug,
 )
 from switchboard.api.deps import AdminDep, GatewayDep, SessionDep
+from switchboard.api.redacting_route import RedactingRoute
 from switchboard.api.schemas import Page, PagingDep, QueryBool, RowIdPath
 from switchboard.errors import InvalidFieldError
 from switchboard.gateway.service import Gateway
 from switchboard.services import catalog_admin
-from switchboard.vocabulary import HealthStatus
 
 _SECRET_FIELDS = frozenset({"api_key"})
 
 
-class SecretSafeRoute(APIRoute):
+class SecretSafeRoute(RedactingRoute):
     """A 422 answer echoes the input that failed, and a missing field's input is the whole
     body: never let it carry the provider's key."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def guarded(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as error:
-                errors = [_without_secrets(e) for e in error.errors()]
-                raise RequestValidationError(errors) from None
-
-        return guarded
+    def redact(self, error: Any) -> Any:
+        return _without_secrets(error)
 
 
 router = APIRouter(tags=["admin: providers"], route_class=SecretSafeRoute)
@@ -50,15 +38,12 @@ router = APIRouter(tags=["admin: providers"], route_class=SecretSafeRoute)
 def list_providers(
     session: SessionDep,
     gateway: GatewayDep,
-    is_active: Annotated[QueryBool | None, Query()] = None,
-    health_status: HealthStatus | None = None,
-    slug: Annotated[Slug | None, Query()] = None,
-    *,
+    filters: Annotated[ProviderQuery, Query()],
     paging: PagingDep,
 ) -> Page[ProviderPublic]:
     """Providers by id; filter by `is_active`, `health_status`, `slug`."""
     page = catalog_admin.list_providers(
-        session, is_active=is_active, health_status=health_status, provider_slug=slug, window=paging
+        session, **cast(catalog_admin.ProviderFilters, filters.model_dump()), window=paging
     )
     environ = gateway.settings.provider_key_environment()
     return Page[ProviderPublic].of(page, lambda row: ProviderPublic.of(row, environ), paging)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Query, status
 
-from switchboard.api.admin.schemas_catalog import RuleCreate, RulePublic, RuleUpdate, TaskType
+from switchboard.api.admin.schemas_catalog import (
+    RuleCreate,
+    RulePublic,
+    RuleQuery,
+    RuleUpdate,
+    TaskType,
+)
 from switchboard.api.admin.schemas_routing import (
     ExplainRequest,
     ExplainResponse,
@@ -16,7 +22,7 @@ from switchboard.api.admin.schemas_routing import (
     RoutingMatrix,
 )
 from switchboard.api.deps import AdminDep, GatewayDep, SessionDep
-from switchboard.api.schemas import Page, PagingDep, QueryBool, RowIdPath, RowIdQuery
+from switchboard.api.schemas import Page, PagingDep, RowIdPath
 from switchboard.routing import Verdict
 from switchboard.services import routing_admin
 from switchboard.vocabulary import PowerLevel, Tier
@@ -26,25 +32,12 @@ router = APIRouter(tags=["admin: rules"])
 
 @router.get("/routing/rules")
 def list_rules(
-    session: SessionDep,
-    model_id: RowIdQuery = None,
-    power_level: PowerLevel | None = None,
-    user_tier: Tier | None = None,
-    task_type: Annotated[TaskType | None, Query()] = None,
-    is_active: Annotated[QueryBool | None, Query()] = None,
-    *,
-    paging: PagingDep,
+    session: SessionDep, filters: Annotated[RuleQuery, Query()], paging: PagingDep
 ) -> Page[RulePublic]:
     """Rules by id; filter by `model_id` (the model's `id`), `power_level`, `user_tier`,
     `task_type`, `is_active`."""
     page = routing_admin.list_rules(
-        session,
-        model_id=model_id,
-        power_level=power_level,
-        user_tier=user_tier,
-        task_type=task_type,
-        is_active=is_active,
-        window=paging,
+        session, **cast(routing_admin.RuleFilters, filters.model_dump()), window=paging
     )
     return Page[RulePublic].of(page, RulePublic.model_validate, paging)
 

@@ -15,9 +15,11 @@ from pydantic.json_schema import SkipJsonSchema
 
 from switchboard._types import utcnow
 from switchboard.api.schemas import (
+    TEXT_PATTERN,
     Dollars,
     DollarsOut,
     Name,
+    QueryBool,
     UtcDateTime,
     not_null,
     with_examples,
@@ -238,3 +240,30 @@ class AuditEntryPublic(BaseModel):
     before: dict[str, Any] | None = Field(description="The row before; secrets masked.")
     after: dict[str, Any] | None = Field(description="The row after; secrets masked.")
     request_id: str | None
+
+
+class UserQuery(BaseModel):
+    """`GET /users`'s filters, as `services.users.list_users` takes them."""
+
+    tier: Tier | None = None
+    is_active: QueryBool | None = None
+
+
+class AuditQuery(BaseModel):
+    """`GET /audit`'s filters, as `services.audit.list_entries` takes them."""
+
+    entity_type: str | None = Field(
+        default=None,
+        max_length=50,
+        pattern=TEXT_PATTERN,
+        description="`user`, `virtual_key`, `byok_key`…",
+    )
+    entity_id: str | None = Field(default=None, max_length=255, pattern=TEXT_PATTERN)
+    actor: str | None = Field(
+        default=None,
+        max_length=255,
+        pattern=TEXT_PATTERN,
+        description="`admin`, `user:<id>`, `system`.",
+    )
+    since: UtcDateTime | None = Field(default=None, description="From this time (inclusive).")
+    until: UtcDateTime | None = Field(default=None, description="Before this time.")

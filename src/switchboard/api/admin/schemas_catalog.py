@@ -41,6 +41,8 @@ from switchboard.api.schemas import (
     DateTime,
     Name,
     Positive,
+    QueryBool,
+    RowId,
     amount_input,
     number_or_text,
     with_examples,
@@ -502,3 +504,31 @@ class RulePublic(BaseModel):
     is_active: bool
     created_at: datetime
     updated_at: datetime
+
+
+class ProviderQuery(BaseModel):
+    """`GET /providers`'s filters, as `catalog_admin.list_providers` takes them (the slug is
+    `slug` in the query)."""
+
+    is_active: QueryBool | None = None
+    health_status: HealthStatus | None = None
+    provider_slug: Slug | None = Field(default=None, alias="slug")
+
+
+class ModelQuery(BaseModel):
+    """`GET /models`'s filters (query parameters), as `catalog_admin.list_models` takes them."""
+
+    provider_id: RowId | None = None
+    power_level: PowerLevel | None = None
+    is_active: QueryBool | None = None
+    is_deprecated: QueryBool | None = None
+
+
+class RuleQuery(BaseModel):
+    """`GET /routing/rules`'s filters, as `routing_admin.list_rules` takes them."""
+
+    model_id: RowId | None = None
+    power_level: PowerLevel | None = None
+    user_tier: Tier | None = None
+    task_type: TaskType | None = None
+    is_active: QueryBool | None = None

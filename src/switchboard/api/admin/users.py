@@ -8,13 +8,14 @@ change counter they poll). So does any other change to a user or a key, such as 
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from switchboard.api.admin.schemas_accounts import (
     UserCreate,
     UserPublic,
+    UserQuery,
     UserUpdate,
     VirtualKeyCreate,
     VirtualKeyIssued,
@@ -23,9 +24,8 @@ from switchboard.api.admin.schemas_accounts import (
 )
 from switchboard.api.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.api.from_thread import forget_user
-from switchboard.api.schemas import Page, PagingDep, QueryBool, RowIdPath, UserIdPath
+from switchboard.api.schemas import Page, PagingDep, RowIdPath, UserIdPath
 from switchboard.services import users
-from switchboard.vocabulary import Tier
 
 router = APIRouter(tags=["admin: users"])
 
@@ -54,14 +54,10 @@ def create_user(body: UserCreate, session: SessionDep, actor: AdminDep) -> UserP
 
 @router.get("/users")
 def list_users(
-    session: SessionDep,
-    tier: Tier | None = None,
-    is_active: QueryBool | None = None,
-    *,
-    paging: PagingDep,
+    session: SessionDep, filters: Annotated[UserQuery, Query()], paging: PagingDep
 ) -> Page[UserPublic]:
     """Users, oldest first, filtered by tier and by being active."""
-    page = users.list_users(session, tier=tier, is_active=is_active, window=paging)
+    page = users.list_users(session, **filters.model_dump(), window=paging)
     return Page[UserPublic].of(page, UserPublic.model_validate, paging)
 
 

@@ -11,17 +11,14 @@ the input holds the key.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, HTTPException, status
 
 from switchboard.api.byok.schemas import ByokKeyCreate, ByokKeyPublic, ByokKeyUpdate
 from switchboard.api.deps import GatewayDep, SessionDep, UserDep
 from switchboard.api.from_thread import forget_user, key_checker
+from switchboard.api.redacting_route import RedactingRoute
 from switchboard.api.schemas import RowIdPath
 from switchboard.gateway.service import Gateway
 from switchboard.secrets import SecretManager
@@ -30,28 +27,15 @@ from switchboard.services import byok
 log = logging.getLogger(__name__)
 
 
-class _InputHidingRoute(APIRoute):
+class _InputHidingRoute(RedactingRoute):
     """Answers a request validation error without the `input` FastAPI would echo."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-
-        async def handle_hiding_input(request: Request) -> Response:
-            try:
-                return await handle(request)
-            except RequestValidationError as error:
-                detail = [
-                    {
-                        "loc": list(item.get("loc", ())),
-                        "msg": item.get("msg", ""),
-                        "type": item.get("type", "value_error"),
-                    }
-                    for item in error.errors()
-                ]
-                status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
-                return JSONResponse({"detail": detail}, status_code=status_code)
-
-        return handle_hiding_input
+    def redact(self, error: Any) -> Any:
+        return {
+            "loc": list(error.get("loc", ())),
+            "msg": error.get("msg", ""),
+            "type": error.get("type", "value_error"),
+        }
 
 
 router = APIRouter(route_class=_InputHidingRoute)
