@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard import __version__
 from switchboard.api import admin, byok, docs, health
+from switchboard.api import metrics as metrics_endpoint
 from switchboard.api.admin import audit as admin_audit
 from switchboard.api.admin import catalog_sync as admin_catalog_sync
 from switchboard.api.admin import limits as admin_limits
@@ -62,6 +63,8 @@ def create_app(
             price_sync = _price_sync_job(settings, sessions)
             price_sync.start()
             app.state.gateway = gateway
+            if isinstance(app, GatewayApp):
+                app.requests = gateway.metrics  # requests in flight
             if freeze_heap:
                 gc.freeze()
             try:
@@ -85,6 +88,8 @@ def create_app(
     app.include_router(anthropic_messages.router, tags=["anthropic"])
     app.include_router(health.router)
     app.include_router(docs.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_endpoint.router)
     app.include_router(
         admin.admin_router(
             admin_providers.router,
