@@ -19,7 +19,10 @@ never asserted: the exit code is always 0.
     BENCH_REDIS_URL=…      the Redis of the run with limits on (default 127.0.0.1:6379;
                            `none` skips that run)
 
-With limits on, a second gateway runs the whole-answer phases with REDIS_URL set and every
+The gateway runs with its defaults, metrics on (`/metrics`, fed by every request); a second
+gateway runs the whole-answer phases again with METRICS_ENABLED=false, to show what they cost.
+
+With limits on, a further gateway runs the whole-answer phases with REDIS_URL set and every
 tier limited (requests and tokens per minute, concurrent requests, a monthly budget), all far
 above what the load reaches: every request is admitted by its one Lua script and settled, and
 none is refused. Its keys (under a prefix of the run's own) are deleted afterwards.
@@ -230,6 +233,25 @@ def measure_limits(
     return {"redis_url": redis_url, "phases": results, "errors": refused}
 
 
+def measure_metrics_off(
+    workdir: Path, database_url: str, encryption_key: str, plain: list[str], seconds: float
+) -> dict[str, Any]:
+    """The whole-answer phases again, on a gateway with metrics turned off: what they cost."""
+    extra = {"METRICS_ENABLED": "false"}
+    server = start_gateway(workdir, database_url, encryption_key, extra, name="switchboard-bare")
+    try:
+        plan = load.Plan(
+            base_url=server.base_url,
+            requests=plain,
+            phases=[p for p in phases(plain, [], seconds=seconds) if not p.stream],
+            pid=server.process.pid,
+            core=procs.SERVER_CPU if procs.can_pin() else None,
+        )
+        return {"phases": load.run_in_process(plan, cpu=procs.CLIENT_CPU)}
+    finally:
+        procs.stop(server.process)
+
+
 def soak(server: Server, plain: list[str], seconds: float) -> dict[str, Any]:
     """A long run at concurrency 32, sampling the server's memory every 10 s."""
     plan = load.Plan(
@@ -348,6 +370,9 @@ def run(seconds: float, soak_s: float, compare: str, keep_in: Path | None = None
                 figures["usage"] = verify_usage(database_url, answered)
             finally:
                 procs.stop(gateway.process)
+            figures["metrics_off"] = measure_metrics_off(
+                workdir, database_url, encryption_key, plain, seconds
+            )
             figures["limits"] = measure_limits(
                 workdir, database_url, encryption_key, plain, seconds
             )

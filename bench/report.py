@@ -11,6 +11,7 @@ MAX_RSS_MB, MAX_READY_S = 150.0, 2.0
 MAX_SOAK_GROWTH_MB = 10.0
 BUSY_LOADAVG = 1.0
 MAX_LIMITS_ADDED_P50_MS, MIN_LIMITS_RPS_SHARE = 0.3, 0.8
+MIN_METRICS_RPS_SHARE = 0.95
 LEVELS = (1, 8, 32)
 
 
@@ -79,8 +80,40 @@ def verdicts(figures: dict[str, Any]) -> list[dict[str, Any]]:
             growth <= MAX_SOAK_GROWTH_MB,
         )
         check("soak: RSS peak (MiB)", peak, f"< {MAX_RSS_MB:g}", peak < MAX_RSS_MB)
+    rows.extend(_metrics_verdicts(figures))
     rows.extend(_limits_verdicts(figures))
     return rows
+
+
+def _metrics_verdicts(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """Metrics are on in the main run; `metrics_off` is the same load without them."""
+    if "phases" not in figures.get("metrics_off", {}):
+        return []
+    on, at = _best(figures, "switchboard", "")
+    off, _ = _best(figures, "metrics_off", "")
+    share = round(on / off, 3) if off else 0.0
+    return [
+        {
+            "measure": f"metrics on: req/s share of off (best, c{at})",
+            "figure": share,
+            "target": f">= {MIN_METRICS_RPS_SHARE:g}",
+            "pass": share >= MIN_METRICS_RPS_SHARE,
+        }
+    ]
+
+
+def _print_metrics(figures: dict[str, Any]) -> None:
+    if "phases" not in figures.get("metrics_off", {}):
+        return
+    print(f"\n{'metrics':<14}{'off/s':>10}{'on/s':>11}  {'on/off':>7}  {'off p50/p99':>16}")
+    for c in LEVELS:
+        name = f"c{c}"
+        off, on = _phase(figures, "metrics_off", name), _phase(figures, "switchboard", name)
+        share = on["rps"] / off["rps"] if off["rps"] else 0.0
+        print(
+            f"{'concurrency ' + str(c):<14}{off['rps']:>10,.0f}{on['rps']:>11,.0f}  "
+            f"{share:>7.1%}  {_ms(off['latency_ms']):>16}"
+        )
 
 
 def limits_added_ms(figures: dict[str, Any], name: str, q: str = "p50") -> float:
@@ -232,6 +265,7 @@ def print_report(figures: dict[str, Any]) -> None:
     )
     _print_whole(figures)
     _print_streams(figures)
+    _print_metrics(figures)
     _print_limits(figures)
     machine = figures["machine"]
     print(
