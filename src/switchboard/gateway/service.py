@@ -145,6 +145,7 @@ class Gateway:
         self._metrics: GatewayMetrics = (
             PrometheusMetrics() if settings.metrics_enabled else DisabledMetrics()
         )
+        self._observing = settings.metrics_enabled
         self._rng = rng or random.Random()
         self._poller: asyncio.Task[None] | None = None
 
@@ -267,7 +268,8 @@ class Gateway:
         self._spool.append(record)
         self._limits.settle(record)
         self._access_log.write(record)
-        self._observe(record, meta, trail)
+        if self._observing:
+            self._observe(record, meta, trail)
 
     def _observe(self, record: UsageRecord, meta: RequestMeta, trail: Trail | None) -> None:
         duration = time.perf_counter() - meta.started
