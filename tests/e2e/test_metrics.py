@@ -7,7 +7,9 @@ rules shipped in deploy/ use only metrics it exports."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -223,7 +225,8 @@ _METRIC = re.compile(r"\bswitchboard_[a-z0-9_]+")
 
 def test_workers_add_up(stage: Stage, world: World, tmp_path: Path) -> None:
     """`switchboard serve --workers 2`: requests reach both workers, and whichever answers the
-    scrape counts them all; the metrics directory is emptied at exit."""
+    scrape counts them all, a killed worker's counts too (its live gauges go); the metrics
+    directory is emptied at exit."""
     directory = tmp_path / "metrics"
     port = free_port()
     log_path = tmp_path / "gateway.log"
@@ -256,6 +259,13 @@ def test_workers_add_up(stage: Stage, world: World, tmp_path: Path) -> None:
         assert found.total("switchboard_request_duration_seconds_count") == sent
         pids = {int(name.split("_")[-1][:-3]) for name in _files(directory)}
         assert _serving_pids(gateway) <= pids
+
+        killed = min(_serving_pids(gateway))
+        os.kill(killed, signal.SIGKILL)
+        live_files = f"gauge_live*_{killed}.db"
+        after = scrape_until(gateway.base_url, lambda _: not list(directory.glob(live_files)))
+        assert not list(directory.glob(live_files))  # its requests in flight count no more
+        assert after.total("switchboard_requests_total") == sent  # what it counted stays
     finally:
         gateway.stop()
     assert _files(directory) == []
