@@ -262,23 +262,36 @@ class Gateway:
         )
         return StreamSession(self.record, meta, principal, route, body, first, rest, served)
 
-    def record(self, record: UsageRecord, meta: RequestMeta, trail: Trail | None = None) -> None:
+    def record(
+        self,
+        record: UsageRecord,
+        meta: RequestMeta,
+        trail: Trail | None = None,
+        first_token_at: float | None = None,
+    ) -> None:
         """The request of `meta` ended with `record`: spooled (the bill), settled against its
-        limits, logged and counted. `trail`: its provider calls, if any were made."""
+        limits, logged and counted. `trail`: its provider calls, if any were made;
+        `first_token_at`: a stream's first chunk (`time.perf_counter()`)."""
         self._spool.append(record)
         self._limits.settle(record)
         self._access_log.write(record)
         if self._observing:
-            self._observe(record, meta, trail)
+            self._observe(record, meta, trail, first_token_at)
 
-    def _observe(self, record: UsageRecord, meta: RequestMeta, trail: Trail | None) -> None:
+    def _observe(
+        self,
+        record: UsageRecord,
+        meta: RequestMeta,
+        trail: Trail | None,
+        first_token_at: float | None,
+    ) -> None:
         duration = time.perf_counter() - meta.started
         called = trail.upstream_s if trail is not None and trail.attempts else None
-        if record.time_to_first_token_ms is None:
+        if first_token_at is None:
             overhead = max(0.0, duration - (called or 0.0))
             upstream = called
         else:  # a stream: the gateway's part ends at the first chunk, the provider's after
-            overhead = max(0.0, record.time_to_first_token_ms / 1000 - (called or 0.0))
+            overhead = max(0.0, first_token_at - meta.started - (called or 0.0))
             upstream = duration - overhead
         provider, _ = self._catalog.names(record.provider_id, None)
         self._metrics.observe_request(

@@ -30,7 +30,7 @@ class StreamSession:
 
     def __init__(
         self,
-        record: Callable[[UsageRecord, RequestMeta, Trail | None], None],
+        record: Callable[[UsageRecord, RequestMeta, Trail | None, float | None], None],
         meta: RequestMeta,
         principal: Principal,
         route: Route,
@@ -92,4 +92,5 @@ class StreamSession:
             ),
             self.meta,
             self.served.trail,
+            progress.first_token_at,
         )

@@ -280,9 +280,10 @@ class PrometheusMetrics:
         instruments.writer_lag.set(state.writer_lag_s)
         if state.provider_health != self._health:
             # Set only on a change: under several workers the value set last wins, and every
-            # worker reads the same catalog.
+            # worker reads the same catalog. A provider gone from it is in no state.
+            gone = {slug: None for slug in self._health.keys() - state.provider_health.keys()}
             self._health = dict(state.provider_health)
-            for slug, current in self._health.items():
+            for slug, current in (gone | self._health).items():
                 for status in HealthStatus:
                     instruments.provider_health.labels(slug, str(status)).set(
                         1 if status == current else 0

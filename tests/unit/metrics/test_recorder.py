@@ -162,3 +162,25 @@ def test_disabled_metrics_export_nothing() -> None:
     metrics.observe_request(served(), provider="acme", surface="openai", timing=timing)
     metrics.flush(STATE)
     assert metrics.scrape() == b""
+
+
+def test_a_provider_gone_from_the_catalog_is_in_no_state() -> None:
+    metrics = PrometheusMetrics()
+    metrics.flush(STATE)
+    metrics.flush(
+        ServingState(
+            cooling_providers=0,
+            cooling_models=0,
+            provider_health={"other": "healthy"},
+            spool_segments=0,
+            writer_lag_s=0.0,
+        )
+    )
+
+    found = samples(metrics)
+    states = {
+        (dict(labels)["provider"], dict(labels)["state"])
+        for (name, labels), value in found.items()
+        if name == "switchboard_provider_health" and value == 1
+    }
+    assert states == {("other", "healthy")}
