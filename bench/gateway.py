@@ -19,7 +19,12 @@ never asserted: the exit code is always 0.
     BENCH_REDIS_URL=…      the Redis of the run with limits on (default 127.0.0.1:6379;
                            `none` skips that run)
 
-With limits on, a second gateway runs the whole-answer phases with REDIS_URL set and every
+The gateway runs with its defaults, metrics on (`/metrics`, fed by every request). What they
+cost is measured apart: two more gateways, one with METRICS_ENABLED=false, take the
+whole-answer phases in turn (off, on, at each concurrency, twice), so that both meet the same
+machine; the best of each is kept.
+
+With limits on, a further gateway runs the whole-answer phases with REDIS_URL set and every
 tier limited (requests and tokens per minute, concurrent requests, a monthly budget), all far
 above what the load reaches: every request is admitted by its one Lua script and settled, and
 none is refused. Its keys (under a prefix of the run's own) are deleted afterwards.
@@ -230,6 +235,49 @@ def measure_limits(
     return {"redis_url": redis_url, "phases": results, "errors": refused}
 
 
+METRICS_ROUNDS = 2
+
+
+def measure_metrics(
+    workdir: Path, database_url: str, encryption_key: str, plain: list[str], seconds: float
+) -> dict[str, Any]:
+    """The whole-answer phases on a gateway with metrics off and one with them on, in turn;
+    for each, the best round of each phase (the most req/s, and the least CPU a request)."""
+    servers = {
+        "off": start_gateway(
+            workdir, database_url, encryption_key, {"METRICS_ENABLED": "false"}, name="bare"
+        )
+    }
+    try:
+        servers["on"] = start_gateway(workdir, database_url, encryption_key, name="metered")
+        best: dict[str, dict[str, Any]] = {"off": {}, "on": {}}
+        for _ in range(METRICS_ROUNDS):
+            for phase in (p for p in phases(plain, [], seconds=seconds) if not p.stream):
+                for mode, server in servers.items():
+                    plan = load.Plan(
+                        base_url=server.base_url,
+                        requests=plain,
+                        phases=[phase],
+                        pid=server.process.pid,
+                        core=procs.SERVER_CPU if procs.can_pin() else None,
+                    )
+                    result = load.run_in_process(plan, cpu=procs.CLIENT_CPU)[phase.name]
+                    best[mode][phase.name] = _better(best[mode].get(phase.name), result)
+        return {mode: {"phases": found} for mode, found in best.items()}
+    finally:
+        for server in servers.values():
+            procs.stop(server.process)
+
+
+def _better(kept: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
+    if kept is None:
+        return result
+    cpu = [ms for ms in (kept["cpu_ms_per_request"], result["cpu_ms_per_request"]) if ms]
+    chosen = dict(max(kept, result, key=lambda phase: phase["rps"]))
+    chosen["cpu_ms_per_request"] = min(cpu) if cpu else None
+    return chosen
+
+
 def soak(server: Server, plain: list[str], seconds: float) -> dict[str, Any]:
     """A long run at concurrency 32, sampling the server's memory every 10 s."""
     plan = load.Plan(
@@ -348,6 +396,9 @@ def run(seconds: float, soak_s: float, compare: str, keep_in: Path | None = None
                 figures["usage"] = verify_usage(database_url, answered)
             finally:
                 procs.stop(gateway.process)
+            figures["metrics"] = measure_metrics(
+                workdir, database_url, encryption_key, plain, seconds
+            )
             figures["limits"] = measure_limits(
                 workdir, database_url, encryption_key, plain, seconds
             )

@@ -11,6 +11,7 @@ MAX_RSS_MB, MAX_READY_S = 150.0, 2.0
 MAX_SOAK_GROWTH_MB = 10.0
 BUSY_LOADAVG = 1.0
 MAX_LIMITS_ADDED_P50_MS, MIN_LIMITS_RPS_SHARE = 0.3, 0.8
+MIN_METRICS_RPS_SHARE = 0.95
 LEVELS = (1, 8, 32)
 
 
@@ -79,8 +80,53 @@ def verdicts(figures: dict[str, Any]) -> list[dict[str, Any]]:
             growth <= MAX_SOAK_GROWTH_MB,
         )
         check("soak: RSS peak (MiB)", peak, f"< {MAX_RSS_MB:g}", peak < MAX_RSS_MB)
+    rows.extend(_metrics_verdicts(figures))
     rows.extend(_limits_verdicts(figures))
     return rows
+
+
+def _metrics_verdicts(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """Throughput with metrics on as a share of it with them off: measured (best req/s), and
+    at a whole core (from the CPU a request takes, steadier on a busy machine)."""
+    metrics = figures.get("metrics")
+    if metrics is None:
+        return []
+    on, at = _best(metrics, "on", "")
+    off, _ = _best(metrics, "off", "")
+    rows = [_share_row(f"metrics on: req/s share of off (best, c{at})", on / off if off else 0)]
+    cpu_off = _phase(metrics, "off", "c32")["cpu_ms_per_request"]
+    cpu_on = _phase(metrics, "on", "c32")["cpu_ms_per_request"]
+    if cpu_off and cpu_on:
+        rows.append(_share_row("metrics on: share at a whole core (CPU, c32)", cpu_off / cpu_on))
+    return rows
+
+
+def _share_row(measure: str, share: float) -> dict[str, Any]:
+    return {
+        "measure": measure,
+        "figure": round(share, 3),
+        "target": f">= {MIN_METRICS_RPS_SHARE:g}",
+        "pass": share >= MIN_METRICS_RPS_SHARE,
+    }
+
+
+def _print_metrics(figures: dict[str, Any]) -> None:
+    metrics = figures.get("metrics")
+    if metrics is None:
+        return
+    print(
+        f"\n{'metrics':<14}{'off/s':>10}{'on/s':>11}  {'on/off':>7}"
+        f"  {'CPU ms off':>10}  {'CPU ms on':>10}  (best of alternating rounds)"
+    )
+    for c in LEVELS:
+        name = f"c{c}"
+        off, on = _phase(metrics, "off", name), _phase(metrics, "on", name)
+        share = on["rps"] / off["rps"] if off["rps"] else 0.0
+        print(
+            f"{'concurrency ' + str(c):<14}{off['rps']:>10,.0f}{on['rps']:>11,.0f}  "
+            f"{share:>7.1%}  {off['cpu_ms_per_request'] or 0:>10.3f}"
+            f"  {on['cpu_ms_per_request'] or 0:>10.3f}"
+        )
 
 
 def limits_added_ms(figures: dict[str, Any], name: str, q: str = "p50") -> float:
@@ -248,6 +294,7 @@ def print_report(figures: dict[str, Any]) -> None:
     )
     _print_whole(figures)
     _print_streams(figures)
+    _print_metrics(figures)
     _print_limits(figures)
     machine = figures["machine"]
     print(

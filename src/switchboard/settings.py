@@ -108,6 +108,14 @@ class Settings(BaseSettings):
     log_level: Annotated[LogLevel, BeforeValidator(_upper)] = LogLevel.INFO
     access_log: bool = True
 
+    # Prometheus metrics at `GET /metrics` (`metrics`): on unless METRICS_ENABLED is false;
+    # with METRICS_TOKEN, only for `Authorization: Bearer <token>`. Under `switchboard serve`
+    # the workers keep their values in METRICS_DIR (emptied at every start and at exit), else
+    # in a new temporary directory for each start.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    metrics_dir: Path | None = None
+
     def __init__(self, **values: Any) -> None:
         super().__init__(**values)
         env_file = values.get("_env_file", _UNSET)

@@ -79,6 +79,13 @@ class WhenRedisDown(enum.StrEnum):
     CLOSED = "closed"
 
 
+class ApiSurface(enum.StrEnum):
+    """Which of the gateway's APIs a request came through."""
+
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+
+
 GENERAL_TASK = "general"
 """The task type a rule uses to match every task; an exact task match is preferred to it."""
 

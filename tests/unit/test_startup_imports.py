@@ -16,3 +16,16 @@ def test_the_command_line_loads_neither_rich_nor_alembic() -> None:
     )
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_command_line_leaves_prometheus_client_to_the_workers() -> None:
+    """prometheus_client picks per-process files or memory once, on import, by
+    PROMETHEUS_MULTIPROC_DIR, which `serve` sets only after the command line is loaded."""
+    check = (
+        "import sys\n"
+        "import switchboard.cli\n"
+        "import switchboard.metrics.multiprocess_dir\n"
+        "assert 'prometheus_client' not in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

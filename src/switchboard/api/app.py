@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard import __version__
 from switchboard.api import admin, byok, docs, health
+from switchboard.api import metrics as metrics_endpoint
 from switchboard.api.admin import audit as admin_audit
 from switchboard.api.admin import catalog_sync as admin_catalog_sync
 from switchboard.api.admin import limits as admin_limits
@@ -61,7 +62,7 @@ def create_app(
         redoc_url=None,
         exception_handlers=dict(DOMAIN_ERROR_HANDLERS),  # the admin and BYOK APIs' answers
     )
-    _include_routers(app)
+    _include_routers(app, settings)
     _answer_errors(app)
     app.hot_routes = find_hot_routes(app, HOT_PATHS)
     return app
@@ -82,6 +83,8 @@ def _lifespan(
             price_sync = _price_sync_job(settings, sessions)
             price_sync.start()
             app.state.gateway = gateway
+            if isinstance(app, GatewayApp):
+                app.requests = gateway.metrics  # requests in flight
             if freeze_heap:
                 gc.freeze()
             try:
@@ -94,13 +97,16 @@ def _lifespan(
     return lifespan
 
 
-def _include_routers(app: FastAPI) -> None:
-    """The OpenAI and Anthropic surfaces, health and docs, the admin and the BYOK APIs."""
+def _include_routers(app: FastAPI, settings: Settings) -> None:
+    """The OpenAI and Anthropic surfaces, health, docs and metrics, the admin and the BYOK
+    APIs."""
     app.include_router(chat.router, tags=["openai"])
     app.include_router(models.router, tags=["openai"])
     app.include_router(anthropic_messages.router, tags=["anthropic"])
     app.include_router(health.router)
     app.include_router(docs.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_endpoint.router)
     app.include_router(
         admin.admin_router(
             admin_providers.router,

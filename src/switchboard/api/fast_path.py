@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
 
 import fastapi.routing
 from fastapi import FastAPI, Request
@@ -22,9 +23,29 @@ from starlette.types import Receive, Scope, Send
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+class RequestTracker(Protocol):
+    """Told when a gateway request begins and when its response is sent (requests in
+    flight: `switchboard.metrics`)."""
+
+    def request_started(self) -> None: ...
+
+    def request_ended(self) -> None: ...
+
+
+class _Untracked:
+    def request_started(self) -> None:
+        pass
+
+    def request_ended(self) -> None:
+        pass
+
+
 class GatewayApp(FastAPI):
     hot_routes: dict[str, Handler]
     """Path → handler of the endpoints served directly (see `find_hot_routes`)."""
+    requests: RequestTracker = _Untracked()
+    """Told of each request to those endpoints, from its start to its response's end (a
+    stream's too)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = (
@@ -41,12 +62,17 @@ class GatewayApp(FastAPI):
             return
         scope["app"] = self
         request = Request(scope, receive, send)
+        tracker = self.requests
+        tracker.request_started()
         try:
-            response = await handler(request)
-        except Exception as error:
-            await self._answer_error(request, error, scope, receive, send)
-            return
-        await response(scope, receive, send)
+            try:
+                response = await handler(request)
+            except Exception as error:
+                await self._answer_error(request, error, scope, receive, send)
+                return
+            await response(scope, receive, send)
+        finally:
+            tracker.request_ended()
 
     async def _answer_error(
         self, request: Request, error: Exception, scope: Scope, receive: Receive, send: Send

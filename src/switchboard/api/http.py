@@ -15,19 +15,21 @@ from switchboard.errors import MissingKeyError
 from switchboard.gateway.keys import Principal
 from switchboard.gateway.service import Gateway
 from switchboard.gateway.usage_records import RequestMeta
+from switchboard.vocabulary import ApiSurface
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _HEADER_UNSAFE = re.compile(r"[^\x20-\x7e]+")
 MAX_HEADER_BYTES = 512
 
 
-def request_meta(request: Request, request_id: str) -> RequestMeta:
+def request_meta(request: Request, request_id: str, surface: ApiSurface) -> RequestMeta:
     client = request.client
     return RequestMeta(
         request_id=request_id,
         client_ip=client.host if client else None,
         user_agent=(request.headers.get("user-agent") or "")[:500] or None,
         started=time.perf_counter(),
+        surface=surface,
     )
 
 

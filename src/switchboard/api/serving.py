@@ -31,7 +31,7 @@ from switchboard.gateway.stream_session import StreamSession
 from switchboard.gateway.usage_records import RequestMeta, Route, failure_record
 from switchboard.limits import LimitRefusedError, LimitsUnavailableError
 from switchboard.providers.base import JSON
-from switchboard.vocabulary import TASK_TYPE_PATTERN, normalize_task_type
+from switchboard.vocabulary import TASK_TYPE_PATTERN, ApiSurface, normalize_task_type
 
 TASK_HEADER = "x-task-type"
 _TASK_TYPE = re.compile(TASK_TYPE_PATTERN)
@@ -39,6 +39,7 @@ _TASK_TYPE = re.compile(TASK_TYPE_PATTERN)
 
 @dataclass(frozen=True, slots=True)
 class Surface:
+    name: ApiSurface
     validate: Callable[[JSON], None]
     to_gateway: Callable[[JSON], JSON]
     """The client's body in the gateway's (OpenAI) format."""
@@ -50,7 +51,7 @@ class Surface:
 
 async def serve(request: Request, surface: Surface) -> Response:
     gateway: Gateway = request.app.state.gateway  # the hot path: no dependency injection
-    meta = request_meta(request, gateway.new_request_id())
+    meta = request_meta(request, gateway.new_request_id(), surface.name)
     # Every answer, errors too, names the request id that keys its usage record.
     echo = {
         "x-request-id": client_request_id(request, meta),
@@ -103,6 +104,8 @@ def _record_failure(
 ) -> None:
     trail = getattr(error, "trail", None)
     served: Served | None = getattr(error, "served", None)
+    if trail is None and served is not None:
+        trail = served.trail
     gateway.record(
         failure_record(
             meta,
@@ -111,9 +114,11 @@ def _record_failure(
             error_type=api_error.code or api_error.error_type,
             error_message=api_error.detail,
             route=route,
-            trail=trail if trail is not None else (served.trail if served else None),
+            trail=trail,
             served=served,
-        )
+        ),
+        meta,
+        trail,
     )
 
 

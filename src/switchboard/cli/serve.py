@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import gc
 import logging
-from typing import Annotated
+from contextlib import ExitStack
+from typing import Annotated, Any
 
 import typer
 
 from switchboard import __version__, db
 from switchboard.cli._context import engine_for, load_settings
 from switchboard.logs import configure_logging, log_config, log_event
+from switchboard.metrics.multiprocess_dir import multiprocess_dir
+from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,15 @@ def serve(
     # What is loaded so far lives as long as the server: leave it out of the collections that
     # importing and starting the app set off (a full one alone cost ~0.2 s of the start).
     gc.freeze()
+    with ExitStack() as stack:
+        if settings.metrics_enabled:
+            # Before anything imports prometheus_client: it chooses per-process files (which
+            # `/metrics` adds up over the workers) on import, by this variable.
+            stack.enter_context(multiprocess_dir(settings.metrics_dir))
+        _run(uvicorn, host, port, workers, settings)
+
+
+def _run(uvicorn: Any, host: str, port: int, workers: int, settings: Settings) -> None:
     uvicorn.run(
         "switchboard.api.app:app_from_environment",
         factory=True,

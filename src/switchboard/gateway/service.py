@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from dataclasses import dataclass, replace
 
 import aiohttp
@@ -39,7 +40,7 @@ from switchboard.gateway.estimate import (
     wants_tools,
     wants_vision,
 )
-from switchboard.gateway.executor import Executor, Keys, Served
+from switchboard.gateway.executor import Executor, Keys, Served, Trail
 from switchboard.gateway.health_loop import LEASE_NAME, HealthCheckLoop
 from switchboard.gateway.health_probe import HealthProbe, HealthReport
 from switchboard.gateway.job_lease import JobLease
@@ -52,6 +53,13 @@ from switchboard.gateway.upstreams import StoredProvider
 from switchboard.gateway.usage_records import RequestIds, RequestMeta, Route, record_for
 from switchboard.jobs import DatabaseWork
 from switchboard.logs import log_event
+from switchboard.metrics.recorder import (
+    DisabledMetrics,
+    GatewayMetrics,
+    PrometheusMetrics,
+    ServingState,
+    Timing,
+)
 from switchboard.providers import AdapterRegistry, Completion, Usage
 from switchboard.providers.base import JSON
 from switchboard.routing import (
@@ -136,6 +144,10 @@ class Gateway:
         self._health_loop = HealthCheckLoop(self._probe, lease, work=self._work)
         self._request_ids = RequestIds()
         self._access_log = AccessLog(self._catalog.names)
+        self._metrics: GatewayMetrics = (
+            PrometheusMetrics() if settings.metrics_enabled else DisabledMetrics()
+        )
+        self._observing = settings.metrics_enabled
         self._rng = rng or random.Random()
         self._poller: asyncio.Task[None] | None = None
         self._changes = ChangeListener(settings)
@@ -172,6 +184,9 @@ class Gateway:
         await self._limits.close()
         await asyncio.to_thread(self._writer.stop)
         self._spool.close()
+        if self._poller is not None:  # started: what this process counted stays counted
+            self._flush_metrics_safely()
+        self._metrics.close()
         log_event(
             log,
             logging.INFO,
@@ -239,7 +254,9 @@ class Gateway:
                 usage,
                 estimated=completion.usage is None,
                 status_code=200,
-            )
+            ),
+            meta,
+            served.trail,
         )
         return completion, served
 
@@ -251,10 +268,79 @@ class Gateway:
         )
         return StreamSession(self.record, meta, principal, route, body, first, rest, served)
 
-    def record(self, record: UsageRecord) -> None:
+    def record(
+        self,
+        record: UsageRecord,
+        meta: RequestMeta,
+        trail: Trail | None = None,
+        first_token_at: float | None = None,
+    ) -> None:
+        """The request of `meta` ended with `record`: spooled (the bill), settled against its
+        limits, logged and counted. `trail`: its provider calls, if any were made;
+        `first_token_at`: a stream's first chunk (`time.perf_counter()`)."""
         self._spool.append(record)
         self._limits.settle(record)
         self._access_log.write(record)
+        if self._observing:
+            self._observe(record, meta, trail, first_token_at)
+
+    def _observe(
+        self,
+        record: UsageRecord,
+        meta: RequestMeta,
+        trail: Trail | None,
+        first_token_at: float | None,
+    ) -> None:
+        duration = time.perf_counter() - meta.started
+        called = trail.upstream_s if trail is not None and trail.attempts else None
+        if first_token_at is None:
+            overhead = max(0.0, duration - (called or 0.0))
+            upstream = called
+        else:  # a stream: the gateway's part ends at the first chunk, the provider's after
+            overhead = max(0.0, first_token_at - meta.started - (called or 0.0))
+            upstream = duration - overhead
+        provider, _ = self._catalog.names(record.provider_id, None)
+        self._metrics.observe_request(
+            record,
+            provider=provider,
+            surface=meta.surface,
+            timing=Timing(duration, upstream, overhead),
+        )
+
+    @property
+    def metrics(self) -> GatewayMetrics:
+        """The process's metrics (no-ops when METRICS_ENABLED is false)."""
+        return self._metrics
+
+    def flush_metrics(self) -> None:
+        """Hand what requests counted, and the state of cooldowns, provider health and the
+        spool, to the exported metrics (the catalog poll does it every interval)."""
+        health = self._cooldowns.view()
+        backlog = self._writer.backlog
+        providers = self.snapshot.providers.values()
+        self._metrics.flush(
+            ServingState(
+                cooling_providers=len(health.cooling_providers),
+                cooling_models=len(health.cooling_models),
+                provider_health={p.slug: str(p.health_status) for p in providers},
+                spool_segments=backlog.segments,
+                writer_lag_s=backlog.oldest_age_s,
+            )
+        )
+
+    def _flush_metrics_safely(self) -> None:
+        """A failed flush (the metrics directory gone, a full disk) costs a scrape's
+        freshness, never the catalog poll it runs in."""
+        try:
+            self.flush_metrics()
+        except Exception as error:
+            log_event(log, logging.WARNING, "metrics_flush_failed", error=type(error).__name__)
+
+    async def scrape_metrics(self) -> bytes:
+        """`/metrics`: flushed first, read in a thread (under several workers it reads
+        every worker's file)."""
+        self.flush_metrics()
+        return await asyncio.to_thread(self._metrics.scrape)
 
     def limited(self, route: Route, request_id: str, principal: Principal, body: JSON) -> Route:
         """`route` with the request's budgets and rate limits, checked (in one round trip)
@@ -329,6 +415,7 @@ class Gateway:
         failing = False
         while True:
             await self._changes.wait(interval)  # a change notice cuts the wait short
+            self._flush_metrics_safely()
             try:
                 await self._work.run(self._catalog.refresh_if_changed)
                 if failing:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from switchboard.gateway.estimate import answer_chars, estimate_prompt_tokens, tokens_for_chars
-from switchboard.gateway.executor import Served
+from switchboard.gateway.executor import Served, Trail
 from switchboard.gateway.keys import Principal
 from switchboard.gateway.usage_records import RequestMeta, Route, record_for
 from switchboard.providers import Usage
@@ -30,7 +30,7 @@ class StreamSession:
 
     def __init__(
         self,
-        record: Callable[[UsageRecord], None],
+        record: Callable[[UsageRecord, RequestMeta, Trail | None, float | None], None],
         meta: RequestMeta,
         principal: Principal,
         route: Route,
@@ -89,5 +89,8 @@ class StreamSession:
                 status_code=status,
                 error_type=error_type,
                 first_token_at=progress.first_token_at,
-            )
+            ),
+            self.meta,
+            self.served.trail,
+            progress.first_token_at,
         )

@@ -14,7 +14,7 @@ from switchboard.pricing import calculate_cost
 from switchboard.providers import Usage
 from switchboard.routing import RoutePlan
 from switchboard.usage.record import UsageRecord
-from switchboard.vocabulary import KeySource, PowerLevel
+from switchboard.vocabulary import ApiSurface, KeySource, PowerLevel
 
 
 class RequestIds:
@@ -42,6 +42,7 @@ class RequestMeta:
     user_agent: str | None
     started: float
     """`time.perf_counter()` when the request arrived."""
+    surface: ApiSurface = ApiSurface.OPENAI
 
 
 @dataclass(frozen=True, slots=True)

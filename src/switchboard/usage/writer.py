@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,15 @@ enough to keep up with a fully loaded worker (at 10 below it got a tenth, and fe
 under a saturating load)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What the last drain left in the spool: sealed segments not stored (another process's
+    writer may be storing some of them), and how old the oldest is."""
+
+    segments: int = 0
+    oldest_age_s: float = 0.0
+
+
 class UsageWriter:
     def __init__(
         self, spool: UsageSpool, sessions: sessionmaker[Session], *, interval_s: float
@@ -77,6 +87,7 @@ class UsageWriter:
         self._backlogged = False
         self._waiting_after_s = 5.0 + 4 * interval_s
         self._refused: set[str] = set()
+        self.backlog = Backlog()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
@@ -99,6 +110,7 @@ class UsageWriter:
             unreachable = False
             segments = self._spool.sealed_segments()
             self._watch_backlog(segments)
+            done: set[Path] = set()
             for path in segments:
                 with claimed_rows(path) as rows:
                     if rows is None:
@@ -113,7 +125,9 @@ class UsageWriter:
                         self._log_refused(path, len(rows), failure)
                         continue
                     path.unlink(missing_ok=True)
+                    done.add(path)
                     stored += len(rows)
+            self.backlog = _backlog([path for path in segments if path not in done])
             self._watch_database(unreachable, error, stored, len(segments))
             self._refused.intersection_update(path.name for path in segments)
             self.last_error = f"{error.__class__.__name__}: {error}"[:500] if error else None
@@ -196,6 +210,12 @@ class UsageWriter:
                     used = _latest_use(batch, field)
                     touch.execute(session, [(key, at, now) for key, at in sorted(used.items())])
                 session.commit()
+
+
+def _backlog(left: list[Path]) -> Backlog:
+    now = time.time()
+    started = [at for at in map(segment_started, left) if at is not None]
+    return Backlog(len(left), max((now - at for at in started), default=0.0))
 
 
 def _lower_priority(*, by: int) -> None:

@@ -23,6 +23,7 @@ from switchboard.providers.anthropic_surface import (
     openai_response_to_anthropic,
 )
 from switchboard.providers.base import JSON
+from switchboard.vocabulary import ApiSurface
 
 router = APIRouter()
 
@@ -53,6 +54,7 @@ async def _stream(session: StreamSession, client_body: JSON) -> AsyncIterator[by
 
 
 ANTHROPIC_MESSAGES = Surface(
+    name=ApiSurface.ANTHROPIC,
     validate=validate_messages,
     to_gateway=anthropic_request_to_openai,
     render_answer=_answer,

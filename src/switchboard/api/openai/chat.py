@@ -14,6 +14,7 @@ from switchboard.api.serving import Surface, serve
 from switchboard.gateway.stream_session import StreamSession
 from switchboard.providers._sse import encode_event
 from switchboard.providers.base import JSON
+from switchboard.vocabulary import ApiSurface
 
 router = APIRouter()
 
@@ -48,7 +49,11 @@ async def _stream(session: StreamSession, client_body: JSON) -> AsyncIterator[by
 
 
 OPENAI_CHAT = Surface(
-    validate=validate_chat, to_gateway=_as_is, render_answer=_answer, render_stream=_stream
+    name=ApiSurface.OPENAI,
+    validate=validate_chat,
+    to_gateway=_as_is,
+    render_answer=_answer,
+    render_stream=_stream,
 )
 
 
