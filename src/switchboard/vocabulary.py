@@ -91,3 +91,44 @@ def normalize_task_type(task_type: str | None) -> str:
     """How task types are compared: without surrounding spaces, lower-case; none is
     `general`. Whether the result is a valid task type is `TASK_TYPE_PATTERN`'s to say."""
     return (task_type or GENERAL_TASK).strip().lower() or GENERAL_TASK
+
+
+class AlertKind(enum.StrEnum):
+    """What an alert rule watches (`alerts.findings` decides each)."""
+
+    BUDGET_THRESHOLD = "budget_threshold"
+    """A user's, key's or tier's user's budget spent past a percentage (50, 80, 100 %)."""
+    SPEND_FORECAST = "spend_forecast"
+    """At the last 24 hours' pace a budget runs out before its period ends."""
+    SPEND_ANOMALY = "spend_anomaly"
+    """Today's platform spend over `factor` times the median of the previous 7 days."""
+    PROVIDER_HEALTH = "provider_health"
+    """A provider went down (per the health check), and when it recovered."""
+
+
+class AlertScope(enum.StrEnum):
+    """Whose budgets a budget rule watches: users', keys', or the users of a tier."""
+
+    USER = "user"
+    KEY = "key"
+    TIER = "tier"
+
+
+class AlertState(enum.StrEnum):
+    FIRING = "firing"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class WebhookFormat(enum.StrEnum):
+    """The body a webhook is sent: Switchboard's JSON, or a Slack incoming-webhook message."""
+
+    JSON = "json"
+    SLACK = "slack"
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    EXPIRED = "expired"
+    """Not delivered within ALERT_DELIVERY_HORIZON_H: no more attempts."""
