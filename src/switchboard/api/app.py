@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard import __version__
+from switchboard.alerts.runner import AlertRunner
 from switchboard.api import admin, byok, docs, health
 from switchboard.api.admin import audit as admin_audit
 from switchboard.api.admin import catalog_sync as admin_catalog_sync
@@ -61,12 +62,15 @@ def create_app(
             await gateway.start()
             price_sync = _price_sync_job(settings, sessions)
             price_sync.start()
+            alerts = AlertRunner(sessions, gateway)
+            await alerts.start()
             app.state.gateway = gateway
             if freeze_heap:
                 gc.freeze()
             try:
                 yield
             finally:
+                await alerts.close()
                 await price_sync.close()
                 await gateway.close()
                 sessions.kw["bind"].dispose()
