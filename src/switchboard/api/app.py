@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from switchboard import __version__
 from switchboard.alerts.runner import AlertRunner
 from switchboard.api import admin, byok, docs, health
+from switchboard.api.admin import alerts as admin_alerts
 from switchboard.api.admin import audit as admin_audit
 from switchboard.api.admin import catalog_sync as admin_catalog_sync
 from switchboard.api.admin import limits as admin_limits
@@ -99,6 +100,7 @@ def create_app(
             admin_audit.router,
             admin_catalog_sync.router,
             admin_limits.router,
+            admin_alerts.router,
         )
     )
     app.include_router(byok.byok_router(byok_keys.router, byok_usage.router))

@@ -5,11 +5,12 @@ the secret manager and never shown back (a webhook says only whether it has one)
 from __future__ import annotations
 
 from typing import TypedDict
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
 from switchboard.address_policy import ProviderAddresses
-from switchboard.errors import ConfigurationError
+from switchboard.errors import ConfigurationError, InvalidFieldError
 from switchboard.models import AlertWebhook
 from switchboard.secrets import SecretManager
 from switchboard.services.audit import Action, Entity, snapshot_row
@@ -20,6 +21,7 @@ from switchboard.services.rows import get_row as _get_row
 from switchboard.vocabulary import WebhookFormat
 
 URL_FIELD = "url"
+MAX_URL_CHARS = 2000
 
 
 class WebhookFields(TypedDict, total=False):
@@ -90,6 +92,11 @@ def _stored(
     if "format" in fields:
         values["format"] = str(fields["format"])
     if "url" in fields:
+        if len(fields["url"]) > MAX_URL_CHARS:
+            raise InvalidFieldError(URL_FIELD, f"is longer than {MAX_URL_CHARS} characters")
+        url = urlsplit(fields["url"])
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise InvalidFieldError(URL_FIELD, "must be an http:// or https:// URL with a host")
         check_base_url(fields["url"], addresses, field=URL_FIELD)
     if "secret" in fields:
         secret = fields["secret"]
