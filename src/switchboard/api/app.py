@@ -66,6 +66,7 @@ def create_app(
             alerts = AlertRunner(sessions, gateway)
             await alerts.start()
             app.state.gateway = gateway
+            app.state.alerts = alerts
             if freeze_heap:
                 gc.freeze()
             try:
