@@ -161,7 +161,7 @@ def spend_anomaly(
 ) -> Finding | None:
     """A finding when today's platform spend is over `factor` × the median of the previous
     days (seven; a day without spend counts as 0). No median, no anomaly."""
-    factor = rule.factor or Decimal(3)
+    factor = (rule.factor or Decimal(3)).normalize()
     median = Decimal(statistics.median(previous_days)) if previous_days else Decimal(0)
     if median <= 0 or today_units <= factor * median:
         return None
@@ -170,13 +170,13 @@ def spend_anomaly(
         subject="platform",
         dedup_key=f"{today:%Y-%m-%d}",
         message=(
-            f"Today's spend, ${dollars(today_units)}, is over {factor}× the median of the "
+            f"Today's spend, ${dollars(today_units)}, is over {factor:f}× the median of the "
             f"previous {len(previous_days)} days (${dollars(int(median))})."
         ),
         details={
             "today_usd": dollars(today_units),
             "median_usd": dollars(int(median)),
-            "factor": str(factor),
+            "factor": format(factor, "f"),
             "day": f"{today:%Y-%m-%d}",
         },
     )

@@ -23,7 +23,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from switchboard.api.schemas import Name, RowId, json_integer, with_examples
+from switchboard.api.schemas import AS_DECIMAL_TEXT, Name, RowId, json_integer, with_examples
 from switchboard.models import Alert, AlertEvent, AlertRule, AlertWebhook
 from switchboard.vocabulary import AlertKind, AlertScope, AlertState, WebhookFormat
 
@@ -108,7 +108,7 @@ class AlertRulePublic(BaseModel):
     scope: AlertScope | None
     subject: str | None
     thresholds: list[int] | None
-    factor: Decimal | None
+    factor: Annotated[Decimal, AS_DECIMAL_TEXT] | None
     is_active: bool
     created_at: datetime
     updated_at: datetime
