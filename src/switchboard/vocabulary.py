@@ -104,14 +104,25 @@ class AlertKind(enum.StrEnum):
     """Today's platform spend over `factor` times the median of the previous 7 days."""
     PROVIDER_HEALTH = "provider_health"
     """A provider went down (per the health check), and when it recovered."""
+    ERROR_RATE = "error_rate"
+    """A provider's or model's share of failed requests over `threshold` % in the window."""
+    LATENCY_P95 = "latency_p95"
+    """A provider's or model's 95th percentile latency over `threshold` ms in the window."""
+    DEPRECATED_TRAFFIC = "deprecated_traffic"
+    """A deprecated model still served requests in the window."""
+    DEPRECATION_SOON = "deprecation_soon"
+    """A model's deprecation date is within `threshold` days."""
 
 
 class AlertScope(enum.StrEnum):
-    """Whose budgets a budget rule watches: users', keys', or the users of a tier."""
+    """What a rule watches: budgets of users, keys or a tier's users; traffic of providers
+    or models."""
 
     USER = "user"
     KEY = "key"
     TIER = "tier"
+    PROVIDER = "provider"
+    MODEL = "model"
 
 
 class AlertState(enum.StrEnum):

@@ -44,6 +44,8 @@ def test_a_budget_rule_has_50_80_100_by_default(
         "subject": None,
         "thresholds": [50, 80, 100],
         "factor": None,
+        "threshold": None,
+        "window_minutes": None,
         "is_active": True,
         "created_at": "",
         "updated_at": "",
@@ -69,6 +71,11 @@ def test_a_budget_rule_has_50_80_100_by_default(
         ({"name": "x", "kind": "spend_anomaly", "thresholds": [50]}, "thresholds"),
         ({"name": "x", "kind": "provider_health", "scope": "user"}, "scope"),
         ({"name": "x", "kind": "spend_anomaly", "factor": -1}, "factor"),
+        ({"name": "x", "kind": "error_rate", "threshold": 120}, "threshold"),
+        ({"name": "x", "kind": "error_rate", "scope": "user"}, "scope"),
+        ({"name": "x", "kind": "budget_threshold", "scope": "model"}, "scope"),
+        ({"name": "x", "kind": "latency_p95", "window_minutes": 0}, "window_minutes"),
+        ({"name": "x", "kind": "deprecation_soon", "window_minutes": 5}, "window_minutes"),
     ],
 )
 def test_a_bad_rule_is_a_422_naming_the_field_and_nothing_is_stored(

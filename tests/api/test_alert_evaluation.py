@@ -12,14 +12,17 @@ from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.alerts.runner import AlertRunner
 from switchboard.api.app import create_app
 from switchboard.db import open_database
-from switchboard.models import LLMUsageLog, User
+from switchboard.models import LLMModel, LLMUsageLog, User
+from switchboard.secrets import SecretManager
 from switchboard.services.rollups import rebuild_rollups
 from switchboard.settings import Settings
+from tests.e2e.limits_rows import add_catalog
 
 ALERTS = "/api/v1/admin/llm/alerts"
 _IDS = itertools.count(1)
@@ -124,3 +127,60 @@ def test_todays_spend_over_three_times_the_weeks_median_is_an_anomaly(
         "rule_name": "Spike",
     }
     assert "over 3× the median of the previous 7 days ($1)" in alert["message"]
+
+
+def test_traffic_and_deprecation_rules_over_the_last_minutes(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    app_settings: Settings,
+    clean_environment: str,
+) -> None:
+    now = datetime.now(UTC)
+    names: dict[str, int] = {}
+
+    def write(session: Session) -> None:
+        cipher = SecretManager([clean_environment])
+        add_catalog(session, cipher, slug="busy", base_url="http://127.0.0.1:9", model_id="m1")
+        model = session.scalars(select(LLMModel).where(LLMModel.model_id == "m1")).one()
+        model.is_deprecated = True
+        model.deprecation_date = now + timedelta(days=10)
+        names["model"], names["provider"] = model.id, model.provider_id
+        session.add(User(id="ada", tier="free"))
+        for n in range(20):  # 5 of 20 failed; latencies 100, 200, … 2000 ms: p95 1900 ms
+            session.add(
+                LLMUsageLog(
+                    request_id=f"traffic-{n}",
+                    user_id="ada",
+                    provider_id=model.provider_id,
+                    model_id=model.id,
+                    status_code=502 if n % 4 == 0 else 200,
+                    latency_ms=(n + 1) * 100,
+                    created_at=now - timedelta(minutes=5),
+                )
+            )
+
+    history(app_settings, write)
+    for rule in (
+        {"kind": "error_rate", "threshold": 20, "window_minutes": 15},
+        {"kind": "latency_p95", "scope": "model", "threshold": 1800},
+        {"kind": "latency_p95", "threshold": 1900},  # not over it
+        {"kind": "deprecated_traffic"},
+        {"kind": "deprecation_soon", "threshold": 30},
+        {"kind": "deprecation_soon", "threshold": 5},  # too far off
+    ):
+        made = client.post(f"{ALERTS}/rules", json={"name": "r"} | rule, headers=admin_headers)
+        assert made.status_code == 201, made.text
+    assert evaluate(client) == 4
+    assert evaluate(client) == 0
+    alerts = client.get(ALERTS, headers=admin_headers).json()["items"]
+    found = sorted((a["kind"], a["subject"]) for a in alerts)
+    provider, model = f"provider:{names['provider']}", f"model:{names['model']}"
+    assert found == [
+        ("deprecated_traffic", model),
+        ("deprecation_soon", model),
+        ("error_rate", provider),
+        ("latency_p95", model),
+    ]
+    by_kind = {a["kind"]: a for a in alerts}
+    assert by_kind["latency_p95"]["details"]["p95_ms"] == 1900
+    assert "25.0% of 20 requests to busy failed" in by_kind["error_rate"]["message"]

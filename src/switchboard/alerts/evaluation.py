@@ -5,8 +5,8 @@ and the gateway (budgets from the limits' counters, the rest from the database),
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,12 +19,13 @@ from switchboard.gateway.limits_gate import BudgetState
 from switchboard.gateway.service import Gateway
 from switchboard.models import AlertRule
 from switchboard.services import alert_facts, alert_rules
-from switchboard.services.alert_outbox import NewAlert, raise_alert
+from switchboard.services.alert_outbox import NewAlert, raise_alert, resolve_alerts
 from switchboard.vocabulary import AlertKind, AlertScope, HealthStatus
 
 RULES_MAX_AGE_S = 2.0
 """How long a process uses the rules it read before reading them again."""
 _BUDGET_KINDS = frozenset({AlertKind.BUDGET_THRESHOLD, AlertKind.SPEND_FORECAST})
+_TRAFFIC_KINDS = frozenset({AlertKind.ERROR_RATE, AlertKind.LATENCY_P95})
 
 
 def rule_of(row: AlertRule) -> Rule:
@@ -36,6 +37,8 @@ def rule_of(row: AlertRule) -> Rule:
         subject=row.subject,
         thresholds=tuple(row.thresholds or findings.DEFAULT_THRESHOLDS),
         factor=Decimal(row.factor) if row.factor is not None else None,
+        threshold=Decimal(row.threshold) if row.threshold is not None else None,
+        window_minutes=row.window_minutes,
     )
 
 
@@ -84,11 +87,18 @@ class Evaluator:
         budget_rules = [rule for rule in rules if rule.kind in _BUDGET_KINDS]
         if budget_rules:
             found += await self._budget_findings(budget_rules)
+        resolved: list[int] = []
         for rule in rules:
-            if rule.kind is AlertKind.SPEND_ANOMALY:
-                found += await self._work.run(self._anomaly, rule)
-            elif rule.kind is AlertKind.PROVIDER_HEALTH:
-                found += await self._work.run(self._provider_health, rule)
+            if rule.kind in _TRAFFIC_KINDS:
+                episodes = await self._work.run(self._traffic, rule)
+                found += episodes.raised
+                resolved += episodes.resolved
+            elif rule.kind in _BUDGET_KINDS:
+                continue
+            else:
+                found += await self._work.run(self._READERS[rule.kind], self, rule)
+        if resolved:
+            await self._work.run(self._resolve, resolved)
         return await self.raise_all(found)
 
     async def raise_all(self, found: Iterable[Finding]) -> int:
@@ -164,6 +174,50 @@ class Evaluator:
         ]
         return findings.provider_health(rule, providers, outages)
 
+    def _traffic(self, rule: Rule) -> findings.Episodes:
+        now = self._clock()
+        window = timedelta(minutes=rule.window_minutes or 15)
+        # The window's slot: replicas evaluating within the same slot name an episode alike.
+        slot = datetime.fromtimestamp(
+            now.timestamp() // window.total_seconds() * window.total_seconds(), UTC
+        )
+        with self._sessions() as session:
+            rows = alert_facts.traffic(
+                session, by=rule.scope or AlertScope.PROVIDER, since=now - window, until=now
+            )
+            open_alerts = alert_facts.open_alerts(session, rule.id)
+        traffic = [
+            findings.Traffic(r.subject, r.label, r.requests, r.errors, r.p95_ms) for r in rows
+        ]
+        judge = findings.error_rate if rule.kind is AlertKind.ERROR_RATE else findings.latency_p95
+        return judge(rule, traffic, open_alerts, bucket=f"{slot:%Y-%m-%dT%H:%M}")
+
+    def _deprecated_traffic(self, rule: Rule) -> list[Finding]:
+        now = self._clock()
+        since = now - timedelta(minutes=rule.window_minutes or 60)
+        with self._sessions() as session:
+            rows = alert_facts.deprecated_model_use(session, since=since)
+        models = [_model_use(row) for row in rows]
+        return findings.deprecated_traffic(rule, models, day=now)
+
+    def _deprecation_soon(self, rule: Rule) -> list[Finding]:
+        now = self._clock()
+        until = now + timedelta(days=float(rule.threshold or 30))
+        with self._sessions() as session:
+            rows = alert_facts.models_deprecated_by(session, until=until)
+        return findings.deprecation_soon(rule, [_model_use(row) for row in rows], now=now)
+
+    _READERS: Mapping[AlertKind, Callable[[Evaluator, Rule], list[Finding]]] = {
+        AlertKind.SPEND_ANOMALY: _anomaly,
+        AlertKind.PROVIDER_HEALTH: _provider_health,
+        AlertKind.DEPRECATED_TRAFFIC: _deprecated_traffic,
+        AlertKind.DEPRECATION_SOON: _deprecation_soon,
+    }
+
+    def _resolve(self, alert_ids: list[int]) -> None:
+        with self._sessions() as session:
+            resolve_alerts(session, alert_ids, now=self._clock(), note="back under the threshold")
+
     def _raise(self, found: list[Finding]) -> int:
         now = self._clock()
         raised = 0
@@ -180,6 +234,12 @@ class Evaluator:
                 )
                 raised += raise_alert(session, new, now=now) is not None
         return raised
+
+
+def _model_use(row: alert_facts.ModelRow) -> findings.ModelUse:
+    return findings.ModelUse(
+        row.model_pk, row.model_id, row.requests, row.deprecation_date, row.replacement
+    )
 
 
 def _status(value: str) -> HealthStatus:

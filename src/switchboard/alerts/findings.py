@@ -10,7 +10,7 @@ replicas, the same finding is made.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -36,6 +36,8 @@ class Rule:
     subject: str | None = None
     thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
     factor: Decimal | None = None
+    threshold: Decimal | None = None
+    window_minutes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,3 +232,151 @@ def _budget_details(standing: BudgetStanding) -> dict[str, Any]:
         "period_start": standing.period_start.isoformat(),
         "period_end": standing.period_end.isoformat(),
     }
+
+
+# Traffic: error rate and latency over a window ------------------------------------------
+
+MIN_REQUESTS = 10
+"""Fewer requests than this in a window say nothing about an error rate."""
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """A provider's or model's requests in the window: how many failed (5xx or no answer),
+    and the 95th percentile of their latency."""
+
+    subject: str
+    """`provider:<id>` or `model:<id>`."""
+    label: str
+    """The provider's slug or the model's id: what a rule's `subject` names."""
+    requests: int
+    errors: int
+    p95_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Episodes:
+    """What a traffic rule finds: subjects newly over the threshold, and the open alerts of
+    subjects no longer over it (resolved)."""
+
+    raised: list[Finding]
+    resolved: list[int]
+
+
+def error_rate(
+    rule: Rule, traffic: Iterable[Traffic], open_alerts: Mapping[str, int], *, bucket: str
+) -> Episodes:
+    """Subjects whose share of failed requests is over `threshold` % (with at least
+    MIN_REQUESTS requests). One alert per episode: raised in the window `bucket` it began,
+    resolved when the rate is back under."""
+    limit = rule.threshold or Decimal(10)
+
+    def over(item: Traffic) -> str | None:
+        if item.requests < MIN_REQUESTS or item.errors * 100 <= limit * item.requests:
+            return None
+        rate = Decimal(item.errors * 100) / item.requests
+        return (
+            f"{rate:.1f}% of {item.requests} requests to {item.label} failed in the last "
+            f"{rule.window_minutes} minutes (over {limit.normalize():f}%)."
+        )
+
+    return _episodes(rule, traffic, open_alerts, over, bucket)
+
+
+def latency_p95(
+    rule: Rule, traffic: Iterable[Traffic], open_alerts: Mapping[str, int], *, bucket: str
+) -> Episodes:
+    """Subjects whose 95th percentile latency is over `threshold` ms; episodes as for
+    `error_rate`."""
+    limit = rule.threshold or Decimal(10_000)
+
+    def over(item: Traffic) -> str | None:
+        if item.p95_ms is None or item.p95_ms <= limit:
+            return None
+        return (
+            f"The 95th percentile latency of {item.label} was {item.p95_ms} ms over the last "
+            f"{rule.window_minutes} minutes (over {limit.normalize():f} ms)."
+        )
+
+    return _episodes(rule, traffic, open_alerts, over, bucket)
+
+
+def _episodes(
+    rule: Rule,
+    traffic: Iterable[Traffic],
+    open_alerts: Mapping[str, int],
+    over: Callable[[Traffic], str | None],
+    bucket: str,
+) -> Episodes:
+    raised, still_over = [], set()
+    for item in traffic:
+        if rule.subject not in (None, item.label):
+            continue
+        message = over(item)
+        if message is None:
+            continue
+        still_over.add(item.subject)
+        if item.subject not in open_alerts:
+            details = {
+                "label": item.label,
+                "requests": item.requests,
+                "errors": item.errors,
+                "p95_ms": item.p95_ms,
+                "window_minutes": rule.window_minutes,
+            }
+            raised.append(Finding(rule, item.subject, f"over:{bucket}", message, details))
+    resolved = [alert for subject, alert in open_alerts.items() if subject not in still_over]
+    return Episodes(raised, sorted(resolved))
+
+
+# Models: deprecated and still used, or deprecated soon -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUse:
+    model_pk: int
+    model_id: str
+    requests: int
+    """Requests it served in the window (deprecated_traffic), or 0."""
+    deprecation_date: datetime | None = None
+    replacement: str | None = None
+
+
+def deprecated_traffic(rule: Rule, models: Iterable[ModelUse], *, day: datetime) -> list[Finding]:
+    """Deprecated models that served requests in the window: once a day per model."""
+    return [
+        Finding(
+            rule,
+            f"model:{model.model_pk}",
+            f"{day:%Y-%m-%d}",
+            f"The deprecated model {model.model_id} served {model.requests} requests in the "
+            f"last {rule.window_minutes} minutes"
+            + (f"; its replacement is {model.replacement}." if model.replacement else "."),
+            {"model": model.model_id, "requests": model.requests, "replacement": model.replacement},
+        )
+        for model in models
+        if model.requests > 0 and rule.subject in (None, model.model_id)
+    ]
+
+
+def deprecation_soon(rule: Rule, models: Iterable[ModelUse], *, now: datetime) -> list[Finding]:
+    """Models whose deprecation date is within `threshold` days: once per date."""
+    horizon = now + timedelta(days=float(rule.threshold or 30))
+    return [
+        Finding(
+            rule,
+            f"model:{model.model_pk}",
+            f"{model.deprecation_date:%Y-%m-%d}",
+            f"The model {model.model_id} is deprecated on {model.deprecation_date:%Y-%m-%d}"
+            + (f"; its replacement is {model.replacement}." if model.replacement else "."),
+            {
+                "model": model.model_id,
+                "deprecation_date": model.deprecation_date.isoformat(),
+                "replacement": model.replacement,
+            },
+        )
+        for model in models
+        if model.deprecation_date is not None
+        and now <= model.deprecation_date <= horizon
+        and rule.subject in (None, model.model_id)
+    ]

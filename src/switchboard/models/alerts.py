@@ -26,7 +26,7 @@ from switchboard.models.base import Base, created, flag, updated
 
 class AlertRule(Base):
     """What to watch (`kind`), whose (`scope`, `subject`: None is everyone's), and when to
-    raise (`thresholds` in percent, or `factor`)."""
+    raise (`thresholds` in percent, a `factor`, or a `threshold` over a `window_minutes`)."""
 
     __tablename__ = "llm_alert_rules"
 
@@ -37,6 +37,9 @@ class AlertRule(Base):
     subject: Mapped[str | None] = mapped_column(String(255))
     thresholds: Mapped[list[int] | None] = mapped_column(JSON)
     factor: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    threshold: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    """Error rate in %, latency in ms, or days before a deprecation, per kind."""
+    window_minutes: Mapped[int | None] = mapped_column(Integer)
     is_active: Mapped[bool] = flag(True)
     created_at: Mapped[datetime] = created()
     updated_at: Mapped[datetime] = updated()

@@ -1,21 +1,31 @@
-"""What alert rules are evaluated over, read from the database: providers' health, outage
-alerts still open, the platform's spend per day, an owner's spend in a stretch of time, and
-who has a budget."""
+"""What alert rules are evaluated over, read from the database: providers' health, alerts
+still open, the platform's spend per day, an owner's spend in a stretch of time, who has a
+budget, providers' and models' traffic in a window, and deprecated models."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from switchboard.models import Alert, LLMProvider, LLMUsageLog, TierLimit, User, VirtualKey
+from switchboard.models import (
+    Alert,
+    LLMModel,
+    LLMProvider,
+    LLMUsageLog,
+    TierLimit,
+    User,
+    VirtualKey,
+)
 from switchboard.services.rollups import money_sum, money_value
 from switchboard.usage.spend import Owner, stored_spend
 from switchboard.usage.store import money_units
-from switchboard.vocabulary import AlertState
+from switchboard.vocabulary import AlertScope, AlertState
 
 OUTAGE_PREFIX = "down:"
 
@@ -93,3 +103,127 @@ def users_with_budgets(session: Session, tiers: Collection[str]) -> list[str]:
         ),
     )
     return list(session.scalars(query.order_by(User.id)))
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficRow:
+    subject: str
+    label: str
+    requests: int
+    errors: int
+    p95_ms: int | None
+
+
+def traffic(
+    session: Session, *, by: AlertScope, since: datetime, until: datetime
+) -> list[TrafficRow]:
+    """Each provider's (or model's) requests in [since, until): how many, how many failed
+    (5xx, or no answer), and the 95th percentile latency (PostgreSQL computes it; on SQLite
+    the latencies of the window are read and ranked here)."""
+    log = LLMUsageLog
+    dialect = session.get_bind().dialect.name
+    if by is AlertScope.PROVIDER:
+        group, label = log.provider_id, LLMProvider.provider_slug
+        labelled = select(LLMProvider.id, label)
+    else:
+        group, label = log.model_id, LLMModel.model_id
+        labelled = select(LLMModel.id, label)
+    failed = case((or_(log.status_code.is_(None), log.status_code >= 500), 1), else_=0)
+    window = (log.created_at >= since, log.created_at < until, group.is_not(None))
+    columns: list[Any] = [group, func.count(), func.sum(failed)]
+    if dialect == "postgresql":
+        columns.append(func.percentile_disc(0.95).within_group(log.latency_ms))
+    rows = session.execute(select(*columns).where(*window).group_by(group)).all()
+    labels: dict[int, str] = {key: name for key, name in session.execute(labelled).all()}
+    p95: dict[int, int | None] = {}
+    if dialect == "postgresql":
+        p95 = {row[0]: row[3] for row in rows}
+    else:
+        latencies: dict[int, list[int]] = {}
+        for key, latency in session.execute(
+            select(group, log.latency_ms).where(*window, log.latency_ms.is_not(None))
+        ).all():
+            if key is not None and latency is not None:
+                latencies.setdefault(key, []).append(latency)
+        p95 = {key: _percentile(values, 0.95) for key, values in latencies.items()}
+    return [
+        TrafficRow(
+            subject=f"{by}:{key}",
+            label=str(labels.get(key, key)),
+            requests=int(count),
+            errors=int(errors or 0),
+            p95_ms=None if p95.get(key) is None else int(p95[key] or 0),
+        )
+        for key, count, errors, *_ in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRow:
+    model_pk: int
+    model_id: str
+    requests: int
+    deprecation_date: datetime | None
+    replacement: str | None
+
+
+def deprecated_model_use(session: Session, *, since: datetime) -> list[ModelRow]:
+    """Deprecated models, with the requests each served since `since`."""
+    log = LLMUsageLog
+    served = (
+        select(log.model_id, func.count().label("requests"))
+        .where(log.created_at >= since, log.model_id.is_not(None))
+        .group_by(log.model_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(LLMModel, served.c.requests)
+        .join(served, served.c.model_id == LLMModel.id)
+        .where(LLMModel.is_deprecated.is_(True))
+        .order_by(LLMModel.id)
+    ).all()
+    return [_model_row(session, model, int(requests)) for model, requests in rows]
+
+
+def models_deprecated_by(session: Session, *, until: datetime) -> list[ModelRow]:
+    """Active models with a deprecation date on or before `until`."""
+    models = session.scalars(
+        select(LLMModel)
+        .where(
+            LLMModel.is_active.is_(True),
+            LLMModel.deprecation_date.is_not(None),
+            LLMModel.deprecation_date <= until,
+        )
+        .order_by(LLMModel.id)
+    )
+    return [_model_row(session, model, 0) for model in models]
+
+
+def open_alerts(session: Session, rule_id: int) -> dict[str, int]:
+    """Subject → the id of the rule's alert about it that is not resolved."""
+    rows = session.execute(
+        select(Alert.subject, Alert.id).where(
+            Alert.rule_id == rule_id, Alert.state != str(AlertState.RESOLVED)
+        )
+    ).all()
+    return {subject: alert_id for subject, alert_id in rows}
+
+
+def _model_row(session: Session, model: LLMModel, requests: int) -> ModelRow:
+    replacement = (
+        session.get(LLMModel, model.replacement_model_id) if model.replacement_model_id else None
+    )
+    return ModelRow(
+        model.id,
+        model.model_id,
+        requests,
+        model.deprecation_date,
+        replacement.model_id if replacement else None,
+    )
+
+
+def _percentile(values: list[int], fraction: float) -> int:
+    """The nearest-rank percentile (as PostgreSQL's `percentile_disc`)."""
+    ordered = sorted(values)
+    rank = max(math.ceil(fraction * len(ordered)), 1)
+    return ordered[rank - 1]

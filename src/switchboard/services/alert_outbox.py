@@ -104,6 +104,17 @@ def raise_alert(session: Session, alert: NewAlert, *, now: datetime) -> int | No
     return int(alert_id)
 
 
+def resolve_alerts(session: Session, alert_ids: list[int], *, now: datetime, note: str) -> None:
+    """Resolve the alerts (those not resolved yet), by the system. Commits."""
+    for alert_id in alert_ids:
+        alert = session.get(Alert, alert_id)
+        if alert is not None and alert.state != AlertState.RESOLVED:
+            change_state(
+                session, alert, AlertState.RESOLVED, actor=Actor.SYSTEM, now=now, note=note
+            )
+    session.commit()
+
+
 def claim_due(
     session: Session, *, now: datetime, hold_s: float, limit: int = 50
 ) -> list[DueDelivery]:

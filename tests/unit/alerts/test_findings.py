@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from switchboard.alerts.findings import (
     BudgetStanding,
+    ModelUse,
     ProviderHealth,
     Rule,
+    Traffic,
     budget_thresholds,
+    deprecated_traffic,
+    deprecation_soon,
+    error_rate,
+    latency_p95,
     provider_health,
     runs_out_at,
     spend_anomaly,
@@ -126,3 +132,60 @@ def test_a_signature_is_the_hmac_of_the_exact_body() -> None:
     assert verify("s3cret", body, header)
     assert not verify("s3cret", body + b" ", header)
     assert not verify("other", body, header)
+
+
+def traffic(label: str, requests: int, errors: int, p95: int | None = None) -> Traffic:
+    return Traffic(f"provider:{label}", label, requests, errors, p95)
+
+
+def test_an_error_rate_over_the_threshold_is_one_alert_per_episode() -> None:
+    rule = Rule(
+        5,
+        "errors",
+        AlertKind.ERROR_RATE,
+        AlertScope.PROVIDER,
+        threshold=Decimal(10),
+        window_minutes=15,
+    )
+    seen = [traffic("a", 100, 10), traffic("b", 100, 11), traffic("c", 9, 9)]
+    found = error_rate(rule, seen, {}, bucket="2026-12-05T12:00")
+    assert [(f.subject, f.dedup_key) for f in found.raised] == [
+        ("provider:b", "over:2026-12-05T12:00")
+    ]
+    assert "11.0% of 100 requests to b failed" in found.raised[0].message
+    assert found.resolved == []
+    still = error_rate(rule, seen, {"provider:b": 7}, bucket="2026-12-05T12:15")
+    assert (still.raised, still.resolved) == ([], [])
+    over = error_rate(rule, [traffic("b", 100, 2)], {"provider:b": 7}, bucket="x")
+    assert (over.raised, over.resolved) == ([], [7])
+
+
+def test_a_p95_latency_over_the_threshold_is_an_alert() -> None:
+    rule = Rule(
+        6,
+        "slow",
+        AlertKind.LATENCY_P95,
+        AlertScope.PROVIDER,
+        subject="b",
+        threshold=Decimal(2000),
+        window_minutes=15,
+    )
+    seen = [traffic("a", 5, 0, 9000), traffic("b", 5, 0, 2500), traffic("c", 5, 0, None)]
+    (found,) = latency_p95(rule, seen, {}, bucket="t").raised
+    assert found.subject == "provider:b" and found.details["p95_ms"] == 2500
+
+
+def test_deprecated_models_with_traffic_and_deprecations_within_n_days() -> None:
+    now = datetime(2026, 12, 5, tzinfo=UTC)
+    used = Rule(7, "old", AlertKind.DEPRECATED_TRAFFIC, window_minutes=60)
+    models = [ModelUse(1, "old-model", 3, replacement="new-model"), ModelUse(2, "idle", 0)]
+    (found,) = deprecated_traffic(used, models, day=now)
+    assert (found.subject, found.dedup_key) == ("model:1", "2026-12-05")
+    assert "replacement is new-model" in found.message
+    soon = Rule(8, "soon", AlertKind.DEPRECATION_SOON, threshold=Decimal(30))
+    dated = [
+        ModelUse(1, "a", 0, now + timedelta(days=29)),
+        ModelUse(2, "b", 0, now + timedelta(days=31)),
+        ModelUse(3, "c", 0, now - timedelta(days=1)),
+    ]
+    assert [f.subject for f in deprecation_soon(soon, dated, now=now)] == ["model:1"]

@@ -35,33 +35,47 @@ Factor = Annotated[
     WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 1000}),
 ]
 Url = Annotated[HttpUrl, UrlConstraints(max_length=1000)]
+Threshold = Annotated[
+    Decimal,
+    Field(gt=0, le=3_600_000, allow_inf_nan=False),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 3_600_000}),
+]
+"""A percentage (error_rate, up to 100), milliseconds (latency_p95) or days
+(deprecation_soon, up to 3650)."""
+WindowMinutes = Annotated[int, Field(ge=1, le=7 * 24 * 60), BeforeValidator(json_integer)]
 
 _NONE = {"type": "null"}
+_TAKES = {
+    "budget_threshold": {"scope", "subject", "thresholds"},
+    "spend_forecast": {"scope", "subject"},
+    "spend_anomaly": {"factor"},
+    "provider_health": {"subject"},
+    "error_rate": {"scope", "subject", "threshold", "window_minutes"},
+    "latency_p95": {"scope", "subject", "threshold", "window_minutes"},
+    "deprecated_traffic": {"subject", "window_minutes"},
+    "deprecation_soon": {"subject", "threshold"},
+}
+_SCOPES = {
+    "budget_threshold": ["user", "key", "tier"],
+    "spend_forecast": ["user", "key", "tier"],
+    "error_rate": ["provider", "model"],
+    "latency_p95": ["provider", "model"],
+}
+_CEILING = {"error_rate": 100, "deprecation_soon": 3650}
+"""Thresholds of these kinds are at most this (a percentage, days)."""
+_OPTIONAL = ("scope", "subject", "thresholds", "factor", "threshold", "window_minutes")
 _PER_KIND = [
-    {"properties": {"kind": {"const": "budget_threshold"}, "factor": _NONE}},
     {
-        "properties": {
-            "kind": {"const": "spend_forecast"},
-            "thresholds": _NONE,
-            "factor": _NONE,
-        }
-    },
-    {
-        "properties": {
-            "kind": {"const": "spend_anomaly"},
-            "scope": _NONE,
-            "subject": _NONE,
-            "thresholds": _NONE,
-        }
-    },
-    {
-        "properties": {
-            "kind": {"const": "provider_health"},
-            "scope": _NONE,
-            "thresholds": _NONE,
-            "factor": _NONE,
-        }
-    },
+        "properties": {"kind": {"const": kind}}
+        | {name: _NONE for name in _OPTIONAL if name not in takes}
+        | ({"scope": {"anyOf": [{"enum": _SCOPES[kind]}, _NONE]}} if kind in _SCOPES else {})
+        | (
+            {"threshold": {"anyOf": [{"type": "number", "maximum": _CEILING[kind]}, _NONE]}}
+            if kind in _CEILING
+            else {}
+        )
+    }
+    for kind, takes in _TAKES.items()
 ]
 """Which fields each kind takes (the others are left out or null): checked by the service,
 documented here."""
@@ -71,7 +85,11 @@ Secret = Annotated[str, Field(min_length=8, max_length=500)]
 class AlertRuleCreate(BaseModel):
     """A rule: `budget_threshold` (scope user/key/tier, optional subject, thresholds in % —
     default 50, 80, 100), `spend_forecast` (scope, subject), `spend_anomaly` (factor, default
-    3), `provider_health` (optional provider slug as subject)."""
+    3), `provider_health` (optional provider slug as subject), `error_rate` and `latency_p95`
+    (scope provider/model, optional slug or model id as subject, threshold in % — default 10 —
+    or ms — default 10000 —, window_minutes — default 15), `deprecated_traffic` (optional
+    model id, window_minutes — default 60), `deprecation_soon` (optional model id, threshold
+    in days — default 30)."""
 
     model_config = ConfigDict(extra="forbid") | with_examples(
         {"name": "Budgets", "kind": "budget_threshold", "scope": "user"},
@@ -85,6 +103,8 @@ class AlertRuleCreate(BaseModel):
     subject: Subject | None = None
     thresholds: list[Percent] | None = Field(default=None, min_length=1, max_length=20)
     factor: Factor | None = None
+    threshold: Threshold | None = None
+    window_minutes: WindowMinutes | None = None
     is_active: StrictBool = True
 
 
@@ -96,6 +116,8 @@ class AlertRuleUpdate(BaseModel):
     subject: Subject | None = None
     thresholds: list[Percent] | None = Field(default=None, min_length=1, max_length=20)
     factor: Factor | None = None
+    threshold: Threshold | None = None
+    window_minutes: WindowMinutes | None = None
     is_active: StrictBool | None = None
 
 
@@ -109,6 +131,8 @@ class AlertRulePublic(BaseModel):
     subject: str | None
     thresholds: list[int] | None
     factor: Annotated[Decimal, AS_DECIMAL_TEXT] | None
+    threshold: Annotated[Decimal, AS_DECIMAL_TEXT] | None
+    window_minutes: int | None
     is_active: bool
     created_at: datetime
     updated_at: datetime

@@ -35,6 +35,8 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=255), nullable=True),
         sa.Column("thresholds", sa.JSON(), nullable=True),
         sa.Column("factor", sa.Numeric(precision=12, scale=4), nullable=True),
+        sa.Column("threshold", sa.Numeric(precision=14, scale=4), nullable=True),
+        sa.Column("window_minutes", sa.Integer(), nullable=True),
         sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False),
         _when("created_at"),
         _when("updated_at"),
