@@ -73,7 +73,18 @@ def resolve(alert_id: int, note: Annotated[str | None, typer.Option()] = None) -
 def list_rules() -> None:
     with session_for(load_settings()) as session:
         page = alert_rules.list_rules(session, window=Window(limit=500))
-        table = make_table("id", "name", "kind", "scope", "subject", "thresholds", "factor", "on")
+        table = make_table(
+            "id",
+            "name",
+            "kind",
+            "scope",
+            "subject",
+            "thresholds",
+            "factor",
+            "threshold",
+            "window",
+            "on",
+        )
         for row in page.items:
             table.add_row(
                 str(row.id),
@@ -83,6 +94,8 @@ def list_rules() -> None:
                 row.subject or "-",
                 ",".join(map(str, row.thresholds or [])) or "-",
                 "-" if row.factor is None else f"{row.factor.normalize():f}",
+                "-" if row.threshold is None else f"{row.threshold.normalize():f}",
+                "-" if row.window_minutes is None else f"{row.window_minutes} min",
                 "yes" if row.is_active else "no",
             )
     console().print(table)
@@ -100,6 +113,13 @@ def add_rule(
         str | None, typer.Option(help="budget_threshold: percentages, e.g. 50,80,100.")
     ] = None,
     factor: Annotated[str | None, typer.Option(help="spend_anomaly: times the median.")] = None,
+    threshold: Annotated[
+        str | None,
+        typer.Option(help="error_rate: %; latency_p95: ms; deprecation_soon: days."),
+    ] = None,
+    window: Annotated[
+        int | None, typer.Option(help="error_rate, latency_p95, deprecated_traffic: minutes.")
+    ] = None,
 ) -> None:
     """Add a rule."""
     fields: Any = {
@@ -108,7 +128,9 @@ def add_rule(
         "scope": scope,
         "subject": subject,
         "thresholds": _percentages(thresholds),
-        "factor": _factor(factor),
+        "factor": _number("factor", factor),
+        "threshold": _number("threshold", threshold),
+        "window_minutes": window,
     }
     with session_for(load_settings()) as session, reported_errors():
         row = alert_rules.create_rule(session, fields, actor=ACTOR)
@@ -188,13 +210,13 @@ def _percentages(text: str | None) -> list[int] | None:
         raise fail("thresholds: must be whole percentages, such as 50,80,100") from None
 
 
-def _factor(text: str | None) -> Decimal | None:
+def _number(name: str, text: str | None) -> Decimal | None:
     if text is None:
         return None
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise fail("factor: must be a number") from None
-    if not value.is_finite() or value <= 0:
-        raise fail("factor: must be a number above 0")
+        raise fail(f"{name}: must be a number") from None
+    if not value.is_finite():
+        raise fail(f"{name}: must be a number")
     return value
