@@ -84,7 +84,9 @@ def raise_alert(session: Session, alert: NewAlert, *, now: datetime) -> int | No
     if alert_id is None:
         session.rollback()
         return None
-    session.add(AlertEvent(alert_id=alert_id, state=str(AlertState.FIRING), actor=Actor.SYSTEM))
+    session.add(
+        AlertEvent(alert_id=alert_id, state=str(AlertState.FIRING), actor=Actor.SYSTEM, at=now)
+    )
     webhooks = session.scalars(select(AlertWebhook.id).where(AlertWebhook.is_active.is_(True)))
     for webhook_id in webhooks.all():
         session.add(
@@ -94,6 +96,7 @@ def raise_alert(session: Session, alert: NewAlert, *, now: datetime) -> int | No
                 state=str(DeliveryState.PENDING),
                 attempts=0,
                 next_attempt_at=now,
+                created_at=now,
             )
         )
     if alert.resolves is not None:
