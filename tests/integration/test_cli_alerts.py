@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from switchboard.cli import app
 from switchboard.models import AlertRule, AlertWebhook
+from switchboard.secrets import SecretManager
 from switchboard.services.alert_outbox import NewAlert, raise_alert
 from switchboard.vocabulary import AlertKind
 
@@ -113,3 +115,23 @@ def test_alerts_are_listed_acknowledged_and_resolved(
     code, out = invoke("alerts", "resolve", str(alert_id))
     assert code == 1 and "cannot become resolved" in out
     assert "user:ada" not in invoke("alerts", "list", "--state", "firing")[1]
+
+
+def test_a_webhooks_secret_is_rotated_with_the_other_secrets(
+    cli_env: None,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    clean_environment: str,
+) -> None:
+    code, out = invoke(
+        "alerts", "webhooks", "add", "ops", "http://127.0.0.1:9/hook", "--secret", "s3cret-value"
+    )
+    assert code == 0, out
+    new_key = Fernet.generate_key().decode()
+    monkeypatch.setenv("ENCRYPTION_KEY", f"{new_key},{clean_environment}")
+    code, out = invoke("secrets", "rotate")
+    assert code == 0 and "1 alert webhook secret(s)" in out, out
+    with session_factory() as session:
+        stored = session.scalars(select(AlertWebhook.encrypted_secret)).one()
+    assert stored is not None
+    assert SecretManager([new_key]).decrypt_secret(stored) == "s3cret-value"

@@ -121,14 +121,17 @@ def resolve_alerts(session: Session, alert_ids: list[int], *, now: datetime, not
 def claim_due(
     session: Session, *, now: datetime, hold_s: float, limit: int = 50
 ) -> list[DueDelivery]:
-    """Pending deliveries due now, claimed for `hold_s` by this process (another replica's
-    claim on the same row fails: each is attempted by one replica at a time). Commits."""
+    """Pending deliveries due now to active webhooks (a webhook turned off keeps its own until
+    it is turned on again), claimed for `hold_s` by this process (another
+    replica's claim on the same row fails: each is attempted by one replica at a time).
+    Commits."""
     delivery = AlertDelivery
     unclaimed = or_(delivery.claimed_until.is_(None), delivery.claimed_until <= now)
     due = session.scalars(
         select(delivery.id)
+        .join(AlertWebhook, AlertWebhook.id == delivery.webhook_id)
         .where(delivery.state == str(DeliveryState.PENDING), delivery.next_attempt_at <= now)
-        .where(unclaimed)
+        .where(unclaimed, AlertWebhook.is_active.is_(True))
         .order_by(delivery.next_attempt_at, delivery.id)
         .limit(limit)
     ).all()
