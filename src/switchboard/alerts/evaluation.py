@@ -4,8 +4,10 @@ and the gateway (budgets from the limits' counters, the rest from the database),
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -17,10 +19,13 @@ from switchboard.alerts.findings import BudgetStanding, Finding, ProviderHealth,
 from switchboard.gateway.database_work import DatabaseWork
 from switchboard.gateway.limits_gate import BudgetState
 from switchboard.gateway.service import Gateway
+from switchboard.logs import log_event
 from switchboard.models import AlertRule
 from switchboard.services import alert_facts, alert_rules
 from switchboard.services.alert_outbox import NewAlert, raise_alert, resolve_alerts
 from switchboard.vocabulary import AlertKind, AlertScope, HealthStatus
+
+log = logging.getLogger(__name__)
 
 RULES_MAX_AGE_S = 2.0
 """How long a process uses the rules it read before reading them again."""
@@ -80,23 +85,27 @@ class Evaluator:
         return self._rules
 
     async def evaluate(self) -> int:
-        """Evaluate every active rule now; how many alerts were newly raised."""
+        """Evaluate every active rule now; how many alerts were newly raised. A rule whose
+        data cannot be read now (Redis or the database away) is logged and left to the next
+        round; the others are evaluated."""
         self._rules_read_at = None
         rules = await self.rules()
         found: list[Finding] = []
+        resolved: list[int] = []
         budget_rules = [rule for rule in rules if rule.kind in _BUDGET_KINDS]
         if budget_rules:
-            found += await self._budget_findings(budget_rules)
-        resolved: list[int] = []
+            with _logged(AlertKind.BUDGET_THRESHOLD):
+                found += await self._budget_findings(budget_rules)
         for rule in rules:
-            if rule.kind in _TRAFFIC_KINDS:
-                episodes = await self._work.run(self._traffic, rule)
-                found += episodes.raised
-                resolved += episodes.resolved
-            elif rule.kind in _BUDGET_KINDS:
+            if rule.kind in _BUDGET_KINDS:
                 continue
-            else:
-                found += await self._work.run(self._READERS[rule.kind], self, rule)
+            with _logged(rule.kind):
+                if rule.kind in _TRAFFIC_KINDS:
+                    episodes = await self._work.run(self._traffic, rule)
+                    found += episodes.raised
+                    resolved += episodes.resolved
+                else:
+                    found += await self._work.run(self._READERS[rule.kind], self, rule)
         if resolved:
             await self._work.run(self._resolve, resolved)
         return await self.raise_all(found)
@@ -234,6 +243,16 @@ class Evaluator:
                 )
                 raised += raise_alert(session, new, now=now) is not None
         return raised
+
+
+@contextmanager
+def _logged(kind: AlertKind) -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        log_event(
+            log, logging.WARNING, "alert_rule_failed", kind=str(kind), error=type(error).__name__
+        )
 
 
 def _model_use(row: alert_facts.ModelRow) -> findings.ModelUse:
