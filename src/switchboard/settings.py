@@ -102,6 +102,19 @@ class Settings(BaseSettings):
     price_map_timeout_s: float = Field(default=10.0, gt=0)
     price_sync_interval_h: float = Field(default=0.0, ge=0)
 
+    # Alerts (`alerts`): rules are evaluated every ALERT_EVALUATION_INTERVAL_S on one replica
+    # at a time (0: never; budget thresholds are also checked as soon as a request's cost
+    # crosses them). Webhook deliveries are looked for every ALERT_DELIVERY_POLL_S by every
+    # replica (each is sent by one), retried with exponential backoff from
+    # ALERT_DELIVERY_BACKOFF_S up to ALERT_DELIVERY_MAX_BACKOFF_S, and given up
+    # ALERT_DELIVERY_HORIZON_H hours after the alert was raised.
+    alert_evaluation_interval_s: float = Field(default=60.0, ge=0)
+    alert_delivery_poll_s: float = Field(default=2.0, gt=0)
+    alert_delivery_timeout_s: float = Field(default=10.0, gt=0)
+    alert_delivery_backoff_s: float = Field(default=5.0, gt=0)
+    alert_delivery_max_backoff_s: float = Field(default=600.0, gt=0)
+    alert_delivery_horizon_h: float = Field(default=24.0, gt=0)
+
     # Logs, on stderr: `text` (one line an event, `key=value` fields) or `json` (one object a
     # line). The access log (a line per gateway request) follows ACCESS_LOG, not LOG_LEVEL.
     log_format: Annotated[LogFormat, BeforeValidator(_lower)] = LogFormat.TEXT

@@ -98,3 +98,55 @@ def normalize_task_type(task_type: str | None) -> str:
     """How task types are compared: without surrounding spaces, lower-case; none is
     `general`. Whether the result is a valid task type is `TASK_TYPE_PATTERN`'s to say."""
     return (task_type or GENERAL_TASK).strip().lower() or GENERAL_TASK
+
+
+class AlertKind(enum.StrEnum):
+    """What an alert rule watches (`alerts.findings` decides each)."""
+
+    BUDGET_THRESHOLD = "budget_threshold"
+    """A user's, key's or tier's user's budget spent past a percentage (50, 80, 100 %)."""
+    SPEND_FORECAST = "spend_forecast"
+    """At the last 24 hours' pace a budget runs out before its period ends."""
+    SPEND_ANOMALY = "spend_anomaly"
+    """Today's platform spend over `factor` times the median of the previous 7 days."""
+    PROVIDER_HEALTH = "provider_health"
+    """A provider went down (per the health check), and when it recovered."""
+    ERROR_RATE = "error_rate"
+    """A provider's or model's share of failed requests over `threshold` % in the window."""
+    LATENCY_P95 = "latency_p95"
+    """A provider's or model's 95th percentile latency over `threshold` ms in the window."""
+    DEPRECATED_TRAFFIC = "deprecated_traffic"
+    """A deprecated model still served requests in the window."""
+    DEPRECATION_SOON = "deprecation_soon"
+    """A model's deprecation date is within `threshold` days."""
+
+
+class AlertScope(enum.StrEnum):
+    """What a rule watches: budgets of users, keys or a tier's users; traffic of providers
+    or models."""
+
+    USER = "user"
+    KEY = "key"
+    TIER = "tier"
+    PROVIDER = "provider"
+    MODEL = "model"
+
+
+class AlertState(enum.StrEnum):
+    FIRING = "firing"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class WebhookFormat(enum.StrEnum):
+    """The body a webhook is sent: Switchboard's JSON, or a Slack incoming-webhook message."""
+
+    JSON = "json"
+    SLACK = "slack"
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    EXPIRED = "expired"
+    """Not delivered within ALERT_DELIVERY_HORIZON_H: no more attempts."""

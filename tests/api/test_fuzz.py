@@ -62,10 +62,13 @@ def refuses_the_period(response: Any) -> bool:
 
 
 def refuses_the_address(response: Any) -> bool:
-    if response.status_code != 422 or "/providers" not in str(response.request.url):
+    """A provider's `base_url` or a webhook's `url` that the address policy refuses."""
+    url = str(response.request.url)
+    field = "base_url" if "/providers" in url else "url" if "/alerts/webhooks" in url else None
+    if response.status_code != 422 or field is None:
         return False
     errors = response.json()["detail"]
-    return [(e["loc"], e["type"]) for e in errors] == [(["body", "base_url"], "value_error")] and (
+    return [(e["loc"], e["type"]) for e in errors] == [(["body", field], "value_error")] and (
         "PROVIDER_ADDRESSES=" in errors[0]["msg"]
     )
 

@@ -86,6 +86,8 @@ class FakeUpstream:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+        self._port = 0
+        """0 until it first listens; then its port, listened on again after a restart."""
 
     @property
     def base_url(self) -> str:
@@ -285,9 +287,10 @@ class FakeUpstream:
             app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
         host, port = self._runner.addresses[0][:2]
+        self._port = port
         self.url = f"http://{host}:{port}"
 
     async def _shutdown(self) -> None:

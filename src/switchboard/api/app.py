@@ -13,8 +13,10 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard import __version__
+from switchboard.alerts.runner import AlertRunner
 from switchboard.api import admin, byok, docs, health
 from switchboard.api import metrics as metrics_endpoint
+from switchboard.api.admin import alerts as admin_alerts
 from switchboard.api.admin import audit as admin_audit
 from switchboard.api.admin import catalog_sync as admin_catalog_sync
 from switchboard.api.admin import limits as admin_limits
@@ -82,14 +84,18 @@ def _lifespan(
             await gateway.start()
             price_sync = _price_sync_job(settings, sessions)
             price_sync.start()
+            alerts = AlertRunner(sessions, gateway)
+            await alerts.start()
             app.state.gateway = gateway
             if isinstance(app, GatewayApp):
                 app.requests = gateway.metrics  # requests in flight
+            app.state.alerts = alerts
             if freeze_heap:
                 gc.freeze()
             try:
                 yield
             finally:
+                await alerts.close()
                 await price_sync.close()
                 await gateway.close()
                 sessions.kw["bind"].dispose()
@@ -117,6 +123,7 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
             admin_audit.router,
             admin_catalog_sync.router,
             admin_limits.router,
+            admin_alerts.router,
         )
     )
     app.include_router(byok.byok_router(byok_keys.router, byok_usage.router))

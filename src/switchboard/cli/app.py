@@ -6,6 +6,7 @@ import typer
 
 from switchboard.cli import (
     accounts,
+    alerts,
     catalog,
     catalog_sync,
     database,
@@ -32,6 +33,7 @@ app.add_typer(providers.models_app, name="models")
 app.add_typer(usage.app, name="usage")
 app.add_typer(catalog_sync.catalog_app, name="catalog")
 app.add_typer(limits.app, name="limits")
+app.add_typer(alerts.app, name="alerts")
 app.command("seed")(catalog.seed)
 app.command("explain")(catalog.explain)
 app.command("init-env")(secrets_cmd.init_env)

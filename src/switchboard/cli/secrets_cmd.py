@@ -35,7 +35,8 @@ def rotate() -> None:
         with session_for(settings) as session:
             report = rotate_secrets(session, manager)
     console().print(
-        f"re-encrypted {report.provider_keys} provider key(s) and {report.user_keys} user key(s)"
+        f"re-encrypted {report.provider_keys} provider key(s) and {report.user_keys} user key(s),"
+        f" and {report.webhook_secrets} alert webhook secret(s)"
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -65,6 +65,35 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class SettledBudgets:
+    """The budgets a settled request counted against (handed to `on_settled` listeners)."""
+
+    user_id: str
+    tier: Tier
+    claims: tuple[Claim, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetState:
+    """One budget's current period as the counters hold it."""
+
+    user_id: str
+    tier: Tier
+    scope: Scope
+    owner: str
+    limit_units: int
+    spent_units: int
+    period_start: datetime
+    period_end: datetime
+    include_byok: bool
+
+
+SettledListener = Callable[[SettledBudgets], None]
+"""Told, on the event loop, of each request that cost something against a budget; it must
+not block (it schedules what it does)."""
+
+
 def build_limiter(settings: Settings) -> Limiter:
     """Redis when REDIS_URL is set (with its failover), else this process's own counters."""
     if settings.redis_url is None:
@@ -103,6 +132,7 @@ class LimitsGate:
         """Requests admitted and not yet settled, with when (monotonic) they were admitted
         or last renewed."""
         self._renewing: asyncio.Task[None] | None = None
+        self._listeners: list[SettledListener] = []
 
     @property
     def state(self) -> str:
@@ -182,6 +212,41 @@ class LimitsGate:
         )
         settlement = Settlement(costs, record.total_tokens, record.created_at)
         self.admissions.settle_soon(gate.demand, settlement)
+        if self._listeners and any(costs):
+            settled = SettledBudgets(
+                gate.principal.user_id, gate.principal.tier, gate.demand.claims
+            )
+            for listener in self._listeners:
+                listener(settled)
+
+    def on_settled(self, listener: SettledListener) -> None:
+        """Call `listener` with the budgets of every request settled with a cost from now on."""
+        self._listeners.append(listener)
+
+    async def standings(self, settled: SettledBudgets) -> list[BudgetState]:
+        """The budgets of a settled request, once its settlement (and those queued with it)
+        has reached the counters."""
+        await self.admissions.settled()
+        return [
+            await self.standing(settled.user_id, settled.tier, claim.budget)
+            for claim in settled.claims
+        ]
+
+    async def standing(self, user_id: str, tier: Tier, budget: Budget) -> BudgetState:
+        """The budget's current period: its spend from the counters (rebuilt if new)."""
+        account = budget.account(datetime.now(UTC))
+        spend = await self.admissions.spend(user_id, account)
+        return BudgetState(
+            user_id=user_id,
+            tier=tier,
+            scope=budget.scope,
+            owner=budget.owner,
+            limit_units=budget.limit_units,
+            spent_units=spend.total_units,
+            period_start=account.start,
+            period_end=account.end,
+            include_byok=budget.include_byok,
+        )
 
     async def _renew_running(self) -> None:
         """A third of the way to their deadline, the requests still running (long streams)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, replace
 
 import aiohttp
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.catalog.snapshot import CatalogSnapshot
@@ -45,13 +45,26 @@ from switchboard.gateway.health_loop import LEASE_NAME, HealthCheckLoop
 from switchboard.gateway.health_probe import HealthProbe, HealthReport
 from switchboard.gateway.job_lease import JobLease
 from switchboard.gateway.key_check import check_key
-from switchboard.gateway.keys import KeyCache, Principal
-from switchboard.gateway.limits_gate import LimitsGate, build_limiter
+from switchboard.gateway.keys import (
+    KeyCache,
+    Principal,
+    key_allowance,
+    tier_allowance,
+    user_allowance,
+)
+from switchboard.gateway.limits_gate import (
+    BudgetState,
+    LimitsGate,
+    SettledBudgets,
+    SettledListener,
+    build_limiter,
+)
 from switchboard.gateway.stream_session import StreamSession
 from switchboard.gateway.token_limits import raise_if_too_large
 from switchboard.gateway.upstreams import StoredProvider
 from switchboard.gateway.usage_records import RequestIds, RequestMeta, Route, record_for
 from switchboard.jobs import DatabaseWork
+from switchboard.limits import Budget, Scope
 from switchboard.logs import log_event
 from switchboard.metrics.recorder import (
     DisabledMetrics,
@@ -60,6 +73,7 @@ from switchboard.metrics.recorder import (
     ServingState,
     Timing,
 )
+from switchboard.models import TierLimit, User, VirtualKey
 from switchboard.providers import AdapterRegistry, Completion, Usage
 from switchboard.providers.base import JSON
 from switchboard.routing import (
@@ -76,7 +90,7 @@ from switchboard.settings import Settings
 from switchboard.usage.record import UsageRecord
 from switchboard.usage.spool import UsageSpool
 from switchboard.usage.writer import UsageWriter
-from switchboard.vocabulary import PowerLevel, normalize_task_type
+from switchboard.vocabulary import PowerLevel, Tier, normalize_task_type
 
 log = logging.getLogger(__name__)
 
@@ -352,6 +366,42 @@ class Gateway:
     def limits(self) -> LimitsGate:
         """Budgets and rate limits: what applies to whom, and the counters (spend)."""
         return self._limits
+
+    def watch_settled(self, listener: SettledListener) -> None:
+        """Tell `listener` of every request settled with a cost against a budget (on the
+        event loop, after the response: it schedules what it does, and must not block)."""
+        self._limits.on_settled(listener)
+
+    async def settled_standings(self, settled: SettledBudgets) -> list[BudgetState]:
+        """The budgets of a settled request, spend counted once its settlement is in."""
+        return await self._limits.standings(settled)
+
+    async def budget_standings(self, user_id: str) -> list[BudgetState]:
+        """The user's budget (their own, else their tier's) and their keys' own budgets, each
+        in its current period; none for an unknown or deactivated user."""
+        found = await self._work.run(self._budgets_of, user_id)
+        if found is None:
+            return []
+        tier, budgets = found
+        return [await self._limits.standing(user_id, tier, budget) for budget in budgets]
+
+    def _budgets_of(self, user_id: str) -> tuple[Tier, list[Budget]] | None:
+        with self.sessions() as session:
+            user = session.get(User, user_id)
+            if user is None or not user.is_active:
+                return None
+            tier = Tier(user.tier)
+            stored = tier_allowance(session.get(TierLimit, user.tier))
+            budgets = [self._limits.user_budget(user_id, tier, user_allowance(user), stored)]
+            keys = session.scalars(
+                select(VirtualKey).where(
+                    VirtualKey.user_id == user_id,
+                    VirtualKey.is_revoked.is_(False),
+                    VirtualKey.budget_usd.is_not(None),
+                )
+            )
+            budgets += [key_allowance(key).budget(Scope.KEY, str(key.id)) for key in keys]
+        return tier, [budget for budget in budgets if budget is not None]
 
     def new_request_id(self) -> str:
         return self._request_ids.new()

@@ -65,6 +65,11 @@ class Admissions:
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
 
+    async def settled(self) -> None:
+        """Wait until the settlements queued so far have been sent."""
+        while self._flushing is not None and not self._flushing.done():
+            await asyncio.gather(asyncio.shield(self._flushing), return_exceptions=True)
+
     async def spend(self, user_id: str, account: BudgetAccount) -> Spend:
         """The account, rebuilt first if its counters are new (as an admission would)."""
         spend = await self.limiter.spend(user_id, account)

@@ -7,6 +7,14 @@ where they are read. Timestamps are UTC; money is NUMERIC (see `_types`).
 """
 
 from switchboard.models.accounts import TierLimit, User, UserAPIKey, VirtualKey
+from switchboard.models.alerts import (
+    Alert,
+    AlertDelivery,
+    AlertDeliveryAttempt,
+    AlertEvent,
+    AlertRule,
+    AlertWebhook,
+)
 from switchboard.models.base import Base
 from switchboard.models.catalog import (
     LLMModel,
@@ -18,6 +26,12 @@ from switchboard.models.operations import AuditLogEntry, ChangeCounter, Lease
 from switchboard.models.usage import LLMUsageDaily, LLMUsageHourly, LLMUsageHourlyModel, LLMUsageLog
 
 __all__ = [
+    "Alert",
+    "AlertDelivery",
+    "AlertDeliveryAttempt",
+    "AlertEvent",
+    "AlertRule",
+    "AlertWebhook",
     "AuditLogEntry",
     "Base",
     "ChangeCounter",

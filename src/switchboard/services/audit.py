@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from switchboard.models import AuditLogEntry, Base
 from switchboard.services.paging import FIRST_PAGE, Page, Window, page_of, rows_where
 
-SECRET_COLUMNS = frozenset({"encrypted_api_key", "key_hash"})
+SECRET_COLUMNS = frozenset({"encrypted_api_key", "key_hash", "encrypted_secret"})
 
 
 class Actor(enum.StrEnum):
@@ -48,6 +48,8 @@ class Entity(enum.StrEnum):
     VIRTUAL_KEY = "virtual_key"
     BYOK_KEY = "byok_key"
     TIER_LIMITS = "tier_limits"
+    ALERT_RULE = "alert_rule"
+    ALERT_WEBHOOK = "alert_webhook"
 
 
 class Action(enum.StrEnum):

@@ -19,26 +19,27 @@ _SHOWN_CHARS = 100
 """How much of a host an error repeats."""
 
 
-def check_base_url(url: str | None, addresses: ProviderAddresses) -> None:
-    """Raise InvalidFieldError naming `base_url` when `addresses` refuses where it points."""
+def check_base_url(url: str | None, addresses: ProviderAddresses, *, field: str = FIELD) -> None:
+    """Raise InvalidFieldError naming `field` when `addresses` refuses where it points
+    (a webhook's `url` is checked as a provider's `base_url` is)."""
     if url is None or addresses is ProviderAddresses.ANY:
         return
     try:
         host = urlsplit(url).hostname
     except ValueError:
-        raise InvalidFieldError(FIELD, "is not a URL") from None
+        raise InvalidFieldError(field, "is not a URL") from None
     if not host:
         return
     address = parse_host(host)
     if address is not None:
         reason = refusal(addresses, address)
         if reason is not None:
-            raise InvalidFieldError(FIELD, f"host {_shown(host)} is {reason}")
+            raise InvalidFieldError(field, f"host {_shown(host)} is {reason}")
         return
     for resolved in _resolve(host):
         reason = refusal(addresses, resolved)
         if reason is not None:
-            raise InvalidFieldError(FIELD, f"host {_shown(host)} resolves to {reason}")
+            raise InvalidFieldError(field, f"host {_shown(host)} resolves to {reason}")
 
 
 def _resolve(host: str) -> list[IPAddress]:
