@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from datetime import timedelta
 
 import aiohttp
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard._types import utcnow
 from switchboard.alerts.budget_watch import BudgetWatch
 from switchboard.alerts.delivery import Outbox
 from switchboard.alerts.evaluation import Evaluator
 from switchboard.gateway.job_lease import JobLease
 from switchboard.gateway.service import Gateway
-from switchboard.jobs import DatabaseWork
+from switchboard.jobs import DatabaseWork, LeasedJob
 from switchboard.logs import log_event
 from switchboard.providers.client import provider_client
 
@@ -37,8 +34,17 @@ class AlertRunner:
         self._work = DatabaseWork()
         self.evaluator = Evaluator(sessions, gateway, work=self._work)
         self._watch = BudgetWatch(gateway, self.evaluator)
-        self._lease = JobLease(
-            sessions, name=LEASE_NAME, duration_s=settings.alert_evaluation_interval_s
+        interval_s = settings.alert_evaluation_interval_s
+        self._evaluation = LeasedJob(
+            run_round=self.evaluator.evaluate,
+            take_lease=JobLease(sessions, name=LEASE_NAME, duration_s=interval_s).take,
+            interval_s=interval_s,
+            task_name="alert-evaluation",
+            first_delay_s=0.0,
+            max_jitter_s=min(1.0, interval_s / 10),
+            on_round=_log_raised,
+            on_failure=_log_failure,
+            work=self._work,
         )
         self._http: aiohttp.ClientSession | None = None
         self.outbox: Outbox | None = None
@@ -54,37 +60,19 @@ class AlertRunner:
             work=self._work,
         )
         self._gateway.watch_settled(self._watch.notice)
+        self._evaluation.start()
         loop = asyncio.get_running_loop()
-        if self._settings.alert_evaluation_interval_s > 0:
-            self._tasks.append(loop.create_task(self._evaluate(), name="alert-evaluation"))
         self._tasks.append(loop.create_task(self._deliver(), name="alert-delivery"))
 
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._evaluation.close()
         await self._watch.close()
         await self._work.finish()
         if self._http is not None:
             await self._http.close()
-
-    async def _evaluate(self) -> None:
-        interval = self._settings.alert_evaluation_interval_s
-        jitter = random.Random()
-        while True:
-            until = utcnow() + timedelta(seconds=interval)
-            try:
-                taken, until = await self._work.run(self._lease.take)
-                if taken:
-                    raised = await self.evaluator.evaluate()
-                    if raised:
-                        log_event(log, logging.INFO, "alerts_raised", count=raised)
-            except Exception as error:  # the database may be down: try again next interval
-                log_event(
-                    log, logging.WARNING, "alert_evaluation_failed", error=type(error).__name__
-                )
-            wait = (until - utcnow()).total_seconds()
-            await asyncio.sleep(max(wait, 0.0) + jitter.uniform(0, min(1.0, interval / 10)))
 
     async def _deliver(self) -> None:
         assert self.outbox is not None
@@ -96,3 +84,12 @@ class AlertRunner:
                     log, logging.WARNING, "alert_delivery_round_failed", error=type(error).__name__
                 )
             await asyncio.sleep(self._settings.alert_delivery_poll_s)
+
+
+def _log_raised(raised: int) -> None:
+    if raised:
+        log_event(log, logging.INFO, "alerts_raised", count=raised)
+
+
+def _log_failure(error: Exception) -> None:  # the database may be down: next interval
+    log_event(log, logging.WARNING, "alert_evaluation_failed", error=type(error).__name__)
