@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard import __version__
+from switchboard import __version__, console
 from switchboard.api import admin, byok, docs, health
 from switchboard.api.admin import audit as admin_audit
 from switchboard.api.admin import catalog_sync as admin_catalog_sync
@@ -62,6 +62,7 @@ def create_app(
             price_sync = _price_sync_job(settings, sessions)
             price_sync.start()
             app.state.gateway = gateway
+            app.state.console = console.build_console_state(settings)
             if freeze_heap:
                 gc.freeze()
             try:
@@ -98,6 +99,7 @@ def create_app(
         )
     )
     app.include_router(byok.byok_router(byok_keys.router, byok_usage.router))
+    app.include_router(console.console_router())
 
     _answer_errors(app)
     app.hot_routes = find_hot_routes(app, HOT_PATHS)
