@@ -6,9 +6,12 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
+
+from switchboard.console.deps import AdminDep, UserDep
 
 MAX_FORM_BYTES = 64 * 1024
 CSRF_FIELD = "csrf_token"
@@ -43,6 +46,24 @@ def check_csrf(form: Mapping[str, str], expected: str | None) -> None:
             status.HTTP_403_FORBIDDEN,
             "The form's security token is missing or stale: reload the page and try again.",
         )
+
+
+async def admin_form(request: Request, admin: AdminDep) -> dict[str, str]:
+    """A form an admin sent, its CSRF token checked against their session."""
+    form = await read_form(request)
+    check_csrf(form, admin.csrf)
+    return form
+
+
+async def user_form(request: Request, user: UserDep) -> dict[str, str]:
+    """A form a signed-in user sent, its CSRF token checked against their session."""
+    form = await read_form(request)
+    check_csrf(form, user.csrf)
+    return form
+
+
+AdminFormDep = Annotated[dict[str, str], Depends(admin_form)]
+UserFormDep = Annotated[dict[str, str], Depends(user_form)]
 
 
 def text(form: Mapping[str, str], name: str, *, required: bool = False) -> str | None:
