@@ -165,10 +165,23 @@ class ModelFilters(TypedDict, total=False):
 
 
 def list_models(
-    session: Session, *, window: Window = FIRST_PAGE, **filters: Unpack[ModelFilters]
+    session: Session,
+    *,
+    window: Window = FIRST_PAGE,
+    search: str | None = None,
+    **filters: Unpack[ModelFilters],
 ) -> Page[LLMModel]:
-    """A page of models by id, and how many match in all."""
-    return page_of(session, rows_where(LLMModel, filters), LLMModel.id, window=window)
+    """A page of models by id, and how many match in all; `search`: only those whose name or
+    provider model id contains it (ignoring case)."""
+    query = rows_where(LLMModel, filters)
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            LLMModel.model_name.ilike(pattern, escape="\\")
+            | LLMModel.model_id.ilike(pattern, escape="\\")
+            | LLMModel.display_name.ilike(pattern, escape="\\")
+        )
+    return page_of(session, query, LLMModel.id, window=window)
 
 
 def get_model(session: Session, *, model_row_id: int) -> LLMModel:
