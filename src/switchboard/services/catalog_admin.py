@@ -32,7 +32,14 @@ from switchboard.redaction import mask_secret
 from switchboard.secrets import SecretManager
 from switchboard.services import byok, rows
 from switchboard.services.audit import Action, Entity, record_change, snapshot_row
-from switchboard.services.paging import FIRST_PAGE, Page, Window, page_of, rows_where
+from switchboard.services.paging import (
+    FIRST_PAGE,
+    Page,
+    Window,
+    containing,
+    page_of,
+    rows_where,
+)
 from switchboard.services.price_history import open_price_period, prices_differ, prices_of
 from switchboard.services.provider_urls import check_base_url
 
@@ -175,12 +182,8 @@ def list_models(
     provider model id contains it (ignoring case)."""
     query = rows_where(LLMModel, filters)
     if search:
-        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            LLMModel.model_name.ilike(pattern, escape="\\")
-            | LLMModel.model_id.ilike(pattern, escape="\\")
-            | LLMModel.display_name.ilike(pattern, escape="\\")
-        )
+        columns = (LLMModel.model_name, LLMModel.model_id, LLMModel.display_name)
+        query = query.where(containing(search, *columns))
     return page_of(session, query, LLMModel.id, window=window)
 
 
