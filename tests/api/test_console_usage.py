@@ -55,3 +55,14 @@ def test_the_view_and_its_csv_equal_the_admin_api(
 
 def test_the_usage_page_needs_a_sign_in(client: TestClient) -> None:
     assert client.get("/ui/usage/export.csv", follow_redirects=False).status_code == 303
+
+
+def test_a_form_sent_with_every_filter_on_any_shows_everything(console: Console) -> None:
+    empty = dict.fromkeys(["since", "until", "user_id", "model_id", "provider_id"], "")
+    everything = {**empty, "user_tier": "", "power_level": ""}
+    assert console.client.get("/ui/usage", params=everything).status_code == 200
+    assert console.client.get("/ui/usage/export.csv", params=everything).status_code == 200
+    models = console.client.get("/ui/models", params={"q": "", "provider": "", "power": ""})
+    assert models.status_code == 200
+    assert console.client.get("/ui/users", params={"q": "", "tier": ""}).status_code == 200
+    assert console.client.get("/ui/usage", params={"since": "yesterday"}).status_code == 422

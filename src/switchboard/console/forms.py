@@ -3,10 +3,12 @@ library (every console form is one: no file uploads), with their CSRF token chec
 
 from __future__ import annotations
 
+import enum
 import hmac
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, HTTPException, Request, status
@@ -14,6 +16,7 @@ from fastapi import Depends, HTTPException, Request, status
 from switchboard.console.deps import AdminDep, UserDep
 
 MAX_FORM_BYTES = 64 * 1024
+_Choice = TypeVar("_Choice", bound=enum.StrEnum)
 CSRF_FIELD = "csrf_token"
 
 
@@ -107,3 +110,31 @@ def integer(form: Mapping[str, str], name: str) -> int | None:
 def flag(form: Mapping[str, str], name: str) -> bool:
     """A checkbox: present when ticked."""
     return form.get(name) in {"on", "true", "1"}
+
+
+def query_choice(value: str, kind: type[_Choice], name: str) -> _Choice | None:
+    """A filter of a page's address from a closed vocabulary; empty (a form's "Any") is None."""
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name}: unknown") from None
+
+
+def query_int(value: str, name: str) -> int | None:
+    """A row id filter of a page's address; empty is None."""
+    if not value:
+        return None
+    if not value.isdigit():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name}: not a row id")
+    return int(value)
+
+
+def query_date(value: str, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name}: not a date") from None

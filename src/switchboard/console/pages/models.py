@@ -42,12 +42,14 @@ def list_models(
     session: SessionDep,
     _admin: AdminDep,
     q: str = "",
-    provider_id: int | None = None,
-    power_level: PowerLevel | None = None,
+    provider: str = "",
+    power: str = "",
     state: str = "",
     page: int = 1,
 ) -> HTMLResponse:
     page = max(page, 1)
+    provider_id = forms.query_int(provider, "provider")
+    power_level = forms.query_choice(power, PowerLevel, "power")
     listing = catalog_admin.list_models(
         session,
         window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
@@ -57,12 +59,7 @@ def list_models(
         is_active={"active": True, "inactive": False}.get(state),
         is_deprecated=True if state == "deprecated" else None,
     )
-    filters = {
-        "q": q,
-        "provider_id": provider_id or "",
-        "power_level": power_level.value if power_level else "",
-        "state": state,
-    }
+    filters = {"q": q, "provider": provider, "power": power, "state": state}
     context = {
         "title": "Models",
         "models": listing.items,

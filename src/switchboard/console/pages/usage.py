@@ -9,14 +9,15 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from switchboard._types import utcnow
+from switchboard.console import forms
 from switchboard.console.deps import AdminDep, SessionDep
 from switchboard.console.rendering import ConsoleRoute, render
 from switchboard.services import analytics, catalog_admin
@@ -47,15 +48,39 @@ class UsageView:
 
 
 def usage_view(
-    since: date | None = None,
-    until: date | None = None,
+    since: str = "",
+    until: str = "",
     user_id: str = "",
-    model_id: int | None = None,
-    provider_id: int | None = None,
-    user_tier: Tier | None = None,
-    power_level: PowerLevel | None = None,
+    model_id: str = "",
+    provider_id: str = "",
+    user_tier: str = "",
+    power_level: str = "",
 ) -> UsageView:
-    """`since` and `until` are UTC days, both included (7 days to today by default)."""
+    """The page's address: `since` and `until` are UTC days, both included (the 7 days to
+    today by default); an empty filter (a form's "Any") filters nothing."""
+    return resolve_view(
+        forms.query_date(since, "since"),
+        forms.query_date(until, "until"),
+        user_id,
+        forms.query_int(model_id, "model_id"),
+        forms.query_int(provider_id, "provider_id"),
+        forms.query_choice(user_tier, Tier, "user_tier"),
+        forms.query_choice(power_level, PowerLevel, "power_level"),
+    )
+
+
+UsageQueryDep = Annotated[UsageView, Depends(usage_view)]
+
+
+def resolve_view(
+    since: date | None,
+    until: date | None,
+    user_id: str,
+    model_id: int | None,
+    provider_id: int | None,
+    user_tier: Tier | None,
+    power_level: PowerLevel | None,
+) -> UsageView:
     today = utcnow().date()
     last = until or today
     first = since or last - timedelta(days=6)
@@ -88,15 +113,8 @@ def usage_page(
     request: Request,
     session: SessionDep,
     _admin: AdminDep,
-    since: date | None = None,
-    until: date | None = None,
-    user_id: str = "",
-    model_id: int | None = None,
-    provider_id: int | None = None,
-    user_tier: Tier | None = None,
-    power_level: PowerLevel | None = None,
+    view: UsageQueryDep,
 ) -> HTMLResponse:
-    view = usage_view(since, until, user_id, model_id, provider_id, user_tier, power_level)
     filters = view.filters
     points = analytics.time_series(session, filters=filters, granularity=view.granularity)
     totals = analytics.usage_totals(session, filters=filters)
@@ -123,17 +141,10 @@ def usage_page(
 def export_csv(
     session: SessionDep,
     _admin: AdminDep,
-    since: date | None = None,
-    until: date | None = None,
-    user_id: str = "",
-    model_id: int | None = None,
-    provider_id: int | None = None,
-    user_tier: Tier | None = None,
-    power_level: PowerLevel | None = None,
+    view: UsageQueryDep,
 ) -> Response:
     """The view's time series, as the admin API's `export.csv?kind=timeseries` writes it for
     the same period, filters and granularity."""
-    view = usage_view(since, until, user_id, model_id, provider_id, user_tier, power_level)
     body = time_series_csv(session, view)
     start, end = view.filters.since, view.filters.until
     name = f"usage-timeseries-{start:%Y%m%dT%H%M}-{end:%Y%m%dT%H%M}.csv"

@@ -40,17 +40,18 @@ def list_users(
     session: SessionDep,
     _admin: AdminDep,
     q: str = "",
-    tier: Tier | None = None,
+    tier: str = "",
     page: int = 1,
 ) -> HTMLResponse:
     page = max(page, 1)
+    chosen = forms.query_choice(tier, Tier, "tier")
     listing = users.list_users(
         session,
-        tier=tier,
+        tier=chosen,
         search=q.strip() or None,
         window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
     )
-    filters = {"q": q, "tier": tier.value if tier else ""}
+    filters = {"q": q, "tier": chosen.value if chosen else ""}
     return render(
         request,
         "users.html",

@@ -11,7 +11,17 @@
       var series = [{}].concat(chart.series.map(function (s, i) {
         return { label: s, stroke: ["#0b5cad", "#a4161a", "#1a6b33"][i % 3], width: 2 };
       }));
-      new uPlot({ width: width, height: 240, series: series, axes: [{}, {}] }, chart.data, node);
+      var options = {
+        width: width,
+        height: 240,
+        series: series,
+        // Times are shown in UTC, as the page's period is chosen.
+        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
+        axes: [{}, { values: function (u, vals) {
+          return vals.map(function (v) { return +v.toPrecision(3); });
+        } }],
+      };
+      new uPlot(options, chart.data, node);
     });
   }
   document.addEventListener("DOMContentLoaded", draw);
