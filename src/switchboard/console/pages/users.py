@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any, cast
 from urllib.parse import urlencode
 
-import anyio.from_thread
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import HTMLResponse
 
@@ -20,7 +19,7 @@ from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
 from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
 from switchboard.errors import ConflictError, InvalidFieldError
-from switchboard.gateway.service import Gateway
+from switchboard.gateway.from_thread import forget_user
 from switchboard.services import users
 from switchboard.services.audit import Actor
 from switchboard.services.paging import Window
@@ -130,7 +129,7 @@ def update_user(
     except _REFUSED as error:
         session.rollback()
         return _user_page(request, session, user_id, error=str(error))
-    _forget(gateway, user_id)
+    forget_user(gateway, user_id)
     return see_other(with_notice(f"/ui/users/{user_id}", "User saved."))
 
 
@@ -145,7 +144,7 @@ def set_active(
 ) -> Response:
     active = forms.flag(form, "is_active")
     users.update_user(session, user_id=user_id, changes={"is_active": active}, actor=Actor.ADMIN)
-    _forget(gateway, user_id)
+    forget_user(gateway, user_id)
     state = "reactivated: their keys work again" if active else "deactivated: their keys stop"
     return see_other(with_notice(f"/ui/users/{user_id}", f"User {user_id} {state}."))
 
@@ -180,7 +179,7 @@ def revoke_key(
     form: forms.AdminFormDep,
 ) -> Response:
     key = users.revoke_virtual_key(session, key_id, user_id=user_id, actor=Actor.ADMIN)
-    _forget(gateway, user_id)
+    forget_user(gateway, user_id)
     return see_other(with_notice(f"/ui/users/{user_id}", f"Key {key.key_prefix}… revoked."))
 
 
@@ -196,11 +195,6 @@ def user_fields(form: Mapping[str, str]) -> dict[str, Any]:
         "monthly_budget_usd": forms.decimal(form, "monthly_budget_usd"),
         "default_power_level": PowerLevel(power) if power else None,
     }
-
-
-def _forget(gateway: Gateway, user_id: str) -> None:
-    """Drop the user from the key cache, on the gateway's event loop (this runs in a thread)."""
-    anyio.from_thread.run_sync(gateway.forget_user, user_id)
 
 
 def _user_page(
