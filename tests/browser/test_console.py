@@ -22,7 +22,10 @@ from tests.browser.console_pages import (
 )
 from tests.e2e.catalog_rows import post_chat, user_message
 
-PAGES = ("/", "/providers", "/providers/new", "/models", "/models/new", "/users", "/usage")
+PAGES = (
+    *("/", "/providers", "/providers/new", "/models", "/models/new", "/routing", "/users"),
+    "/usage",
+)
 
 
 @pytest.fixture

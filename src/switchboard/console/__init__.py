@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from switchboard.console import assets
-from switchboard.console.pages import models, overview, providers, sign_in, usage, users
+from switchboard.console.pages import models, overview, providers, routing, sign_in, usage, users
 from switchboard.console.state import ConsoleState, build_console_state
 
 CONSOLE_PREFIX = "/ui"
@@ -19,6 +19,6 @@ __all__ = ["CONSOLE_PREFIX", "ConsoleState", "build_console_state", "console_rou
 
 def console_router() -> APIRouter:
     router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)
-    for page in (assets, sign_in, overview, providers, models, users, usage):
+    for page in (assets, sign_in, overview, providers, models, routing, users, usage):
         router.include_router(page.router)
     return router
