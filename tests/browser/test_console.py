@@ -24,7 +24,7 @@ from tests.e2e.catalog_rows import post_chat, user_message
 
 PAGES = (
     *("/", "/providers", "/providers/new", "/models", "/models/new", "/routing", "/users"),
-    "/usage",
+    *("/usage", "/audit"),
 )
 
 

@@ -9,7 +9,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from switchboard.console import assets
-from switchboard.console.pages import models, overview, providers, routing, sign_in, usage, users
+from switchboard.console.pages import (
+    audit,
+    models,
+    overview,
+    providers,
+    routing,
+    sign_in,
+    usage,
+    users,
+)
 from switchboard.console.state import ConsoleState, build_console_state
 
 CONSOLE_PREFIX = "/ui"
@@ -19,6 +28,6 @@ __all__ = ["CONSOLE_PREFIX", "ConsoleState", "build_console_state", "console_rou
 
 def console_router() -> APIRouter:
     router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)
-    for page in (assets, sign_in, overview, providers, models, routing, users, usage):
+    for page in (assets, sign_in, overview, providers, models, routing, users, usage, audit):
         router.include_router(page.router)
     return router
