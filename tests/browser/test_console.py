@@ -163,3 +163,22 @@ def test_the_sign_in_page_passes_axe_and_fits_375_px(page: Page, world: ConsoleW
     page.goto(f"{world.ui}/sign-in")
     assert serious_violations(page) == []
     assert horizontal_overflow(page) <= 0
+
+
+def test_a_user_signs_in_with_their_key_to_my_keys(
+    page: Page, world: ConsoleWorld, artifacts: Path
+) -> None:
+    page.goto(f"{world.ui}/me/sign-in")
+    page.get_by_label("Your Switchboard API key (sk-sb-…)").fill(world.user_key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="My keys")).to_be_visible()
+    expect(page.locator("#my-requests")).not_to_have_text("0")
+    assert world.user_key not in page.content()
+    assert serious_violations(page) == []
+    screenshot(page, artifacts, "my-keys")
+    page.set_viewport_size(NARROW)
+    page.reload()
+    assert horizontal_overflow(page) <= 0
+    assert serious_violations(page) == []
+    page.goto(f"{world.ui}/providers")
+    expect(page).to_have_url(f"{world.ui}/sign-in")

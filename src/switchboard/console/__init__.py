@@ -12,6 +12,7 @@ from switchboard.console import assets
 from switchboard.console.pages import (
     audit,
     models,
+    my_keys,
     overview,
     providers,
     routing,
@@ -28,6 +29,17 @@ __all__ = ["CONSOLE_PREFIX", "ConsoleState", "build_console_state", "console_rou
 
 def console_router() -> APIRouter:
     router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)
-    for page in (assets, sign_in, overview, providers, models, routing, users, usage, audit):
+    for page in (
+        assets,
+        sign_in,
+        overview,
+        providers,
+        models,
+        routing,
+        users,
+        usage,
+        audit,
+        my_keys,
+    ):
         router.include_router(page.router)
     return router
