@@ -35,6 +35,8 @@ def test_the_admin_token_signs_in_with_a_strict_httponly_cookie(client: TestClie
     overview = client.get("/ui/")
     assert overview.status_code == 200 and "Provider health" in overview.text
     assert ADMIN_TOKEN not in overview.text
+    assert "frame-ancestors 'none'" in overview.headers["content-security-policy"]
+    assert overview.headers["cache-control"] == "no-store"
 
 
 def test_a_wrong_token_is_refused_and_repeated_failures_must_wait(client: TestClient) -> None:

@@ -30,7 +30,7 @@ PAGES = (
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
+    context = browser.new_context(bypass_csp=True)  # axe-core is injected as an inline script
     opened = context.new_page()
     opened.set_default_timeout(10_000)
     yield opened
