@@ -24,6 +24,7 @@ run: $(INSTALLED)
 	$(BIN)/switchboard seed --demo
 	$(BIN)/switchboard explain --tier professional --power balanced --task chat --tokens 1000
 	$(BIN)/switchboard demo
+	@echo "The console: http://127.0.0.1:8084/ui (sign in with ADMIN_TOKEN from .env)"
 	$(BIN)/switchboard serve
 
 ## test: lint, type-check, check the import layers, run every test (SQLite and PostgreSQL)

@@ -86,6 +86,9 @@ class ConsoleRoute(APIRoute):
                 return _error_page(request, 422, "Some values in the address are not valid.")
             except (NotFoundError, ConflictError, InvalidFieldError) as error:
                 return _error_page(request, _DOMAIN_STATUS[type(error)], str(error))
+            except Exception:
+                log.exception("unhandled error on %s", request.url.path)
+                return _error_page(request, 500, "Something went wrong; it has been logged.")
 
         return as_page
 
