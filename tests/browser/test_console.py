@@ -182,3 +182,19 @@ def test_a_user_signs_in_with_their_key_to_my_keys(
     assert serious_violations(page) == []
     page.goto(f"{world.ui}/providers")
     expect(page).to_have_url(f"{world.ui}/sign-in")
+
+
+def test_with_htmx_a_refused_form_shows_why_and_links_load_charts(
+    admin: Page, world: ConsoleWorld
+) -> None:
+    page = admin
+    page.get_by_role("link", name="Providers").click()
+    page.get_by_role("link", name="Add a provider").click()
+    page.get_by_label("Name", exact=True).fill("Fake again")
+    page.get_by_label("Slug").fill("fake")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("fake")
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Fake again")
+
+    page.get_by_role("link", name="Usage").click()
+    expect(page.locator(".uplot")).to_have_count(2)
