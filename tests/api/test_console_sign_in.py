@@ -6,6 +6,8 @@ import re
 
 from fastapi.testclient import TestClient
 
+from switchboard.api.app import create_app
+from switchboard.settings import Settings
 from tests.api.conftest import ADMIN_TOKEN
 
 
@@ -84,3 +86,14 @@ def test_the_vendored_scripts_are_served_from_the_package(client: TestClient) ->
     for name in ("vendor/htmx/htmx.min.js", "vendor/uplot/uPlot.iife.min.js", "console.css"):
         assert client.get(f"/ui/static/{name}").status_code == 200
     assert client.get("/ui/static/vendor/htmx/LICENSE").status_code == 404
+
+
+def test_over_https_the_cookie_is_secure_and_lives_for_the_ttl(app_settings: Settings) -> None:
+    settings = app_settings.model_copy(update={"console_session_ttl_s": 120.0})
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        csrf = sign_in_token(client)
+        answer = client.post(
+            "/ui/sign-in", data={"token": ADMIN_TOKEN, "csrf_token": csrf}, follow_redirects=False
+        )
+    cookie = next(v for k, v in answer.headers.multi_items() if v.startswith("sb_console="))
+    assert "Secure" in cookie and "Max-Age=120" in cookie

@@ -59,3 +59,25 @@ def test_a_taken_id_is_refused_with_the_form_again(console: Console) -> None:
     console.post("/ui/users", {"id": "ada", "tier": "free"})
     again = console.post("/ui/users", {"id": "ada", "tier": "free"})
     assert again.status_code == 422 and "already exists" in again.text
+
+
+def test_the_list_is_paged_on_the_server(console: Console) -> None:
+    for number in range(30):
+        console.post("/ui/users", {"id": f"user-{number:02}", "tier": "free"})
+    first = console.client.get("/ui/users")
+    assert "Page 1 of 2 (30 in all)" in first.text and "user-24" in first.text
+    assert "user-25" not in first.text
+    second = console.client.get("/ui/users", params={"page": 2})
+    assert (
+        "Page 2 of 2" in second.text and "user-29" in second.text and "user-00" not in second.text
+    )
+
+
+def test_a_key_may_expire(console: Console, admin_headers: dict[str, str]) -> None:
+    console.post("/ui/users", {"id": "ada", "tier": "free"})
+    issued = console.post("/ui/users/ada/keys", {"name": "trial", "expires_in_days": "7"})
+    assert issued.status_code == 201 and "expires " in issued.text
+    (row,) = console.client.get(f"{ADMIN}/users/ada/keys", headers=admin_headers).json()
+    assert row["expires_at"] is not None
+    refused = console.post("/ui/users/ada/keys", {"expires_in_days": "0"})
+    assert refused.status_code == 422 and "expires_in_days" in refused.text

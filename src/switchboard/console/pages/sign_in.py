@@ -105,7 +105,7 @@ async def _sign_in(request: Request, state: StateDep, role: Role, check: _Check)
     response.set_cookie(
         SESSION_COOKIE,
         state.sessions.encode(session),
-        max_age=max(1, int(session.expires_at - time.time())),
+        max_age=max(1, round(session.expires_at - time.time())),
         path="/ui",
         httponly=True,
         samesite="strict",

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import HTMLResponse
 
+from switchboard._types import utcnow
 from switchboard.console import forms
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
@@ -31,6 +33,7 @@ TIERS = [tier.value for tier in Tier]
 POWER_LEVELS = [level.value for level in PowerLevel]
 USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,254}$")
 _REFUSED = (FormError, InvalidFieldError, ConflictError)
+MAX_KEY_DAYS = 3660
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -159,8 +162,15 @@ def issue_key(
 ) -> Response:
     """The new key is in this page only (never in a URL, a log, or another page)."""
     try:
+        days = forms.integer(form, "expires_in_days")
+        if days is not None and not 1 <= days <= MAX_KEY_DAYS:
+            raise FormError("expires_in_days", f"must be 1 to {MAX_KEY_DAYS} days")
         issued = users.issue_virtual_key(
-            session, user_id=user_id, name=forms.text(form, "name"), actor=Actor.ADMIN
+            session,
+            user_id=user_id,
+            name=forms.text(form, "name"),
+            expires_at=utcnow() + timedelta(days=days) if days else None,
+            actor=Actor.ADMIN,
         )
     except _REFUSED as error:
         session.rollback()
