@@ -198,3 +198,13 @@ def test_with_htmx_a_refused_form_shows_why_and_links_load_charts(
 
     page.get_by_role("link", name="Usage").click()
     expect(page.locator(".uplot")).to_have_count(2)
+
+
+def test_explain_answers_in_place(admin: Page, world: ConsoleWorld) -> None:
+    page = admin
+    page.get_by_role("link", name="Routing").click()
+    expect(page.locator("#matrix")).to_contain_text("fake-chat")
+    page.locator("#explain-tier").select_option("free")
+    page.get_by_role("button", name="Explain").click()
+    expect(page.locator("#verdicts tbody tr").first).to_contain_text("chosen")
+    expect(page).to_have_url(f"{world.ui}/routing")
