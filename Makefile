@@ -24,6 +24,7 @@ run: $(INSTALLED)
 	$(BIN)/switchboard seed --demo
 	$(BIN)/switchboard explain --tier professional --power balanced --task chat --tokens 1000
 	$(BIN)/switchboard demo
+	@echo "The console: http://127.0.0.1:8084/ui (sign in with ADMIN_TOKEN from .env)"
 	$(BIN)/switchboard serve
 
 ## test: lint, type-check, check the import layers, run every test (SQLite and PostgreSQL)
@@ -59,22 +60,42 @@ refresh-prices: $(TEST_INSTALLED)
 	$(BIN)/python -m switchboard.services.seed_prices $(PRICE_MAP) --version $(VERSION)
 	$(BIN)/pytest tests/integration/test_seed_prices.py
 
-## vendor: refresh the Swagger UI files that /docs serves from the package (needs npm; `make
-## vendor SWAGGER_UI_VERSION=x.y.z` moves to another version). Nothing else needs Node.
+## vendor: refresh the front-end files served from the package, each pinned to the version in
+## its folder's VERSION file, with its licence and a SHA256SUMS: Swagger UI for /docs, htmx and
+## uPlot for the console (/ui), axe-core for the console's accessibility tests. Needs npm
+## (`make vendor SWAGGER_UI_VERSION=x.y.z HTMX_VERSION=… UPLOT_VERSION=… AXE_VERSION=…` moves
+## to other versions). Nothing else needs Node.
 SWAGGER_UI_DIR := src/switchboard/api/static/vendor/swagger-ui
 SWAGGER_UI_VERSION ?= $(shell cat $(SWAGGER_UI_DIR)/VERSION)
 SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css favicon-32x32.png \
 	LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
-vendor:
+HTMX_DIR := src/switchboard/console/static/vendor/htmx
+HTMX_VERSION ?= $(shell cat $(HTMX_DIR)/VERSION)
+UPLOT_DIR := src/switchboard/console/static/vendor/uplot
+UPLOT_VERSION ?= $(shell cat $(UPLOT_DIR)/VERSION)
+AXE_DIR := tests/browser/vendor/axe-core
+AXE_VERSION ?= $(shell cat $(AXE_DIR)/VERSION)
+# vendor_package(npm name, version, folder, files as "path-in-package:name" pairs)
+define vendor_package
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	(cd "$$tmp" && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null); \
-	tar -xzf "$$tmp"/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz -C "$$tmp"; \
-	mkdir -p $(SWAGGER_UI_DIR); \
-	for name in $(SWAGGER_UI_FILES); do cp "$$tmp/package/$$name" $(SWAGGER_UI_DIR)/; done
-	echo $(SWAGGER_UI_VERSION) > $(SWAGGER_UI_DIR)/VERSION
-	cd $(SWAGGER_UI_DIR) && $(PYTHON) -c 'import hashlib, sys; \
+	(cd "$$tmp" && npm pack --silent $(1)@$(2) >/dev/null); \
+	tar -xzf "$$tmp"/*.tgz -C "$$tmp"; \
+	mkdir -p $(3); \
+	for pair in $(4); do cp "$$tmp/package/$${pair%%:*}" $(3)/$${pair##*:}; done; \
+	echo $(2) > $(3)/VERSION; \
+	cd $(3) && $(PYTHON) -c 'import hashlib, sys; \
 	[print(hashlib.sha256(open(n, "rb").read()).hexdigest() + "  " + n) for n in sys.argv[1:]]' \
-	$(SWAGGER_UI_FILES) > SHA256SUMS
+	$(foreach pair,$(4),$(lastword $(subst :, ,$(pair)))) > SHA256SUMS
+endef
+vendor:
+	$(call vendor_package,swagger-ui-dist,$(SWAGGER_UI_VERSION),$(SWAGGER_UI_DIR),\
+	$(foreach name,$(SWAGGER_UI_FILES),$(name):$(name)))
+	$(call vendor_package,htmx.org,$(HTMX_VERSION),$(HTMX_DIR),\
+	dist/htmx.min.js:htmx.min.js LICENSE:LICENSE)
+	$(call vendor_package,uplot,$(UPLOT_VERSION),$(UPLOT_DIR),\
+	dist/uPlot.iife.min.js:uPlot.iife.min.js dist/uPlot.min.css:uPlot.min.css LICENSE:LICENSE)
+	$(call vendor_package,axe-core,$(AXE_VERSION),$(AXE_DIR),\
+	axe.min.js:axe.min.js LICENSE:LICENSE LICENSE-3RD-PARTY.txt:LICENSE-3RD-PARTY.txt)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

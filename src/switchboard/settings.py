@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     alert_delivery_backoff_s: float = Field(default=5.0, gt=0)
     alert_delivery_max_backoff_s: float = Field(default=600.0, gt=0)
     alert_delivery_horizon_h: float = Field(default=24.0, gt=0)
+    # The web console (/ui): how long a sign-in lasts, and how many failed sign-ins a client
+    # may make before each further attempt must wait (doubling, up to a minute).
+    console_session_ttl_s: float = Field(default=8 * 3600, gt=0)
+    console_free_sign_in_failures: int = Field(default=3, ge=0)
 
     # Logs, on stderr: `text` (one line an event, `key=value` fields) or `json` (one object a
     # line). The access log (a line per gateway request) follows ACCESS_LOG, not LOG_LEVEL.

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard import __version__
+from switchboard import __version__, console
 from switchboard.alerts.runner import AlertRunner
 from switchboard.api import admin, byok, docs, health
 from switchboard.api import metrics as metrics_endpoint
@@ -90,6 +90,7 @@ def _lifespan(
             if isinstance(app, GatewayApp):
                 app.requests = gateway.metrics  # requests in flight
             app.state.alerts = alerts
+            app.state.console = console.build_console_state(settings)
             if freeze_heap:
                 gc.freeze()
             try:
@@ -127,6 +128,7 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
         )
     )
     app.include_router(byok.byok_router(byok_keys.router, byok_usage.router))
+    app.include_router(console.console_router())
 
 
 def _answer_errors(app: FastAPI) -> None:

@@ -265,6 +265,26 @@ def time_series(
     return points
 
 
+@dataclass(frozen=True, slots=True)
+class LatencyPercentiles:
+    """Over a whole period, in ms (None: no request with a latency), estimated as a time
+    series point's are."""
+
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+def period_latency(session: Session, *, filters: UsageFilters) -> LatencyPercentiles:
+    """The latency percentiles of all usage matching `filters`, from the same histogram
+    buckets as `time_series`."""
+    _, parts = _parts(session, filters, None, LATENCY_COLUMNS)
+    row = session.execute(select(*_sums(parts, LATENCY_COLUMNS))).one()
+    counts = [int(row._mapping[name] or 0) for name in LATENCY_COLUMNS]
+    p50, p95, p99 = (latency_percentile(counts, q) for q in PERCENTILES)
+    return LatencyPercentiles(p50, p95, p99)
+
+
 def latency_percentile(counts: Sequence[int], quantile: float) -> float | None:
     """The `quantile` of a histogram with `LATENCY_BUCKETS_MS` bounds (the first bucket
     starting at 0 ms), interpolated linearly inside the bucket it falls in."""

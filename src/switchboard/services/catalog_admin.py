@@ -32,7 +32,14 @@ from switchboard.redaction import mask_secret
 from switchboard.secrets import SecretManager
 from switchboard.services import byok, rows
 from switchboard.services.audit import Action, Entity, record_change, snapshot_row
-from switchboard.services.paging import FIRST_PAGE, Page, Window, page_of, rows_where
+from switchboard.services.paging import (
+    FIRST_PAGE,
+    Page,
+    Window,
+    containing,
+    page_of,
+    rows_where,
+)
 from switchboard.services.price_history import open_price_period, prices_differ, prices_of
 from switchboard.services.provider_urls import check_base_url
 
@@ -165,10 +172,19 @@ class ModelFilters(TypedDict, total=False):
 
 
 def list_models(
-    session: Session, *, window: Window = FIRST_PAGE, **filters: Unpack[ModelFilters]
+    session: Session,
+    *,
+    window: Window = FIRST_PAGE,
+    search: str | None = None,
+    **filters: Unpack[ModelFilters],
 ) -> Page[LLMModel]:
-    """A page of models by id, and how many match in all."""
-    return page_of(session, rows_where(LLMModel, filters), LLMModel.id, window=window)
+    """A page of models by id, and how many match in all; `search`: only those whose name or
+    provider model id contains it (ignoring case)."""
+    query = rows_where(LLMModel, filters)
+    if search:
+        columns = (LLMModel.model_name, LLMModel.model_id, LLMModel.display_name)
+        query = query.where(containing(search, *columns))
+    return page_of(session, query, LLMModel.id, window=window)
 
 
 def get_model(session: Session, *, model_row_id: int) -> LLMModel:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from switchboard.models import Base
@@ -55,3 +55,10 @@ def rows_where(table: type[R], filters: Mapping[str, object]) -> Select[R]:
     """The rows of `table` whose columns (by name) equal the values given (None: any)."""
     equal = (getattr(table, name) == value for name, value in filters.items() if value is not None)
     return select(table).where(*equal)
+
+
+def containing(text: str, *columns: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
+    """Rows where any of `columns` contains `text`, ignoring case (`%` and `_` in it match
+    themselves): what a listing's search box asks."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(*(column.ilike(f"%{escaped}%", escape="\\") for column in columns))

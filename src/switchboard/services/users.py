@@ -26,7 +26,7 @@ from switchboard.models import User, VirtualKey
 from switchboard.secrets import hash_virtual_key
 from switchboard.services import rows
 from switchboard.services.audit import Action, Actor, Entity, snapshot_row, update_action
-from switchboard.services.paging import FIRST_PAGE, Page, Window, page_of, rows_where
+from switchboard.services.paging import FIRST_PAGE, Page, Window, containing, page_of, rows_where
 from switchboard.services.user_rules import check_user_fields
 from switchboard.vocabulary import PowerLevel, Tier
 
@@ -105,9 +105,13 @@ def list_users(
     tier: Tier | None = None,
     is_active: bool | None = None,
     window: Window = FIRST_PAGE,
+    search: str | None = None,
 ) -> Page[User]:
-    """Users in the order they were created, filtered by tier and by being active."""
+    """Users in the order they were created, filtered by tier and by being active; `search`:
+    only those whose id, name or email contains it (ignoring case)."""
     query = rows_where(User, {"tier": Tier(tier).value if tier else None, "is_active": is_active})
+    if search:
+        query = query.where(containing(search, User.id, User.display_name, User.email))
     return page_of(session, query, User.created_at.asc(), User.id.asc(), window=window)
 
 

@@ -23,8 +23,8 @@ from switchboard.api.admin.schemas_accounts import (
     VirtualKeyUpdate,
 )
 from switchboard.api.deps import AdminDep, GatewayDep, SessionDep
-from switchboard.api.from_thread import forget_user
 from switchboard.api.schemas import Page, PagingDep, RowIdPath, UserIdPath
+from switchboard.gateway.from_thread import forget_user
 from switchboard.services import users
 
 router = APIRouter(tags=["admin: users"])

@@ -17,9 +17,9 @@ from fastapi import APIRouter, HTTPException, status
 
 from switchboard.api.byok.schemas import ByokKeyCreate, ByokKeyPublic, ByokKeyUpdate
 from switchboard.api.deps import GatewayDep, SessionDep, UserDep
-from switchboard.api.from_thread import forget_user, key_checker
 from switchboard.api.redacting_route import RedactingRoute
 from switchboard.api.schemas import RowIdPath
+from switchboard.gateway.from_thread import forget_user, key_checker
 from switchboard.gateway.service import Gateway
 from switchboard.secrets import SecretManager
 from switchboard.services import byok

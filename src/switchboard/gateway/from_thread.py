@@ -1,9 +1,9 @@
 """What sync endpoints ask of the gateway on its event loop.
 
-FastAPI runs a sync endpoint (the admin and BYOK APIs call synchronous services) in a worker
-thread, while what the gateway owns (its key cache, its HTTP session) lives on its event
-loop. Each function here runs its work there and waits for it: the next request must see a
-change, and a key check's answer decides what is stored.
+FastAPI runs a sync endpoint (the admin and BYOK APIs and the console call synchronous
+services) in a worker thread, while what the gateway owns (its key cache, its HTTP session)
+lives on its event loop. Each function here runs its work there and waits for it: the next
+request must see a change, and a key check's answer decides what is stored.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""One module per console page (or group of pages); each exports `router`."""

@@ -1,0 +1,257 @@
+"""Providers: the list, create and edit (the system key write-only, shown masked), activate or
+deactivate, check health now, delete after a confirmation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from switchboard.console import forms
+from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
+from switchboard.console.forms import FormError
+from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
+from switchboard.errors import ConflictError, InvalidFieldError, NotFoundError
+from switchboard.gateway.service import Gateway
+from switchboard.services import catalog_admin
+from switchboard.services.audit import Actor
+from switchboard.services.paging import Window
+from switchboard.vocabulary import Tier
+
+router = APIRouter(route_class=ConsoleRoute)
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+KEY = re.compile(r"^[!-~]{1,1000}$")
+URL = re.compile(r"^https?://[^\s]{1,490}$")
+FLAGS = (
+    "supports_streaming",
+    "supports_function_calling",
+    "supports_vision",
+    "is_active",
+    "is_byok_supported",
+)
+TIERS = [tier.value for tier in Tier]
+
+
+@router.get("/providers", response_class=HTMLResponse)
+def list_providers(
+    request: Request, session: SessionDep, gateway: GatewayDep, _admin: AdminDep, page: int = 1
+) -> HTMLResponse:
+    page = max(page, 1)
+    listing = catalog_admin.list_providers(
+        session, window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    )
+    return render(
+        request,
+        "providers.html",
+        {
+            "title": "Providers",
+            "providers": listing.items,
+            "total": listing.total,
+            "page": page,
+            "page_size": PAGE_SIZE,
+            "masked": catalog_admin.masked_key,
+        },
+    )
+
+
+@router.get("/providers/new", response_class=HTMLResponse)
+def new_provider(request: Request, _admin: AdminDep) -> HTMLResponse:
+    return _form_page(request, None, {"is_active": "on", "supports_streaming": "on"})
+
+
+@router.post("/providers/new", response_class=HTMLResponse)
+def create_provider(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    admin: AdminDep,
+    form: forms.AdminFormDep,
+) -> Response:
+    try:
+        fields = provider_fields(form, creating=True, gateway=gateway)
+        row = catalog_admin.create_provider(
+            session,
+            actor=Actor.ADMIN,
+            fields=fields,
+            addresses=gateway.settings.provider_addresses,
+            api_key=forms.text(form, "api_key"),
+            secrets=gateway.secrets,
+        )
+    except (FormError, InvalidFieldError, ConflictError) as error:
+        return _form_page(request, None, form, error=str(error))
+    return see_other(with_notice("/ui/providers", f"Provider {row.provider_slug} added."))
+
+
+@router.get("/providers/{provider_id}", response_class=HTMLResponse)
+def edit_provider(
+    request: Request, provider_id: int, session: SessionDep, _admin: AdminDep
+) -> HTMLResponse:
+    row = catalog_admin.get_provider(session, provider_id=provider_id)
+    values = {
+        name: getattr(row, name) or ""
+        for name in ("provider_name", "provider_slug", "display_name", "base_url", "api_format")
+    }
+    values |= {name: "on" for name in FLAGS if getattr(row, name)}
+    values["min_tier_required"] = row.min_tier_required
+    return _form_page(request, row, values)
+
+
+@router.post("/providers/{provider_id}", response_class=HTMLResponse)
+def update_provider(
+    request: Request,
+    provider_id: int,
+    session: SessionDep,
+    gateway: GatewayDep,
+    _admin: AdminDep,
+    form: forms.AdminFormDep,
+) -> Response:
+    row = catalog_admin.get_provider(session, provider_id=provider_id)
+    try:
+        changes = provider_fields(form, creating=False, gateway=gateway)
+        if forms.flag(form, "remove_api_key"):
+            changes["api_key"] = None
+        elif (api_key := forms.text(form, "api_key")) is not None:
+            changes["api_key"] = _checked_key(api_key)
+        catalog_admin.update_provider(
+            session,
+            actor=Actor.ADMIN,
+            provider_id=provider_id,
+            changes=changes,
+            addresses=gateway.settings.provider_addresses,
+            secrets=gateway.secrets,
+        )
+    except (FormError, InvalidFieldError, ConflictError) as error:
+        session.rollback()
+        return _form_page(request, row, form, error=str(error))
+    return see_other(with_notice("/ui/providers", f"Provider {row.provider_slug} saved."))
+
+
+@router.post("/providers/{provider_id}/active", response_class=HTMLResponse)
+def set_active(
+    request: Request,
+    provider_id: int,
+    session: SessionDep,
+    gateway: GatewayDep,
+    _admin: AdminDep,
+    form: forms.AdminFormDep,
+) -> Response:
+    active = forms.flag(form, "is_active")
+    row = catalog_admin.update_provider(
+        session,
+        actor=Actor.ADMIN,
+        provider_id=provider_id,
+        changes={"is_active": active},
+        addresses=gateway.settings.provider_addresses,
+    )
+    state = "activated" if active else "deactivated"
+    return see_other(with_notice("/ui/providers", f"Provider {row.provider_slug} {state}."))
+
+
+@router.post("/providers/{provider_id}/check", response_class=HTMLResponse)
+async def check_now(
+    request: Request,
+    provider_id: int,
+    gateway: GatewayDep,
+    _admin: AdminDep,
+    form: forms.AdminFormDep,
+) -> Response:
+    """Probe now. With htmx, only the provider's health cell is replaced (announced politely);
+    without, the list is shown again with the result as its notice."""
+    try:
+        report = await gateway.probe_provider(provider_id)
+    except NotFoundError as error:
+        return render(
+            request, "error.html", {"status": 404, "message": str(error)}, status_code=404
+        )
+    summary = f"{report.provider_slug}: {report.status}" + (
+        f" ({report.latency_ms} ms)" if report.latency_ms is not None else ""
+    )
+    if request.headers.get("hx-request") == "true":
+        return render(request, "provider_health.html", {"report": report, "summary": summary})
+    return see_other(with_notice("/ui/providers", f"Checked {summary}."))
+
+
+@router.get("/providers/{provider_id}/delete", response_class=HTMLResponse)
+def confirm_delete(
+    request: Request, provider_id: int, session: SessionDep, _admin: AdminDep
+) -> HTMLResponse:
+    row = catalog_admin.get_provider(session, provider_id=provider_id)
+    return render(request, "provider_delete.html", {"title": "Delete provider", "provider": row})
+
+
+@router.post("/providers/{provider_id}/delete", response_class=HTMLResponse)
+def delete_provider(
+    request: Request,
+    provider_id: int,
+    session: SessionDep,
+    _admin: AdminDep,
+    form: forms.AdminFormDep,
+) -> Response:
+    row = catalog_admin.get_provider(session, provider_id=provider_id)
+    slug = row.provider_slug
+    try:
+        catalog_admin.delete_provider(
+            session, actor=Actor.ADMIN, provider_id=provider_id, cascade=forms.flag(form, "cascade")
+        )
+    except ConflictError as error:
+        session.rollback()
+        context = {"title": "Delete provider", "provider": row, "error": str(error)}
+        return render(request, "provider_delete.html", context, status_code=409)
+    return see_other(with_notice("/ui/providers", f"Provider {slug} deleted."))
+
+
+def provider_fields(form: Mapping[str, str], *, creating: bool, gateway: Gateway) -> dict[str, Any]:
+    """The provider's columns from the form (its key apart); FormError for a wrong value."""
+    slug = forms.required_text(form, "provider_slug")
+    if not SLUG.match(slug):
+        raise FormError("provider_slug", "use lower-case letters, digits, '.', '_' or '-'")
+    base_url = forms.text(form, "base_url")
+    if base_url is not None and not URL.match(base_url):
+        raise FormError("base_url", "must be an http:// or https:// address")
+    api_format = forms.text(form, "api_format")
+    if api_format is not None and not gateway.speaks_format(api_format):
+        raise FormError("api_format", f"no adapter speaks {api_format!r}")
+    tier = form.get("min_tier_required", Tier.FREE.value)
+    if tier not in TIERS:
+        raise FormError("min_tier_required", "is not a tier")
+    fields: dict[str, Any] = {
+        "provider_name": forms.required_text(form, "provider_name"),
+        "provider_slug": slug,
+        "display_name": forms.text(form, "display_name"),
+        "base_url": base_url,
+        "api_format": api_format,
+        "min_tier_required": tier,
+    }
+    fields |= {name: forms.flag(form, name) for name in FLAGS}
+    if creating and (api_key := forms.text(form, "api_key")) is not None:
+        _checked_key(api_key)
+    return fields
+
+
+def _checked_key(api_key: str) -> str:
+    if not KEY.match(api_key):
+        raise FormError("api_key", "must be printable ASCII without spaces")
+    return api_key
+
+
+def _form_page(
+    request: Request, row: Any, values: Mapping[str, Any], *, error: str | None = None
+) -> HTMLResponse:
+    shown = {name: value for name, value in values.items() if name not in {"api_key", "csrf_token"}}
+    return render(
+        request,
+        "provider_form.html",
+        {
+            "title": "Edit provider" if row is not None else "New provider",
+            "provider": row,
+            "values": shown,
+            "masked_key": catalog_admin.masked_key(row) if row is not None else None,
+            "tiers": TIERS,
+            "error": error,
+        },
+        status_code=422 if error else 200,
+    )

@@ -1,0 +1,29 @@
+// Charts of the usage page: uPlot over the JSON the page embeds. The page reads without it.
+(function () {
+  function draw() {
+    document.querySelectorAll("[data-chart]").forEach(function (node) {
+      if (node.dataset.drawn || typeof uPlot === "undefined") return;
+      var source = document.getElementById(node.dataset.chart);
+      if (!source) return;
+      var chart = JSON.parse(source.textContent);
+      node.dataset.drawn = "1";
+      var width = Math.max(280, node.clientWidth);
+      var series = [{}].concat(chart.series.map(function (s, i) {
+        return { label: s, stroke: ["#0b5cad", "#a4161a", "#1a6b33"][i % 3], width: 2 };
+      }));
+      var options = {
+        width: width,
+        height: 240,
+        series: series,
+        // Times are shown in UTC, as the page's period is chosen.
+        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
+        axes: [{}, { values: function (u, vals) {
+          return vals.map(function (v) { return +v.toPrecision(3); });
+        } }],
+      };
+      new uPlot(options, chart.data, node);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", draw);
+  document.addEventListener("htmx:afterSettle", draw);
+})();

@@ -1,0 +1,72 @@
+"""The console's models page in-process: adding a model, repricing it (kept as history),
+searching, deprecating it in favour of another."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.console_session import Console, signed_in
+
+ADMIN = "/api/v1/admin/llm"
+
+
+@pytest.fixture
+def console(client: TestClient) -> Console:
+    return signed_in(client)
+
+
+def model_form(provider_id: int, name: str, input_price: str) -> dict[str, str]:
+    return {
+        "provider_id": str(provider_id),
+        "model_name": name,
+        "model_id": name,
+        "power_level": "balanced",
+        "min_tier_required": "free",
+        "cost_per_1m_input_tokens": input_price,
+        "cost_per_1m_output_tokens": "4",
+        "supports_streaming": "on",
+        "is_active": "on",
+    }
+
+
+def test_add_reprice_search_and_deprecate_a_model(
+    console: Console, admin_headers: dict[str, str]
+) -> None:
+    api = console.client
+    provider = api.post(
+        f"{ADMIN}/providers",
+        json={"provider_name": "Acme", "provider_slug": "acme", "api_format": "mock"},
+        headers=admin_headers,
+    ).json()
+    added = console.post("/ui/models/new", model_form(provider["id"], "acme-small", "1"))
+    assert added.status_code == 200 and "Model acme-small added." in added.text
+    (small,) = api.get(f"{ADMIN}/models", headers=admin_headers).json()["items"]
+
+    repriced = console.post(
+        f"/ui/models/{small['id']}", model_form(provider["id"], "acme-small", "1.5")
+    )
+    assert repriced.status_code == 200 and "Model saved." in repriced.text
+    history = api.get(f"{ADMIN}/models/{small['id']}/prices", headers=admin_headers).json()
+    assert [p["cost_per_1m_input_tokens"] for p in history] in (["1.5", "1"], ["1", "1.5"])
+    assert repriced.text.count("<tr><td>") == 2, "both price periods are shown"
+
+    console.post("/ui/models/new", model_form(provider["id"], "acme-large", "3"))
+    found = api.get("/ui/models", params={"q": "LARGE"})
+    assert "acme-large" in found.text and "acme-small" not in found.text
+    partial = api.get(
+        "/ui/models", params={"q": "small"}, headers={"HX-Request": "true", "HX-Target": "models"}
+    )
+    assert "<html" not in partial.text and "acme-small" in partial.text
+
+    large = next(
+        m
+        for m in api.get(f"{ADMIN}/models", headers=admin_headers).json()["items"]
+        if m["model_name"] == "acme-large"
+    )
+    deprecated = console.post(
+        f"/ui/models/{small['id']}/deprecate", {"replacement_model_id": str(large["id"])}
+    )
+    assert "Model deprecated." in deprecated.text
+    row = api.get(f"{ADMIN}/models/{small['id']}", headers=admin_headers).json()
+    assert row["is_deprecated"] is True and row["replacement_model_id"] == large["id"]
