@@ -4,7 +4,7 @@ against a fake provider that accepts one key per user and refuses others with 40
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -144,19 +144,48 @@ def visible(masked: str) -> int:
     return len(masked) - len("…")
 
 
+def stored_clear_ends(settings: Settings, key_id: int) -> tuple[str | None, str | None]:
+    """The key's characters stored in clear: its prefix and suffix, as the row has them."""
+    sessions = open_database(settings.database_url)
+    with sessions() as session:
+        row = session.get(UserAPIKey, key_id)
+        assert row is not None
+        ends = (row.key_prefix, row.key_suffix)
+    sessions.kw["bind"].dispose()
+    return ends
+
+
 def test_a_short_key_is_shown_a_third_at_most(world: World, app_settings: Settings) -> None:
     short = "sk-fake-short-ABCDEF"  # 20 characters, the shortest the API takes
     created = add_key(world, short)
     assert created["masked_key"] == "sk-…DEF" and visible(created["masked_key"]) <= 20 // 3
     assert (created["key_prefix"], created["key_suffix"]) == ("sk-", "DEF")
-    sessions = open_database(app_settings.database_url)
-    with sessions() as session:
-        row = session.get(UserAPIKey, created["id"])
-        assert row is not None and (row.key_prefix, row.key_suffix) == ("sk-", "DEF")
-    sessions.kw["bind"].dispose()
+    assert stored_clear_ends(app_settings, created["id"]) == ("sk-", "DEF")
 
 
 OLD_ROWS = ["sk-fake-abc", "sk-fake-abcd", "sk-fake-short-ABCDEF", "sk-f", ALICE_KEY]
+
+
+def store_alices_keys_the_old_way(
+    settings: Settings, encryption_key: str, provider_id: int, keys: Iterable[str]
+) -> None:
+    """Rows written as the spec's example code writes them, with the first 8 and last 4
+    characters in clear, whatever the key's length."""
+    secrets = SecretManager.from_value(encryption_key)
+    sessions = open_database(settings.database_url)
+    with sessions() as session:
+        session.add_all(
+            UserAPIKey(
+                user_id="alice",
+                provider_id=provider_id,
+                encrypted_api_key=secrets.encrypt_secret(key)["encrypted_value"],
+                key_prefix=key[:8],
+                key_suffix=key[-4:],
+            )
+            for key in keys
+        )
+        session.commit()
+    sessions.kw["bind"].dispose()
 
 
 def test_keys_stored_the_old_way_show_a_third_at_most(
@@ -165,20 +194,7 @@ def test_keys_stored_the_old_way_show_a_third_at_most(
     """Rows written as the spec's example code writes them, with the first 8 and last 4
     characters in clear, whatever the key's length: no answer shows more than a third of
     the key, and validating the key again keeps only its mask."""
-    secrets = SecretManager.from_value(clean_environment)
-    sessions = open_database(app_settings.database_url)
-    with sessions() as session:
-        for key in OLD_ROWS:
-            session.add(
-                UserAPIKey(
-                    user_id="alice",
-                    provider_id=world.provider_id,
-                    encrypted_api_key=secrets.encrypt_secret(key)["encrypted_value"],
-                    key_prefix=key[:8],
-                    key_suffix=key[-4:],
-                )
-            )
-        session.commit()
+    store_alices_keys_the_old_way(app_settings, clean_environment, world.provider_id, OLD_ROWS)
     listed = world.client.get(BYOK_KEYS, headers=world.alice).json()
     pairs = zip(OLD_ROWS, listed, strict=True)
     shown = {key: (item["key_prefix"], item["key_suffix"]) for key, item in pairs}
@@ -203,10 +219,7 @@ def test_keys_stored_the_old_way_show_a_third_at_most(
 
     validated = world.client.post(f"{BYOK_KEYS}/{listed[-1]['id']}/validate", headers=world.alice)
     assert validated.json()["masked_key"] == "sk-fak…XYZW"  # decrypted: its own mask now
-    with sessions() as session:
-        row = session.get(UserAPIKey, listed[-1]["id"])
-        assert row is not None and (row.key_prefix, row.key_suffix) == ("sk-fak", "XYZW")
-    sessions.kw["bind"].dispose()
+    assert stored_clear_ends(app_settings, listed[-1]["id"]) == ("sk-fak", "XYZW")
 
 
 def test_bad_input_names_the_field_and_never_echoes_the_key(world: World) -> None:
@@ -383,20 +396,7 @@ def test_deleting_a_provider_audits_its_users_keys_cut_to_a_third(
     """A provider deleted with its users' keys (`cascade`) writes each key to the audit log as
     the BYOK API shows it: a row stored the old way, 8 + 4 characters in clear, is cut to a
     third of the key there too."""
-    secrets = SecretManager.from_value(clean_environment)
-    sessions = open_database(app_settings.database_url)
-    with sessions() as session:
-        session.add(
-            UserAPIKey(
-                user_id="alice",
-                provider_id=world.provider_id,
-                encrypted_api_key=secrets.encrypt_secret(ALICE_KEY)["encrypted_value"],
-                key_prefix=ALICE_KEY[:8],
-                key_suffix=ALICE_KEY[-4:],
-            )
-        )
-        session.commit()
-    sessions.kw["bind"].dispose()
+    store_alices_keys_the_old_way(app_settings, clean_environment, world.provider_id, [ALICE_KEY])
     url = f"/api/v1/admin/llm/providers/{world.provider_id}"
     deleted = world.client.delete(url, params={"cascade": "true"}, headers=admin_headers)
     assert deleted.status_code == 204, deleted.text
