@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,11 +13,12 @@ from fastapi.testclient import TestClient
 
 from switchboard.api.app import create_app
 from switchboard.db import open_database
-from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule, UserAPIKey
+from switchboard.models import LLMProvider, UserAPIKey
 from switchboard.secrets import SecretManager
 from switchboard.services.users import create_user, issue_virtual_key
 from switchboard.settings import Settings
 from tests.api.account_calls import AUDIT, BYOK_KEYS, USERS, bearer, eventually, key_status
+from tests.e2e.catalog_rows import CatalogRows
 from tests.fake_upstream import FakeUpstream, running_fake_upstream
 
 ALICE_KEY = "sk-fake-alice-0123456789abcdefXYZW"
@@ -45,22 +45,12 @@ def world(app_settings: Settings, clean_environment: str) -> Iterator[World]:
     with running_fake_upstream(api_keys=(ALICE_KEY, SYSTEM_KEY), models=["fake-model"]) as upstream:
         sessions = open_database(app_settings.database_url)
         with sessions() as session:
-            provider = _provider(session, "fakeai", upstream.url, byok=True)
-            provider.encrypted_api_key = secrets.encrypt_secret(SYSTEM_KEY)["encrypted_value"]
-            _provider(session, "closed", upstream.url, byok=False)
-            session.flush()
-            model = LLMModel(
-                provider_id=provider.id,
-                model_name="fake-model",
-                model_id="fake-model",
-                context_window=128_000,
-                cost_per_1m_input_tokens=Decimal("0.25"),
-                cost_per_1m_output_tokens=Decimal("1.25"),
-                power_level="balanced",
+            rows = CatalogRows(session, secrets, upstream.url)
+            provider = rows.provider(
+                "fakeai", byok=True, api_key=SYSTEM_KEY, api_key_format="sk-fake-*"
             )
-            session.add(model)
-            session.flush()
-            session.add(LLMRoutingRule(model_id=model.id, power_level="balanced", priority=1))
+            rows.provider("closed", with_system_key=False, api_key_format="sk-fake-*")
+            rows.rule(rows.model(provider, "fake-model"))
             session.commit()
             provider_id = provider.id
             create_user(session, user_id="alice")
@@ -70,21 +60,6 @@ def world(app_settings: Settings, clean_environment: str) -> Iterator[World]:
         sessions.kw["bind"].dispose()
         with TestClient(create_app(app_settings)) as client:
             yield World(client, upstream, bearer(alice), bearer(bob), alice, provider_id)
-
-
-def _provider(session: Any, slug: str, base_url: str, *, byok: bool) -> LLMProvider:
-    provider = LLMProvider(
-        provider_name=slug,
-        provider_slug=slug,
-        base_url=base_url,
-        api_format="openai",
-        auth_type="bearer",
-        is_byok_supported=byok,
-        api_key_format="sk-fake-*",
-        config={},
-    )
-    session.add(provider)
-    return provider
 
 
 def add_key(world: World, api_key: str = ALICE_KEY, **fields: Any) -> dict[str, Any]:
