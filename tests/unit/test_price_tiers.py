@@ -48,24 +48,22 @@ def pro_cost(prompt: int, completion: int, cached: int = 0) -> dict[str, Decimal
     )
 
 
-def test_a_prompt_of_exactly_the_boundary_pays_the_base_prices() -> None:
-    # 200,000 × $1.25 + 1,000 × $10, per 1M.
-    assert pro_cost(200_000, 1_000) == {
-        "cost_input_usd": Decimal("0.25"),
-        "cost_cached_usd": Decimal(0),
-        "cost_output_usd": Decimal("0.01"),
-        "cost_total_usd": Decimal("0.26"),
-    }
-
-
-def test_one_token_above_the_boundary_pays_the_tier_for_every_token() -> None:
-    # 200,001 × $2.50 + 1,000 × $15, per 1M: the whole request, not only the excess.
-    assert pro_cost(200_001, 1_000) == {
-        "cost_input_usd": Decimal("0.5000025"),
-        "cost_cached_usd": Decimal(0),
-        "cost_output_usd": Decimal("0.015"),
-        "cost_total_usd": Decimal("0.5150025"),
-    }
+@pytest.mark.parametrize(
+    ("prompt", "costs"),
+    [
+        # 200,000 × $1.25 + 1,000 × $10, per 1M.
+        pytest.param(200_000, ("0.25", "0", "0.01", "0.26"), id="the boundary: base prices"),
+        # 200,001 × $2.50 + 1,000 × $15, per 1M: the whole request, not only the excess.
+        pytest.param(
+            200_001, ("0.5000025", "0", "0.015", "0.5150025"), id="one above: the tier's, for all"
+        ),
+    ],
+)
+def test_a_prompt_above_the_boundary_pays_the_tier_for_every_token(
+    prompt: int, costs: tuple[str, str, str, str]
+) -> None:
+    fields = ("cost_input_usd", "cost_cached_usd", "cost_output_usd", "cost_total_usd")
+    assert pro_cost(prompt, 1_000) == dict(zip(fields, map(Decimal, costs), strict=True))
 
 
 def test_cached_tokens_count_towards_the_boundary_and_pay_the_tiers_cached_price() -> None:
