@@ -4,7 +4,6 @@ the health checker uses; off by default; a failed run writes nothing and is logg
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from decimal import Decimal
 from pathlib import Path
@@ -19,16 +18,11 @@ from switchboard.models import LLMModel
 from switchboard.services.price_sync_job import LEASE_NAME, PriceSyncJob
 from switchboard.services.seeding import seed_catalog
 from switchboard.settings import Settings
-
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "price_map" / "model_prices.json"
+from tests.price_maps import price_map_with
 
 
 def write_map(tmp_path: Path, output_per_token: float) -> Path:
-    document = json.loads(FIXTURE.read_text("utf-8"))
-    document["gpt-6-luna"]["output_cost_per_token"] = output_per_token
-    path = tmp_path / "map.json"
-    path.write_text(json.dumps(document))
-    return path
+    return price_map_with(tmp_path, "gpt-6-luna", "output_cost_per_token", output_per_token)
 
 
 def job(
