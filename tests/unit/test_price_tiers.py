@@ -7,6 +7,8 @@ request, and a price the tier leaves out is the one below it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict
 from decimal import Decimal
 
 import pytest
@@ -21,31 +23,35 @@ from switchboard.pricing import (
     tiers_to_json,
 )
 
+
 # Gemini 2.5 Pro in LiteLLM's map: $1.25 / $0.125 cached / $10 per 1M, and above 200k prompt
 # tokens $2.50 / $0.25 / $15.
+def above(tokens: int, **prices: str) -> PriceTier:
+    """A tier above `tokens` prompt tokens, its prices ($ per 1M) written as strings."""
+    return PriceTier(tokens, **{name: Decimal(price) for name, price in prices.items()})
+
+
 PRO = Prices(Decimal("1.25"), Decimal("10"), Decimal("0.125"))
-PRO_TIERS = (
-    PriceTier(
-        above_tokens=200_000,
-        input_price=Decimal("2.5"),
-        output_price=Decimal("15"),
-        cached_input_price=Decimal("0.25"),
-    ),
-)
+PRO_TIERS = (above(200_000, input_price="2.5", output_price="15", cached_input_price="0.25"),)
+
+
+def cost(
+    prices: Prices, prompt: int, completion: int, tiers: Sequence[PriceTier] = (), **tokens: int
+) -> dict[str, Decimal]:
+    """`calculate_cost` at `prices` and `tiers`, for these tokens."""
+    return dict(
+        calculate_cost(
+            **asdict(prices),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            tiers=tiers,
+            **tokens,
+        )
+    )
 
 
 def pro_cost(prompt: int, completion: int, cached: int = 0) -> dict[str, Decimal]:
-    return dict(
-        calculate_cost(
-            input_price=PRO.input_price,
-            output_price=PRO.output_price,
-            cached_input_price=PRO.cached_input_price,
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            cached_tokens=cached,
-            tiers=PRO_TIERS,
-        )
-    )
+    return cost(PRO, prompt, completion, PRO_TIERS, cached_tokens=cached)
 
 
 @pytest.mark.parametrize(
@@ -120,37 +126,22 @@ def _above(tier: PriceTier) -> int:
 def test_a_models_own_cache_write_price_replaces_the_factor_for_five_minute_writes(
     prompt: int, expected_input: Decimal
 ) -> None:
-    costs = calculate_cost(
-        input_price=Decimal("0.1"),
-        output_price=Decimal("0.5"),
-        cached_input_price=Decimal("0.01"),
-        cache_write_price=Decimal("0.125"),
-        prompt_tokens=prompt,
-        completion_tokens=0,
-        cache_write_tokens=3_000,
-        cache_write_1h_tokens=1_000,
-        tiers=(
-            PriceTier(
-                above_tokens=100_000,
-                input_price=Decimal("0.5"),
-                output_price=Decimal("2.5"),
-                cached_input_price=Decimal("0.05"),
-                cache_write_price=Decimal("0.625"),
-            ),
+    haiku = Prices(Decimal("0.1"), Decimal("0.5"), Decimal("0.01"), Decimal("0.125"))
+    tiers = (
+        above(
+            100_000,
+            input_price="0.5",
+            output_price="2.5",
+            cached_input_price="0.05",
+            cache_write_price="0.625",
         ),
     )
+    costs = cost(haiku, prompt, 0, tiers, cache_write_tokens=3_000, cache_write_1h_tokens=1_000)
     assert costs["cost_input_usd"] == expected_input
 
 
 def test_without_a_cache_write_price_a_write_is_still_a_quarter_more_than_input() -> None:
-    costs = calculate_cost(
-        input_price=Decimal(4),
-        output_price=Decimal(20),
-        cached_input_price=None,
-        prompt_tokens=1_000,
-        completion_tokens=0,
-        cache_write_tokens=1_000,
-    )
+    costs = cost(Prices(Decimal(4), Decimal(20)), 1_000, 0, cache_write_tokens=1_000)
     assert costs["cost_input_usd"] == Decimal("0.005")  # 1,000 × 1.25 × $4
 
 
