@@ -26,7 +26,7 @@ from tests.e2e.catalog_rows import (
     user_message,
 )
 from tests.e2e.stage import ServedWorld, Stage
-from tests.e2e.waiting import wait_for_usage_rows
+from tests.e2e.waiting import refusal_row, wait_for_usage_rows
 from tests.fake_upstream import Reply, closed_port_url
 
 TIMEOUT_S = 0.8
@@ -156,7 +156,7 @@ def test_when_every_candidate_is_rate_limited_the_client_gets_429_and_retry_afte
     assert raised.value.status_code == 429
     assert raised.value.code == "rate_limited"
     assert raised.value.response.headers["retry-after"] == "7"
-    (row,) = wait_for_usage_rows(e2e_sessions, [raised.value.response.headers["x-request-id"]])
+    row = refusal_row(e2e_sessions, raised.value)
     assert (row.status_code, row.error_type, row.attempts) == (429, "rate_limited", 1)
     assert row.cost_total_usd == 0
 
@@ -216,7 +216,7 @@ def test_a_400_is_the_callers_fault_returned_as_it_is_without_fallback(
         }
     }
     assert world.fake.calls("backup-400") == 0
-    (row,) = wait_for_usage_rows(e2e_sessions, [raised.value.response.headers["x-request-id"]])
+    row = refusal_row(e2e_sessions, raised.value)
     assert (row.status_code, row.error_type, row.attempts) == (400, "upstream_rejected_request", 1)
     assert (row.model_name, row.used_byok) == ("rejects-400", False)
     assert row.error_message == "fo answered 400: 'max_tokens' is too large"
@@ -252,7 +252,7 @@ def test_when_every_candidate_fails_the_error_lists_what_was_tried(
     assert raised.value.response.json()["error"]["message"] == (
         "Every candidate failed. Tried: fo/dead-1 (server_error), fo/dead-2 (server_error)"
     )
-    (row,) = wait_for_usage_rows(e2e_sessions, [raised.value.response.headers["x-request-id"]])
+    row = refusal_row(e2e_sessions, raised.value)
     assert (row.status_code, row.error_type, row.attempts) == (502, "upstream_error", 2)
     # The operator's record keeps what each provider said.
     assert row.error_message == (

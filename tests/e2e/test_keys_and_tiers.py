@@ -23,7 +23,7 @@ from tests.e2e.catalog_rows import (
 )
 from tests.e2e.harness import GatewayProcess
 from tests.e2e.stage import Stage
-from tests.e2e.waiting import wait_for_usage_rows
+from tests.e2e.waiting import refusal_row, wait_for_usage_rows
 from tests.fake_upstream import FakeUpstream, Reply
 
 ECO, BALANCED, PRECISION = PowerLevel.ECO, PowerLevel.BALANCED, PowerLevel.PRECISION
@@ -144,7 +144,7 @@ def test_a_model_above_the_users_tier_is_permission_denied(
     assert (raised.value.code, raised.value.param) == ("model_not_available", "model")
     assert "requires professional, user is free" in raised.value.message
     assert world.fake.calls("balanced-pro-model") == before
-    (row,) = wait_for_usage_rows(e2e_sessions, [raised.value.response.headers["x-request-id"]])
+    row = refusal_row(e2e_sessions, raised.value)
     assert (row.user_id, row.status_code, row.error_type) == (
         "free-user",
         403,

@@ -21,7 +21,7 @@ from tests.e2e.catalog_rows import (
     user_message,
 )
 from tests.e2e.stage import ServedWorld, Stage
-from tests.e2e.waiting import wait_for_usage_rows
+from tests.e2e.waiting import refusal_row, wait_for_usage_rows
 from tests.fake_upstream import Reply
 
 
@@ -111,7 +111,7 @@ def test_an_unknown_model_is_not_found(world: World, e2e_sessions: sessionmaker[
     assert raised.value.response.json()["error"]["message"] == (
         "model 'no-such-model' does not exist"
     )
-    (row,) = wait_for_usage_rows(e2e_sessions, [raised.value.response.headers["x-request-id"]])
+    row = refusal_row(e2e_sessions, raised.value)
     assert (row.status_code, row.error_type) == (404, "model_not_found")
 
 
