@@ -33,12 +33,11 @@ from tests.e2e.anthropic_world import (
     claude_client,
     costs,
     request_id,
-    usage_row,
     user,
 )
 from tests.e2e.catalog_rows import client, system_key
 from tests.e2e.stage import Stage
-from tests.e2e.waiting import wait_for_usage_rows
+from tests.e2e.waiting import usage_row, wait_for_usage_rows
 from tests.fake_upstream import AnthropicReply, ToolUse
 
 OPENAI_WEATHER_TOOL: Any = {

@@ -25,7 +25,7 @@ from tests.e2e.catalog_rows import (
     user_message,
 )
 from tests.e2e.stage import ServedWorld, Stage
-from tests.e2e.waiting import refusal_row, wait_for_usage_rows
+from tests.e2e.waiting import refusal_row, usage_row, wait_for_usage_rows
 
 MODEL = "errors-model"
 MAX_REQUEST_BYTES = 20_000
@@ -318,5 +318,5 @@ def test_a_task_type_is_stored_normalised(
     response = post_chat(world.gateway, world.key, body, headers={"x-task-type": "Code"})
 
     assert response.status_code == 200
-    (row,) = wait_for_usage_rows(e2e_sessions, [response.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, response.headers)
     assert row.task_type == "code"
