@@ -26,9 +26,10 @@ run: $(INSTALLED)
 	$(BIN)/switchboard demo
 	$(BIN)/switchboard serve
 
-## test: lint, type-check, check the import layers, run every test (SQLite and PostgreSQL)
+## test: lint, type-check, check the import layers, run every test (SQLite and PostgreSQL) in
+## two worker processes, a test file to each in turn (its module-scoped gateways start once)
 test: $(TEST_INSTALLED) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(TEST_INSTALLED)
 	$(BIN)/ruff check src tests bench
