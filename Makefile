@@ -27,9 +27,10 @@ run: $(INSTALLED)
 	@echo "The console: http://127.0.0.1:8084/ui (sign in with ADMIN_TOKEN from .env)"
 	$(BIN)/switchboard serve
 
-## test: lint, type-check, check the import layers, run every test (SQLite and PostgreSQL)
+## test: lint, type-check, check the import layers, run every test (SQLite and PostgreSQL) in
+## two worker processes, a test file to each in turn (its module-scoped gateways start once)
 test: $(TEST_INSTALLED) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(TEST_INSTALLED)
 	$(BIN)/ruff check src tests bench

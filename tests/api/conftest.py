@@ -12,9 +12,9 @@ from pydantic import SecretStr
 from switchboard.api.app import create_app
 from switchboard.db import open_database
 from switchboard.settings import Settings
+from tests.price_maps import PRICE_MAP
 
 ADMIN_TOKEN = "sb-admin-test-token-0123456789"
-PRICE_MAP = Path(__file__).parents[1] / "fixtures" / "price_map" / "model_prices.json"
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ difference as JSON, audited when applied; a map that cannot be read is a 502 nam
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -14,17 +13,13 @@ from switchboard.api.app import create_app
 from switchboard.models import AuditLogEntry, LLMModel
 from switchboard.services.seeding import seed_catalog
 from switchboard.settings import Settings
-from tests.api.conftest import PRICE_MAP
+from tests.price_maps import price_map_with
 
 SYNC = "/api/v1/admin/llm/catalog/sync"
 
 
 def changed_map(tmp_path: Path) -> Path:
-    document = json.loads(PRICE_MAP.read_text("utf-8"))
-    document["gpt-6-luna"]["input_cost_per_token"] = 1.2e-07
-    path = tmp_path / "map.json"
-    path.write_text(json.dumps(document))
-    return path
+    return price_map_with(tmp_path, "gpt-6-luna", "input_cost_per_token", 1.2e-07)
 
 
 def luna(db: Session) -> LLMModel:

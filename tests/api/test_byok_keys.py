@@ -4,9 +4,8 @@ against a fake provider that accepts one key per user and refuses others with 40
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,11 +13,12 @@ from fastapi.testclient import TestClient
 
 from switchboard.api.app import create_app
 from switchboard.db import open_database
-from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule, UserAPIKey
+from switchboard.models import LLMProvider, UserAPIKey
 from switchboard.secrets import SecretManager
 from switchboard.services.users import create_user, issue_virtual_key
 from switchboard.settings import Settings
 from tests.api.account_calls import AUDIT, BYOK_KEYS, USERS, bearer, eventually, key_status
+from tests.e2e.catalog_rows import CatalogRows
 from tests.fake_upstream import FakeUpstream, running_fake_upstream
 
 ALICE_KEY = "sk-fake-alice-0123456789abcdefXYZW"
@@ -45,22 +45,12 @@ def world(app_settings: Settings, clean_environment: str) -> Iterator[World]:
     with running_fake_upstream(api_keys=(ALICE_KEY, SYSTEM_KEY), models=["fake-model"]) as upstream:
         sessions = open_database(app_settings.database_url)
         with sessions() as session:
-            provider = _provider(session, "fakeai", upstream.url, byok=True)
-            provider.encrypted_api_key = secrets.encrypt_secret(SYSTEM_KEY)["encrypted_value"]
-            _provider(session, "closed", upstream.url, byok=False)
-            session.flush()
-            model = LLMModel(
-                provider_id=provider.id,
-                model_name="fake-model",
-                model_id="fake-model",
-                context_window=128_000,
-                cost_per_1m_input_tokens=Decimal("0.25"),
-                cost_per_1m_output_tokens=Decimal("1.25"),
-                power_level="balanced",
+            rows = CatalogRows(session, secrets, upstream.url)
+            provider = rows.provider(
+                "fakeai", byok=True, api_key=SYSTEM_KEY, api_key_format="sk-fake-*"
             )
-            session.add(model)
-            session.flush()
-            session.add(LLMRoutingRule(model_id=model.id, power_level="balanced", priority=1))
+            rows.provider("closed", with_system_key=False, api_key_format="sk-fake-*")
+            rows.rule(rows.model(provider, "fake-model"))
             session.commit()
             provider_id = provider.id
             create_user(session, user_id="alice")
@@ -70,21 +60,6 @@ def world(app_settings: Settings, clean_environment: str) -> Iterator[World]:
         sessions.kw["bind"].dispose()
         with TestClient(create_app(app_settings)) as client:
             yield World(client, upstream, bearer(alice), bearer(bob), alice, provider_id)
-
-
-def _provider(session: Any, slug: str, base_url: str, *, byok: bool) -> LLMProvider:
-    provider = LLMProvider(
-        provider_name=slug,
-        provider_slug=slug,
-        base_url=base_url,
-        api_format="openai",
-        auth_type="bearer",
-        is_byok_supported=byok,
-        api_key_format="sk-fake-*",
-        config={},
-    )
-    session.add(provider)
-    return provider
 
 
 def add_key(world: World, api_key: str = ALICE_KEY, **fields: Any) -> dict[str, Any]:
@@ -144,19 +119,48 @@ def visible(masked: str) -> int:
     return len(masked) - len("…")
 
 
+def stored_clear_ends(settings: Settings, key_id: int) -> tuple[str | None, str | None]:
+    """The key's characters stored in clear: its prefix and suffix, as the row has them."""
+    sessions = open_database(settings.database_url)
+    with sessions() as session:
+        row = session.get(UserAPIKey, key_id)
+        assert row is not None
+        ends = (row.key_prefix, row.key_suffix)
+    sessions.kw["bind"].dispose()
+    return ends
+
+
 def test_a_short_key_is_shown_a_third_at_most(world: World, app_settings: Settings) -> None:
     short = "sk-fake-short-ABCDEF"  # 20 characters, the shortest the API takes
     created = add_key(world, short)
     assert created["masked_key"] == "sk-…DEF" and visible(created["masked_key"]) <= 20 // 3
     assert (created["key_prefix"], created["key_suffix"]) == ("sk-", "DEF")
-    sessions = open_database(app_settings.database_url)
-    with sessions() as session:
-        row = session.get(UserAPIKey, created["id"])
-        assert row is not None and (row.key_prefix, row.key_suffix) == ("sk-", "DEF")
-    sessions.kw["bind"].dispose()
+    assert stored_clear_ends(app_settings, created["id"]) == ("sk-", "DEF")
 
 
 OLD_ROWS = ["sk-fake-abc", "sk-fake-abcd", "sk-fake-short-ABCDEF", "sk-f", ALICE_KEY]
+
+
+def store_alices_keys_the_old_way(
+    settings: Settings, encryption_key: str, provider_id: int, keys: Iterable[str]
+) -> None:
+    """Rows written as the spec's example code writes them, with the first 8 and last 4
+    characters in clear, whatever the key's length."""
+    secrets = SecretManager.from_value(encryption_key)
+    sessions = open_database(settings.database_url)
+    with sessions() as session:
+        session.add_all(
+            UserAPIKey(
+                user_id="alice",
+                provider_id=provider_id,
+                encrypted_api_key=secrets.encrypt_secret(key)["encrypted_value"],
+                key_prefix=key[:8],
+                key_suffix=key[-4:],
+            )
+            for key in keys
+        )
+        session.commit()
+    sessions.kw["bind"].dispose()
 
 
 def test_keys_stored_the_old_way_show_a_third_at_most(
@@ -165,20 +169,7 @@ def test_keys_stored_the_old_way_show_a_third_at_most(
     """Rows written as the spec's example code writes them, with the first 8 and last 4
     characters in clear, whatever the key's length: no answer shows more than a third of
     the key, and validating the key again keeps only its mask."""
-    secrets = SecretManager.from_value(clean_environment)
-    sessions = open_database(app_settings.database_url)
-    with sessions() as session:
-        for key in OLD_ROWS:
-            session.add(
-                UserAPIKey(
-                    user_id="alice",
-                    provider_id=world.provider_id,
-                    encrypted_api_key=secrets.encrypt_secret(key)["encrypted_value"],
-                    key_prefix=key[:8],
-                    key_suffix=key[-4:],
-                )
-            )
-        session.commit()
+    store_alices_keys_the_old_way(app_settings, clean_environment, world.provider_id, OLD_ROWS)
     listed = world.client.get(BYOK_KEYS, headers=world.alice).json()
     pairs = zip(OLD_ROWS, listed, strict=True)
     shown = {key: (item["key_prefix"], item["key_suffix"]) for key, item in pairs}
@@ -203,10 +194,7 @@ def test_keys_stored_the_old_way_show_a_third_at_most(
 
     validated = world.client.post(f"{BYOK_KEYS}/{listed[-1]['id']}/validate", headers=world.alice)
     assert validated.json()["masked_key"] == "sk-fak…XYZW"  # decrypted: its own mask now
-    with sessions() as session:
-        row = session.get(UserAPIKey, listed[-1]["id"])
-        assert row is not None and (row.key_prefix, row.key_suffix) == ("sk-fak", "XYZW")
-    sessions.kw["bind"].dispose()
+    assert stored_clear_ends(app_settings, listed[-1]["id"]) == ("sk-fak", "XYZW")
 
 
 def test_bad_input_names_the_field_and_never_echoes_the_key(world: World) -> None:
@@ -383,20 +371,7 @@ def test_deleting_a_provider_audits_its_users_keys_cut_to_a_third(
     """A provider deleted with its users' keys (`cascade`) writes each key to the audit log as
     the BYOK API shows it: a row stored the old way, 8 + 4 characters in clear, is cut to a
     third of the key there too."""
-    secrets = SecretManager.from_value(clean_environment)
-    sessions = open_database(app_settings.database_url)
-    with sessions() as session:
-        session.add(
-            UserAPIKey(
-                user_id="alice",
-                provider_id=world.provider_id,
-                encrypted_api_key=secrets.encrypt_secret(ALICE_KEY)["encrypted_value"],
-                key_prefix=ALICE_KEY[:8],
-                key_suffix=ALICE_KEY[-4:],
-            )
-        )
-        session.commit()
-    sessions.kw["bind"].dispose()
+    store_alices_keys_the_old_way(app_settings, clean_environment, world.provider_id, [ALICE_KEY])
     url = f"/api/v1/admin/llm/providers/{world.provider_id}"
     deleted = world.client.delete(url, params={"cascade": "true"}, headers=admin_headers)
     assert deleted.status_code == 204, deleted.text

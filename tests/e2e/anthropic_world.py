@@ -13,7 +13,6 @@ from typing import Any
 
 import anthropic
 import openai
-from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.models import LLMUsageLog
 from switchboard.services.seeding import seed_catalog
@@ -24,7 +23,6 @@ from tests.e2e.catalog_rows import (
 )
 from tests.e2e.harness import GatewayProcess
 from tests.e2e.stage import Stage
-from tests.e2e.waiting import wait_for_usage_rows
 from tests.fake_upstream import AnthropicReply, FakeUpstream, Wire, running_fake_upstream
 
 ANTHROPIC = "fake-anthropic"
@@ -120,12 +118,6 @@ def user(text: str) -> Any:
 
 def request_id(headers: Any) -> str:
     return str(headers["x-switchboard-request-id"])
-
-
-def usage_row(sessions: sessionmaker[Session], headers: Any) -> LLMUsageLog:
-    """The one usage row of the request answered with `headers`."""
-    (row,) = wait_for_usage_rows(sessions, [request_id(headers)])
-    return row
 
 
 def claude_cost(input_tokens: int, cached_tokens: int, output_tokens: int) -> Decimal:

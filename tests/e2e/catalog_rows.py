@@ -45,6 +45,7 @@ class CatalogRows:
         min_tier: Tier = Tier.FREE,
         with_system_key: bool = True,
         api_key: str | None = None,
+        api_key_format: str | None = None,
     ) -> LLMProvider:
         """A provider whose stored system key is `api_key`, else `system_key(slug)`."""
         encrypted = self.secrets.encrypt_secret(api_key or system_key(slug))["encrypted_value"]
@@ -59,6 +60,7 @@ class CatalogRows:
                 supports_streaming=True,
                 supports_function_calling=True,
                 is_byok_supported=byok,
+                api_key_format=api_key_format,
                 min_tier_required=str(min_tier),
                 config={},
             )
@@ -76,6 +78,7 @@ class CatalogRows:
         min_tier: Tier = Tier.FREE,
         deprecated: bool = False,
         replacement: LLMModel | None = None,
+        max_output_tokens: int | None = None,
     ) -> LLMModel:
         return self._added(
             LLMModel(
@@ -83,6 +86,7 @@ class CatalogRows:
                 model_name=model_id,
                 model_id=model_id,
                 context_window=128_000,
+                max_tokens=max_output_tokens,
                 supports_streaming=True,
                 supports_function_calling=True,
                 supports_json_mode=True,

@@ -8,9 +8,10 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from switchboard.models import LLMModel, LLMProvider, LLMRoutingRule, User, VirtualKey
+from switchboard.models import User, VirtualKey
 from switchboard.secrets import SecretManager, hash_virtual_key
 from switchboard.vocabulary import Tier
+from tests.e2e.catalog_rows import CatalogRows
 
 
 def add_catalog(
@@ -25,31 +26,15 @@ def add_catalog(
     max_output_tokens: int | None = None,
 ) -> str:
     """A provider at `base_url`, a model at the prices ($ per 1M tokens) and its rule."""
-    provider = LLMProvider(
-        provider_name=slug,
-        provider_slug=slug,
-        base_url=base_url,
-        api_format="openai",
-        auth_type="bearer",
-        encrypted_api_key=cipher.encrypt_secret(f"sk-system-{slug}")["encrypted_value"],
-        config={},
+    rows = CatalogRows(session, cipher, base_url)
+    model = rows.model(
+        rows.provider(slug),
+        model_id,
+        input_price=input_price,
+        output_price=output_price,
+        max_output_tokens=max_output_tokens,
     )
-    session.add(provider)
-    session.flush()
-    model = LLMModel(
-        provider_id=provider.id,
-        model_name=model_id,
-        model_id=model_id,
-        context_window=128_000,
-        max_tokens=max_output_tokens,
-        cost_per_1m_input_tokens=Decimal(input_price),
-        cost_per_1m_output_tokens=Decimal(output_price),
-        power_level="balanced",
-    )
-    session.add(model)
-    session.flush()
-    session.add(LLMRoutingRule(model_id=model.id, power_level="balanced", task_type="general"))
-    session.flush()
+    rows.rule(model)
     return model_id
 
 

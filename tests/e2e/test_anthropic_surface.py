@@ -32,11 +32,11 @@ from tests.e2e.anthropic_world import (
     bill,
     claude_client,
     costs,
-    usage_row,
     user,
 )
 from tests.e2e.catalog_rows import system_key
 from tests.e2e.stage import Stage
+from tests.e2e.waiting import usage_row
 from tests.fake_upstream import AnthropicReply, ToolUse
 
 

@@ -33,12 +33,11 @@ from tests.e2e.anthropic_world import (
     claude_client,
     costs,
     request_id,
-    usage_row,
     user,
 )
 from tests.e2e.catalog_rows import client, system_key
 from tests.e2e.stage import Stage
-from tests.e2e.waiting import wait_for_usage_rows
+from tests.e2e.waiting import usage_row, wait_for_usage_rows
 from tests.fake_upstream import AnthropicReply, ToolUse
 
 OPENAI_WEATHER_TOOL: Any = {
@@ -233,13 +232,19 @@ def test_n_2_to_anthropic_alone_is_a_400_naming_n(
     assert (row.status_code, row.cost_total_usd) == (400, Decimal(0))
 
 
+def ask_then_backup(world: World, model: str, text: str, **options: Any) -> Any:
+    """A chat completion (the raw response) of `model`, or of BACKUP when `model` cannot
+    answer."""
+    return world.sdk.chat.completions.with_raw_response.create(
+        model=model, messages=[user(text)], extra_body={"models": [model, BACKUP]}, **options
+    )
+
+
 def test_n_2_is_served_by_a_fallback_that_can_honour_it(
     world: World, e2e_sessions: sessionmaker[Session]
 ) -> None:
     calls = len(world.fake.received(CLAUDE))
-    raw = world.sdk.chat.completions.with_raw_response.create(
-        model=CLAUDE, n=2, messages=[user("Two answers?")], extra_body={"models": [CLAUDE, BACKUP]}
-    )
+    raw = ask_then_backup(world, CLAUDE, "Two answers?", n=2)
 
     assert raw.parse().choices[0].message.content == "Hello from the fake upstream."
     assert raw.headers["x-switchboard-model"] == BACKUP
@@ -253,11 +258,7 @@ def test_n_2_is_served_by_a_fallback_that_can_honour_it(
 def test_a_rate_limited_anthropic_falls_back_to_the_next_candidate(
     world: World, e2e_sessions: sessionmaker[Session]
 ) -> None:
-    raw = world.sdk.chat.completions.with_raw_response.create(
-        model="claude-limited",
-        messages=[user("Busy?")],
-        extra_body={"models": ["claude-limited", BACKUP]},
-    )
+    raw = ask_then_backup(world, "claude-limited", "Busy?")
 
     assert raw.parse().model == BACKUP
     assert raw.headers["x-switchboard-attempts"] == "2"
@@ -275,11 +276,7 @@ def test_a_400_from_anthropic_is_passed_on_as_it_is(
 ) -> None:
     backup_calls = world.backup.calls(BACKUP)
     with pytest.raises(openai.BadRequestError) as raised:
-        world.sdk.chat.completions.create(
-            model="claude-rejects",
-            messages=[user("x")],
-            extra_body={"models": ["claude-rejects", BACKUP]},
-        )
+        ask_then_backup(world, "claude-rejects", "x")
 
     assert raised.value.status_code == 400
     assert raised.value.body == {

@@ -15,7 +15,7 @@ from switchboard.services.users import create_user, issue_virtual_key
 from switchboard.vocabulary import Tier
 from tests.e2e.harness import GatewayProcess
 from tests.e2e.stage import Stage
-from tests.e2e.waiting import wait_for_usage_rows
+from tests.e2e.waiting import usage_row, wait_for_usage_rows
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_the_mock_answers_n_choices_and_bills_them_all(
     assert one.usage is not None and three.usage is not None
     assert three.usage.prompt_tokens == one.usage.prompt_tokens
     assert three.usage.completion_tokens == 3 * one.usage.completion_tokens
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert row.completion_tokens == three.usage.completion_tokens
 
 

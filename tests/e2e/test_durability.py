@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from switchboard.services.seeding import seed_catalog
 from switchboard.services.users import create_user, issue_virtual_key
 from switchboard.usage.spool import SUFFIX
 from switchboard.vocabulary import Tier
-from tests.e2e.harness import running_gateway
+from tests.e2e.harness import GatewayProcess, running_gateway
 from tests.e2e.tcp_proxy import TcpProxy
 
 MOCK_LATENCY_MS = 20
@@ -43,18 +44,51 @@ def demo_catalog(e2e_sessions: sessionmaker[Session]) -> None:
         session.commit()
 
 
+@dataclass(frozen=True)
+class Site:
+    """What a durability test kills and restarts gateways on: the module's database, a user of
+    the test's own (rows are counted per user) and their key, and the test's folder, whose
+    spool every gateway of the test shares."""
+
+    database_url: str
+    sessions: sessionmaker[Session]
+    encryption_key: str
+    user_id: str
+    key: str
+    workdir: Path
+
+    def gateway(
+        self, database_url: str | None = None, **env: str
+    ) -> AbstractContextManager[GatewayProcess]:
+        return running_gateway(
+            database_url or self.database_url,
+            self.workdir,
+            {"ENCRYPTION_KEY": self.encryption_key, **env},
+        )
+
+    def rows(self) -> list[str]:
+        return rows_of(self.sessions, self.user_id)
+
+    def wait_for_rows(self, expected: set[str]) -> list[str]:
+        return wait_for_rows(self.sessions, self.user_id, expected)
+
+    def spool_segments(self) -> int:
+        return len(segments(self.workdir / "spool"))
+
+
 @pytest.fixture
-def user_key(demo_catalog: None, e2e_sessions: sessionmaker[Session]) -> tuple[str, str]:
-    """A user of its own for each test (rows are counted per user) and their key."""
+def site(
+    demo_catalog: None,
+    e2e_database_url: str,
+    e2e_sessions: sessionmaker[Session],
+    encryption_key: str,
+    tmp_path: Path,
+) -> Site:
     user_id = f"durability-{uuid.uuid4().hex[:12]}"
     with e2e_sessions() as session:
         create_user(session, user_id=user_id, tier=Tier.PROFESSIONAL)
-        return user_id, issue_virtual_key(session, user_id=user_id).key
-
-
-@pytest.fixture
-def gateway_env(encryption_key: str) -> dict[str, str]:
-    return {"ENCRYPTION_KEY": encryption_key}
+        key = issue_virtual_key(session, user_id=user_id).key
+    return Site(e2e_database_url, e2e_sessions, encryption_key, user_id, key, tmp_path)
 
 
 # Load -------------------------------------------------------------------------------------
@@ -206,34 +240,25 @@ def report(name: str, **figures: object) -> None:
 # SIGKILL and SIGTERM under load -----------------------------------------------------------
 
 
-def test_sigkill_under_load_loses_no_answered_request(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    user_key: tuple[str, str],
-    gateway_env: dict[str, str],
-    tmp_path: Path,
-) -> None:
+def test_sigkill_under_load_loses_no_answered_request(site: Site) -> None:
     """Killed twice, restarted each time on the same database and spool: first with the
     writer idle (nothing stored before the kill: every row comes from replaying the spool),
     then with it busy (the kill may fall between a commit and the segment's deletion)."""
-    user_id, key = user_key
-    idle = {**gateway_env, "USAGE_FLUSH_INTERVAL_S": "60"}
-    busy = {**gateway_env, "USAGE_FLUSH_INTERVAL_S": "0.05"}
-    with running_gateway(e2e_database_url, tmp_path, idle) as gateway:
-        first = _load_and_kill(gateway.base_url, key, gateway.kill)
-    assert rows_of(e2e_sessions, user_id) == []
-    first_left = len(segments(tmp_path / "spool"))
+    with site.gateway(USAGE_FLUSH_INTERVAL_S="60") as gateway:  # the writer idle
+        first = _load_and_kill(gateway.base_url, site.key, gateway.kill)
+    assert site.rows() == []
+    first_left = site.spool_segments()
 
-    with running_gateway(e2e_database_url, tmp_path, busy) as gateway:
-        rows = wait_for_rows(e2e_sessions, user_id, set(first.answered))
+    with site.gateway(USAGE_FLUSH_INTERVAL_S="0.05") as gateway:  # the writer busy
+        rows = site.wait_for_rows(set(first.answered))
         _assert_billed_once(rows, first)
         report_kill("SIGKILL, writer idle", first, rows, first_left)
-        second = _load_and_kill(gateway.base_url, key, gateway.kill)
-    before_restart = rows_of(e2e_sessions, user_id)
-    second_left = len(segments(tmp_path / "spool"))
+        second = _load_and_kill(gateway.base_url, site.key, gateway.kill)
+    before_restart = site.rows()
+    second_left = site.spool_segments()
 
-    with running_gateway(e2e_database_url, tmp_path, gateway_env) as gateway:
-        rows = wait_for_rows(e2e_sessions, user_id, set(first.answered) | set(second.answered))
+    with site.gateway() as gateway:
+        rows = site.wait_for_rows(set(first.answered) | set(second.answered))
         ready = httpx.get(f"{gateway.base_url}/health/ready").json()
     _assert_billed_once(rows, first, second)
     assert ready["usage_spool_segments"] == 0
@@ -279,24 +304,19 @@ def report_kill(name: str, run: Outcome, rows: list[str], segments_left: int, **
 
 
 def test_sigterm_under_load_stores_every_answered_request_and_empties_the_spool(
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    user_key: tuple[str, str],
-    gateway_env: dict[str, str],
-    tmp_path: Path,
+    site: Site,
 ) -> None:
     """Among the answers, a refused one: an 80-character `x-task-type` is a 400 at the door.
     A failed request is billed nothing but still has its record, like every other."""
-    user_id, key = user_key
-    with running_gateway(e2e_database_url, tmp_path, gateway_env) as gateway:
+    with site.gateway() as gateway:
         odd = httpx.post(
             f"{gateway.base_url}/v1/chat/completions",
-            headers={"authorization": f"Bearer {key}", "x-task-type": "t" * 80},
+            headers={"authorization": f"Bearer {site.key}", "x-task-type": "t" * 80},
             json={"model": "eco", "messages": [{"role": "user", "content": "hello"}]},
         )
         assert odd.status_code == 400
         time.sleep(0.3)  # its own segment, before the others
-        with Load(gateway.base_url, key) as load:
+        with Load(gateway.base_url, site.key) as load:
             load.wait_for_answers(200)
             time.sleep(0.3)
             exit_code = gateway.stop()  # returns once the process has exited
@@ -304,11 +324,11 @@ def test_sigterm_under_load_stores_every_answered_request_and_empties_the_spool(
 
     assert exit_code in (0, -signal.SIGTERM), gateway.log()  # uvicorn re-raises the signal
     assert outcome.failed == []
-    rows = rows_of(e2e_sessions, user_id)  # no waiting: the stop stored them
+    rows = site.rows()  # no waiting: the stop stored them
     # A request on a keep-alive connection the stopping server closes at that very moment
     # is cut off unread (in_flight); one it read, it answers. So: rows are the answers.
     assert sorted(rows) == sorted([odd.headers["x-switchboard-request-id"], *outcome.answered])
-    assert list((tmp_path / "spool").iterdir()) == []
+    assert list((site.workdir / "spool").iterdir()) == []
     report(
         "SIGTERM",
         answered=len(outcome.answered) + 1,
@@ -328,35 +348,29 @@ def postgres_only(e2e_database_url: str) -> None:
 
 
 def test_database_outage_under_load_serves_from_cache_and_loses_nothing(
-    postgres_only: None,
-    e2e_database_url: str,
-    e2e_sessions: sessionmaker[Session],
-    user_key: tuple[str, str],
-    gateway_env: dict[str, str],
-    tmp_path: Path,
+    postgres_only: None, site: Site
 ) -> None:
-    user_id, key = user_key
-    with e2e_sessions() as session:
-        create_user(session, user_id=f"{user_id}-new", tier=Tier.PROFESSIONAL)
-        unseen_key = issue_virtual_key(session, user_id=f"{user_id}-new").key
-    url = make_url(e2e_database_url)
+    with site.sessions() as session:
+        create_user(session, user_id=f"{site.user_id}-new", tier=Tier.PROFESSIONAL)
+        unseen_key = issue_virtual_key(session, user_id=f"{site.user_id}-new").key
+    url = make_url(site.database_url)
     with TcpProxy(url.port or 5432, target_host=url.host or "127.0.0.1") as proxy:
         proxied = url.set(host=proxy.host, port=proxy.port).render_as_string(hide_password=False)
         assert "search_path" in proxied
-        with running_gateway(proxied, tmp_path, gateway_env) as gateway:
-            with Load(gateway.base_url, key, threads=4) as load:
+        with site.gateway(proxied) as gateway:
+            with Load(gateway.base_url, site.key, threads=4) as load:
                 load.wait_for_answers(50)
                 proxy.cut()
                 answered_at_cut = load.answered()
                 outage = _outage_checks(gateway.base_url, unseen_key, seconds=2.5)
-                rows_during_outage = set(rows_of(e2e_sessions, user_id))
+                rows_during_outage = set(site.rows())
                 answered_in_outage = load.answered() - answered_at_cut
-                spool_in_outage = len(segments(tmp_path / "spool"))
+                spool_in_outage = site.spool_segments()
                 proxy.restore()
                 load.wait_for_answers(load.answered() + 50)
                 outcome = load.stop()
             answered = set(outcome.answered)
-            rows = wait_for_rows(e2e_sessions, user_id, answered)
+            rows = site.wait_for_rows(answered)
             ready_again = _wait_ready(gateway.base_url)
 
     assert outcome.failed == []

@@ -26,7 +26,7 @@ from tests.e2e.catalog_rows import (
     user_message,
 )
 from tests.e2e.stage import ServedWorld, Stage
-from tests.e2e.waiting import wait_for_usage_rows
+from tests.e2e.waiting import refusal_row, usage_row, wait_for_usage_rows
 from tests.fake_upstream import Reply, closed_port_url
 
 TIMEOUT_S = 0.8
@@ -122,7 +122,7 @@ def test_a_500_falls_back_to_the_next_candidate(
         "requested as backup-500; fallback after 1 failed: fo/fails-500 (server_error)"
     )
     assert world.fake.calls("fails-500") == 1
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert (row.model_name, row.status_code, row.attempts) == ("backup-500", 200, 2)
     assert (row.prompt_tokens, row.completion_tokens) == (12, 5)
     assert row.cost_total_usd == world.prices["backup-500"].cost(12, 5) == Decimal("0.0000135")
@@ -156,7 +156,7 @@ def test_when_every_candidate_is_rate_limited_the_client_gets_429_and_retry_afte
     assert raised.value.status_code == 429
     assert raised.value.code == "rate_limited"
     assert raised.value.response.headers["retry-after"] == "7"
-    (row,) = wait_for_usage_rows(e2e_sessions, [raised.value.response.headers["x-request-id"]])
+    row = refusal_row(e2e_sessions, raised.value)
     assert (row.status_code, row.error_type, row.attempts) == (429, "rate_limited", 1)
     assert row.cost_total_usd == 0
 
@@ -175,7 +175,7 @@ def test_a_timeout_falls_back_and_the_slow_upstream_is_hung_up_on(
     (slow,) = world.fake.received("slow")
     world.fake.wait_finished(slow)
     assert slow.disconnected
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert (row.model_name, row.status_code, row.attempts) == ("backup-timeout", 200, 2)
 
 
@@ -186,7 +186,7 @@ def test_connection_refused_falls_back(world: World, e2e_sessions: sessionmaker[
     assert raw.headers["x-switchboard-attempts"] == "2"
     reason = raw.headers["x-switchboard-route-reason"]
     assert reason.endswith("fallback after 1 failed: fo-refused/refused (connection_error)")
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert (row.model_name, row.attempts) == ("backup-refused", 2)
 
 
@@ -216,7 +216,7 @@ def test_a_400_is_the_callers_fault_returned_as_it_is_without_fallback(
         }
     }
     assert world.fake.calls("backup-400") == 0
-    (row,) = wait_for_usage_rows(e2e_sessions, [raised.value.response.headers["x-request-id"]])
+    row = refusal_row(e2e_sessions, raised.value)
     assert (row.status_code, row.error_type, row.attempts) == (400, "upstream_rejected_request", 1)
     assert (row.model_name, row.used_byok) == ("rejects-400", False)
     assert row.error_message == "fo answered 400: 'max_tokens' is too large"
@@ -252,7 +252,7 @@ def test_when_every_candidate_fails_the_error_lists_what_was_tried(
     assert raised.value.response.json()["error"]["message"] == (
         "Every candidate failed. Tried: fo/dead-1 (server_error), fo/dead-2 (server_error)"
     )
-    (row,) = wait_for_usage_rows(e2e_sessions, [raised.value.response.headers["x-request-id"]])
+    row = refusal_row(e2e_sessions, raised.value)
     assert (row.status_code, row.error_type, row.attempts) == (502, "upstream_error", 2)
     # The operator's record keeps what each provider said.
     assert row.error_message == (

@@ -23,7 +23,7 @@ from tests.e2e.catalog_rows import (
 )
 from tests.e2e.harness import GatewayProcess
 from tests.e2e.stage import Stage
-from tests.e2e.waiting import wait_for_usage_rows
+from tests.e2e.waiting import refusal_row, usage_row
 from tests.fake_upstream import FakeUpstream, Reply
 
 ECO, BALANCED, PRECISION = PowerLevel.ECO, PowerLevel.BALANCED, PowerLevel.PRECISION
@@ -113,7 +113,7 @@ def test_power_levels_route_per_tier(
     assert raw.headers["x-switchboard-model"] == served_by
     assert raw.headers["x-switchboard-route-reason"].startswith("rule ")
     assert world.fake.received(served_by)[-1].body["model"] == served_by
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert (row.user_id, row.model_name) == (user, served_by)
     assert row.power_level == str(MODELS[served_by][0])
     assert row.cost_total_usd == world.prices[served_by].cost(1000, 300)
@@ -144,7 +144,7 @@ def test_a_model_above_the_users_tier_is_permission_denied(
     assert (raised.value.code, raised.value.param) == ("model_not_available", "model")
     assert "requires professional, user is free" in raised.value.message
     assert world.fake.calls("balanced-pro-model") == before
-    (row,) = wait_for_usage_rows(e2e_sessions, [raised.value.response.headers["x-request-id"]])
+    row = refusal_row(e2e_sessions, raised.value)
     assert (row.user_id, row.status_code, row.error_type) == (
         "free-user",
         403,
@@ -175,7 +175,7 @@ def test_a_users_own_key_pays_when_they_have_one(
     assert world.fake.received("byok-model")[-1].authorization == f"Bearer {OWN_SECRET}"
     assert raw.headers["x-switchboard-key-source"] == "byok"
     assert all(OWN_SECRET not in value for value in raw.headers.values())
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert (row.used_byok, row.user_key_id) == (True, world.byok_key_id)
     assert row.cost_total_usd == world.prices["byok-model"].cost(12, 5)
     deadline = time.monotonic() + 5
@@ -197,7 +197,7 @@ def test_the_system_key_pays_without_a_validated_key_of_the_users_own(
     expected = f"Bearer {system_key('byok-prov')}"
     assert world.fake.received("byok-model")[-1].authorization == expected
     assert raw.headers["x-switchboard-key-source"] == "system"
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert (row.used_byok, row.user_key_id) == (False, None)
 
 

@@ -21,7 +21,7 @@ from tests.e2e.catalog_rows import (
     user_message,
 )
 from tests.e2e.stage import ServedWorld, Stage
-from tests.e2e.waiting import wait_for_usage_rows
+from tests.e2e.waiting import refusal_row, usage_row, wait_for_usage_rows
 from tests.fake_upstream import Reply
 
 
@@ -69,7 +69,7 @@ def test_a_model_asked_for_by_name_is_served_and_billed_at_its_price(
 
     assert raw.parse().model == "named-a"
     assert raw.headers["x-switchboard-route-reason"] == "requested as named-a"
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert (row.model_name, row.power_level, row.status_code) == ("named-a", "balanced", 200)
     assert row.cost_total_usd == world.prices["named-a"].cost(12, 5)
 
@@ -97,7 +97,7 @@ def test_a_deprecated_model_is_served_by_its_replacement(
     assert raw.headers["x-switchboard-model"] == "new-model"
     assert raw.headers["x-switchboard-route-reason"] == "requested as old-model"
     assert world.fake.calls("old-model") == 0
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert row.model_name == "new-model"
     assert row.cost_total_usd == world.prices["new-model"].cost(12, 5)
 
@@ -111,7 +111,7 @@ def test_an_unknown_model_is_not_found(world: World, e2e_sessions: sessionmaker[
     assert raised.value.response.json()["error"]["message"] == (
         "model 'no-such-model' does not exist"
     )
-    (row,) = wait_for_usage_rows(e2e_sessions, [raised.value.response.headers["x-request-id"]])
+    row = refusal_row(e2e_sessions, raised.value)
     assert (row.status_code, row.error_type) == (404, "model_not_found")
 
 
@@ -171,5 +171,5 @@ def test_the_task_type_selects_its_rules(
     )
     sent = world.fake.received(served_by)[-1].body
     assert "task_type" not in sent.get("metadata", {})  # for the gateway, not the provider
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert (row.task_type, row.model_name) == (task, served_by)

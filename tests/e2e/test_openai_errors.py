@@ -25,7 +25,7 @@ from tests.e2e.catalog_rows import (
     user_message,
 )
 from tests.e2e.stage import ServedWorld, Stage
-from tests.e2e.waiting import wait_for_usage_rows
+from tests.e2e.waiting import refusal_row, usage_row, wait_for_usage_rows
 
 MODEL = "errors-model"
 MAX_REQUEST_BYTES = 20_000
@@ -232,7 +232,7 @@ def test_a_422_is_billed_as_a_failure(world: World, e2e_sessions: sessionmaker[S
     with pytest.raises(openai.UnprocessableEntityError) as raised:
         create(world.sdk, temperature="hot")
 
-    (row,) = wait_for_usage_rows(e2e_sessions, [raised.value.response.headers["x-request-id"]])
+    row = refusal_row(e2e_sessions, raised.value)
     assert (row.status_code, row.error_type, row.attempts) == (422, "invalid_value", 0)
     assert row.error_message == "Invalid request: 'temperature' must be a number."
 
@@ -249,7 +249,7 @@ def test_a_body_over_max_request_bytes_is_a_413(
     assert raised.value.status_code == 413
     assert raised.value.code == "request_too_large"
     assert world.fake.calls(MODEL) == before
-    (row,) = wait_for_usage_rows(e2e_sessions, [raised.value.response.headers["x-request-id"]])
+    row = refusal_row(e2e_sessions, raised.value)
     assert (row.status_code, row.error_type) == (413, "request_too_large")
 
 
@@ -318,5 +318,5 @@ def test_a_task_type_is_stored_normalised(
     response = post_chat(world.gateway, world.key, body, headers={"x-task-type": "Code"})
 
     assert response.status_code == 200
-    (row,) = wait_for_usage_rows(e2e_sessions, [response.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, response.headers)
     assert row.task_type == "code"

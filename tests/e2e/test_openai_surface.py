@@ -19,7 +19,7 @@ from tests.e2e.catalog_rows import (
     system_key,
 )
 from tests.e2e.stage import ServedWorld, Stage
-from tests.e2e.waiting import wait_for_usage_rows
+from tests.e2e.waiting import usage_row, wait_for_usage_rows
 from tests.fake_upstream import Reply, ToolCall
 
 MODEL = "surface-chat"
@@ -222,7 +222,7 @@ def test_cached_prompt_tokens_are_billed_at_the_cached_price(
         model="balanced", messages=[{"role": "user", "content": "Again"}]
     )
 
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert (row.prompt_tokens, row.cached_tokens, row.completion_tokens) == (1000, 400, 20)
     assert row.cost_cached_usd == Decimal("0.00005")  # 400 × $0.125 / 1M
     assert row.cost_input_usd == Decimal("0.00015")  # 600 × $0.25 / 1M
@@ -252,7 +252,7 @@ def test_a_tool_call_comes_back_as_the_sdk_expects(
     assert tool_call.function.arguments == '{"city": "Paris"}'  # type: ignore[union-attr]
     sent = world.fake.received(MODEL)[-1].body
     assert (sent["tools"], sent["tool_choice"]) == ([WEATHER_TOOL], "auto")
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert (row.prompt_tokens, row.completion_tokens, row.status_code) == (40, 8, 200)
 
 
@@ -307,7 +307,7 @@ def test_unknown_fields_pass_through_and_metadata_task_type_stays_in_the_gateway
     assert sent["vendor_option"] == {"depth": 2}
     assert sent["response_format"] == {"type": "json_object"}
     assert sent["metadata"] == {"trace": "t-1"}
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert row.task_type == "chat"
 
 
@@ -325,7 +325,7 @@ def test_a_provider_reporting_no_usage_is_billed_by_the_documented_estimate(
     else:
         assert raw.parse().usage is None
 
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     # 4 tokens a message + 12 characters / 4; 40 characters / 4
     assert (row.prompt_tokens, row.completion_tokens) == (7, 10)
     assert (row.usage_estimated, row.status_code) == (True, 200)

@@ -22,7 +22,7 @@ from tests.e2e.catalog_rows import (
     user_message,
 )
 from tests.e2e.stage import ServedWorld, Stage
-from tests.e2e.waiting import wait_for_usage_rows
+from tests.e2e.waiting import refusal_row
 
 SMALL, BIG = "small-output", "big-output"
 """Balanced models, SMALL first: (context window, output limit) 2000/1000 and 4000/2000."""
@@ -94,7 +94,7 @@ def test_a_max_tokens_over_every_models_output_limit_is_a_400_naming_it(
         }
     }
     assert world.calls() == before
-    (row,) = wait_for_usage_rows(e2e_sessions, [raised.value.response.headers["x-request-id"]])
+    row = refusal_row(e2e_sessions, raised.value)
     assert (row.status_code, row.error_type, row.attempts) == (400, "invalid_value", 0)
 
 

@@ -27,7 +27,7 @@ from tests.e2e.catalog_rows import (
 )
 from tests.e2e.harness import GatewayProcess
 from tests.e2e.stage import Stage
-from tests.e2e.waiting import wait_for_usage_rows
+from tests.e2e.waiting import usage_row, wait_for_usage_rows
 from tests.fake_upstream import Reply
 
 SYSTEM_KEY = "sk-proj-Sys7emKeyThatMustNeverLeak0123456789"
@@ -156,7 +156,7 @@ def test_a_stream_failing_with_a_key_echo_ends_with_a_scrubbed_error_event(
     events = [line for line in response.text.splitlines() if line.startswith("data: ")]
     assert '"error"' in events[-1]
     assert "Bearer sk-pro…6789" in events[-1]
-    (row,) = wait_for_usage_rows(e2e_sessions, [response.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, response.headers)
     assert (row.status_code, row.error_type) == (502, "server_error")
     assert_scrubbed(response, row.error_message)
 
@@ -188,7 +188,7 @@ def test_a_fallback_after_an_html_502_reaches_the_client_and_is_billed_once(
     assert raw.headers["x-switchboard-route-reason"] == (
         "requested as backup; fallback after 1 failed: leaky/html-502 (server_error)"
     )
-    (row,) = wait_for_usage_rows(e2e_sessions, [raw.headers["x-switchboard-request-id"]])
+    row = usage_row(e2e_sessions, raw.headers)
     assert (row.model_name, row.status_code, row.attempts) == ("backup", 200, 2)
 
 

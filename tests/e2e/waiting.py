@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
+import openai
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,3 +32,15 @@ def wait_for_usage_rows(
             missing = sorted(set(request_ids) - set(rows))
             raise AssertionError(f"usage rows never arrived for {missing}")
         time.sleep(0.05)
+
+
+def usage_row(sessions: sessionmaker[Session], headers: Any) -> LLMUsageLog:
+    """The one usage row of the request answered with `headers`."""
+    (row,) = wait_for_usage_rows(sessions, [headers["x-switchboard-request-id"]])
+    return row
+
+
+def refusal_row(sessions: sessionmaker[Session], error: openai.APIStatusError) -> LLMUsageLog:
+    """The one usage row of the request the gateway refused (or failed) with `error`."""
+    (row,) = wait_for_usage_rows(sessions, [error.response.headers["x-request-id"]])
+    return row

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from switchboard.cli import app
 from switchboard.db import open_database
 from switchboard.models import LLMModel
+from tests.price_maps import price_map_with
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "price_map" / "model_prices.json"
 runner = CliRunner()
 
 
@@ -35,11 +35,7 @@ def invoke(*args: str) -> tuple[int, str]:
 
 
 def changed_map(tmp_path: Path) -> Path:
-    document = json.loads(FIXTURE.read_text("utf-8"))
-    document["gpt-6-luna"]["output_cost_per_token"] = 6e-07
-    path = tmp_path / "map.json"
-    path.write_text(json.dumps(document))
-    return path
+    return price_map_with(tmp_path, "gpt-6-luna", "output_cost_per_token", 6e-07)
 
 
 def luna_output_price(database_url: str) -> Decimal:
@@ -89,10 +85,7 @@ def test_json_report(seeded_env: str, tmp_path: Path) -> None:
 
 
 def test_a_malformed_map_is_an_error_naming_the_entry(seeded_env: str, tmp_path: Path) -> None:
-    document = json.loads(FIXTURE.read_text("utf-8"))
-    document["gpt-6-luna"]["input_cost_per_token"] = "free"
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(document))
+    path = price_map_with(tmp_path, "gpt-6-luna", "input_cost_per_token", "free")
     code, out = invoke("catalog", "sync", "--source", str(path), "--apply")
     assert code == 1
     assert "price map entry 'gpt-6-luna': input_cost_per_token is 'free', not a number" in out

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -43,38 +44,49 @@ def catalog(cli_env: str, session_factory: sessionmaker[Session]) -> None:
         session.flush()
         session.add_all(
             [
-                LLMModel(
-                    provider_id=openai.id,
-                    model_id=LONG_ID,
-                    model_name="Mini",
-                    power_level="balanced",
-                    cost_per_1m_input_tokens=Decimal("0.4"),
-                    cost_per_1m_output_tokens=Decimal("1.6"),
+                priced(
+                    openai,
+                    LONG_ID,
+                    "Mini",
+                    "balanced",
+                    ("0.4", "1.6"),
                     cost_per_1m_cached_input_tokens=Decimal("0.1"),
                     context_window=1_047_576,
                 ),
-                LLMModel(
-                    provider_id=openai.id,
-                    model_id="gpt-4",
-                    model_name="GPT-4",
-                    power_level="precision",
-                    cost_per_1m_input_tokens=Decimal("30"),
-                    cost_per_1m_output_tokens=Decimal("60"),
+                priced(
+                    openai,
+                    "gpt-4",
+                    "GPT-4",
+                    "precision",
+                    ("30", "60"),
                     is_active=False,
                     is_deprecated=True,
                 ),
-                LLMModel(
-                    provider_id=local.id,
-                    model_id="llama3.1:8b",
-                    model_name="Llama",
-                    power_level="eco",
-                    cost_per_1m_input_tokens=Decimal("0.05"),
-                    cost_per_1m_output_tokens=Decimal("0.08"),
-                ),
+                priced(local, "llama3.1:8b", "Llama", "eco", ("0.05", "0.08")),
             ]
         )
         session.add(User(id="a-user-whose-id-is-long-enough-to-be-cut-at-eighty-columns-x"))
         session.commit()
+
+
+def priced(
+    provider: LLMProvider,
+    model_id: str,
+    name: str,
+    power_level: str,
+    prices: tuple[str, str],
+    **fields: Any,
+) -> LLMModel:
+    """A model of `provider` at `prices` ($ per 1M input and output tokens)."""
+    return LLMModel(
+        provider_id=provider.id,
+        model_id=model_id,
+        model_name=name,
+        power_level=power_level,
+        cost_per_1m_input_tokens=Decimal(prices[0]),
+        cost_per_1m_output_tokens=Decimal(prices[1]),
+        **fields,
+    )
 
 
 def listed(*filters: str) -> list[str]:

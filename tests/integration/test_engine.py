@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -174,6 +175,16 @@ def test_weights_are_honoured_through_the_engine(db: Session) -> None:
     assert 0.85 < picks.count("heavy") / len(picks) < 0.95
 
 
+TOKENS = {"prompt_tokens": 1_000, "completion_tokens": 500, "cached_tokens": 0}
+
+
+def logged(db: Session, engine: LLMRoutingEngine, **fields: Any) -> LLMUsageLog:
+    """The row `log_usage` wrote for user "u"."""
+    row = db.get(LLMUsageLog, engine.log_usage(user_id="u", **fields))
+    assert row is not None
+    return row
+
+
 @pytest.mark.parametrize(
     ("tier", "power", "message"),
     [("gold", "balanced", "unknown user_tier 'gold'"), ("free", "max", "unknown power_level")],
@@ -188,38 +199,20 @@ def test_unknown_tier_or_power_level_is_a_clear_error(
 def test_log_usage_prices_the_request_when_no_breakdown_is_given(db: Session) -> None:
     model = add_route(db, "openai", "gpt")
     engine = LLMRoutingEngine(db)
-    row_id = engine.log_usage(
-        user_id="u",
-        model=model,
-        request_id="req-1",
-        prompt_tokens=1_000,
-        completion_tokens=500,
-        cached_tokens=0,
-        time_to_first_token_ms=42,
-        attempts=2,
+    row = logged(
+        db, engine, model=model, request_id="req-1", time_to_first_token_ms=42, attempts=2, **TOKENS
     )
-    row = db.get(LLMUsageLog, row_id)
-    assert row is not None
     assert row.cost_total_usd == Decimal("0.002")
     assert (row.time_to_first_token_ms, row.attempts, row.model_name) == (42, 2, "gpt")
     # Logged twice, kept once.
-    assert engine.log_usage(user_id="u", model=model, request_id="req-1") == row_id
+    assert engine.log_usage(user_id="u", model=model, request_id="req-1") == row.id
     assert db.scalar(select(func.count()).select_from(LLMUsageLog)) == 1
 
 
 def test_log_usage_bills_cache_writes_at_a_quarter_above_the_input_price(db: Session) -> None:
     model = add_route(db, "anthropic", "claude")
     engine = LLMRoutingEngine(db)
-    row_id = engine.log_usage(
-        user_id="u",
-        model=model,
-        request_id="req-writes",
-        prompt_tokens=1_000,
-        completion_tokens=500,
-        cache_write_tokens=400,
-    )
-    row = db.get(LLMUsageLog, row_id)
-    assert row is not None
+    row = logged(db, engine, model=model, request_id="req-writes", cache_write_tokens=400, **TOKENS)
     assert (row.prompt_tokens, row.cache_write_tokens) == (1_000, 400)
     # 600 plain + 400 written (× 1.25) input tokens at $1, 500 output tokens at $2 per 1M
     assert (row.cost_input_usd, row.cost_total_usd) == (Decimal("0.0011"), Decimal("0.0021"))
@@ -227,13 +220,12 @@ def test_log_usage_bills_cache_writes_at_a_quarter_above_the_input_price(db: Ses
 
 def test_log_usage_of_a_failed_request_without_a_model(db: Session) -> None:
     engine = LLMRoutingEngine(db)
-    row_id = engine.log_usage(
-        user_id="u",
+    row = logged(
+        db,
+        engine,
         model=None,
         request_id="req-failed",
         status_code=503,
         error_type="no_candidates",
     )
-    row = db.get(LLMUsageLog, row_id)
-    assert row is not None
     assert (row.model_id, row.status_code, row.cost_total_usd) == (None, 503, Decimal(0))

@@ -15,7 +15,6 @@ from switchboard.limits import (
     Admissions,
     Budget,
     BudgetAccount,
-    Claim,
     Demand,
     FailoverLimiter,
     LimitsUnavailableError,
@@ -24,19 +23,19 @@ from switchboard.limits import (
     RateLimit,
     RedisLimiter,
     Scope,
-    Settlement,
     WhenDown,
     connect,
 )
 from tests.e2e.harness import free_port
+from tests.integration.limit_demands import budget_claim, open_account, settled
+from tests.integration.limit_demands import demand as alices_demand
 from tests.redis_support import REDIS_URL, private_redis, redis_prefix
 
 RATE = (RateLimit(Scope.USER, "alice", requests_per_minute=3),)
 
 
 def demand(request_id: str, **fields: object) -> Demand:
-    values: dict[str, object] = {"user_id": "alice", "hold_ms": 60_000, "rates": RATE, **fields}
-    return Demand(request_id=request_id, **values)  # type: ignore[arg-type]
+    return alices_demand(request_id, **{"rates": RATE, **fields})
 
 
 def test_open_enforces_per_process_while_redis_is_away_and_goes_back_when_it_returns(
@@ -97,8 +96,7 @@ def test_settlements_made_while_redis_is_away_are_counted_when_it_returns(
     tmp_path: Path,
 ) -> None:
     port = free_port()
-    budget = Budget(Scope.USER, "alice", 1000, Period.DAILY)
-    claim = Claim(budget, budget.account(datetime.now(UTC)), 100)
+    claim = budget_claim(1000, 100, period=Period.DAILY)
 
     async def main() -> None:
         with private_redis(tmp_path / "redis", port) as server:
@@ -106,12 +104,11 @@ def test_settlements_made_while_redis_is_away_are_counted_when_it_returns(
             limiter = FailoverLimiter(redis, when_down=WhenDown.OPEN, reconnect_s=0.1)
             try:
                 first = demand("s1", rates=(), claims=(claim,))
-                decision = await limiter.admit(first)
-                await limiter.seed("alice", claim.account, decision.rebuild[0][1], 0)
+                await open_account(limiter, claim, first)
                 assert (await limiter.admit(first)).admitted
                 assert server.process is not None
                 server.process.send_signal(signal.SIGSTOP)  # Redis hangs: a timeout
-                await limiter.settle(first, Settlement((40,), None, datetime.now(UTC)))
+                await limiter.settle(first, settled(40))
                 assert limiter.degraded
                 server.process.send_signal(signal.SIGCONT)
                 deadline = time.monotonic() + 5
@@ -127,8 +124,7 @@ def test_settlements_made_while_redis_is_away_are_counted_when_it_returns(
 
 
 def test_many_admissions_finding_an_empty_account_read_the_database_once() -> None:
-    budget = Budget(Scope.USER, "alice", 1000, Period.MONTHLY)
-    claim = Claim(budget, budget.account(datetime.now(UTC)), 10)
+    claim = budget_claim(1000, 10)
     reads: list[BudgetAccount] = []
 
     async def read_spend(user_id: str, account: BudgetAccount, until: datetime) -> int:

@@ -9,7 +9,6 @@ import copy
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,14 +29,14 @@ from switchboard.services.price_map import PriceMap, load_price_map, parse_price
 from switchboard.services.price_sync import MANUAL_SKIPPED, SyncReport, sync_catalog
 from switchboard.services.seeding import seed_catalog
 from switchboard.vocabulary import PriceSource
+from tests.price_maps import PRICE_MAP
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "price_map" / "model_prices.json"
 PROVIDERS = ("openai", "anthropic", "gemini", "groq", "mistral", "deepseek")
 TODAY = date(2026, 12, 5)
 
 
 def fixture() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(FIXTURE.read_text("utf-8"))
+    loaded: dict[str, Any] = json.loads(PRICE_MAP.read_text("utf-8"))
     return loaded
 
 

@@ -4,7 +4,6 @@ the health checker uses; off by default; a failed run writes nothing and is logg
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from decimal import Decimal
 from pathlib import Path
@@ -19,16 +18,11 @@ from switchboard.models import LLMModel
 from switchboard.services.price_sync_job import LEASE_NAME, PriceSyncJob
 from switchboard.services.seeding import seed_catalog
 from switchboard.settings import Settings
-
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "price_map" / "model_prices.json"
+from tests.price_maps import price_map_with
 
 
 def write_map(tmp_path: Path, output_per_token: float) -> Path:
-    document = json.loads(FIXTURE.read_text("utf-8"))
-    document["gpt-6-luna"]["output_cost_per_token"] = output_per_token
-    path = tmp_path / "map.json"
-    path.write_text(json.dumps(document))
-    return path
+    return price_map_with(tmp_path, "gpt-6-luna", "output_cost_per_token", output_per_token)
 
 
 def job(
@@ -77,12 +71,17 @@ def test_the_loop_applies_the_map_by_itself(
     source = write_map(tmp_path, 7e-07)
     scheduled = job(seeded, source, interval_h=1)
 
+    def logged() -> list[str]:
+        return [record.getMessage() for record in caplog.records]
+
     async def run() -> None:
+        # Wait for the log line, not the new price: the job logs once its thread has committed,
+        # and a close in between (the price seen, the line not yet written) cancels the line.
         scheduled.start()
         try:
             for _ in range(200):
                 await asyncio.sleep(0.05)
-                if await asyncio.to_thread(luna_output, seeded) == Decimal("0.7"):
+                if "price_sync_applied" in logged():
                     return
         finally:
             await scheduled.close()
@@ -90,7 +89,7 @@ def test_the_loop_applies_the_map_by_itself(
     with caplog.at_level(logging.INFO, logger="switchboard.services.price_sync_job"):
         asyncio.run(run())
     assert luna_output(seeded) == Decimal("0.7")
-    assert "price_sync_applied" in [record.getMessage() for record in caplog.records]
+    assert "price_sync_applied" in logged()
 
 
 def test_off_by_default(seeded: sessionmaker[Session], tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ import json
 from datetime import date
 from decimal import Decimal
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,13 +26,13 @@ from switchboard.services.seed_prices import (
 from switchboard.services.seeding import CATALOG_PACKAGE, CATALOG_RESOURCE
 from switchboard.settings import Settings
 from switchboard.vocabulary import PowerLevel, Tier
+from tests.price_maps import PRICE_MAP
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "price_map" / "model_prices.json"
 SEED_FILE = resources.files(CATALOG_PACKAGE).joinpath(CATALOG_RESOURCE)
 
 
 def price_map() -> PriceMap:
-    return load_price_map(FIXTURE.read_bytes(), source=str(FIXTURE), providers=MAP_PROVIDERS)
+    return load_price_map(PRICE_MAP.read_bytes(), source=str(PRICE_MAP), providers=MAP_PROVIDERS)
 
 
 def seed_document() -> dict[str, Any]:

@@ -93,6 +93,28 @@ def run(db: Session, sql: str) -> list[tuple[object, ...]]:
     return [tuple(row) for row in db.execute(text(sql))]
 
 
+def balanced(
+    provider: LLMProvider,
+    name: str,
+    model_id: str,
+    priority: int,
+    prices: tuple[str, str],
+    *,
+    is_active: bool = True,
+) -> LLMModel:
+    """A balanced model of `provider` at `prices` ($ per 1M input and output tokens)."""
+    return LLMModel(
+        provider_id=provider.id,
+        model_name=name,
+        model_id=model_id,
+        power_level="balanced",
+        power_level_priority=priority,
+        cost_per_1m_input_tokens=Decimal(prices[0]),
+        cost_per_1m_output_tokens=Decimal(prices[1]),
+        is_active=is_active,
+    )
+
+
 @pytest.fixture
 def catalog(db: Session) -> dict[str, LLMModel]:
     openai = LLMProvider(provider_name="OpenAI", provider_slug="openai")
@@ -100,31 +122,9 @@ def catalog(db: Session) -> dict[str, LLMModel]:
     db.add_all([openai, anthropic])
     db.flush()
     models = {
-        "mini": LLMModel(
-            provider_id=openai.id,
-            model_name="GPT-4o mini",
-            model_id="gpt-4o-mini",
-            power_level="balanced",
-            power_level_priority=2,
-            cost_per_1m_input_tokens=Decimal("0.15"),
-            cost_per_1m_output_tokens=Decimal("0.60"),
-        ),
-        "sonnet": LLMModel(
-            provider_id=anthropic.id,
-            model_name="Claude Sonnet",
-            model_id="claude-sonnet",
-            power_level="balanced",
-            power_level_priority=1,
-            cost_per_1m_input_tokens=Decimal(3),
-            cost_per_1m_output_tokens=Decimal(15),
-        ),
-        "retired": LLMModel(
-            provider_id=openai.id,
-            model_name="Old",
-            model_id="old",
-            power_level="balanced",
-            is_active=False,
-        ),
+        "mini": balanced(openai, "GPT-4o mini", "gpt-4o-mini", 2, ("0.15", "0.60")),
+        "sonnet": balanced(anthropic, "Claude Sonnet", "claude-sonnet", 1, ("3", "15")),
+        "retired": balanced(openai, "Old", "old", 100, ("0", "0"), is_active=False),
     }
     db.add_all(models.values())
     db.flush()

@@ -7,6 +7,8 @@ request, and a price the tier leaves out is the one below it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict
 from decimal import Decimal
 
 import pytest
@@ -21,51 +23,53 @@ from switchboard.pricing import (
     tiers_to_json,
 )
 
+
 # Gemini 2.5 Pro in LiteLLM's map: $1.25 / $0.125 cached / $10 per 1M, and above 200k prompt
 # tokens $2.50 / $0.25 / $15.
+def above(tokens: int, **prices: str) -> PriceTier:
+    """A tier above `tokens` prompt tokens, its prices ($ per 1M) written as strings."""
+    return PriceTier(tokens, **{name: Decimal(price) for name, price in prices.items()})
+
+
 PRO = Prices(Decimal("1.25"), Decimal("10"), Decimal("0.125"))
-PRO_TIERS = (
-    PriceTier(
-        above_tokens=200_000,
-        input_price=Decimal("2.5"),
-        output_price=Decimal("15"),
-        cached_input_price=Decimal("0.25"),
-    ),
-)
+PRO_TIERS = (above(200_000, input_price="2.5", output_price="15", cached_input_price="0.25"),)
 
 
-def pro_cost(prompt: int, completion: int, cached: int = 0) -> dict[str, Decimal]:
+def cost(
+    prices: Prices, prompt: int, completion: int, tiers: Sequence[PriceTier] = (), **tokens: int
+) -> dict[str, Decimal]:
+    """`calculate_cost` at `prices` and `tiers`, for these tokens."""
     return dict(
         calculate_cost(
-            input_price=PRO.input_price,
-            output_price=PRO.output_price,
-            cached_input_price=PRO.cached_input_price,
+            **asdict(prices),
             prompt_tokens=prompt,
             completion_tokens=completion,
-            cached_tokens=cached,
-            tiers=PRO_TIERS,
+            tiers=tiers,
+            **tokens,
         )
     )
 
 
-def test_a_prompt_of_exactly_the_boundary_pays_the_base_prices() -> None:
-    # 200,000 × $1.25 + 1,000 × $10, per 1M.
-    assert pro_cost(200_000, 1_000) == {
-        "cost_input_usd": Decimal("0.25"),
-        "cost_cached_usd": Decimal(0),
-        "cost_output_usd": Decimal("0.01"),
-        "cost_total_usd": Decimal("0.26"),
-    }
+def pro_cost(prompt: int, completion: int, cached: int = 0) -> dict[str, Decimal]:
+    return cost(PRO, prompt, completion, PRO_TIERS, cached_tokens=cached)
 
 
-def test_one_token_above_the_boundary_pays_the_tier_for_every_token() -> None:
-    # 200,001 × $2.50 + 1,000 × $15, per 1M: the whole request, not only the excess.
-    assert pro_cost(200_001, 1_000) == {
-        "cost_input_usd": Decimal("0.5000025"),
-        "cost_cached_usd": Decimal(0),
-        "cost_output_usd": Decimal("0.015"),
-        "cost_total_usd": Decimal("0.5150025"),
-    }
+@pytest.mark.parametrize(
+    ("prompt", "costs"),
+    [
+        # 200,000 × $1.25 + 1,000 × $10, per 1M.
+        pytest.param(200_000, ("0.25", "0", "0.01", "0.26"), id="the boundary: base prices"),
+        # 200,001 × $2.50 + 1,000 × $15, per 1M: the whole request, not only the excess.
+        pytest.param(
+            200_001, ("0.5000025", "0", "0.015", "0.5150025"), id="one above: the tier's, for all"
+        ),
+    ],
+)
+def test_a_prompt_above_the_boundary_pays_the_tier_for_every_token(
+    prompt: int, costs: tuple[str, str, str, str]
+) -> None:
+    fields = ("cost_input_usd", "cost_cached_usd", "cost_output_usd", "cost_total_usd")
+    assert pro_cost(prompt, 1_000) == dict(zip(fields, map(Decimal, costs), strict=True))
 
 
 def test_cached_tokens_count_towards_the_boundary_and_pay_the_tiers_cached_price() -> None:
@@ -122,37 +126,22 @@ def _above(tier: PriceTier) -> int:
 def test_a_models_own_cache_write_price_replaces_the_factor_for_five_minute_writes(
     prompt: int, expected_input: Decimal
 ) -> None:
-    costs = calculate_cost(
-        input_price=Decimal("0.1"),
-        output_price=Decimal("0.5"),
-        cached_input_price=Decimal("0.01"),
-        cache_write_price=Decimal("0.125"),
-        prompt_tokens=prompt,
-        completion_tokens=0,
-        cache_write_tokens=3_000,
-        cache_write_1h_tokens=1_000,
-        tiers=(
-            PriceTier(
-                above_tokens=100_000,
-                input_price=Decimal("0.5"),
-                output_price=Decimal("2.5"),
-                cached_input_price=Decimal("0.05"),
-                cache_write_price=Decimal("0.625"),
-            ),
+    haiku = Prices(Decimal("0.1"), Decimal("0.5"), Decimal("0.01"), Decimal("0.125"))
+    tiers = (
+        above(
+            100_000,
+            input_price="0.5",
+            output_price="2.5",
+            cached_input_price="0.05",
+            cache_write_price="0.625",
         ),
     )
+    costs = cost(haiku, prompt, 0, tiers, cache_write_tokens=3_000, cache_write_1h_tokens=1_000)
     assert costs["cost_input_usd"] == expected_input
 
 
 def test_without_a_cache_write_price_a_write_is_still_a_quarter_more_than_input() -> None:
-    costs = calculate_cost(
-        input_price=Decimal(4),
-        output_price=Decimal(20),
-        cached_input_price=None,
-        prompt_tokens=1_000,
-        completion_tokens=0,
-        cache_write_tokens=1_000,
-    )
+    costs = cost(Prices(Decimal(4), Decimal(20)), 1_000, 0, cache_write_tokens=1_000)
     assert costs["cost_input_usd"] == Decimal("0.005")  # 1,000 × 1.25 × $4
 
 

@@ -203,6 +203,11 @@ def test_anthropic_requires_max_tokens() -> None:
     assert translate(max_tokens=10, max_completion_tokens=20)["max_tokens"] == 20
 
 
+def user_turn(*texts: str) -> dict[str, Any]:
+    """One Anthropic user turn of text blocks, as consecutive user messages are joined."""
+    return {"role": "user", "content": [{"type": "text", "text": text} for text in texts]}
+
+
 def test_system_messages_anywhere_join_the_system_prompt() -> None:
     messages = [
         {"role": "system", "content": "Be brief."},
@@ -212,12 +217,7 @@ def test_system_messages_anywhere_join_the_system_prompt() -> None:
     ]
     request = openai_request_to_anthropic({"messages": messages}, MODEL)
     assert request["system"] == "Be brief.\n\nAnswer in French."
-    assert request["messages"] == [
-        {
-            "role": "user",
-            "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": "Again"}],
-        }
-    ]
+    assert request["messages"] == [user_turn("Hi", "Again")]
 
 
 def test_empty_turns_are_left_out() -> None:
@@ -227,12 +227,7 @@ def test_empty_turns_are_left_out() -> None:
         {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "Hm"}]},
     ]
     request = openai_request_to_anthropic({"messages": messages}, MODEL)
-    assert request["messages"] == [
-        {
-            "role": "user",
-            "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": "Hm"}],
-        }
-    ]
+    assert request["messages"] == [user_turn("Hi", "Hm")]
 
 
 def test_a_refusal_in_history_is_kept_as_the_assistant_words() -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
-from switchboard.catalog.snapshot import CatalogSnapshot
-from switchboard.routing import HealthView, RoutePlan, RouteRequest, explain_route, plan_route
+from switchboard.routing import HealthView, RoutePlan, explain_route, plan_route
 from switchboard.routing.health import HEALTHY
 from switchboard.vocabulary import PowerLevel, Tier
-from tests.unit.routing.catalogs import CatalogBuilder, plan, request
+from tests.unit.routing.catalogs import CatalogBuilder, plan, planned_ids, request
 
 
 def busy_catalog() -> CatalogBuilder:
@@ -47,37 +46,28 @@ REQUESTS = [
 ]
 
 
-def ids_of(route: RoutePlan) -> list[int]:
-    return [candidate.model.id for candidate in route.candidates]
-
-
-def ids(
-    snapshot: CatalogSnapshot,
-    route_request: RouteRequest,
-    seed: int,
-    *,
-    byok: frozenset[int] = frozenset(),
-    health: HealthView = HEALTHY,
-) -> list[int]:
-    return ids_of(plan(snapshot, route_request, seed=seed, byok=byok, health=health))
+def ids_of(route: RoutePlan) -> list[str]:
+    return [candidate.model.model_id for candidate in route.candidates]
 
 
 def test_same_seed_same_plan() -> None:
     snapshot = busy_catalog().build()
     for route_request in REQUESTS:
         for seed in range(25):
-            assert ids(snapshot, route_request, seed) == ids(snapshot, route_request, seed)
+            first = planned_ids(snapshot, route_request, seed=seed)
+            assert planned_ids(snapshot, route_request, seed=seed) == first
 
 
 def test_same_seed_same_plan_on_an_equal_snapshot() -> None:
     first, second = busy_catalog().build(), busy_catalog().build()
     for route_request in REQUESTS:
-        assert ids(first, route_request, 3) == ids(second, route_request, 3)
+        expected = planned_ids(first, route_request, seed=3)
+        assert planned_ids(second, route_request, seed=3) == expected
 
 
 def test_different_seeds_may_differ() -> None:
     snapshot = busy_catalog().build()
-    orders = {tuple(ids(snapshot, request(), seed)) for seed in range(50)}
+    orders = {tuple(planned_ids(snapshot, request(), seed=seed)) for seed in range(50)}
     assert len(orders) > 1
 
 
@@ -117,8 +107,9 @@ def test_a_warm_cache_gives_the_same_answers_as_a_cold_one() -> None:
         for route_request in REQUESTS:
             for byok, health in variants:
                 cold = busy_catalog().build()
-                expected = ids(cold, route_request, 5, byok=byok, health=health)
-                assert ids(warm, route_request, 5, byok=byok, health=health) == expected
+                options = {"seed": 5, "byok": byok, "health": health}
+                expected = planned_ids(cold, route_request, **options)
+                assert planned_ids(warm, route_request, **options) == expected
 
 
 def test_repeated_calls_give_the_same_answer() -> None:
@@ -132,7 +123,7 @@ def test_repeated_calls_give_the_same_answer() -> None:
 
 def test_without_an_rng_the_candidate_set_is_still_fixed() -> None:
     snapshot = busy_catalog().build()
-    seeded = set(ids(snapshot, request(), 0))
+    seeded = set(planned_ids(snapshot, request(), seed=0))
     for _ in range(10):
         assert set(ids_of(plan_route(snapshot, request()))) == seeded
 
@@ -141,14 +132,14 @@ def test_walking_a_plan_in_steps_gives_the_same_order() -> None:
     """The plan is produced lazily; how it is read must not change what it says."""
     snapshot = busy_catalog().build()
     for seed in range(20):
-        expected = ids(snapshot, request(), seed)
+        expected = planned_ids(snapshot, request(), seed=seed)
         route = plan(snapshot, request(), seed=seed)
         choice = route.choice
         usable = route.usable_choice
         assert choice is not None
         assert usable is not None
-        assert choice.model.id == expected[0]
-        assert [candidate.model.id for candidate in route] == expected
+        assert choice.model.model_id == expected[0]
+        assert [candidate.model.model_id for candidate in route] == expected
         assert ids_of(route) == expected
         assert ids_of(route) == expected
 

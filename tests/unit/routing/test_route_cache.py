@@ -10,7 +10,7 @@ from switchboard.catalog.route_cache import RouteCache
 from switchboard.catalog.snapshot import CatalogSnapshot
 from switchboard.routing import RouteRequest
 from switchboard.vocabulary import PowerLevel, Tier
-from tests.unit.routing.catalogs import CatalogBuilder, plan
+from tests.unit.routing.catalogs import CatalogBuilder, plan, request
 
 TASKS = [f"task-{number}" for number in range(40)]
 
@@ -34,25 +34,17 @@ def many_tasks_catalog(route_cache_size: int) -> CatalogSnapshot:
 
 
 def distinct_requests() -> list[RouteRequest]:
-    needs = itertools.product((False, True), repeat=3)
+    needs = ("require_streaming", "require_function_calling", "require_vision")
     return [
-        RouteRequest(
-            user_tier=tier,
-            power_level=level,
-            task_type=task,
-            estimated_tokens=1000,
-            require_streaming=streaming,
-            require_function_calling=functions,
-            require_vision=vision,
-        )
-        for (streaming, functions, vision), tier, level, task in itertools.product(
-            needs, Tier, PowerLevel, TASKS
+        request(tier, level, task, 1000, **dict(zip(needs, flags, strict=True)))
+        for flags, tier, level, task in itertools.product(
+            itertools.product((False, True), repeat=len(needs)), Tier, PowerLevel, TASKS
         )
     ]
 
 
-def ids(snapshot: CatalogSnapshot, request: RouteRequest, seed: int) -> list[int]:
-    return [candidate.model.id for candidate in plan(snapshot, request, seed=seed).candidates]
+def ids(snapshot: CatalogSnapshot, route_request: RouteRequest, seed: int) -> list[int]:
+    return [candidate.model.id for candidate in plan(snapshot, route_request, seed=seed).candidates]
 
 
 def test_the_cache_never_holds_more_than_its_bound() -> None:
