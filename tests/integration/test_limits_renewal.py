@@ -1,6 +1,8 @@
-"""A request that runs past its reservation's deadline (a long stream) keeps its reservation
-and its concurrency slot while its replica renews them; one that was settled, or whose
-replica stopped renewing, is not brought back. Both backends, as `test_limits` holds them."""
+"""A request's reservation over its lifetime: one that runs past its deadline (a long stream)
+keeps its reservation and its concurrency slot while its replica renews them; one that was
+settled, or whose replica stopped renewing, is not brought back; and one settled twice (a
+settlement whose call timed out, sent again) counts once. Both backends, as `test_limits`
+holds them."""
 
 from __future__ import annotations
 
@@ -65,6 +67,21 @@ def test_renewing_a_settled_request_changes_nothing(make_limiter: Factory) -> No
         assert (await limiter.admit(done)).admitted
         await limiter.settle(done, settled(250))
         await limiter.renew([done])
+        spend = await limiter.spend("alice", claim.account)
+        assert (spend.spent_units, spend.reserved_units) == (250, 0)
+
+    run(make_limiter, test)
+
+
+def test_a_request_settled_twice_counts_once(make_limiter: Factory) -> None:
+    async def test(limiter: Limiter) -> None:
+        claim = budget_claim(1000, 600)
+        decision = await limiter.admit(demand("twice", claims=(claim,)))
+        await limiter.seed("alice", claim.account, decision.rebuild[0][1], 0)
+        twice = demand("twice", claims=(claim,))
+        assert (await limiter.admit(twice)).admitted
+        await limiter.settle(twice, settled(250))
+        await limiter.settle_all([(twice, settled(250))])
         spend = await limiter.spend("alice", claim.account)
         assert (spend.spent_units, spend.reserved_units) == (250, 0)
 

@@ -50,6 +50,10 @@ class _Window:
         return 0 if newest is None else max(0, newest + WINDOW_MS - now)
 
 
+SETTLED_MS = 120_000
+"""How long a settled request is remembered (`redis_scripts`' SETTLED_MS)."""
+
+
 @dataclass(slots=True)
 class _Account:
     since_ms: int
@@ -57,6 +61,19 @@ class _Account:
     spent: int = 0
     reservations: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Request id → (units, deadline)."""
+    settled: dict[str, int] = field(default_factory=dict)
+    """Request id → when it was settled, for `SETTLED_MS`: settling twice counts once."""
+
+    def first_settlement(self, request_id: str, now: int) -> bool:
+        """Whether `request_id` is settled for the first time (as Redis's script decides)."""
+        for old, at in list(self.settled.items()):  # oldest first: stop at the first kept
+            if at > now - SETTLED_MS:
+                break
+            del self.settled[old]
+        if request_id in self.settled:
+            return False
+        self.settled[request_id] = now
+        return True
 
     def purge(self, now: int) -> None:
         for request_id, (_, deadline) in list(self.reservations.items()):
@@ -226,7 +243,8 @@ class MemoryLimiter:
             if account is None:
                 continue  # counted by the rebuild, from the usage record
             account.reservations.pop(demand.request_id, None)
-            if cost and created_ms >= account.since_ms:
+            first = account.first_settlement(demand.request_id, self._now())
+            if first and cost and created_ms >= account.since_ms:
                 account.spent += cost
 
     async def settle_all(self, items: Sequence[tuple[Demand, Settlement]]) -> None:

@@ -10,7 +10,9 @@ choice (`failover`); nothing here retries or waits longer than the socket timeou
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
@@ -71,10 +73,8 @@ class RedisLimiter:
     def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
-        self._admissions = _Batches(self._run, client.register_script(redis_scripts.ADMIT))
+        self._requests = _Batches(self._run, client.register_script(redis_scripts.REQUESTS))
         self._adjust = client.register_script(redis_scripts.ADJUST)
-        self._settle = client.register_script(redis_scripts.SETTLE)
-        self._renew = client.register_script(redis_scripts.RENEW)
         self._seed = client.register_script(redis_scripts.SEED)
         self._spend = client.register_script(redis_scripts.SPEND)
 
@@ -85,9 +85,15 @@ class RedisLimiter:
         name = account.name
         return [self._key(user_id, kind, name) for kind in ("b", "br", "ba")]
 
+    def _settled_key(self, user_id: str, account: BudgetAccount) -> str:
+        return self._key(user_id, "bd", account.name)
+
     async def admit(self, demand: Demand) -> Decision:
         counters = _rate_counters(demand)
-        reply = _decode(await self._admissions.call(*self._admit_call(demand, counters)))
+        [part] = await self._requests.call(
+            Op.ADMIT, [self._admit_call(demand, counters)], urgent=True
+        )
+        reply = _decode(part)
         status, now = next(reply), next(reply)
         refusal, rates, budgets, rebuild = (_group(reply, size) for size in (1, 3, 2, 1))
         decision_rates = tuple(
@@ -151,10 +157,10 @@ class RedisLimiter:
         await self.settle_all([(demand, settlement)])
 
     async def settle_all(self, items: Sequence[tuple[Demand, Settlement]]) -> None:
-        """Several settlements in one script call, one round trip."""
+        """Several settlements in one script call, with the next admissions (`_Batches`)."""
         if items:
             calls = [self._settle_call(demand, settlement) for demand, settlement in items]
-            await self._run(self._settle, *_batched(calls))
+            await self._requests.call(Op.SETTLE, calls, urgent=False)
 
     def _settle_call(self, demand: Demand, settlement: Settlement) -> tuple[list[str], list[Any]]:
         keys = [
@@ -166,7 +172,10 @@ class RedisLimiter:
         if has_slots:
             keys.append(self._key(demand.user_id, "cc", str(demand.concurrency_key)))
         for claim in demand.claims:
-            keys += self._account_keys(demand.user_id, claim.account)
+            keys += [
+                *self._account_keys(demand.user_id, claim.account),
+                self._settled_key(demand.user_id, claim.account),
+            ]
         args: list[Any] = [
             demand.request_id,
             int(settlement.created_at.timestamp() * 1000),
@@ -191,7 +200,7 @@ class RedisLimiter:
             if keys:
                 calls.append((keys, [demand.request_id, demand.hold_ms]))
         if calls:
-            await self._run(self._renew, *_batched(calls))
+            await self._requests.call(Op.RENEW, calls, urgent=False)
 
     async def seed(
         self, user_id: str, account: BudgetAccount, since_ms: int, base_units: int
@@ -216,7 +225,7 @@ class RedisLimiter:
         return bool(await self._call(lambda: self.client.ping()))
 
     async def close(self) -> None:
-        await self._admissions.drain()
+        await self._requests.drain()
         await self.client.aclose()
 
     async def _run(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -230,72 +239,110 @@ class RedisLimiter:
 
 
 Call = tuple[list[str], list[Any]]
-"""One request's keys and arguments for a batching script (`redis_scripts._BATCH`)."""
+"""One operation's keys and arguments (`redis_scripts.REQUESTS`)."""
+
+
+class Op(enum.StrEnum):
+    """What `redis_scripts.REQUESTS` does with one call."""
+
+    ADMIT = "a"
+    SETTLE = "s"
+    RENEW = "r"
+
 
 BATCH_LIMIT = 256
-"""The most requests one script call carries."""
-
-
-def _batched(calls: Sequence[Call]) -> Call:
-    """The keys and arguments of one call that carries all of `calls` (their arguments are
-    numbers and the gateway's own request ids: never a comma)."""
-    keys: list[str] = []
-    args: list[Any] = [len(calls)]
-    for call_keys, call_args in calls:
-        keys += call_keys
-        args += [len(call_keys), ",".join(map(str, call_args))]
-    return keys, args
+"""The most operations one script call carries."""
+DELAY_S = 0.02
+"""How long settlements and renewals wait for an admission to ride with (alone, a request
+that ends would cost a round trip of its own; under load they ride along at once)."""
 
 
 class _Batches:
-    """Calls of one batching script made in the same turn of the event loop go to Redis
-    together, as one call; each caller gets its own part of the reply. Batches do not wait
-    for each other: under load a round trip carries many requests, and alone a request
-    waits one turn of the loop."""
+    """Operations on requests go to Redis together, as one call of `REQUESTS`; each caller
+    gets its own part of the reply. An admission goes at the next turn of the event loop,
+    with everything waiting by then; settlements and renewals wait up to `DELAY_S` for one.
+    Settlements come first in a call: what they free, its admissions may use. Batches do not
+    wait for each other."""
 
     def __init__(
         self, run: Callable[[Any, Sequence[str], Sequence[Any]], Awaitable[Any]], script: Any
     ) -> None:
         self._run = run
         self._script = script
-        self._waiting: list[tuple[Call, asyncio.Future[bytes]]] = []
+        self._waiting: list[_Group] = []
+        self._soon = False
+        self._later: asyncio.TimerHandle | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
-    async def call(self, keys: list[str], args: list[Any]) -> bytes:
+    async def call(self, op: Op, calls: list[Call], *, urgent: bool) -> list[bytes]:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[bytes] = loop.create_future()
-        if not self._waiting:
+        group = _Group(op, calls, loop.create_future())
+        self._waiting.append(group)
+        if urgent and not self._soon:
+            self._soon = True
             loop.call_soon(self._send_waiting)
-        self._waiting.append(((keys, args), future))
-        return await future
+        elif not self._soon and self._later is None:
+            self._later = loop.call_later(DELAY_S, self._send_waiting)
+        return await group.future
 
     async def drain(self) -> None:
+        if self._waiting:
+            self._send_waiting()
         await asyncio.gather(*self._sending, return_exceptions=True)
 
     def _send_waiting(self) -> None:
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
+        self._soon = False
         waiting, self._waiting = self._waiting, []
-        for start in range(0, len(waiting), BATCH_LIMIT):
-            task = asyncio.get_running_loop().create_task(
-                self._send(waiting[start : start + BATCH_LIMIT])
-            )
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+        waiting.sort(key=lambda group: group.op is not Op.SETTLE)
+        batch: list[_Group] = []
+        for group in waiting:
+            batch.append(group)
+            if sum(len(group.calls) for group in batch) >= BATCH_LIMIT:
+                self._start(batch)
+                batch = []
+        if batch:
+            self._start(batch)
 
-    async def _send(self, batch: list[tuple[Call, asyncio.Future[bytes]]]) -> None:
+    def _start(self, batch: list[_Group]) -> None:
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[_Group]) -> None:
+        keys: list[str] = []
+        args: list[Any] = [sum(len(group.calls) for group in batch)]
+        for group in batch:  # arguments are numbers and the gateway's request ids: no commas
+            for call_keys, call_args in group.calls:
+                keys += call_keys
+                args += [group.op.value, len(call_keys), ",".join(map(str, call_args))]
         try:
-            reply = await self._run(self._script, *_batched([call for call, _ in batch]))
+            reply = await self._run(self._script, keys, args)
         except Exception as error:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            for group in batch:
+                if not group.future.done():
+                    group.future.set_exception(error)
             return
         except BaseException:
-            for _, future in batch:
-                future.cancel()
+            for group in batch:
+                group.future.cancel()
             raise
-        for (_, future), part in zip(batch, reply.split(b";"), strict=True):
-            if not future.done():  # its request may have been cancelled meanwhile
-                future.set_result(part)
+        parts = reply.split(b";")
+        for group in batch:
+            answered, parts = parts[: len(group.calls)], parts[len(group.calls) :]
+            if not group.future.done():  # its request may have been cancelled meanwhile
+                group.future.set_result(answered)
+
+
+@dataclass(slots=True)
+class _Group:
+    """One caller's operations, answered together."""
+
+    op: Op
+    calls: list[Call]
+    future: asyncio.Future[list[bytes]]
 
 
 def _decode(reply: bytes) -> Iterator[int]:

@@ -1,7 +1,7 @@
 """The Lua scripts of `RedisLimiter`: each operation on a request's counters is one script,
-run atomically by Redis, so no two replicas ever interleave their checks and counts. The
-admission and the settlement scripts take several requests at once (`_BATCH`): one call, and
-one round trip, for all the requests a replica admits (or settles) in the same moment.
+run atomically by Redis, so no two replicas ever interleave their checks and counts.
+Admissions, settlements and renewals go through one script, `REQUESTS`, that takes many at
+once: one call, and one round trip, for all that a replica has to send in the same moment.
 
 Time is Redis's own (`TIME`), the same for every replica. Money is integer units of 10⁻¹⁰
 dollars (Lua's numbers are doubles: exact to $900,719; a larger budget compares to within
@@ -12,7 +12,8 @@ a ten-millionth of a dollar). Keys (built by `redis_keys`), per owner:
 - concurrency: a sorted set of request ids scored by their deadline; expired ones dropped.
 - budget account: a hash `since` (when the counters began), `base` (spent before `since`,
   from the database; absent until rebuilt), `spent` (settled since), `reserved`; and the
-  reservations: a sorted set of request ids scored by deadline, a hash of their units.
+  reservations: a sorted set of request ids scored by deadline, a hash of their units; and
+  the ids settled in the last two minutes (a sorted set), so that settling twice counts once.
 
 A refusal, or an account awaiting its rebuild, counts nothing.
 """
@@ -65,30 +66,8 @@ local function clock()
 end
 """
 
-_BATCH = """
--- Several requests in one call: ARGV = n, then per request the number of its keys and its
--- arguments joined by ',' (one string costs the client far less to send than many);
--- KEYS = each request's keys. `one` sees its own KEYS and ARGV, as a script of its own would,
--- and the replies are joined by ';'.
-local function each(one, now)
-  local out = {}
-  local k = 1
-  for d = 1, tonumber(ARGV[1]) do
-    local nk, args = tonumber(ARGV[2 * d]), {}
-    for value in string.gmatch(ARGV[2 * d + 1], '[^,]+') do args[#args + 1] = value end
-    out[d] = one({unpack(KEYS, k, k + nk - 1)}, args, now)
-    k = k + nk
-  end
-  return table.concat(out, ';')
-end
-"""
-
-ADMIT = (
-    _CLOCK
-    + _PURGE_RESERVATIONS
-    + _BATCH
-    + """
--- Per request: ARGV: id, hold_ms, tokens, n_rates, (kind 'r'|'t', limit)*, concurrency limit
+_ADMIT = """
+-- Admit one request: ARGV: id, hold_ms, tokens, n_rates, (kind 'r'|'t', limit)*, concurrency limit
 --       or -1, n_budgets, (limit, units, ttl_ms)*
 -- KEYS: per rate: log (+ amounts for 't'); slots (if any); per budget: hash, resv, amounts
 -- Returns (encoded) status 0 admitted|1 refused|2 rebuild, now, refusal{index, remaining,
@@ -217,9 +196,7 @@ local function admit(KEYS, ARGV, now)
   end
   return encode(status, now, refusal, out_rates, out_budgets, rebuild)
 end
-return each(admit, clock())
 """
-)
 
 ADJUST = (
     _CLOCK
@@ -268,12 +245,14 @@ return encode(status, now, refusal, out)
 """
 )
 
-SETTLE = (
-    _BATCH
-    + """
--- Per request: ARGV: id, created_ms, tokens or -1, n_token_hashes, has_slots 0|1, n_budgets,
---       cost*   KEYS: token amount hashes, slots (if any), per budget: hash, resv, amounts
-local function settle(KEYS, ARGV)
+_SETTLE = """
+-- Settle one request: ARGV: id, created_ms, tokens or -1, n_token_hashes, has_slots 0|1,
+--       n_budgets, cost*
+-- KEYS: token amount hashes, slots (if any), per budget: hash, resv, amounts, settled
+-- Settling twice counts once: a settlement whose call timed out may still have run, and is
+-- sent again when Redis answers. The ids settled in the last SETTLED_MS say so.
+local SETTLED_MS = 120000
+local function settle(KEYS, ARGV, now)
   local id, created, tokens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
   local nt, has_slots, nb = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
   local k = 1
@@ -290,8 +269,11 @@ local function settle(KEYS, ARGV)
     k = k + 1
   end
   for j = 1, nb do
-    local h, r, amt = KEYS[k], KEYS[k + 1], KEYS[k + 2]; k = k + 3
+    local h, r, amt, settled = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]; k = k + 4
     local cost = tonumber(ARGV[6 + j])
+    if redis.call('ZADD', settled, 'NX', now, id) == 0 then cost = 0 end
+    redis.call('ZREMRANGEBYSCORE', settled, '-inf', now - SETTLED_MS)
+    redis.call('PEXPIRE', settled, SETTLED_MS)
     local held = redis.call('HGET', amt, id)
     local since = redis.call('HGET', h, 'since')
     if held then
@@ -306,15 +288,11 @@ local function settle(KEYS, ARGV)
   end
   return '1'
 end
-return each(settle, 0)
 """
-)
 
-RENEW = (
-    _CLOCK
-    + _BATCH
-    + """
--- Per request: ARGV: id, hold_ms   KEYS: its concurrency slots (if any) and reservations
+_RENEW = """
+-- Renew one request's hold: ARGV: id, hold_ms
+-- KEYS: its concurrency slots (if any) and reservations
 -- A member still live gets its deadline moved to now + hold; one gone (settled, expired)
 -- stays gone.
 local function renew(KEYS, ARGV, now)
@@ -328,7 +306,30 @@ local function renew(KEYS, ARGV, now)
   end
   return '1'
 end
-return each(renew, clock())
+"""
+
+REQUESTS = (
+    _CLOCK
+    + _PURGE_RESERVATIONS
+    + _ADMIT
+    + _SETTLE
+    + _RENEW
+    + """
+-- Several operations on requests in one call, in order: ARGV = n, then per operation its
+-- kind ('a' admit, 's' settle, 'r' renew), the number of its keys, and its arguments joined
+-- by ',' (one string costs the client far less to send than many); KEYS = each operation's
+-- keys. Each operation sees its own KEYS and ARGV, as a script of its own would; the replies
+-- are joined by ';'.
+local ops = {a = admit, s = settle, r = renew}
+local now = clock()
+local out, k = {}, 1
+for d = 1, tonumber(ARGV[1]) do
+  local op, nk, args = ops[ARGV[3 * d - 1]], tonumber(ARGV[3 * d]), {}
+  for value in string.gmatch(ARGV[3 * d + 1], '[^,]+') do args[#args + 1] = value end
+  out[d] = op({unpack(KEYS, k, k + nk - 1)}, args, now)
+  k = k + nk
+end
+return table.concat(out, ';')
 """
 )
 
