@@ -5,6 +5,7 @@ in plain Python: everything runs on the event loop, so each call is atomic."""
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,13 +27,16 @@ CONCURRENCY_RETRY_MS = 1000
 class _Window:
     """What was admitted in the last minute: request id → (admitted at, amount)."""
 
-    entries: dict[str, tuple[int, int]] = field(default_factory=dict)
+    entries: OrderedDict[str, tuple[int, int]] = field(default_factory=OrderedDict)
+    """Oldest first (insertion order is time order): a purge and the newest cost O(1) each,
+    however many requests the minute holds."""
     total: int = 0
 
     def purge(self, now: int) -> None:
-        for request_id, (at, amount) in list(self.entries.items()):
+        while self.entries:
+            request_id, (at, amount) = next(iter(self.entries.items()))
             if at > now - WINDOW_MS:
-                break  # insertion order is time order
+                break
             del self.entries[request_id]
             self.total -= amount
 
@@ -46,8 +50,10 @@ class _Window:
         return WINDOW_MS
 
     def reset_ms(self, now: int) -> int:
-        newest = max((at for at, _ in self.entries.values()), default=None)
-        return 0 if newest is None else max(0, newest + WINDOW_MS - now)
+        if not self.entries:
+            return 0
+        newest, _ = next(reversed(self.entries.values()))
+        return max(0, newest + WINDOW_MS - now)
 
 
 SETTLED_MS = 120_000
@@ -61,12 +67,14 @@ class _Account:
     spent: int = 0
     reservations: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Request id → (units, deadline)."""
-    settled: dict[str, int] = field(default_factory=dict)
-    """Request id → when it was settled, for `SETTLED_MS`: settling twice counts once."""
+    settled: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    """Request id → when it was settled (oldest first), for `SETTLED_MS`: settling twice
+    counts once."""
 
     def first_settlement(self, request_id: str, now: int) -> bool:
         """Whether `request_id` is settled for the first time (as Redis's script decides)."""
-        for old, at in list(self.settled.items()):  # oldest first: stop at the first kept
+        while self.settled:
+            old, at = next(iter(self.settled.items()))
             if at > now - SETTLED_MS:
                 break
             del self.settled[old]
