@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
 
-.PHONY: run test lint bench bench-routing bench-writer bench-analytics vendor refresh-prices clean
+.PHONY: run test lint chromium bench bench-routing bench-writer bench-analytics vendor refresh-prices clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,15 @@ run: $(INSTALLED)
 
 ## test: lint, type-check, check the import layers, run every test (SQLite and PostgreSQL) in
 ## two worker processes, a test file to each in turn (its module-scoped gateways start once)
-test: $(TEST_INSTALLED) lint
+test: $(TEST_INSTALLED) lint chromium
 	$(BIN)/pytest -n 2 --dist loadfile
+
+## chromium: Debian's Chromium for the browser tests, installed when missing and possible (root
+## with apt-get); otherwise the browser tests are skipped and say why. Never Playwright's own.
+chromium:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		>/dev/null) || echo "Chromium is not installed and cannot be here: browser tests will skip"; }
 
 lint: $(TEST_INSTALLED)
 	$(BIN)/ruff check src tests bench
