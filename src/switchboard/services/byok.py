@@ -84,7 +84,7 @@ def add_key(
     if pattern and not fnmatch.fnmatchcase(api_key, pattern):
         raise InvalidFieldError(
             "api_key",
-            f"the key does not look like a {provider.provider_slug} key "
+            f"the key does not look like a key for {provider.provider_slug} "
             f"(expected the format {pattern!r})",
         )
     row = UserAPIKey(
