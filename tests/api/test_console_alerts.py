@@ -1,5 +1,5 @@
 """The console's Alerts page in-process: the alerts, rules and webhooks the admin API reads
-and writes, from the same services."""
+and writes, from the same services; and the firing alerts on the Overview."""
 
 from __future__ import annotations
 
@@ -212,3 +212,17 @@ def test_a_webhooks_secret_is_taken_and_never_shown_back(
     assert secret not in confirm.text and "Delete webhook ops?" in confirm.text
     assert "Webhook ops deleted." in console.post(f"/ui/alerts/webhooks/{hook['id']}/delete").text
     assert count(app_settings, AlertWebhook) == 0
+
+
+def test_the_overview_shows_the_newest_firing_alerts_or_says_there_are_none(
+    console: Console, admin_headers: dict[str, str], app_settings: Settings
+) -> None:
+    empty = console.client.get("/ui/")
+    assert "No alerts are firing." in empty.text
+    ada, bob, acme = raised(app_settings, admin_headers, console.client)
+    console.post(f"/ui/alerts/{bob}/acknowledge")
+    overview = console.client.get("/ui/")
+    shown = [int(i) for i in re.findall(r'<li><a href="/ui/alerts/(\d+)">', overview.text)]
+    assert shown == [acme, ada]
+    assert 'href="/ui/alerts?state=firing"' in overview.text
+    assert "No alerts are firing." not in overview.text
