@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from switchboard.services import alert_rules
+from switchboard.services.alert_outbox import NewAlert, raise_alert
+from switchboard.services.audit import Actor
+from switchboard.vocabulary import AlertKind
 from tests.e2e.catalog_rows import client
 from tests.e2e.conftest import e2e_database_url, e2e_sessions, encryption_key, stage
 from tests.e2e.harness import GatewayProcess
@@ -32,6 +37,8 @@ class ConsoleWorld:
     stage: Stage
     user_key: str
     """A key of user `walt`, who may chat with the `fake-chat` model."""
+    alerts: tuple[int, ...]
+    """Firing alerts, oldest first."""
 
     @property
     def ui(self) -> str:
@@ -44,12 +51,36 @@ def world(stage: Stage) -> Iterator[ConsoleWorld]:
         fake = rows.provider("fake")
         rows.rule(rows.model(fake, "fake-chat"))
         key = rows.user("walt")
+    alerts = raise_alerts(stage)
     env = {"ADMIN_TOKEN": ADMIN_TOKEN, "CONSOLE_FREE_SIGN_IN_FAILURES": "20"}
     with stage.gateway(env) as gateway:
         client(gateway, key).chat.completions.create(
             model="balanced", messages=[{"role": "user", "content": "Hi"}]
         )
-        yield ConsoleWorld(gateway, stage, key)
+        yield ConsoleWorld(gateway, stage, key, alerts)
+
+
+def raise_alerts(stage: Stage) -> tuple[int, ...]:
+    """Two budget alerts of an inactive rule (so the gateway's evaluation leaves them be)."""
+    now = datetime.now(UTC)
+    with stage.sessions() as session:
+        rule = alert_rules.create_rule(
+            session,
+            {"name": "Budgets", "kind": AlertKind.BUDGET_THRESHOLD, "is_active": False},
+            actor=Actor.SYSTEM,
+        )
+        raised = [
+            raise_alert(
+                session,
+                NewAlert(rule.id, AlertKind.BUDGET_THRESHOLD, subject, key, message),
+                now=now - timedelta(minutes=minutes),
+            )
+            for subject, key, message, minutes in (
+                ("user:walt", "2026-12:50", "walt has spent 50% of the month's budget", 30),
+                ("user:grace", "2026-12:80", "grace has spent 80% of the month's budget", 5),
+            )
+        ]
+    return tuple(alert_id for alert_id in raised if alert_id is not None)
 
 
 @pytest.fixture(scope="module")

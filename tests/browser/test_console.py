@@ -24,7 +24,7 @@ from tests.e2e.catalog_rows import post_chat, user_message
 
 PAGES = (
     *("/", "/providers", "/providers/new", "/models", "/models/new", "/routing", "/users"),
-    *("/usage", "/audit"),
+    *("/usage", "/alerts", "/audit"),
 )
 
 
@@ -208,3 +208,36 @@ def test_explain_answers_in_place(admin: Page, world: ConsoleWorld) -> None:
     page.get_by_role("button", name="Explain").click()
     expect(page.locator("#verdicts tbody tr").first).to_contain_text("chosen")
     expect(page).to_have_url(f"{world.ui}/routing")
+
+
+def test_acknowledge_an_alert_in_place(admin: Page, world: ConsoleWorld, artifacts: Path) -> None:
+    page = admin
+    walt, grace = world.alerts
+    expect(page.locator("#firing-alerts li")).to_have_count(2)
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Alerts").click()
+    row = page.locator(f"#alert-{walt}")
+    expect(row).to_contain_text("firing")
+    page.get_by_role("button", name=f"Acknowledge alert {walt}").click()
+    expect(page.locator("#notice")).to_contain_text(f"Alert {walt} acknowledged.")
+    expect(row).to_contain_text("acknowledged")
+    expect(page.get_by_role("button", name=f"Acknowledge alert {walt}")).to_have_count(0)
+    expect(page).to_have_url(f"{world.ui}/alerts")
+    answer = httpx.get(
+        f"{world.gateway.base_url}/api/v1/admin/llm/alerts/{walt}",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    ).json()
+    assert [event["state"] for event in answer["history"]] == ["firing", "acknowledged"]
+    assert answer["history"][-1]["actor"] == "admin"
+
+    page.get_by_label("Kind", exact=True).last.select_option("error_rate")
+    expect(page.get_by_label("Threshold", exact=True)).to_be_visible()
+    expect(page.get_by_label("Thresholds, %")).to_be_hidden()
+    screenshot(page, artifacts, "console-alerts")
+
+    page.get_by_role("link", name=f"Alert {walt}", exact=True).click()
+    expect(page.locator("#history tbody tr")).to_have_count(2)
+    assert serious_violations(page) == []
+    page.set_viewport_size(NARROW)
+    page.goto(f"{world.ui}/alerts/{grace}/resolve")
+    assert horizontal_overflow(page) <= 0
+    assert serious_violations(page) == []

@@ -10,6 +10,8 @@ from fastapi import APIRouter
 
 from switchboard.console import assets
 from switchboard.console.pages import (
+    alert_settings,
+    alerts,
     audit,
     models,
     my_keys,
@@ -38,6 +40,8 @@ def console_router() -> APIRouter:
         routing,
         users,
         usage,
+        alerts,
+        alert_settings,
         audit,
         my_keys,
     ):

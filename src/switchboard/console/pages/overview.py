@@ -1,5 +1,6 @@
 """The overview: requests, spend, tokens, error rate and p95 latency over the last 24 hours
-and 7 days (the admin usage API's numbers, from the same service), and each provider's health."""
+and 7 days (the admin usage API's numbers, from the same service), each provider's health,
+and the newest alerts still firing."""
 
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ from sqlalchemy.orm import Session
 from switchboard._types import utcnow
 from switchboard.console.deps import AdminDep, SessionDep
 from switchboard.console.rendering import ConsoleRoute, render
-from switchboard.services import analytics, catalog_admin
+from switchboard.services import alerts, analytics, catalog_admin
 from switchboard.services.analytics import LatencyPercentiles, UsageFilters, UsageTotals
 from switchboard.services.paging import Window
+from switchboard.vocabulary import AlertState
 
 router = APIRouter(route_class=ConsoleRoute)
 
 PERIODS = (("Last 24 hours", timedelta(hours=24)), ("Last 7 days", timedelta(days=7)))
 MAX_TILES = 100
+NEWEST_ALERTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +41,19 @@ class PeriodSummary:
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, session: SessionDep, _admin: AdminDep) -> HTMLResponse:
     providers = catalog_admin.list_providers(session, window=Window(limit=MAX_TILES))
+    firing = alerts.list_alerts(
+        session, state=AlertState.FIRING, window=Window(limit=NEWEST_ALERTS)
+    )
     return render(
         request,
         "overview.html",
-        {"periods": summaries(session), "providers": providers.items, "title": "Overview"},
+        {
+            "periods": summaries(session),
+            "providers": providers.items,
+            "firing": firing.items,
+            "firing_total": firing.total,
+            "title": "Overview",
+        },
     )
 
 

@@ -27,3 +27,24 @@
   document.addEventListener("DOMContentLoaded", draw);
   document.addEventListener("htmx:afterSettle", draw);
 })();
+
+// The alert rule form: only the fields the chosen kind takes are shown (and sent). Without
+// this script every field shows, each saying which kinds take it.
+(function () {
+  function fit(form) {
+    var kind = form.querySelector("select[name=kind]");
+    if (!kind) return;
+    form.querySelectorAll("[data-kinds]").forEach(function (field) {
+      var takes = field.dataset.kinds.split(" ").indexOf(kind.value) !== -1;
+      field.hidden = !takes;
+      field.querySelectorAll("input, select").forEach(function (c) { c.disabled = !takes; });
+    });
+  }
+  function fitAll() { document.querySelectorAll("form[data-rule-form]").forEach(fit); }
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-rule-form]");
+    if (form && event.target.name === "kind") fit(form);
+  });
+  document.addEventListener("DOMContentLoaded", fitAll);
+  document.addEventListener("htmx:afterSettle", fitAll);
+})();
