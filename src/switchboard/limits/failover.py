@@ -11,6 +11,7 @@ kept (up to `MAX_PENDING`) and sent once it is back, so what was spent meanwhile
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 100_000
+REPLAY_CHUNK = 256
+"""Settlements replayed per round trip when Redis is back."""
 
 
 WhenDown = WhenRedisDown
@@ -169,8 +172,9 @@ class FailoverLimiter:
         """Send the settlements kept while Redis was away; stop at the first failure."""
         sent = 0
         while self._pending:
-            demand, settlement = self._pending[0]
-            await self.redis.settle(demand, settlement)
-            self._pending.popleft()
-            sent += 1
+            chunk = list(itertools.islice(self._pending, REPLAY_CHUNK))
+            await self.redis.settle_all(chunk, at_once=True)
+            for _ in chunk:
+                self._pending.popleft()
+            sent += len(chunk)
         return sent

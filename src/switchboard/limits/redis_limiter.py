@@ -2,9 +2,11 @@
 (`redis_scripts`), so a request's checks and counts are one round trip and atomic.
 
 Every key of a request starts with the configured prefix and its user's hash tag
-(`{u:<user id>}`), so all of them live in one slot (a Redis Cluster can run the scripts too).
-A connection error or timeout is `LimiterUnavailableError`: what to do then is the caller's
-choice (`failover`); nothing here retries or waits longer than the socket timeout.
+(`{u:<user id>}`). One call carries the operations of many users (`_Batches`), so the server
+must be a single Redis (with replicas or Sentinel), not a Redis Cluster. Any Redis error (a
+connection lost, a timeout, a refusal such as READONLY or OOM) is `LimiterUnavailableError`:
+what to do then is the caller's choice (`failover`); nothing here retries or waits longer
+than the socket timeout.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from switchboard.limits import redis_scripts
 from switchboard.limits.outcome import (
@@ -156,11 +158,14 @@ class RedisLimiter:
     async def settle(self, demand: Demand, settlement: Settlement) -> None:
         await self.settle_all([(demand, settlement)])
 
-    async def settle_all(self, items: Sequence[tuple[Demand, Settlement]]) -> None:
-        """Several settlements in one script call, with the next admissions (`_Batches`)."""
+    async def settle_all(
+        self, items: Sequence[tuple[Demand, Settlement]], *, at_once: bool = False
+    ) -> None:
+        """Several settlements in one script call, with the next admissions (`_Batches`), or
+        `at_once` (a replay after an outage, which no admission would carry)."""
         if items:
             calls = [self._settle_call(demand, settlement) for demand, settlement in items]
-            await self._requests.call(Op.SETTLE, calls, urgent=False)
+            await self._requests.call(Op.SETTLE, calls, urgent=at_once)
 
     def _settle_call(self, demand: Demand, settlement: Settlement) -> tuple[list[str], list[Any]]:
         keys = [
@@ -234,7 +239,7 @@ class RedisLimiter:
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await call()
-        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        except (RedisError, OSError) as error:  # away, or refusing (READONLY, OOM, …)
             raise LimiterUnavailableError(f"Redis: {type(error).__name__}") from error
 
 
