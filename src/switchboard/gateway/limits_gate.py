@@ -94,6 +94,12 @@ SettledListener = Callable[[SettledBudgets], None]
 not block (it schedules what it does)."""
 
 
+MAX_REQUEST_S = 6 * 3600
+"""The longest a request's reservation is renewed: one that was never settled (its task was
+cancelled before its usage record was made) then expires at its deadline, as a dead
+replica's do, rather than hold its budget and slot for ever."""
+
+
 def build_limiter(settings: Settings) -> Limiter:
     """Redis when REDIS_URL is set (with its failover), else this process's own counters."""
     if settings.redis_url is None:
@@ -194,7 +200,8 @@ class LimitsGate:
     def track(self, gate: RequestGate) -> None:
         """`gate`'s request was admitted: settle it when its usage record is made, and keep
         its reservation while it runs."""
-        self._open[gate.request_id] = (gate, time.monotonic())
+        gate.admitted_at = time.monotonic()
+        self._open[gate.request_id] = (gate, gate.admitted_at)
         if self._renewing is None:
             self._renewing = asyncio.get_running_loop().create_task(
                 self._renew_running(), name="limits-renewal"
@@ -256,6 +263,9 @@ class LimitsGate:
         while True:
             await asyncio.sleep(every_s)
             now = time.monotonic()
+            for request_id, (gate, _) in list(self._open.items()):
+                if now - gate.admitted_at > MAX_REQUEST_S:  # never settled: let it expire
+                    del self._open[request_id]
             due = [
                 (request_id, gate)
                 for request_id, (gate, since) in self._open.items()
@@ -307,6 +317,8 @@ class RequestGate:
     """The admission's answer: what the rate-limit headers show."""
     prompt_tokens: int = field(init=False)
     """The prompt's estimate, read from the body once."""
+    admitted_at: float = 0.0
+    """When (monotonic) it was admitted."""
 
     def __post_init__(self) -> None:
         self.prompt_tokens = estimate_prompt_tokens(self.body)

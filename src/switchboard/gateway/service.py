@@ -292,8 +292,10 @@ class Gateway:
         """The request of `meta` ended with `record`: spooled (the bill), settled against its
         limits, logged and counted. `trail`: its provider calls, if any were made;
         `first_token_at`: a stream's first chunk (`time.perf_counter()`)."""
-        self._spool.append(record)
-        self._limits.settle(record)
+        try:
+            self._spool.append(record)
+        finally:  # even when the spool cannot take it, the request holds its limits no more
+            self._limits.settle(record)
         self._access_log.write(record)
         if self._observing:
             self._observe(record, meta, trail, first_token_at)
