@@ -12,6 +12,8 @@ import contextlib
 import logging
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from switchboard.change_notices import channel
@@ -21,6 +23,7 @@ from switchboard.settings import Settings
 log = logging.getLogger(__name__)
 
 RECONNECT_S = 1.0
+HEALTH_CHECK_S = 15.0
 
 
 class ChangeListener:
@@ -50,7 +53,9 @@ class ChangeListener:
     async def _listen(self, url: str) -> None:
         away = False
         while True:
-            client = aioredis.Redis.from_url(url, socket_connect_timeout=self._timeout_s)
+            client = aioredis.Redis.from_url(
+                url, socket_connect_timeout=self._timeout_s, socket_keepalive=True
+            )
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(self._channel)
@@ -58,9 +63,7 @@ class ChangeListener:
                         log_event(log, logging.INFO, "change_notices_resumed")
                         self.changed.set()  # what was announced meanwhile: look now
                     away = False
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self.changed.set()
+                    await self._hear(pubsub)
             except (RedisError, OSError) as error:
                 if not away:
                     log_event(
@@ -70,3 +73,20 @@ class ChangeListener:
             finally:
                 await client.aclose()
             await asyncio.sleep(RECONNECT_S)
+
+    async def _hear(self, pubsub: PubSub) -> None:
+        """Notices as they come; a PING after HEALTH_CHECK_S of silence, so that a connection
+        a NAT or a failover left half-open is given up (a ConnectionError) within twice that,
+        rather than heard from never again."""
+        loop = asyncio.get_running_loop()
+        heard = loop.time()
+        while True:
+            message = await pubsub.get_message(timeout=HEALTH_CHECK_S)
+            if message is not None:
+                heard = loop.time()
+                if message.get("type") == "message":
+                    self.changed.set()
+            elif loop.time() - heard > 2 * HEALTH_CHECK_S:
+                raise RedisConnectionError("no answer to PING")
+            else:
+                await pubsub.ping()
