@@ -94,9 +94,11 @@ async def _sign_in(request: Request, state: StateDep, role: Role, check: _Check)
         refused = _form(request, role, message, status.HTTP_429_TOO_MANY_REQUESTS)
         refused.headers["Retry-After"] = str(max(1, round(wait_s)))
         return refused
+    # Counted as failed before the check, which may wait for the database: parallel
+    # attempts each see the ones before them, and a success clears the count.
+    state.throttle.failed(client)
     session = await check(form.get("token", "").strip())
     if session is None:
-        state.throttle.failed(client)
         log.info("console sign-in refused", extra={"client": client, "role": role.value})
         what = "admin token" if role is Role.ADMIN else "API key"
         return _form(request, role, f"Wrong {what}.", status.HTTP_401_UNAUTHORIZED)
