@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,8 +71,11 @@ class _Entry(Generic[V]):
 
 
 MAX_ENTRIES = 50_000
-"""The most entries a cache keeps (and as many expired ones): the oldest read goes first.
-Keys never seen count too, so a flood of made-up keys costs bounded memory."""
+"""The most entries a cache keeps (and as many expired ones): the least recently used goes
+first."""
+MAX_MISSES = 10_000
+"""The most keys found to be nobody's a cache remembers, apart from the entries: a flood of
+made-up keys costs bounded memory and pushes out no real key."""
 
 
 class _TTLCache(Generic[V]):
@@ -84,15 +88,20 @@ class _TTLCache(Generic[V]):
         self._ttl_s = ttl_s
         self._clock = clock
         self._max_entries = max_entries
-        self._entries: dict[str, _Entry[V]] = {}
-        self._expired: dict[str, _Entry[V]] = {}
+        self._entries: OrderedDict[str, _Entry[V]] = OrderedDict()
+        """Least recently used first."""
+        self._misses: OrderedDict[str, _Entry[V]] = OrderedDict()
+        """Keys whose look-up found nothing (None): not fallbacks, and bounded apart."""
+        self._expired: OrderedDict[str, _Entry[V]] = OrderedDict()
         """What `expire_all` took out of `_entries`: fallbacks only. (Apart, so that a hit
         is one look-up in `_entries`, with no check of whether it was expired.)"""
         self._loading: dict[str, asyncio.Task[V | None]] = {}
 
     async def get(self, key: str, load: Callable[[], Awaitable[V | None]]) -> V | None:
-        entry = self._entries.get(key)
+        entry = self._entries.get(key) or self._misses.get(key)
         if entry is not None and self._clock() - entry.fetched_at < self._ttl_s:
+            if entry.value is not None:
+                self._entries.move_to_end(key)
             return entry.value
         task = self._loading.get(key)
         if task is None:
@@ -120,12 +129,19 @@ class _TTLCache(Generic[V]):
                 del self._loading[key]
         if current:
             self._expired.pop(key, None)
-            _keep(self._entries, key, _Entry(value, self._clock()), self._max_entries)
+            entry = _Entry(value, self._clock())
+            if value is None:
+                self._entries.pop(key, None)
+                _keep(self._misses, key, entry, MAX_MISSES)
+            else:
+                self._misses.pop(key, None)
+                _keep(self._entries, key, entry, self._max_entries)
         return value
 
     def forget(self, key: str) -> None:
         """Drop the entry: not even an unreachable database brings it back."""
         self._entries.pop(key, None)
+        self._misses.pop(key, None)
         self._expired.pop(key, None)
         self._loading.pop(key, None)
 
@@ -141,16 +157,17 @@ class _TTLCache(Generic[V]):
         fallback for when the database cannot be reached."""
         for key, entry in self._entries.items():
             _keep(self._expired, key, entry, self._max_entries)
-        self._entries = {}
+        self._entries = OrderedDict()
+        self._misses = OrderedDict()
         self._loading.clear()
 
 
-def _keep(entries: dict[str, _Entry[V]], key: str, entry: _Entry[V], most: int) -> None:
+def _keep(entries: OrderedDict[str, _Entry[V]], key: str, entry: _Entry[V], most: int) -> None:
     """Put `entry` last in `entries` (the newest), dropping the oldest beyond `most`."""
     entries.pop(key, None)
     entries[key] = entry
     while len(entries) > most:
-        del entries[next(iter(entries))]
+        entries.popitem(last=False)
 
 
 def _retrieved(task: asyncio.Task[object]) -> None:

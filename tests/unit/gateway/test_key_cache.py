@@ -217,28 +217,26 @@ def test_a_caller_that_goes_away_leaves_the_look_up_to_the_others() -> None:
     run(test)
 
 
-def test_the_cache_keeps_at_most_its_limit_the_oldest_read_going_first() -> None:
-    """Keys never seen (a flood of made-up keys) are entries too: memory stays bounded."""
+def test_the_cache_keeps_at_most_its_limit_the_least_recently_used_going_first() -> None:
+    """Keys found to be nobody's (a flood of made-up keys) are kept apart: memory stays
+    bounded, and they push out no real key."""
 
     async def test() -> None:
         clock = Clock()
-        cache: _TTLCache[str] = _TTLCache(TTL_S, clock, max_entries=3)
-        stores = {
-            name: Store(None if name.startswith("made-up") else name)
-            for name in ("ada", "made-up-1", "made-up-2", "made-up-3")
-        }
-        for name, store in stores.items():
-            assert await cache.get(name, store.read) == store.value
-        assert await cache.get("made-up-3", stores["made-up-3"].read) is None
+        cache: _TTLCache[str] = _TTLCache(TTL_S, clock, max_entries=2)
+        stores = {name: Store(name) for name in ("ada", "bob", "carl")}
+        for name in ("ada", "bob"):
+            assert await cache.get(name, stores[name].read) == name
+        for i in range(50):
+            assert await cache.get(f"made-up-{i}", Store(None).read) is None
+        assert await cache.get("ada", stores["ada"].read) == "ada"  # used last: kept
+        assert await cache.get("carl", stores["carl"].read) == "carl"  # bob goes
         assert await cache.get("ada", stores["ada"].read) == "ada"
-        assert stores["ada"].reads == 2  # the oldest was dropped, and read again
-        assert stores["made-up-3"].reads == 1
-        cache.expire_all()
-        for name in ("x1", "x2", "x3", "x4"):
-            await cache.get(name, Store(name).read)
-        cache.expire_all()  # the expired ones are bounded as well
-        stores["ada"].down = True
-        with pytest.raises(KeyStoreUnavailableError):
-            await cache.get("ada", stores["ada"].read)
+        assert await cache.get("bob", stores["bob"].read) == "bob"
+        assert {name: store.reads for name, store in stores.items()} == {
+            "ada": 1,
+            "bob": 2,
+            "carl": 1,
+        }
 
     run(test)
