@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from switchboard.alerts.signing import DELIVERY_HEADER, SIGNATURE_HEADER, verify
+from switchboard.alerts.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,12 @@ class Delivered:
         return self.headers.get(DELIVERY_HEADER)
 
     def signed_with(self, secret: str) -> bool:
-        return verify(secret, self.body, self.headers.get(SIGNATURE_HEADER))
+        return verify(
+            secret,
+            self.body,
+            self.headers.get(SIGNATURE_HEADER),
+            self.headers.get(TIMESTAMP_HEADER),
+        )
 
 
 class WebhookReceiver:

@@ -21,7 +21,12 @@ import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard._types import utcnow
-from switchboard.alerts.signing import DELIVERY_HEADER, SIGNATURE_HEADER, signature
+from switchboard.alerts.signing import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    signature,
+)
 from switchboard.jobs import DatabaseWork
 from switchboard.logs import log_event
 from switchboard.secrets import SecretManager
@@ -98,7 +103,9 @@ class Outbox:
         try:
             secret = self._secret(delivery)
             if secret is not None:
-                headers[SIGNATURE_HEADER] = signature(secret, body)
+                sent_at = int(time.time())
+                headers[TIMESTAMP_HEADER] = str(sent_at)
+                headers[SIGNATURE_HEADER] = signature(secret, body, sent_at)
             timeout = aiohttp.ClientTimeout(total=self._timeout_s)
             async with self._http.post(
                 delivery.url, data=body, headers=headers, timeout=timeout, allow_redirects=False

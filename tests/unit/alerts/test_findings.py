@@ -125,13 +125,16 @@ def test_a_provider_going_down_then_recovering_is_two_findings() -> None:
     assert provider_health(rule, [up], {}) == []
 
 
-def test_a_signature_is_the_hmac_of_the_exact_body() -> None:
-    body = b'{"alert": 1}'
-    header = signature("s3cret", body)
+def test_a_signature_is_the_hmac_of_the_time_and_the_exact_body() -> None:
+    body, sent = b'{"alert": 1}', 1_780_000_000
+    header = signature("s3cret", body, sent)
     assert header.startswith("sha256=") and len(header) == 7 + 64
-    assert verify("s3cret", body, header)
-    assert not verify("s3cret", body + b" ", header)
-    assert not verify("other", body, header)
+    assert verify("s3cret", body, header, str(sent), now=sent + 10)
+    assert not verify("s3cret", body + b" ", header, str(sent), now=sent)
+    assert not verify("other", body, header, str(sent), now=sent)
+    assert not verify("s3cret", body, header, str(sent + 1), now=sent)  # another time
+    assert not verify("s3cret", body, header, str(sent), now=sent + 301)  # replayed later
+    assert not verify("s3cret", body, header, None, now=sent)
 
 
 def traffic(label: str, requests: int, errors: int, p95: int | None = None) -> Traffic:
