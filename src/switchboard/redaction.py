@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 MASK = "…"
 
@@ -39,6 +40,22 @@ def mask_secret(secret: str) -> str:
         return MASK
     suffix = min(4, shown // 2)
     return f"{secret[: shown - suffix]}{MASK}{secret[-suffix:]}"
+
+
+def mask_url(url: str) -> str:
+    """`https://hooks.example.com/services/…`: where a URL goes (its scheme, host, port and
+    first path segment), without the rest, which may be a credential (a Slack webhook's path
+    is), nor any user, password, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    first, _, rest = parts.path.lstrip("/").partition("/")
+    shown = f"{parts.scheme}://{host}" + (f"/{first}" if first else "")
+    hidden = rest or parts.query or parts.fragment or parts.username or parts.password
+    return f"{shown}/{MASK}" if hidden else shown
 
 
 def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:

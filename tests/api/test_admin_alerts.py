@@ -133,6 +133,29 @@ def test_a_webhooks_secret_is_stored_encrypted_and_never_shown(
     sessions.kw["bind"].dispose()
 
 
+def test_a_slack_webhooks_path_is_its_credential_and_is_shown_masked(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    path = "/services/T0AAAAAAA/B0BBBBBBB/XXXXXXXXXXXXXXXXXXXXXXXX"
+    made = client.post(
+        f"{ALERTS}/webhooks",
+        json={"name": "slack", "url": f"http://127.0.0.1:9{path}", "format": "slack"},
+        headers=admin_headers,
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["url"] == "http://127.0.0.1:9/services/…"
+    for shown in (
+        client.get(f"{ALERTS}/webhooks", headers=admin_headers),
+        client.get(f"{ALERTS}/webhooks/{made.json()['id']}", headers=admin_headers),
+        client.patch(
+            f"{ALERTS}/webhooks/{made.json()['id']}", json={"name": "s2"}, headers=admin_headers
+        ),
+        client.get("/api/v1/admin/llm/audit", headers=admin_headers),
+    ):
+        assert shown.status_code == 200, shown.text
+        assert "XXXXXXXX" not in shown.text and "T0AAAAAAA" not in shown.text
+
+
 def test_an_alert_is_raised_once_listed_acknowledged_and_resolved(
     client: TestClient, admin_headers: dict[str, str], app_settings: Settings
 ) -> None:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from switchboard.errors import ConfigurationError, SecretDecryptionError
-from switchboard.redaction import MASK, mask_secret
+from switchboard.redaction import MASK, mask_secret, mask_url
 from switchboard.secrets import SecretManager, get_secret_manager, key_id
 from switchboard.services.byok import shown_parts
 from switchboard.settings import Settings
@@ -139,3 +139,20 @@ def test_a_stored_byok_key_is_shown_a_third_at_most(key: str, stored_as: str) ->
     assert key.startswith(head) and key.endswith(tail)
     if stored_as == "mask" and not prefix.endswith(suffix):
         assert (head, tail) == (prefix, suffix)  # a mask is shown as it is
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://hooks.slack.com/services/T0/B0/XYZ", "https://hooks.slack.com/services/…"),
+        ("https://example.com/hook", "https://example.com/hook"),
+        ("https://example.com", "https://example.com"),
+        ("https://example.com/hook?token=abc", "https://example.com/hook/…"),
+        ("https://user:pw@example.com:8443/a/b", "https://example.com:8443/a/…"),
+        ("http://[::1]:9/h/secret", "http://[::1]:9/h/…"),
+    ],
+)
+def test_a_masked_url_shows_where_it_goes_and_nothing_past_its_first_segment(
+    url: str, shown: str
+) -> None:
+    assert mask_url(url) == shown

@@ -21,6 +21,7 @@ from switchboard.cli._context import (
     reported_errors,
     session_for,
 )
+from switchboard.redaction import mask_url
 from switchboard.secrets import configured_secret_manager
 from switchboard.services import alert_rules, alert_webhooks, alerts
 from switchboard.services.paging import Window
@@ -154,7 +155,7 @@ def list_webhooks() -> None:
             table.add_row(
                 str(row.id),
                 row.name,
-                row.url,
+                mask_url(row.url),
                 row.format,
                 "yes" if row.encrypted_secret else "no",
                 "yes" if row.is_active else "no",

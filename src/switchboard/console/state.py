@@ -12,6 +12,7 @@ from starlette.templating import Jinja2Templates
 
 from switchboard.console.sessions import SessionCodec, signing_key
 from switchboard.console.throttle import SignInThrottle
+from switchboard.redaction import mask_url
 from switchboard.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -31,6 +32,7 @@ def build_console_state(settings: Settings) -> ConsoleState:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    environment.filters["masked_url"] = mask_url
     return ConsoleState(
         templates=Jinja2Templates(env=environment),
         sessions=SessionCodec(signing_key(settings)),

@@ -4,7 +4,7 @@ the secret manager and never shown back (a webhook says only whether it has one)
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from switchboard.address_policy import ProviderAddresses
 from switchboard.errors import ConfigurationError, InvalidFieldError
 from switchboard.models import AlertWebhook
+from switchboard.redaction import mask_url
 from switchboard.secrets import SecretManager
 from switchboard.services.audit import Action, Entity, snapshot_row
 from switchboard.services.paging import FIRST_PAGE, Page, Window, page_of, rows_where
@@ -54,7 +55,8 @@ def create_webhook(
     values.setdefault("format", str(WebhookFormat.JSON))
     row = AlertWebhook(**values)
     session.add(row)
-    commit_change(session, Change(actor, Action.CREATE, Entity.ALERT_WEBHOOK), row, None)
+    change = Change(actor, Action.CREATE, Entity.ALERT_WEBHOOK)
+    commit_change(session, change, row, None, snapshot=snapshot_webhook)
     return row
 
 
@@ -69,9 +71,10 @@ def update_webhook(
 ) -> AlertWebhook:
     """The fields given change. Commits."""
     row = get_webhook(session, webhook_id)
-    before = snapshot_row(row)
+    before = snapshot_webhook(row)
     if apply_changes(row, _stored(fields, addresses, secrets)):
-        commit_change(session, Change(actor, Action.UPDATE, Entity.ALERT_WEBHOOK), row, before)
+        change = Change(actor, Action.UPDATE, Entity.ALERT_WEBHOOK)
+        commit_change(session, change, row, before, snapshot=snapshot_webhook)
     return row
 
 
@@ -79,7 +82,7 @@ def delete_webhook(session: Session, webhook_id: int, *, actor: str) -> None:
     """The webhook and its deliveries. Commits."""
     row = get_webhook(session, webhook_id)
     change = Change(actor, Action.DELETE, Entity.ALERT_WEBHOOK)
-    delete_row(session, change, row)
+    delete_row(session, change, row, snapshot=snapshot_webhook)
     commit(session, change)
 
 
@@ -110,4 +113,13 @@ def _stored(
             values["encrypted_secret"] = secrets.encrypt_secret(secret, "webhook")[
                 "encrypted_value"
             ]
+    return values
+
+
+def snapshot_webhook(row: AlertWebhook | None) -> dict[str, Any] | None:
+    """The webhook as the audit log shows it: its URL masked past the first path segment,
+    as its secret is (a Slack webhook's path is a credential)."""
+    values = snapshot_row(row)
+    if values is not None and isinstance(values.get("url"), str):
+        values["url"] = mask_url(values["url"])
     return values

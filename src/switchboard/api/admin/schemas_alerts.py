@@ -25,6 +25,7 @@ from pydantic import (
 
 from switchboard.api.schemas import AS_DECIMAL_TEXT, Name, RowId, json_integer, with_examples
 from switchboard.models import Alert, AlertEvent, AlertRule, AlertWebhook
+from switchboard.redaction import mask_url
 from switchboard.vocabulary import AlertKind, AlertScope, AlertState, WebhookFormat
 
 Percent = Annotated[int, Field(ge=1, le=100), BeforeValidator(json_integer)]
@@ -177,6 +178,7 @@ class WebhookPublic(BaseModel):
     id: RowId
     name: str
     url: str
+    """Where it goes, the rest of its path masked: a Slack webhook's path is its credential."""
     format: WebhookFormat
     has_secret: bool
     is_active: bool
@@ -188,7 +190,7 @@ class WebhookPublic(BaseModel):
         return cls(
             id=row.id,
             name=row.name,
-            url=row.url,
+            url=mask_url(row.url),
             format=WebhookFormat(row.format),
             has_secret=row.encrypted_secret is not None,
             is_active=row.is_active,
