@@ -225,6 +225,7 @@ def _page(
         health=gateway.provider_health(),
         user_tier=chosen_tier,
         power_level=chosen_power,
+        stored=gateway.stored_snapshot(session),
     )
     rules = routing_admin.list_rules(
         session, window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
