@@ -289,7 +289,22 @@ def period_latency(session: Session, *, filters: UsageFilters) -> LatencyPercent
     buckets as `time_series`."""
     _, parts = _parts(session, filters, None, LATENCY_COLUMNS)
     row = session.execute(select(*_sums(parts, LATENCY_COLUMNS))).one()
-    counts = [int(row._mapping[name] or 0) for name in LATENCY_COLUMNS]
+    return _percentiles(row._mapping)
+
+
+def usage_summary(
+    session: Session, *, filters: UsageFilters
+) -> tuple[UsageTotals, LatencyPercentiles]:
+    """`usage_totals` and `period_latency` from one read of the rollups, for a page that shows
+    both: over a month of a large platform each read is a scan of a million rollup rows."""
+    counters = (*TOTALS, *LATENCY_COLUMNS)
+    dialect, parts = _parts(session, filters, None, counters)
+    row = session.execute(select(*_sums(parts, counters))).one()
+    return _totals(dialect, row._mapping), _percentiles(row._mapping)
+
+
+def _percentiles(sums: Any) -> LatencyPercentiles:
+    counts = [int(sums[name] or 0) for name in LATENCY_COLUMNS]
     p50, p95, p99 = (latency_percentile(counts, q) for q in PERCENTILES)
     return LatencyPercentiles(p50, p95, p99)
 
