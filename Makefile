@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.installed-test
 
-.PHONY: run test lint chromium bench bench-routing bench-writer bench-analytics vendor refresh-prices clean
+.PHONY: run test lint chromium bench bench-routing bench-writer bench-analytics bench-console vendor \
+	refresh-prices clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +61,11 @@ bench: $(TEST_INSTALLED)
 ## bench-analytics: time the usage analytics endpoints over 2,000,000 usage rows in PostgreSQL
 bench-analytics: $(TEST_INSTALLED)
 	$(BIN)/python -m bench.analytics
+
+## bench-console: time every web console page of a real server over 100,000 users, 10,000 models
+## and 2,000,000 usage rows in PostgreSQL, signed in as a browser is
+bench-console: $(TEST_INSTALLED)
+	$(BIN)/python -m bench.console
 
 ## refresh-prices: take a newer LiteLLM price map into the starter catalog and the test copy of
 ## the map, then check them (`make refresh-prices PRICE_MAP=…/model_prices_and_context_window_backup.json

@@ -23,6 +23,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,15 +61,26 @@ COLUMNS = (
 Model = dict[str, Any]
 
 
-def catalog(rnd: random.Random) -> list[Model]:
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How much is loaded: this benchmark's sizes unless another (the console's) asks more."""
+
+    rows: int = ROWS
+    users: int = USERS
+    providers: int = PROVIDERS
+    models: int = MODELS
+    days: int = DAYS
+
+
+def catalog(rnd: random.Random, shape: Shape) -> list[Model]:
     levels = list(PowerLevel)
     models = []
-    for n in range(1, MODELS + 1):
+    for n in range(1, shape.models + 1):
         price_in = round(math.exp(rnd.uniform(math.log(0.05), math.log(15.0))), 4)
         models.append(
             {
                 "id": n,
-                "provider_id": 1 + (n - 1) % PROVIDERS,
+                "provider_id": 1 + (n - 1) % shape.providers,
                 "model_id": f"model-{n:03d}",
                 "model_name": f"Model {n}",
                 "power_level": levels[min(2, int(math.log(price_in / 0.05) / 2))].value,
@@ -80,12 +92,14 @@ def catalog(rnd: random.Random) -> list[Model]:
     return models
 
 
-def users(rnd: random.Random, models: list[Model]) -> list[dict[str, Any]]:
-    popularity = [1 / (rank + 1) ** 1.0 for rank in range(MODELS)]
+def users(rnd: random.Random, shape: Shape, models: list[Model]) -> list[dict[str, Any]]:
+    # Cumulative weights once: `choices` would sum them again for every user.
+    popularity = list(itertools.accumulate(1 / (rank + 1) ** 1.0 for rank in range(shape.models)))
     profiles = []
-    for n in range(USERS):
-        chosen = rnd.choices(models, popularity, k=rnd.randint(2, 6))
-        byok = set(rnd.sample(range(1, PROVIDERS + 1), 2)) if rnd.random() < 0.2 else set()
+    for n in range(shape.users):
+        chosen = rnd.choices(models, cum_weights=popularity, k=rnd.randint(2, 6))
+        providers = range(1, shape.providers + 1)
+        byok = set(rnd.sample(providers, 2)) if rnd.random() < 0.2 else set()
         profiles.append(
             {
                 "id": f"user-{n:04d}",
@@ -98,11 +112,11 @@ def users(rnd: random.Random, models: list[Model]) -> list[dict[str, Any]]:
     return profiles
 
 
-def hourly_counts(rows: int, now: datetime) -> list[tuple[datetime, int]]:
-    """Rows per hour over DAYS days up to `now`: twice as busy at the end as at the start,
+def hourly_counts(rows: int, days: int, now: datetime) -> list[tuple[datetime, int]]:
+    """Rows per hour over `days` days up to `now`: twice as busy at the end as at the start,
     and by day (UTC) about three times as busy as by night."""
-    first = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=DAYS)
-    hours = [first + timedelta(hours=h) for h in range(DAYS * 24)]
+    first = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=days)
+    hours = [first + timedelta(hours=h) for h in range(days * 24)]
     weights = [
         (1 + h / len(hours)) * (1.6 + math.sin((at.hour - 9) / 24 * 2 * math.pi))
         for h, at in enumerate(hours)
@@ -122,14 +136,14 @@ def money(units12: int) -> str:
 
 
 def copy_lines(
-    rnd: random.Random, profiles: list[dict[str, Any]], now: datetime, rows: int
+    rnd: random.Random, profiles: list[dict[str, Any]], now: datetime, shape: Shape
 ) -> Iterator[str]:
-    """COPY text-format lines for `rows` usage rows, in time order."""
-    activity = list(itertools.accumulate(1 / (rank + 1) ** 0.9 for rank in range(USERS)))
+    """COPY text-format lines for `shape.rows` usage rows, in time order."""
+    activity = list(itertools.accumulate(1 / (rank + 1) ** 0.9 for rank in range(len(profiles))))
     statuses = list(itertools.accumulate(STATUSES.values()))
     codes = list(STATUSES)
     n = 0
-    for hour, count in hourly_counts(rows, now):
+    for hour, count in hourly_counts(shape.rows, shape.days, now):
         for second in sorted(rnd.randrange(3600) for _ in range(count)):
             n += 1
             user = profiles[bisect.bisect(activity, rnd.random() * activity[-1])]
@@ -175,16 +189,27 @@ def copy_lines(
             yield "\t".join(map(str, values)) + "\n"
 
 
-def load(engine: Engine, rnd: random.Random, now: datetime, rows: int) -> dict[str, Any]:
-    """The catalog, then the usage rows by COPY (the indexes, unique key and foreign keys of
-    `llm_usage_logs` dropped meanwhile and made again after: the usual bulk load), then the
-    rollups with `rebuild_rollups`, then VACUUM ANALYZE."""
-    models = catalog(rnd)
-    profiles = users(rnd, models)
+def load(engine: Engine, rnd: random.Random, now: datetime, shape: Shape) -> dict[str, Any]:
+    """The catalog and the usage rows of `shape` (see `load_usage`)."""
+    models = catalog(rnd, shape)
+    return load_usage(engine, rnd, now, shape, models, users(rnd, shape, models))
+
+
+def load_usage(
+    engine: Engine,
+    rnd: random.Random,
+    now: datetime,
+    shape: Shape,
+    models: list[Model],
+    profiles: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The providers and `models`, then the usage rows of `profiles` by COPY (the indexes,
+    unique key and foreign keys of `llm_usage_logs` dropped meanwhile and made again after:
+    the usual bulk load), then the rollups with `rebuild_rollups`, then VACUUM ANALYZE."""
     started = time.perf_counter()
     providers = [
         {"id": p, "provider_name": f"Provider {p}", "provider_slug": f"p{p}"}
-        for p in range(1, PROVIDERS + 1)
+        for p in range(1, shape.providers + 1)
     ]
     with engine.begin() as connection:
         connection.execute(insert(LLMProvider), providers)
@@ -201,7 +226,7 @@ def load(engine: Engine, rnd: random.Random, now: datetime, rows: int) -> dict[s
         with raw.cursor() as cursor:  # type: ignore[attr-defined]
             statement = f"COPY llm_usage_logs ({', '.join(COLUMNS)}) FROM STDIN"
             with cursor.copy(statement) as copy:
-                for chunk in batched(copy_lines(rnd, profiles, now, rows), 20_000):
+                for chunk in batched(copy_lines(rnd, profiles, now, shape), 20_000):
                     copy.write("".join(chunk))
         raw.commit()
     finally:
@@ -341,7 +366,7 @@ def run(postgres_url: str, rows: int, runs: int) -> dict[str, Any]:
         factory = open_database(url)
         engine: Engine = factory.kw["bind"]
         try:
-            prepared = load(engine, rnd, now, rows)
+            prepared = load(engine, rnd, now, Shape(rows=rows))
         finally:
             engine.dispose()
         timings = time_endpoints(url, runs, now)

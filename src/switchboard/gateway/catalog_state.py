@@ -96,6 +96,14 @@ class CatalogState:
         self._view = CatalogView(snapshot=snapshot, system_keys=keys, fingerprint=fingerprint)
         return self._view
 
+    def unchanged_snapshot(self, session: Session) -> CatalogSnapshot | None:
+        """The current snapshot if the catalog stored now is the one it was loaded from (one
+        fingerprint read, in `session`), else None: what a reader needing the catalog as
+        stored may take instead of loading it again."""
+        fingerprint, _ = _fingerprint(session)
+        view = self._view
+        return view.snapshot if view is not None and view.fingerprint == fingerprint else None
+
     def refresh_if_changed(self) -> bool:
         """Reload when the catalog's fingerprint moved; True when it did."""
         with self._sessions() as session:

@@ -421,6 +421,11 @@ class Gateway:
         """The catalog requests are routed over now."""
         return self._catalog.current.snapshot
 
+    def stored_snapshot(self, session: Session) -> CatalogSnapshot | None:
+        """The snapshot routed over now if the catalog stored now is still that one, else
+        None (a change not yet polled): see `CatalogState.unchanged_snapshot`."""
+        return self._catalog.unchanged_snapshot(session)
+
     def provider_health(self) -> HealthView:
         """What routing reads of providers' and models' health now (cooldowns included)."""
         return self._cooldowns.view()

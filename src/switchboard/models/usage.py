@@ -157,7 +157,7 @@ class LLMUsageDaily(UsageCounters, Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     user_id: Mapped[str] = mapped_column(String(255), nullable=False)
     model_id: Mapped[int] = mapped_column(Integer, nullable=False)
     provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -176,7 +176,7 @@ class LLMUsageHourlyModel(UsageCounters, Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     model_id: Mapped[int] = mapped_column(Integer, nullable=False)
     provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
     power_level: Mapped[str] = mapped_column(String(20), nullable=False)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.catalog.loader import load_byok_providers, load_snapshot, price_ceilings
+from switchboard.catalog.snapshot import CatalogSnapshot
 from switchboard.errors import ConflictError, NotFoundError
 from switchboard.models import LLMModel, LLMRoutingRule
 from switchboard.routing import (
@@ -169,10 +170,14 @@ def routing_matrix(
     user_tier: Tier | None = None,
     power_level: PowerLevel | None = None,
     task_type: str | None = None,
+    stored: CatalogSnapshot | None = None,
 ) -> list[MatrixCell]:
     """For each tier × power level × task type of the rules, the ordered candidates (as for a
-    user holding a key of every BYOK provider, so BYOK-only rules show too)."""
-    snapshot = load_snapshot(
+    user holding a key of every BYOK provider, so BYOK-only rules show too). `stored`: the
+    catalog as stored now, when the caller holds it (the gateway's, unchanged since loaded);
+    it is reused with its memo of routing work, which with 10,000 models saves about a
+    second over loading the catalog and planning every cell afresh."""
+    snapshot = stored or load_snapshot(
         session,
         ceilings=price_ceilings(settings),
         environ=settings.provider_key_environment(),

@@ -86,6 +86,7 @@ def routing_matrix(
         user_tier=user_tier,
         power_level=power_level,
         task_type=task_type,
+        stored=gateway.stored_snapshot(session),
     )
     return RoutingMatrix(
         cells=[

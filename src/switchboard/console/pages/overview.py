@@ -62,11 +62,5 @@ def summaries(session: Session) -> list[PeriodSummary]:
     result = []
     for label, span in PERIODS:
         filters = UsageFilters.build(since=now - span, until=now)
-        result.append(
-            PeriodSummary(
-                label,
-                analytics.usage_totals(session, filters=filters),
-                analytics.period_latency(session, filters=filters),
-            )
-        )
+        result.append(PeriodSummary(label, *analytics.usage_summary(session, filters=filters)))
     return result

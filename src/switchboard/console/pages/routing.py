@@ -36,6 +36,9 @@ NEEDS = (
     ("require_json_mode", "JSON mode"),
 )
 MAX_MODELS = 500
+SHOWN_CANDIDATES = 10
+"""Candidates named per matrix cell, the rest counted: the gateway tries `MAX_ATTEMPTS` (3 by
+default), and a cell of a large catalog can hold thousands (megabytes of page)."""
 _REFUSED = (FormError, InvalidFieldError, ConflictError, NotFoundError)
 
 
@@ -225,6 +228,7 @@ def _page(
         health=gateway.provider_health(),
         user_tier=chosen_tier,
         power_level=chosen_power,
+        stored=gateway.stored_snapshot(session),
     )
     rules = routing_admin.list_rules(
         session, window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
@@ -237,6 +241,7 @@ def _page(
         {
             "title": "Routing",
             "matrix": matrix,
+            "shown_candidates": SHOWN_CANDIDATES,
             "filters": {"tier": chosen_tier.value, "power": chosen_power or ""},
             "rules": rules.items,
             "total": rules.total,

@@ -117,7 +117,7 @@ def usage_page(
 ) -> HTMLResponse:
     filters = view.filters
     points = analytics.time_series(session, filters=filters, granularity=view.granularity)
-    totals = analytics.usage_totals(session, filters=filters)
+    totals, latency = analytics.usage_summary(session, filters=filters)
     return render(
         request,
         "usage.html",
@@ -125,7 +125,7 @@ def usage_page(
             "title": "Usage",
             "view": view,
             "totals": totals,
-            "latency": analytics.period_latency(session, filters=filters),
+            "latency": latency,
             "top_models": analytics.top_models(session, filters=filters, limit=TOP),
             "top_users": analytics.users_usage(session, filters=filters, window=Window(TOP)).items,
             "chart": _chart(points),
