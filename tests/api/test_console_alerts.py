@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from switchboard.db import open_database
 from switchboard.models import AlertRule, AlertWebhook
-from switchboard.services.alert_outbox import NewAlert, raise_alert
+from switchboard.new_alert import NewAlert
+from switchboard.services.alert_outbox import raise_alert
 from switchboard.settings import Settings
 from switchboard.vocabulary import AlertKind
 from tests.api.console_session import Console, signed_in

@@ -18,8 +18,9 @@ from switchboard.address_policy import ProviderAddresses
 from switchboard.alerts.delivery import Backoff, Outbox
 from switchboard.jobs import DatabaseWork
 from switchboard.models import Alert, AlertDelivery, AlertDeliveryAttempt, AlertRule, AlertWebhook
+from switchboard.new_alert import NewAlert
 from switchboard.providers.client import provider_client
-from switchboard.services.alert_outbox import NewAlert, raise_alert
+from switchboard.services.alert_outbox import raise_alert
 from switchboard.settings import Settings
 from switchboard.vocabulary import AlertKind
 from tests.e2e.webhook_receiver import WebhookReceiver, running_receiver

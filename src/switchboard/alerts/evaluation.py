@@ -15,14 +15,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard._types import utcnow
 from switchboard.alerts import findings
-from switchboard.alerts.findings import BudgetStanding, Finding, ProviderHealth, Rule
+from switchboard.alerts.findings import BudgetStanding, ProviderHealth, Rule
 from switchboard.gateway.limits_gate import BudgetState
 from switchboard.gateway.service import Gateway
 from switchboard.jobs import DatabaseWork
 from switchboard.logs import log_event
 from switchboard.models import AlertRule
+from switchboard.new_alert import NewAlert
 from switchboard.services import alert_facts, alert_rules
-from switchboard.services.alert_outbox import NewAlert, raise_alert, resolve_alerts
+from switchboard.services.alert_outbox import raise_alert, resolve_alerts
 from switchboard.vocabulary import AlertKind, AlertScope, HealthStatus
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class Evaluator:
         round; the others are evaluated."""
         self._rules_read_at = None
         rules = await self.rules()
-        found: list[Finding] = []
+        found: list[NewAlert] = []
         resolved: list[int] = []
         budget_rules = [rule for rule in rules if rule.kind in _BUDGET_KINDS]
         if budget_rules:
@@ -110,11 +111,11 @@ class Evaluator:
             await self._work.run(self._resolve, resolved)
         return await self.raise_all(found)
 
-    async def raise_all(self, found: Iterable[Finding]) -> int:
+    async def raise_all(self, found: Iterable[NewAlert]) -> int:
         listed = list(found)
         return await self._work.run(self._raise, listed) if listed else 0
 
-    async def _budget_findings(self, rules: list[Rule]) -> list[Finding]:
+    async def _budget_findings(self, rules: list[Rule]) -> list[NewAlert]:
         tiers = [
             str(tier)
             for tier, allowance in self._gateway.limits.tiers.items()
@@ -122,7 +123,7 @@ class Evaluator:
         ]
         user_ids = await self._work.run(self._users_with_budgets, tiers)
         now = self._clock()
-        found: list[Finding] = []
+        found: list[NewAlert] = []
         for user_id in user_ids:
             for state in await self._gateway.budget_standings(user_id):
                 standing = standing_of(state)
@@ -158,7 +159,7 @@ class Evaluator:
                 until=now,
             )
 
-    def _anomaly(self, rule: Rule) -> list[Finding]:
+    def _anomaly(self, rule: Rule) -> list[NewAlert]:
         now = self._clock()
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         day = timedelta(days=1)
@@ -173,7 +174,7 @@ class Evaluator:
         )
         return [finding] if finding else []
 
-    def _provider_health(self, rule: Rule) -> list[Finding]:
+    def _provider_health(self, rule: Rule) -> list[NewAlert]:
         with self._sessions() as session:
             states = alert_facts.provider_states(session)
             outages = alert_facts.open_outages(session, rule.id)
@@ -201,7 +202,7 @@ class Evaluator:
         judge = findings.error_rate if rule.kind is AlertKind.ERROR_RATE else findings.latency_p95
         return judge(rule, traffic, open_alerts, bucket=f"{slot:%Y-%m-%dT%H:%M}")
 
-    def _deprecated_traffic(self, rule: Rule) -> list[Finding]:
+    def _deprecated_traffic(self, rule: Rule) -> list[NewAlert]:
         now = self._clock()
         since = now - timedelta(minutes=rule.window_minutes or 60)
         with self._sessions() as session:
@@ -209,14 +210,14 @@ class Evaluator:
         models = [_model_use(row) for row in rows]
         return findings.deprecated_traffic(rule, models, day=now)
 
-    def _deprecation_soon(self, rule: Rule) -> list[Finding]:
+    def _deprecation_soon(self, rule: Rule) -> list[NewAlert]:
         now = self._clock()
         until = now + timedelta(days=float(rule.threshold or 30))
         with self._sessions() as session:
             rows = alert_facts.models_deprecated_by(session, until=until)
         return findings.deprecation_soon(rule, [_model_use(row) for row in rows], now=now)
 
-    _READERS: Mapping[AlertKind, Callable[[Evaluator, Rule], list[Finding]]] = {
+    _READERS: Mapping[AlertKind, Callable[[Evaluator, Rule], list[NewAlert]]] = {
         AlertKind.SPEND_ANOMALY: _anomaly,
         AlertKind.PROVIDER_HEALTH: _provider_health,
         AlertKind.DEPRECATED_TRAFFIC: _deprecated_traffic,
@@ -227,21 +228,12 @@ class Evaluator:
         with self._sessions() as session:
             resolve_alerts(session, alert_ids, now=self._clock(), note="back under the threshold")
 
-    def _raise(self, found: list[Finding]) -> int:
+    def _raise(self, found: list[NewAlert]) -> int:
         now = self._clock()
         raised = 0
         with self._sessions() as session:
-            for finding in found:
-                new = NewAlert(
-                    rule_id=finding.rule.id,
-                    kind=finding.rule.kind,
-                    subject=finding.subject,
-                    dedup_key=finding.dedup_key,
-                    message=finding.message,
-                    details=dict(finding.details) | {"rule_name": finding.rule.name},
-                    resolves=finding.resolves,
-                )
-                raised += raise_alert(session, new, now=now) is not None
+            for alert in found:
+                raised += raise_alert(session, alert, now=now) is not None
         return raised
 
 

@@ -1,21 +1,22 @@
 """What each kind of alert rule finds, as pure functions over the data they are given: the
 same inputs always give the same findings, and nothing here does I/O.
 
-A `Finding` names its subject (`user:ada`, `key:12`, `platform`, `provider:3`) and a dedup
-key that says which occurrence it is (a budget period and threshold, a day, an outage): the
-database raises one alert per rule, subject and dedup key, however often, and by however many
-replicas, the same finding is made.
+A finding (a `NewAlert`) names its subject (`user:ada`, `key:12`, `platform`, `provider:3`)
+and a dedup key that says which occurrence it is (a budget period and threshold, a day, an
+outage): the database raises one alert per rule, subject and dedup key, however often, and by
+however many replicas, the same finding is made.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from switchboard.new_alert import NewAlert
 from switchboard.vocabulary import AlertKind, AlertScope, HealthStatus
 
 DEFAULT_THRESHOLDS = (50, 80, 100)
@@ -38,17 +39,6 @@ class Rule:
     factor: Decimal | None = None
     threshold: Decimal | None = None
     window_minutes: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    rule: Rule
-    subject: str
-    dedup_key: str
-    message: str
-    details: Mapping[str, Any] = field(default_factory=dict)
-    resolves: int | None = None
-    """The id of an alert this finding ends (a provider's outage, when it recovers)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +66,25 @@ class ProviderHealth:
     error: str | None = None
 
 
+def _finding(
+    rule: Rule,
+    subject: str,
+    dedup_key: str,
+    message: str,
+    details: Mapping[str, Any],
+    resolves: int | None = None,
+) -> NewAlert:
+    return NewAlert(
+        rule.id,
+        rule.kind,
+        subject,
+        dedup_key,
+        message,
+        dict(details) | {"rule_name": rule.name},
+        resolves,
+    )
+
+
 def dollars(units: int) -> str:
     return format((Decimal(units) / UNITS_PER_DOLLAR).normalize(), "f")
 
@@ -92,7 +101,7 @@ def applies(rule: Rule, standing: BudgetStanding) -> bool:
     return rule.subject in (None, standing.owner)
 
 
-def budget_thresholds(rule: Rule, standing: BudgetStanding) -> list[Finding]:
+def budget_thresholds(rule: Rule, standing: BudgetStanding) -> list[NewAlert]:
     """Every threshold of `rule` the budget has reached in its current period."""
     if not applies(rule, standing) or standing.limit_units <= 0:
         return []
@@ -102,7 +111,7 @@ def budget_thresholds(rule: Rule, standing: BudgetStanding) -> list[Finding]:
         if standing.spent_units * 100 < standing.limit_units * percent:
             break
         found.append(
-            Finding(
+            _finding(
                 rule=rule,
                 subject=subject,
                 dedup_key=f"{standing.period_start:%Y-%m-%d}:{percent}",
@@ -131,7 +140,7 @@ def runs_out_at(
 
 def spend_forecast(
     rule: Rule, standing: BudgetStanding, *, last_day_units: int, now: datetime
-) -> Finding | None:
+) -> NewAlert | None:
     """A finding when, at the last 24 hours' pace, the budget runs out before its period
     ends: once per budget period."""
     if not applies(rule, standing):
@@ -144,7 +153,7 @@ def spend_forecast(
     )
     if when is None or when >= standing.period_end:
         return None
-    return Finding(
+    return _finding(
         rule=rule,
         subject=f"{standing.scope}:{standing.owner}",
         dedup_key=f"{standing.period_start:%Y-%m-%d}",
@@ -160,14 +169,14 @@ def spend_forecast(
 
 def spend_anomaly(
     rule: Rule, *, today: datetime, today_units: int, previous_days: Sequence[int]
-) -> Finding | None:
+) -> NewAlert | None:
     """A finding when today's platform spend is over `factor` × the median of the previous
     days (seven; a day without spend counts as 0). No median, no anomaly."""
     factor = (rule.factor or Decimal(3)).normalize()
     median = Decimal(statistics.median(previous_days)) if previous_days else Decimal(0)
     if median <= 0 or today_units <= factor * median:
         return None
-    return Finding(
+    return _finding(
         rule=rule,
         subject="platform",
         dedup_key=f"{today:%Y-%m-%d}",
@@ -186,7 +195,7 @@ def spend_anomaly(
 
 def provider_health(
     rule: Rule, providers: Iterable[ProviderHealth], open_outages: Mapping[int, int]
-) -> list[Finding]:
+) -> list[NewAlert]:
     """A provider that is down (with no outage alert open): its outage, keyed by when it went
     down. One that is up again while its outage alert is open (`open_outages`: provider id →
     alert id): its recovery, which resolves the outage."""
@@ -199,7 +208,7 @@ def provider_health(
         outage = open_outages.get(provider.provider_id)
         if provider.status in _DOWN and outage is None:
             found.append(
-                Finding(
+                _finding(
                     rule=rule,
                     subject=subject,
                     dedup_key=f"down:{provider.changed_at.isoformat()}",
@@ -209,7 +218,7 @@ def provider_health(
             )
         elif provider.status not in _DOWN and outage is not None:
             found.append(
-                Finding(
+                _finding(
                     rule=rule,
                     subject=subject,
                     dedup_key=f"recovered:{outage}",
@@ -259,7 +268,7 @@ class Episodes:
     """What a traffic rule finds: subjects newly over the threshold, and the open alerts of
     subjects no longer over it (resolved)."""
 
-    raised: list[Finding]
+    raised: list[NewAlert]
     resolved: list[int]
 
 
@@ -324,7 +333,7 @@ def _episodes(
                 "p95_ms": item.p95_ms,
                 "window_minutes": rule.window_minutes,
             }
-            raised.append(Finding(rule, item.subject, f"over:{bucket}", message, details))
+            raised.append(_finding(rule, item.subject, f"over:{bucket}", message, details))
     resolved = [alert for subject, alert in open_alerts.items() if subject not in still_over]
     return Episodes(raised, sorted(resolved))
 
@@ -342,10 +351,10 @@ class ModelUse:
     replacement: str | None = None
 
 
-def deprecated_traffic(rule: Rule, models: Iterable[ModelUse], *, day: datetime) -> list[Finding]:
+def deprecated_traffic(rule: Rule, models: Iterable[ModelUse], *, day: datetime) -> list[NewAlert]:
     """Deprecated models that served requests in the window: once a day per model."""
     return [
-        Finding(
+        _finding(
             rule,
             f"model:{model.model_pk}",
             f"{day:%Y-%m-%d}",
@@ -359,11 +368,11 @@ def deprecated_traffic(rule: Rule, models: Iterable[ModelUse], *, day: datetime)
     ]
 
 
-def deprecation_soon(rule: Rule, models: Iterable[ModelUse], *, now: datetime) -> list[Finding]:
+def deprecation_soon(rule: Rule, models: Iterable[ModelUse], *, now: datetime) -> list[NewAlert]:
     """Models whose deprecation date is within `threshold` days: once per date."""
     horizon = now + timedelta(days=float(rule.threshold or 30))
     return [
-        Finding(
+        _finding(
             rule,
             f"model:{model.model_pk}",
             f"{model.deprecation_date:%Y-%m-%d}",

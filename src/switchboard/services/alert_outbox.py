@@ -10,8 +10,7 @@ replica wins) and every attempt is recorded (`record_attempt`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -27,23 +26,12 @@ from switchboard.models import (
     AlertRule,
     AlertWebhook,
 )
+from switchboard.new_alert import NewAlert
 from switchboard.services.alerts import alert_payload, change_state
 from switchboard.services.audit import Actor
-from switchboard.vocabulary import AlertKind, AlertState, DeliveryState, WebhookFormat
+from switchboard.vocabulary import AlertState, DeliveryState, WebhookFormat
 
 _MAX_ERROR_CHARS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class NewAlert:
-    rule_id: int
-    kind: AlertKind
-    subject: str
-    dedup_key: str
-    message: str
-    details: Mapping[str, Any] = field(default_factory=dict)
-    resolves: int | None = None
-    """An alert this one ends (resolved in the same transaction)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, status
+from sqlalchemy.orm import Session
 
 from switchboard.api.admin.schemas_alerts import (
     AlertPublic,
@@ -138,10 +139,7 @@ def acknowledge_alert(
     alert_id: RowIdPath, session: SessionDep, actor: AdminDep, body: AlertStateChange | None = None
 ) -> AlertPublic:
     """A firing alert, seen (409 when it is not firing)."""
-    found = alerts.move_alert(
-        session, alert_id, AlertState.ACKNOWLEDGED, actor=actor, note=body.note if body else None
-    )
-    return AlertPublic.of(found.alert, found.events)
+    return _move(session, alert_id, AlertState.ACKNOWLEDGED, actor=actor, body=body)
 
 
 @router.post("/alerts/{alert_id}/resolve")
@@ -149,7 +147,18 @@ def resolve_alert(
     alert_id: RowIdPath, session: SessionDep, actor: AdminDep, body: AlertStateChange | None = None
 ) -> AlertPublic:
     """A firing or acknowledged alert, resolved (409 when it is resolved already)."""
+    return _move(session, alert_id, AlertState.RESOLVED, actor=actor, body=body)
+
+
+def _move(
+    session: Session,
+    alert_id: int,
+    state: AlertState,
+    *,
+    actor: str,
+    body: AlertStateChange | None,
+) -> AlertPublic:
     found = alerts.move_alert(
-        session, alert_id, AlertState.RESOLVED, actor=actor, note=body.note if body else None
+        session, alert_id, state, actor=actor, note=body.note if body else None
     )
     return AlertPublic.of(found.alert, found.events)
