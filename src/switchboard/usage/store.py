@@ -177,24 +177,20 @@ def add_to_counters(counters: list[int], row: UsageRow) -> None:
     """Add what one usage row adds to its rollup rows to `counters` (in `ROLLUP_COUNTERS`
     order; money in integer units of 10⁻¹⁰ dollars, rounded as stored: half-even)."""
     status = row["status_code"]
-    error = 1 if status is None or status >= 400 else 0
-    prompt, cached, written = row["prompt_tokens"], row["cached_tokens"], row["cache_write_tokens"]
-    completion, cost = row["completion_tokens"], money_units(row["cost_total_usd"])
-    counters[_REQUESTS] += 1
-    counters[_ERRORS] += error
-    counters[_PROMPT] += prompt
-    counters[_CACHED] += cached
-    counters[_WRITTEN] += written
-    counters[_COMPLETION] += completion
-    counters[_COST] += cost
+    spent = (
+        1,
+        1 if status is None or status >= 400 else 0,
+        row["prompt_tokens"],
+        row["cached_tokens"],
+        row["cache_write_tokens"],
+        row["completion_tokens"],
+        money_units(row["cost_total_usd"]),
+    )
+    for index, value in zip(_SPENT_AT, spent, strict=True):
+        counters[index] += value
     if row["used_byok"]:
-        counters[_BYOK_REQUESTS] += 1
-        counters[_BYOK_ERRORS] += error
-        counters[_BYOK_PROMPT] += prompt
-        counters[_BYOK_CACHED] += cached
-        counters[_BYOK_WRITTEN] += written
-        counters[_BYOK_COMPLETION] += completion
-        counters[_BYOK_COST] += cost
+        for index, value in zip(_BYOK_SPENT_AT, spent, strict=True):
+            counters[index] += value
     latency = row["latency_ms"]
     if latency is not None:
         counters[_LATENCY_SUM] += latency
@@ -206,18 +202,8 @@ _SPENT = (
     *("requests", "errors", "prompt_tokens", "cached_tokens", "cache_write_tokens"),
     *("completion_tokens", "cost_total_usd"),
 )
-_REQUESTS, _ERRORS, _PROMPT, _CACHED, _WRITTEN, _COMPLETION, _COST = map(
-    ROLLUP_COUNTERS.index, _SPENT
-)
-(
-    _BYOK_REQUESTS,
-    _BYOK_ERRORS,
-    _BYOK_PROMPT,
-    _BYOK_CACHED,
-    _BYOK_WRITTEN,
-    _BYOK_COMPLETION,
-    _BYOK_COST,
-) = map(ROLLUP_COUNTERS.index, (f"byok_{name}" for name in _SPENT))
+_SPENT_AT = tuple(map(ROLLUP_COUNTERS.index, _SPENT))
+_BYOK_SPENT_AT = tuple(ROLLUP_COUNTERS.index(f"byok_{name}") for name in _SPENT)
 _LATENCY_SUM, _LATENCY_COUNT, _FIRST_BUCKET = map(
     ROLLUP_COUNTERS.index, ("latency_ms_sum", "latency_count", LATENCY_COLUMNS[0])
 )
