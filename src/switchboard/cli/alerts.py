@@ -24,6 +24,7 @@ from switchboard.cli._context import (
 from switchboard.redaction import mask_url
 from switchboard.secrets import configured_secret_manager
 from switchboard.services import alert_rules, alert_webhooks, alerts
+from switchboard.services.audit import Actor
 from switchboard.services.paging import Window
 from switchboard.vocabulary import AlertKind, AlertScope, AlertState, WebhookFormat
 
@@ -32,8 +33,6 @@ rules_app = typer.Typer(help="Alert rules.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Where alerts are sent.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(webhooks_app, name="webhooks")
-
-ACTOR = "cli"
 
 
 @app.command("list")
@@ -134,7 +133,7 @@ def add_rule(
         "window_minutes": window,
     }
     with session_for(load_settings()) as session, reported_errors():
-        row = alert_rules.create_rule(session, fields, actor=ACTOR)
+        row = alert_rules.create_rule(session, fields, actor=Actor.CLI)
         console().print(f"rule {row.id} ({row.kind}) added")
 
 
@@ -142,7 +141,7 @@ def add_rule(
 def remove_rule(rule_id: int) -> None:
     """Remove a rule and the alerts it raised."""
     with session_for(load_settings()) as session, reported_errors():
-        alert_rules.delete_rule(session, rule_id, actor=ACTOR)
+        alert_rules.delete_rule(session, rule_id, actor=Actor.CLI)
     console().print(f"rule {rule_id} removed")
 
 
@@ -184,7 +183,7 @@ def add_webhook(
             fields,
             addresses=settings.provider_addresses,
             secrets=configured_secret_manager(settings),
-            actor=ACTOR,
+            actor=Actor.CLI,
         )
         console().print(f"webhook {row.id} added")
 
@@ -192,13 +191,13 @@ def add_webhook(
 @webhooks_app.command("remove")
 def remove_webhook(webhook_id: int) -> None:
     with session_for(load_settings()) as session, reported_errors():
-        alert_webhooks.delete_webhook(session, webhook_id, actor=ACTOR)
+        alert_webhooks.delete_webhook(session, webhook_id, actor=Actor.CLI)
     console().print(f"webhook {webhook_id} removed")
 
 
 def _move(alert_id: int, state: AlertState, note: str | None) -> None:
     with session_for(load_settings()) as session, reported_errors():
-        found = alerts.move_alert(session, alert_id, state, actor=ACTOR, note=note)
+        found = alerts.move_alert(session, alert_id, state, actor=Actor.CLI, note=note)
         console().print(f"alert {alert_id}: {found.alert.state}")
 
 
