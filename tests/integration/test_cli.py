@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from switchboard.cli import app
 from switchboard.db import head_revision, open_database
 from switchboard.models import LLMProvider, User, VirtualKey
 from switchboard.secrets import SecretManager, get_secret_manager
 from switchboard.services.users import find_valid_key
-
-runner = CliRunner()
+from tests.integration.cli_runner import invoke
 
 
 @pytest.fixture
@@ -24,11 +21,6 @@ def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("COLUMNS", "200")
     return database_url
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def test_init_env_writes_a_private_file_once(tmp_path: Path) -> None:

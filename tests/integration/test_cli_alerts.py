@@ -9,15 +9,13 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
 
-from switchboard.cli import app
 from switchboard.models import AlertRule, AlertWebhook
+from switchboard.new_alert import NewAlert
 from switchboard.secrets import SecretManager
-from switchboard.services.alert_outbox import NewAlert, raise_alert
+from switchboard.services.alert_outbox import raise_alert
 from switchboard.vocabulary import AlertKind
-
-runner = CliRunner()
+from tests.integration.cli_runner import invoke
 
 
 @pytest.fixture
@@ -25,11 +23,6 @@ def cli_env(
     database_url: str, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def count(

@@ -12,26 +12,18 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from switchboard.cli import app
 from switchboard.db import open_database
 from switchboard.models import LLMModel
+from tests.integration.cli_runner import invoke
 from tests.price_maps import price_map_with
-
-runner = CliRunner()
 
 
 @pytest.fixture
 def seeded_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DATABASE_URL", database_url)
-    assert runner.invoke(app, ["seed"]).exit_code == 0
+    assert invoke("seed")[0] == 0
     return database_url
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def changed_map(tmp_path: Path) -> Path:

@@ -7,15 +7,12 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
 
-from switchboard.cli import app
 from switchboard.models import TierLimit, User, VirtualKey
 from switchboard.services.users import create_user, issue_virtual_key
 from switchboard.usage.record import UsageRecord
 from switchboard.usage.store import write_records
-
-runner = CliRunner()
+from tests.integration.cli_runner import invoke
 
 
 @pytest.fixture
@@ -41,11 +38,6 @@ def cli_env(
         )
         session.commit()
     return key_id
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def test_set_limits_on_a_user_a_key_and_a_tier(

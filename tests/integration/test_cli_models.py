@@ -12,13 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
 
-from switchboard.cli import app
 from switchboard.models import LLMModel, LLMProvider, User
+from tests.integration.cli_runner import invoke
 
 LONG_ID = "gpt-4.1-mini-2025-04-14-with-a-very-long-fine-tune-suffix-0123456789"
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -28,11 +26,6 @@ def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.delenv("COLUMNS", raising=False)
     assert invoke("db", "upgrade")[0] == 0
     return database_url
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 @pytest.fixture

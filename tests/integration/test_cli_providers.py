@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
 
-from switchboard.cli import app
 from switchboard.models import AuditLogEntry, LLMModel, LLMProvider
 from switchboard.secrets import SecretManager
 from tests.fake_upstream import closed_port_url, running_fake_upstream
+from tests.integration.cli_runner import invoke
 
 KEY = "sk-cli-0123456789abcdefWXYZ"
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -22,11 +20,6 @@ def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("COLUMNS", "200")
     assert invoke("db", "upgrade")[0] == 0
     return database_url
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def test_add_and_list_providers_with_a_masked_key(
