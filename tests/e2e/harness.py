@@ -98,14 +98,20 @@ def running_gateway(
     env: Mapping[str, str] | None = None,
     *,
     port: int | None = None,
+    workers: int = 1,
+    ready_timeout_s: float = 20.0,
 ) -> Iterator[GatewayProcess]:
-    """A gateway on `database_url` (migrated by `serve` itself), stopped on exit."""
+    """A gateway on `database_url` (migrated by `serve` itself), stopped on exit. With
+    `workers` over 1, uvicorn's worker processes behind one port."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log_path = workdir / f"gateway-{port}.log"
+    command = [sys.executable, "-m", "switchboard", "serve", "--port", str(port)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "switchboard", "serve", "--port", str(port)],
+            command,
             cwd=workdir,
             env=gateway_environment(database_url, workdir, env),
             stdout=log_file,
@@ -113,7 +119,7 @@ def running_gateway(
         )
     gateway = GatewayProcess(process, port, log_path)
     try:
-        gateway.wait_ready()
+        gateway.wait_ready(ready_timeout_s)
         yield gateway
     finally:
         gateway.stop()

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 import secrets as random_secrets
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,7 +29,7 @@ from tests.e2e.catalog_rows import (
     system_key,
     user_message,
 )
-from tests.e2e.harness import GatewayProcess, free_port, gateway_environment, running_gateway
+from tests.e2e.harness import GatewayProcess, running_gateway
 from tests.e2e.stage import Stage
 from tests.fake_upstream import FakeUpstream, Reply, closed_port_url
 
@@ -262,26 +260,12 @@ def test_access_log_off(world: World, tmp_path: Path) -> None:
 def test_every_worker_logs_in_the_same_form(world: World, tmp_path: Path) -> None:
     """`--workers 2`: uvicorn starts the workers as new processes, and each configures its
     logging as the parent did."""
-    port = free_port()
-    env = gateway_environment(world.database_url, tmp_path, world.env(LOG_FORMAT="json"))
-    log_path = tmp_path / "workers.log"
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "switchboard", "serve", "--port", str(port), "--workers", "2"],
-            cwd=tmp_path,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    gateway = GatewayProcess(process, port, log_path)
-    try:
-        gateway.wait_ready()
+    env = world.env(LOG_FORMAT="json")
+    with running_gateway(world.database_url, tmp_path, env, workers=2) as gateway:
         ids = {ask(gateway, world, "logs-ok")[0] for _ in range(8)}
         deadline = time.monotonic() + 10
         while gateway.log().count('"gateway_started"') < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-    finally:
-        gateway.stop()
 
     log = gateway.log()
     assert_no_secret(log, world)

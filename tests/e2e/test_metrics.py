@@ -10,8 +10,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from switchboard.services.seeding import seed_catalog
 from switchboard.vocabulary import Tier
 from tests.e2e.catalog_rows import post_chat, user_message
-from tests.e2e.harness import GatewayProcess, free_port, gateway_environment
+from tests.e2e.harness import GatewayProcess, running_gateway
 from tests.e2e.metrics_scrape import scrape_until
 from tests.e2e.stage import Stage
 from tests.e2e.waiting import wait_for_usage_rows
@@ -228,24 +226,10 @@ def test_workers_add_up(stage: Stage, world: World, tmp_path: Path) -> None:
     scrape counts them all, a killed worker's counts too (its live gauges go); the metrics
     directory is emptied at exit."""
     directory = tmp_path / "metrics"
-    port = free_port()
-    log_path = tmp_path / "gateway.log"
-    env = gateway_environment(
-        stage.database_url,
-        tmp_path,
-        {"ENCRYPTION_KEY": stage.encryption_key, "METRICS_DIR": str(directory)},
-    )
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "switchboard", "serve", "--workers", "2", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    gateway = GatewayProcess(process, port, log_path)
-    try:
-        gateway.wait_ready(timeout_s=60)
+    env = {"ENCRYPTION_KEY": stage.encryption_key, "METRICS_DIR": str(directory)}
+    with running_gateway(
+        stage.database_url, tmp_path, env, workers=2, ready_timeout_s=60
+    ) as gateway:
         sent = 0
         while sent < 1000 and (sent < 20 or len(_serving_pids(gateway)) < 2):
             answer = post_chat(gateway, world.key, {"model": "eco", "messages": user_message()})
@@ -266,8 +250,6 @@ def test_workers_add_up(stage: Stage, world: World, tmp_path: Path) -> None:
         after = scrape_until(gateway.base_url, lambda _: not list(directory.glob(live_files)))
         assert not list(directory.glob(live_files))  # its requests in flight count no more
         assert after.total("switchboard_requests_total") == sent  # what it counted stays
-    finally:
-        gateway.stop()
     assert _files(directory) == []
 
 
