@@ -15,17 +15,7 @@ from switchboard.new_alert import NewAlert
 from switchboard.services.alert_outbox import raise_alert
 from switchboard.settings import Settings
 from switchboard.vocabulary import AlertKind
-
-ALERTS = "/api/v1/admin/llm/alerts"
-
-
-def count(settings: Settings, table: type[AlertRule] | type[AlertWebhook]) -> int:
-    sessions = open_database(settings.database_url)
-    try:
-        with sessions() as session:
-            return session.scalar(select(func.count()).select_from(table)) or 0
-    finally:
-        sessions.kw["bind"].dispose()
+from tests.api.alert_rows import ALERTS, count
 
 
 def test_a_budget_rule_has_50_80_100_by_default(

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from switchboard.db import open_database
 from switchboard.models import AlertRule, AlertWebhook
@@ -16,9 +15,8 @@ from switchboard.new_alert import NewAlert
 from switchboard.services.alert_outbox import raise_alert
 from switchboard.settings import Settings
 from switchboard.vocabulary import AlertKind
+from tests.api.alert_rows import ALERTS, count
 from tests.api.console_session import Console, signed_in
-
-ALERTS = "/api/v1/admin/llm/alerts"
 
 
 @pytest.fixture
@@ -51,15 +49,6 @@ def raised(settings: Settings, headers: dict[str, str], client: TestClient) -> l
         sessions.kw["bind"].dispose()
     assert None not in ids
     return [i for i in ids if i is not None]
-
-
-def count(settings: Settings, table: type[AlertRule] | type[AlertWebhook]) -> int:
-    sessions = open_database(settings.database_url)
-    try:
-        with sessions() as session:
-            return session.scalar(select(func.count()).select_from(table)) or 0
-    finally:
-        sessions.kw["bind"].dispose()
 
 
 def listed_ids(html: str) -> list[int]:

@@ -1,0 +1,21 @@
+"""What the alert tests share: the admin API's alerts path, and counting rules and webhooks
+in the database behind the app (to show that a refused change stored nothing)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from switchboard.db import open_database
+from switchboard.models import AlertRule, AlertWebhook
+from switchboard.settings import Settings
+
+ALERTS = "/api/v1/admin/llm/alerts"
+
+
+def count(settings: Settings, table: type[AlertRule] | type[AlertWebhook]) -> int:
+    sessions = open_database(settings.database_url)
+    try:
+        with sessions() as session:
+            return session.scalar(select(func.count()).select_from(table)) or 0
+    finally:
+        sessions.kw["bind"].dispose()
