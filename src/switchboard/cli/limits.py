@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from switchboard.cli._context import console, fail, load_settings, reported_errors, session_for
 from switchboard.limit_fields import LimitFields
 from switchboard.services import limits_admin
+from switchboard.services.audit import Actor
 from switchboard.services.limits_admin import LimitChanges
 from switchboard.vocabulary import BudgetPeriod, Tier
 
@@ -45,7 +46,9 @@ def set_user(
     at once per key, a monthly budget). Options left out are kept."""
     changes = _changes(rpm, tpm, concurrency, budget, None, include_byok)
     with session_for(load_settings()) as session, reported_errors():
-        user = limits_admin.set_user_limits(session, user_id=user_id, changes=changes, actor="cli")
+        user = limits_admin.set_user_limits(
+            session, user_id=user_id, changes=changes, actor=Actor.CLI
+        )
         _show(f"user {user.id}", limits_admin.limit_values(user))
 
 
@@ -64,7 +67,7 @@ def set_key(
     changes = _changes(rpm, tpm, concurrency, budget, period, include_byok)
     with session_for(load_settings()) as session, reported_errors():
         key = limits_admin.set_key_limits(
-            session, user_id=user_id, key_id=key_id, changes=changes, actor="cli"
+            session, user_id=user_id, key_id=key_id, changes=changes, actor=Actor.CLI
         )
         _show(f"key {key.id} of {user_id}", limits_admin.limit_values(key))
 
@@ -86,11 +89,11 @@ def set_tier(
     TIER_LIMITS defaults; `--reset` removes them."""
     with session_for(load_settings()) as session, reported_errors():
         if reset:
-            limits_admin.clear_tier_limits(session, tier=tier, actor="cli")
+            limits_admin.clear_tier_limits(session, tier=tier, actor=Actor.CLI)
             console().print(f"tier {tier}: TIER_LIMITS applies")
             return
         changes = _changes(rpm, tpm, concurrency, budget, period, include_byok, every=True)
-        row = limits_admin.set_tier_limits(session, tier=tier, changes=changes, actor="cli")
+        row = limits_admin.set_tier_limits(session, tier=tier, changes=changes, actor=Actor.CLI)
         _show(f"tier {tier}", limits_admin.limit_values(row))
 
 
