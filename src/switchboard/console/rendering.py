@@ -63,9 +63,11 @@ def see_other(url: str) -> RedirectResponse:
 
 
 def with_notice(url: str, notice: str) -> str:
-    """`url` carrying a short message for the next page (never a secret)."""
-    joiner = "&" if "?" in url else "?"
-    return f"{url}{joiner}notice={quote(notice)}"
+    """`url` carrying a short message for the next page (never a secret), before its
+    fragment if it has one."""
+    address, hash_mark, fragment = url.partition("#")
+    joiner = "&" if "?" in address else "?"
+    return f"{address}{joiner}notice={quote(notice)}{hash_mark}{fragment}"
 
 
 class ConsoleRoute(APIRoute):

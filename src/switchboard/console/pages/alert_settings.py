@@ -1,5 +1,6 @@
-"""Alert rules and webhooks on the Alerts page: create (a refused field is shown beside it and
-nothing is stored), delete after a confirmation. A webhook's secret is write-only: taken,
+"""Alert rules and webhooks on the Alerts page: create, edit (a refused field is shown beside
+it and nothing is stored), delete after a confirmation. A webhook's URL and secret are
+write-only once stored: shown masked, kept when their field is left empty; the secret is
 stored encrypted by the service, never shown back (only whether there is one)."""
 
 from __future__ import annotations
@@ -10,13 +11,20 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
-from switchboard.console import forms
+from switchboard.console import forms, page_flow
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
-from switchboard.console.pages.alerts import ALERTS_URL, page_of_alerts
+from switchboard.console.pages.alerts import (
+    ALERTS_URL,
+    FORMATS,
+    KINDS,
+    page_of_alerts,
+    rule_field_kinds,
+)
 from switchboard.console.rendering import ConsoleRoute, render, see_other, with_notice
-from switchboard.errors import ConfigurationError, ConflictError, InvalidFieldError
+from switchboard.gateway.service import Gateway
 from switchboard.services import alert_rules, alert_webhooks
 from switchboard.services.audit import Actor
 from switchboard.services.user_rules import NAME_MAX_LENGTH, TEXT_PATTERN
@@ -29,21 +37,42 @@ SUBJECT = re.compile(r"^[!-~]{1,255}$")
 MAX_URL_CHARS = 1000
 SECRET_CHARS = (8, 500)
 MAX_THRESHOLDS = 20
-_WRITE_ONLY = frozenset({"csrf_token", "secret"})
+_WRITE_ONLY = frozenset({"secret"})
+_SECRET = "secret"
+"""A webhook refused because no key can store its secret: the secret's field says so."""
 
 
 @router.post("/alerts/rules", response_class=HTMLResponse)
 def create_rule(
     request: Request, session: SessionDep, _admin: AdminDep, form: forms.AdminFormDep
 ) -> Response:
-    try:
-        rule = alert_rules.create_rule(session, rule_fields(form), actor=Actor.ADMIN)
-    except (FormError, InvalidFieldError) as error:
-        session.rollback()
-        return page_of_alerts(
-            request, session, rule_values=_shown(form), rule_errors={error.field: _why(error)}
-        )
-    return see_other(with_notice(ALERTS_URL, f"Rule {rule.name} added.") + "#rules-title")
+    return page_flow.submit(
+        session,
+        lambda: alert_rules.create_rule(session, rule_fields(form), actor=Actor.ADMIN),
+        done=lambda rule: (f"{ALERTS_URL}#rules-title", f"Rule {rule.name} added."),
+        refused=lambda errors: page_of_alerts(
+            request, session, rule_values=page_flow.shown(form), rule_errors=errors
+        ),
+    )
+
+
+@router.get("/alerts/rules/{rule_id}", response_class=HTMLResponse)
+def edit_rule(request: Request, rule_id: int, session: SessionDep, _admin: AdminDep) -> Response:
+    rule = alert_rules.get_rule(session, rule_id)
+    return _rule_page(request, rule, _rule_values(rule))
+
+
+@router.post("/alerts/rules/{rule_id}", response_class=HTMLResponse)
+def update_rule(
+    request: Request, rule_id: int, session: SessionDep, _admin: AdminDep, form: forms.AdminFormDep
+) -> Response:
+    rule = alert_rules.get_rule(session, rule_id)
+    return page_flow.submit(
+        session,
+        lambda: alert_rules.update_rule(session, rule_id, rule_fields(form), actor=Actor.ADMIN),
+        done=lambda saved: (ALERTS_URL, f"Rule {saved.name} saved."),
+        refused=lambda errors: _rule_page(request, rule, page_flow.shown(form), errors),
+    )
 
 
 @router.get("/alerts/rules/{rule_id}/delete", response_class=HTMLResponse)
@@ -71,21 +100,57 @@ def create_webhook(
     _admin: AdminDep,
     form: forms.AdminFormDep,
 ) -> Response:
-    try:
-        row = alert_webhooks.create_webhook(
+    def create() -> Any:
+        return alert_webhooks.create_webhook(
             session,
             webhook_fields(form),
             addresses=gateway.settings.provider_addresses,
             secrets=gateway.secrets,
             actor=Actor.ADMIN,
         )
-    except (FormError, InvalidFieldError, ConfigurationError, ConflictError) as error:
-        session.rollback()
-        field = getattr(error, "field", "secret" if isinstance(error, ConfigurationError) else "")
-        return page_of_alerts(
-            request, session, webhook_values=_shown(form), webhook_errors={field: _why(error)}
-        )
-    return see_other(with_notice(ALERTS_URL, f"Webhook {row.name} added.") + "#webhooks-title")
+
+    return page_flow.submit(
+        session,
+        create,
+        done=lambda row: (f"{ALERTS_URL}#webhooks-title", f"Webhook {row.name} added."),
+        refused=lambda errors: page_of_alerts(
+            request,
+            session,
+            webhook_values=page_flow.shown(form, write_only=_WRITE_ONLY),
+            webhook_errors=errors,
+        ),
+        default_field=_SECRET,
+    )
+
+
+@router.get("/alerts/webhooks/{webhook_id}", response_class=HTMLResponse)
+def edit_webhook(
+    request: Request, webhook_id: int, session: SessionDep, _admin: AdminDep
+) -> Response:
+    webhook = alert_webhooks.get_webhook(session, webhook_id)
+    values = {"name": webhook.name, "format": webhook.format, "is_active": webhook.is_active}
+    return _webhook_page(request, webhook, values)
+
+
+@router.post("/alerts/webhooks/{webhook_id}", response_class=HTMLResponse)
+def update_webhook(
+    request: Request,
+    webhook_id: int,
+    session: SessionDep,
+    gateway: GatewayDep,
+    _admin: AdminDep,
+    form: forms.AdminFormDep,
+) -> Response:
+    webhook = alert_webhooks.get_webhook(session, webhook_id)
+    return page_flow.submit(
+        session,
+        lambda: _update_webhook(session, gateway, webhook_id, form),
+        done=lambda row: (ALERTS_URL, f"Webhook {row.name} saved."),
+        refused=lambda errors: _webhook_page(
+            request, webhook, page_flow.shown(form, write_only=_WRITE_ONLY | {"url"}), errors
+        ),
+        default_field=_SECRET,
+    )
 
 
 @router.get("/alerts/webhooks/{webhook_id}/delete", response_class=HTMLResponse)
@@ -108,6 +173,19 @@ def delete_webhook(
     name = alert_webhooks.get_webhook(session, webhook_id).name
     alert_webhooks.delete_webhook(session, webhook_id, actor=Actor.ADMIN)
     return see_other(with_notice(ALERTS_URL, f"Webhook {name} deleted."))
+
+
+def _update_webhook(
+    session: Session, gateway: Gateway, webhook_id: int, form: Mapping[str, str]
+) -> Any:
+    return alert_webhooks.update_webhook(
+        session,
+        webhook_id,
+        webhook_fields(form, editing=True),
+        addresses=gateway.settings.provider_addresses,
+        secrets=gateway.secrets,
+        actor=Actor.ADMIN,
+    )
 
 
 def rule_fields(form: Mapping[str, str]) -> alert_rules.RuleFields:
@@ -136,24 +214,31 @@ def rule_fields(form: Mapping[str, str]) -> alert_rules.RuleFields:
     }
 
 
-def webhook_fields(form: Mapping[str, str]) -> alert_webhooks.WebhookFields:
-    url = forms.required_text(form, "url")
-    if len(url) > MAX_URL_CHARS:
-        raise FormError("url", f"is longer than {MAX_URL_CHARS} characters")
+def webhook_fields(
+    form: Mapping[str, str], *, editing: bool = False
+) -> alert_webhooks.WebhookFields:
+    """A webhook as the admin API takes it. Editing, an empty URL or secret keeps the stored
+    one (`remove_secret` drops the secret)."""
+    fields: alert_webhooks.WebhookFields = {"name": _name(form)}
+    url = forms.text(form, "url", required=not editing)
+    if url is not None:
+        if len(url) > MAX_URL_CHARS:
+            raise FormError("url", f"is longer than {MAX_URL_CHARS} characters")
+        fields["url"] = url
     fmt = form.get("format", WebhookFormat.JSON.value)
     if fmt not in set(WebhookFormat):
         raise FormError("format", "is not a format")
+    fields["format"] = WebhookFormat(fmt)
     secret = form.get("secret", "")
     low, high = SECRET_CHARS
     if secret and not low <= len(secret) <= high:
         raise FormError("secret", f"must be {low} to {high} characters")
-    return {
-        "name": _name(form),
-        "url": url,
-        "format": WebhookFormat(fmt),
-        "secret": secret or None,
-        "is_active": forms.flag(form, "is_active"),
-    }
+    if secret or not editing:
+        fields["secret"] = secret or None
+    elif forms.flag(form, "remove_secret"):
+        fields["secret"] = None
+    fields["is_active"] = forms.flag(form, "is_active")
+    return fields
 
 
 def _name(form: Mapping[str, str]) -> str:
@@ -174,14 +259,53 @@ def _thresholds(form: Mapping[str, str]) -> list[int] | None:
     return [int(part) for part in parts]
 
 
-def _why(error: Exception) -> str:
-    """The message without the field's name, which the page shows beside the field."""
-    message = getattr(error, "message", None) or str(error)
-    field = getattr(error, "field", None)
-    prefix = f"{field}: "
-    return message[len(prefix) :] if field and message.startswith(prefix) else message
+def _rule_values(rule: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(rule, name) for name in ("name", "kind", "scope")}
+    for name in ("subject", "factor", "threshold", "window_minutes"):
+        value = getattr(rule, name)
+        values[name] = "" if value is None else value
+    values["thresholds"] = ", ".join(str(t) for t in rule.thresholds or [])
+    values["is_active"] = "on" if rule.is_active else ""
+    return values
 
 
-def _shown(form: Mapping[str, str]) -> dict[str, Any]:
-    """What the form is shown again with: never its secret or token."""
-    return {name: value for name, value in form.items() if name not in _WRITE_ONLY}
+def _rule_page(
+    request: Request,
+    rule: Any,
+    values: Mapping[str, Any],
+    errors: page_flow.FieldErrors | None = None,
+) -> HTMLResponse:
+    return render(
+        request,
+        "alert_rule_form.html",
+        {
+            "title": f"Alert rule {rule.name}",
+            "rule": rule,
+            "values": values,
+            "errors": errors or {},
+            "kinds": KINDS,
+            "rule_fields": rule_field_kinds(),
+            "scopes": [scope.value for scope in AlertScope],
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+def _webhook_page(
+    request: Request,
+    webhook: Any,
+    values: Mapping[str, Any],
+    errors: page_flow.FieldErrors | None = None,
+) -> HTMLResponse:
+    return render(
+        request,
+        "alert_webhook_form.html",
+        {
+            "title": f"Webhook {webhook.name}",
+            "webhook": webhook,
+            "values": values,
+            "errors": errors or {},
+            "formats": FORMATS,
+        },
+        status_code=422 if errors else 200,
+    )
