@@ -19,3 +19,15 @@ def count(settings: Settings, table: type[AlertRule] | type[AlertWebhook]) -> in
             return session.scalar(select(func.count()).select_from(table)) or 0
     finally:
         sessions.kw["bind"].dispose()
+
+
+def stored_webhook(settings: Settings, webhook_id: int) -> tuple[str, str, str | None]:
+    """The webhook's name, URL and encrypted secret as stored (never shown by any surface)."""
+    sessions = open_database(settings.database_url)
+    try:
+        with sessions() as session:
+            row = session.get(AlertWebhook, webhook_id)
+            assert row is not None
+            return row.name, row.url, row.encrypted_secret
+    finally:
+        sessions.kw["bind"].dispose()

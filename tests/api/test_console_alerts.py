@@ -15,7 +15,7 @@ from switchboard.new_alert import NewAlert
 from switchboard.services.alert_outbox import raise_alert
 from switchboard.settings import Settings
 from switchboard.vocabulary import AlertKind
-from tests.api.alert_rows import ALERTS, count
+from tests.api.alert_rows import ALERTS, count, stored_webhook
 from tests.api.console_session import Console, signed_in
 
 
@@ -202,6 +202,77 @@ def test_a_webhooks_secret_is_taken_and_never_shown_back(
     assert secret not in confirm.text and "Delete webhook ops?" in confirm.text
     assert "Webhook ops deleted." in console.post(f"/ui/alerts/webhooks/{hook['id']}/delete").text
     assert count(app_settings, AlertWebhook) == 0
+
+
+def beside(html: str, field_id: str) -> str | None:
+    """The error shown beside a field, if its control says it is invalid and points at it."""
+    found = re.search(rf'<span id="{field_id}-error" class="error">([^<]*)</span>', html)
+    described = f'aria-invalid="true" aria-describedby="{field_id}-error' in html
+    return found.group(1) if found and described else None
+
+
+def test_edit_a_rule_shows_its_kinds_fields_and_a_refusal_stores_nothing(
+    console: Console, admin_headers: dict[str, str]
+) -> None:
+    body = {"name": "Slow", "kind": "latency_p95", "scope": "model", "threshold": "2500"}
+    rule = console.client.post(f"{ALERTS}/rules", json=body, headers=admin_headers).json()
+    page = console.client.get(f"/ui/alerts/rules/{rule['id']}")
+    assert page.status_code == 200 and 'value="2500"' in page.text
+    assert 'name="threshold"' in page.text and 'name="thresholds"' not in page.text
+    assert 'name="factor"' not in page.text, "only the fields a latency rule takes"
+    assert f'href="/ui/alerts/rules/{rule["id"]}"' in console.client.get("/ui/alerts").text
+
+    edit = {"name": "Slower", "kind": "latency_p95", "scope": "provider", "threshold": "5000",
+            "window_minutes": "30", "is_active": "on"}  # fmt: skip
+    saved = console.post(f"/ui/alerts/rules/{rule['id']}", edit)
+    assert saved.status_code == 200 and "Rule Slower saved." in saved.text
+    stored = console.client.get(f"{ALERTS}/rules/{rule['id']}", headers=admin_headers).json()
+    assert (stored["name"], stored["scope"], stored["threshold"], stored["window_minutes"]) == (
+        "Slower", "provider", "5000", 30
+    )  # fmt: skip
+
+    refused = console.post(f"/ui/alerts/rules/{rule['id']}", {**edit, "threshold": "9999999"})
+    assert refused.status_code == 422
+    assert "at most 3600000" in (beside(refused.text, "rule-threshold") or "")
+    assert 'value="9999999"' in refused.text, "the form is shown again as it was sent"
+    again = console.client.get(f"{ALERTS}/rules/{rule['id']}", headers=admin_headers).json()
+    assert again == stored
+
+
+def test_edit_a_webhook_keeping_its_masked_url_and_secret(
+    console: Console, admin_headers: dict[str, str], app_settings: Settings
+) -> None:
+    secret, url = "webhook-signing-secret-0123", "http://127.0.0.1:9/services/T0/B0/xoxo-path"
+    made = {"name": "ops", "url": url, "format": "json", "secret": secret, "is_active": "on"}
+    assert console.post("/ui/alerts/webhooks", made).status_code == 200
+    (hook,) = console.client.get(f"{ALERTS}/webhooks", headers=admin_headers).json()["items"]
+    _, _, sealed = stored_webhook(app_settings, hook["id"])
+    page = console.client.get(f"/ui/alerts/webhooks/{hook['id']}")
+    assert page.status_code == 200 and "http://127.0.0.1:9/services/…" in page.text
+    assert url not in page.text and secret not in page.text and "(stored: set)" in page.text
+
+    kept = console.post(
+        f"/ui/alerts/webhooks/{hook['id']}", {"name": "ops-2", "url": "", "secret": "",
+                                              "format": "slack", "is_active": "on"}
+    )  # fmt: skip
+    assert kept.status_code == 200 and "Webhook ops-2 saved." in kept.text
+    assert stored_webhook(app_settings, hook["id"]) == ("ops-2", url, sealed)
+
+    refused = console.post(
+        f"/ui/alerts/webhooks/{hook['id']}",
+        {"name": "ops-3", "url": "ftp://example.com/x", "secret": "another-secret-456"},
+    )
+    assert refused.status_code == 422 and "http://" in (beside(refused.text, "webhook-url") or "")
+    assert "another-secret-456" not in refused.text and "ftp://example.com/x" not in refused.text
+    assert stored_webhook(app_settings, hook["id"]) == ("ops-2", url, sealed)
+
+    short = console.post(f"/ui/alerts/webhooks/{hook['id']}", {"name": "ops", "secret": "short"})
+    assert "8 to 500 characters" in (beside(short.text, "webhook-secret") or "")
+
+    console.post(f"/ui/alerts/webhooks/{hook['id']}", {"name": "ops", "remove_secret": "on"})
+    assert stored_webhook(app_settings, hook["id"]) == ("ops", url, None)
+    answer = console.client.get(f"{ALERTS}/webhooks/{hook['id']}", headers=admin_headers)
+    assert answer.json()["has_secret"] is False and answer.json()["format"] == "json"
 
 
 def test_the_overview_shows_the_newest_firing_alerts_or_says_there_are_none(

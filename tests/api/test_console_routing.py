@@ -102,3 +102,51 @@ def test_a_wrong_task_type_is_shown_with_the_form(console: Console, models: dict
         "/ui/routing/rules", rule_form(models["acme-dear"], 1, task_type="=HYPERLINK()")
     )
     assert answer.status_code == 422 and "task_type" in answer.text
+
+
+def test_a_refused_edit_shows_its_reason_beside_the_field_and_stores_nothing(
+    console: Console, admin_headers: dict[str, str], models: dict[str, int]
+) -> None:
+    console.post("/ui/routing/rules", rule_form(models["acme-dear"], 1))
+    console.post("/ui/routing/rules", rule_form(models["acme-cheap"], 2, task_type="code"))
+    listed = console.client.get(f"{ADMIN}/routing/rules", headers=admin_headers).json()["items"]
+    dear, cheap = sorted(listed, key=lambda rule: rule["priority"])
+
+    duplicate = console.post(
+        f"/ui/routing/rules/{cheap['id']}", rule_form(models["acme-dear"], 5, is_fallback="on")
+    )
+    assert duplicate.status_code == 422
+    why = re.search(r'<span id="model_id-error" class="error">([^<]*)</span>', duplicate.text)
+    assert why and f"routing rule {dear['id']} already routes" in why.group(1)
+    assert 'aria-invalid="true" aria-describedby="model_id-error"' in duplicate.text
+    bounds = console.post(
+        f"/ui/routing/rules/{cheap['id']}",
+        rule_form(models["acme-cheap"], 5, min_tokens="900", max_tokens="100"),
+    )
+    assert bounds.status_code == 422 and 'id="max_tokens-error"' in bounds.text
+    again = console.post("/ui/routing/rules", rule_form(models["acme-dear"], 9))
+    assert again.status_code == 422 and 'id="model_id-error"' in again.text
+    after = console.client.get(f"{ADMIN}/routing/rules", headers=admin_headers).json()
+    assert after["items"] == listed and after["total"] == 2, "nothing stored"
+
+
+def test_edit_a_rules_weight_fallback_and_state_and_see_it_in_the_matrix(
+    console: Console, admin_headers: dict[str, str], models: dict[str, int]
+) -> None:
+    console.post("/ui/routing/rules", rule_form(models["acme-dear"], 1))
+    console.post("/ui/routing/rules", rule_form(models["acme-cheap"], 2))
+    listed = console.client.get(f"{ADMIN}/routing/rules", headers=admin_headers).json()["items"]
+    dear = next(rule for rule in listed if rule["model_id"] == models["acme-dear"])
+    form = console.client.get(f"/ui/routing/rules/{dear['id']}").text
+    assert 'name="is_fallback"> Fallback' in form and 'name="is_active" checked' in form
+    changed = rule_form(models["acme-dear"], 3, weight="40", is_fallback="on")
+    assert "saved." in console.post(f"/ui/routing/rules/{dear['id']}", changed).text
+    stored = console.client.get(f"{ADMIN}/routing/rules/{dear['id']}", headers=admin_headers)
+    assert (stored.json()["priority"], stored.json()["weight"]) == (3, 40)
+    assert stored.json()["is_fallback"] is True
+    page = console.client.get("/ui/routing", params={"tier": "free", "power": "balanced"})
+    assert re.search(r"<strong>acme-cheap</strong>.*acme-dear", page.text), "fallback goes last"
+    inactive = {k: v for k, v in changed.items() if k != "is_active"}
+    console.post(f"/ui/routing/rules/{dear['id']}", inactive)
+    page = console.client.get("/ui/routing", params={"tier": "free", "power": "balanced"})
+    assert "acme-dear" not in page.text.split('id="matrix"')[1].split("</table>")[0]

@@ -6,6 +6,7 @@ stored encrypted by the service, never shown back (only whether there is one).""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from collections.abc import Mapping
 from typing import Any
 
@@ -263,6 +264,8 @@ def _rule_values(rule: Any) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(rule, name) for name in ("name", "kind", "scope")}
     for name in ("subject", "factor", "threshold", "window_minutes"):
         value = getattr(rule, name)
+        if isinstance(value, Decimal):
+            value = format(value.normalize(), "f")  # 2500, not 2500.0000 nor 2.5E+3
         values[name] = "" if value is None else value
     values["thresholds"] = ", ".join(str(t) for t in rule.thresholds or [])
     values["is_active"] = "on" if rule.is_active else ""

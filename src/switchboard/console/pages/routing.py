@@ -1,5 +1,6 @@
 """Routing: the tier × power level × task matrix as the gateway would try it, the rules
-(create, edit, delete after a confirmation), and an Explain form that answers as
+(create, edit — a refusal shown beside its field, nothing stored — and delete after a
+confirmation), and an Explain form that answers as
 `POST /api/v1/admin/routing/explain` does, from the same service."""
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from switchboard.console import forms
+from switchboard.console import forms, page_flow
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
 from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
-from switchboard.errors import ConflictError, InvalidFieldError, NotFoundError
 from switchboard.gateway.service import Gateway
 from switchboard.routing import RouteRequest
 from switchboard.services import catalog_admin, routing_admin
@@ -39,7 +39,6 @@ MAX_MODELS = 500
 SHOWN_CANDIDATES = 10
 """Candidates named per matrix cell, the rest counted: the gateway tries `MAX_ATTEMPTS` (3 by
 default), and a cell of a large catalog can hold thousands (megabytes of page)."""
-_REFUSED = (FormError, InvalidFieldError, ConflictError, NotFoundError)
 
 
 @router.get("/routing", response_class=HTMLResponse)
@@ -90,13 +89,15 @@ def create_rule(
     _admin: AdminDep,
     form: forms.AdminFormDep,
 ) -> Response:
-    try:
-        rule = routing_admin.create_rule(session, actor=Actor.ADMIN, fields=rule_fields(form))
-    except _REFUSED as error:
-        session.rollback()
-        values = {k: v for k, v in form.items() if k != "csrf_token"}
-        return _page(request, session, gateway, rule_values=values, rule_error=str(error))
-    return see_other(with_notice("/ui/routing", f"Rule {rule.id} added."))
+    return page_flow.submit(
+        session,
+        lambda: routing_admin.create_rule(session, actor=Actor.ADMIN, fields=rule_fields(form)),
+        done=lambda rule: ("/ui/routing", f"Rule {rule.id} added."),
+        refused=lambda errors: _page(
+            request, session, gateway, rule_values=page_flow.shown(form), rule_errors=errors
+        ),
+        default_field=refused_field,
+    )
 
 
 @router.get("/routing/rules/{rule_id}", response_class=HTMLResponse)
@@ -114,14 +115,15 @@ def update_rule(
     form: forms.AdminFormDep,
 ) -> Response:
     rule = routing_admin.get_rule(session, rule_id=rule_id)
-    try:
-        routing_admin.update_rule(
+    return page_flow.submit(
+        session,
+        lambda: routing_admin.update_rule(
             session, actor=Actor.ADMIN, rule_id=rule_id, changes=rule_fields(form)
-        )
-    except _REFUSED as error:
-        session.rollback()
-        return _rule_page(request, session, rule, form, error=str(error))
-    return see_other(with_notice("/ui/routing", f"Rule {rule_id} saved."))
+        ),
+        done=lambda _saved: ("/ui/routing", f"Rule {rule_id} saved."),
+        refused=lambda errors: _rule_page(request, session, rule, page_flow.shown(form), errors),
+        default_field=refused_field,
+    )
 
 
 @router.get("/routing/rules/{rule_id}/delete", response_class=HTMLResponse)
@@ -183,6 +185,12 @@ def rule_fields(form: Mapping[str, str]) -> dict[str, Any]:
     return fields
 
 
+def refused_field(error: Exception) -> str:
+    """Where a refusal naming no field goes: the token bounds when they disagree, else the
+    model (another rule has this model, power level, tier and task)."""
+    return "max_tokens" if str(error).startswith("max_tokens") else "model_id"
+
+
 def _task_type(form: Mapping[str, str]) -> str:
     task = normalize_task_type(form.get("task_type"))
     if not TASK_TYPE.match(task):
@@ -217,7 +225,7 @@ def _page(
     verdicts: Any = None,
     explain_error: str | None = None,
     rule_values: Mapping[str, str] | None = None,
-    rule_error: str | None = None,
+    rule_errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
     page = max(page, 1)
     chosen_tier = forms.query_choice(tier, Tier, "tier") or Tier.PROFESSIONAL
@@ -256,9 +264,9 @@ def _page(
             "verdicts": verdicts,
             "explain_error": explain_error,
             "rule_values": rule_values or {"power_level": "balanced", "is_active": "on"},
-            "rule_error": rule_error,
+            "rule_errors": rule_errors or {},
         },
-        status_code=422 if rule_error else 200,
+        status_code=422 if rule_errors else 200,
     )
 
 
@@ -267,8 +275,7 @@ def _rule_page(
     session: Session,
     rule: Any,
     values: Mapping[str, Any],
-    *,
-    error: str | None = None,
+    errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -276,11 +283,11 @@ def _rule_page(
         {
             "title": f"Rule {rule.id}",
             "rule": rule,
-            "values": {k: v for k, v in values.items() if k != "csrf_token"},
+            "values": values,
             "models": _models(session),
             "tiers": TIERS,
             "power_levels": POWER_LEVELS,
-            "error": error,
+            "errors": errors or {},
         },
-        status_code=422 if error else 200,
+        status_code=422 if errors else 200,
     )
