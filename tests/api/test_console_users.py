@@ -43,7 +43,12 @@ def test_create_change_issue_and_revoke(console: Console, admin_headers: dict[st
     assert key not in again.text, "the key is shown once"
 
     (row,) = api.get(f"{ADMIN}/users/ada/keys", headers=admin_headers).json()
-    revoked = console.post(f"/ui/users/ada/keys/{row['id']}/revoke")
+    asked = console.post(f"/ui/users/ada/keys/{row['id']}/revoke")
+    assert (
+        asked.status_code == 200 and "Revoke key" in asked.text and "cannot be undone" in asked.text
+    )
+    assert api.get("/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    revoked = console.post(f"/ui/users/ada/keys/{row['id']}/revoke", {"confirmed": "yes"})
     assert "revoked." in revoked.text
     assert api.get("/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code == 401
 
@@ -81,3 +86,53 @@ def test_a_key_may_expire(console: Console, admin_headers: dict[str, str]) -> No
     assert row["expires_at"] is not None
     refused = console.post("/ui/users/ada/keys", {"expires_in_days": "0"})
     assert refused.status_code == 422 and "expires_in_days" in refused.text
+
+
+def test_deactivating_a_user_is_confirmed_first(
+    console: Console, admin_headers: dict[str, str]
+) -> None:
+    console.post("/ui/users", {"id": "ada", "tier": "free"})
+    asked = console.post("/ui/users/ada/active")
+    assert asked.status_code == 200 and "Deactivate user ada?" in asked.text
+    assert (
+        'name="confirmed" value="yes"' in asked.text and 'href="/ui/users/ada">Cancel' in asked.text
+    )
+    user = console.client.get(f"{ADMIN}/users/ada", headers=admin_headers).json()
+    assert user["is_active"] is True, "nothing changes before the confirmation"
+    done = console.post("/ui/users/ada/active", {"confirmed": "yes"})
+    assert "User ada deactivated" in done.text
+    user = console.client.get(f"{ADMIN}/users/ada", headers=admin_headers).json()
+    assert user["is_active"] is False
+    back = console.post("/ui/users/ada/active", {"is_active": "on"})
+    assert "User ada reactivated" in back.text, "reactivating needs no confirmation"
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "field", "message"),
+    [
+        ("/ui/users", {"id": "has space", "tier": "free"}, "id", "use letters"),
+        ("/ui/users", {"id": "bob", "tier": "free", "monthly_budget_usd": "-1"},
+         "monthly_budget_usd", "zero or more"),
+        ("/ui/users/ada", {"tier": "free", "monthly_budget_usd": "lots"},
+         "monthly_budget_usd", "not a number"),
+        ("/ui/users/ada/keys", {"expires_in_days": "0"}, "expires_in_days", "1 to"),
+    ],
+)  # fmt: skip
+def test_a_refused_field_is_shown_beside_it_and_nothing_is_stored(
+    console: Console,
+    admin_headers: dict[str, str],
+    path: str,
+    form: dict[str, str],
+    field: str,
+    message: str,
+) -> None:
+    console.post("/ui/users", {"id": "ada", "tier": "starter", "monthly_budget_usd": "5"})
+    before = console.client.get(f"{ADMIN}/users", headers=admin_headers).json()
+    keys = console.client.get(f"{ADMIN}/users/ada/keys", headers=admin_headers).json()
+    answer = console.post(path, form)
+    assert answer.status_code == 422
+    beside = re.search(rf'<span id="{field}-error" class="error">([^<]*)</span>', answer.text)
+    assert beside and message in beside.group(1), answer.text
+    assert f'aria-invalid="true" aria-describedby="{field}-error"' in answer.text
+    assert console.client.get(f"{ADMIN}/users", headers=admin_headers).json() == before
+    assert console.client.get(f"{ADMIN}/users/ada/keys", headers=admin_headers).json() == keys

@@ -6,8 +6,8 @@ stored encrypted by the service, never shown back (only whether there is one).""
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request, Response

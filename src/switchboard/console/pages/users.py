@@ -1,5 +1,6 @@
 """Users and their virtual keys: list and search, create, change tier, budget or default
-power level, deactivate or reactivate, issue a key (shown once, in that answer only), revoke.
+power level, deactivate (confirmed first) or reactivate, issue a key (shown once, in that
+answer only), revoke (confirmed first).
 
 A change to a user or a key is dropped from this process's key cache before the answer is
 sent, as the admin API does (other processes follow within `CATALOG_POLL_INTERVAL_S`)."""
@@ -14,13 +15,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from switchboard._types import utcnow
-from switchboard.console import forms
+from switchboard.console import forms, page_flow
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
 from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
-from switchboard.errors import ConflictError, InvalidFieldError
 from switchboard.gateway.from_thread import forget_user
 from switchboard.services import users
 from switchboard.services.audit import Actor
@@ -32,7 +33,6 @@ router = APIRouter(route_class=ConsoleRoute)
 TIERS = [tier.value for tier in Tier]
 POWER_LEVELS = [level.value for level in PowerLevel]
 USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,254}$")
-_REFUSED = (FormError, InvalidFieldError, ConflictError)
 MAX_KEY_DAYS = 3660
 
 
@@ -45,44 +45,19 @@ def list_users(
     tier: str = "",
     page: int = 1,
 ) -> HTMLResponse:
-    page = max(page, 1)
-    chosen = forms.query_choice(tier, Tier, "tier")
-    listing = users.list_users(
-        session,
-        tier=chosen,
-        search=q.strip() or None,
-        window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
-    )
-    filters = {"q": q, "tier": chosen.value if chosen else ""}
-    return render(
-        request,
-        "users.html",
-        {
-            "title": "Users and keys",
-            "users": listing.items,
-            "total": listing.total,
-            "page": page,
-            "page_size": PAGE_SIZE,
-            "filters": filters,
-            "query": urlencode({k: v for k, v in filters.items() if v}),
-            "tiers": TIERS,
-            "power_levels": POWER_LEVELS,
-            "values": {"tier": "free"},
-            "error": None,
-        },
-    )
+    return _list_page(request, session, q=q, tier=tier, page=page)
 
 
 @router.post("/users", response_class=HTMLResponse)
 def create_user(
     request: Request, session: SessionDep, _admin: AdminDep, form: forms.AdminFormDep
 ) -> Response:
-    try:
+    def create() -> Any:
         user_id = forms.required_text(form, "id")
         if not USER_ID.match(user_id):
             raise FormError("id", "use letters, digits, '.', '_', '@' or '-'")
         fields = user_fields(form)
-        user = users.create_user(
+        return users.create_user(
             session,
             user_id=user_id,
             tier=fields["tier"],
@@ -92,24 +67,16 @@ def create_user(
             default_power_level=fields["default_power_level"],
             actor=Actor.ADMIN,
         )
-    except _REFUSED as error:
-        session.rollback()
-        listing = users.list_users(session, window=Window(limit=PAGE_SIZE))
-        context = {
-            "title": "Users and keys",
-            "users": listing.items,
-            "total": listing.total,
-            "page": 1,
-            "page_size": PAGE_SIZE,
-            "filters": {"q": "", "tier": ""},
-            "query": "",
-            "tiers": TIERS,
-            "power_levels": POWER_LEVELS,
-            "values": {k: v for k, v in form.items() if k != "csrf_token"},
-            "error": str(error),
-        }
-        return render(request, "users.html", context, status_code=422)
-    return see_other(with_notice(f"/ui/users/{user.id}", f"User {user.id} created."))
+
+    return page_flow.submit(
+        session,
+        create,
+        done=lambda user: (f"/ui/users/{user.id}", f"User {user.id} created."),
+        refused=lambda errors: _list_page(
+            request, session, values=page_flow.shown(form), errors=errors
+        ),
+        default_field="id",
+    )
 
 
 @router.get("/users/{user_id}", response_class=HTMLResponse)
@@ -126,14 +93,19 @@ def update_user(
     _admin: AdminDep,
     form: forms.AdminFormDep,
 ) -> Response:
-    try:
+    def update() -> Any:
         changes = cast(users.UserChanges, user_fields(form))
         users.update_user(session, user_id=user_id, changes=changes, actor=Actor.ADMIN)
-    except _REFUSED as error:
-        session.rollback()
-        return _user_page(request, session, user_id, error=str(error))
-    forget_user(gateway, user_id)
-    return see_other(with_notice(f"/ui/users/{user_id}", "User saved."))
+        forget_user(gateway, user_id)
+
+    return page_flow.submit(
+        session,
+        update,
+        done=lambda _: (f"/ui/users/{user_id}", "User saved."),
+        refused=lambda errors: _user_page(
+            request, session, user_id, errors=errors, values=page_flow.shown(form)
+        ),
+    )
 
 
 @router.post("/users/{user_id}/active", response_class=HTMLResponse)
@@ -145,7 +117,20 @@ def set_active(
     _admin: AdminDep,
     form: forms.AdminFormDep,
 ) -> Response:
+    """Reactivating is done at once; deactivating, which stops every key of the user and
+    signs them out of "My keys", is confirmed first."""
     active = forms.flag(form, "is_active")
+    users.get_user(session, user_id=user_id)
+    if not active and not page_flow.confirmed(form):
+        return page_flow.ask_to_confirm(
+            request,
+            form,
+            question=f"Deactivate user {user_id}?",
+            consequence="Their virtual keys stop working at once and they are signed out of "
+            "their keys page. You can reactivate them later.",
+            button=f"Deactivate {user_id}",
+            cancel=f"/ui/users/{user_id}",
+        )
     users.update_user(session, user_id=user_id, changes={"is_active": active}, actor=Actor.ADMIN)
     forget_user(gateway, user_id)
     state = "reactivated: their keys work again" if active else "deactivated: their keys stop"
@@ -172,9 +157,10 @@ def issue_key(
             expires_at=utcnow() + timedelta(days=days) if days else None,
             actor=Actor.ADMIN,
         )
-    except _REFUSED as error:
+    except page_flow.REFUSED as error:
         session.rollback()
-        return _user_page(request, session, user_id, error=str(error))
+        errors = page_flow.field_errors(error, default_field="name")
+        return _user_page(request, session, user_id, errors=errors, values=page_flow.shown(form))
     return _user_page(request, session, user_id, issued_key=issued.key, status_code=201)
 
 
@@ -188,6 +174,19 @@ def revoke_key(
     _admin: AdminDep,
     form: forms.AdminFormDep,
 ) -> Response:
+    key = next(
+        (k for k in users.list_virtual_keys(session, user_id=user_id) if k.id == key_id), None
+    )
+    if key is not None and not page_flow.confirmed(form):
+        return page_flow.ask_to_confirm(
+            request,
+            form,
+            question=f"Revoke key {key.key_prefix}…?",
+            consequence="Requests with it are refused at once, and whoever signed in to their "
+            "keys page with it is signed out. This cannot be undone.",
+            button=f"Revoke {key.key_prefix}…",
+            cancel=f"/ui/users/{user_id}",
+        )
     key = users.revoke_virtual_key(session, key_id, user_id=user_id, actor=Actor.ADMIN)
     forget_user(gateway, user_id)
     return see_other(with_notice(f"/ui/users/{user_id}", f"Key {key.key_prefix}… revoked."))
@@ -207,16 +206,65 @@ def user_fields(form: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _list_page(
+    request: Request,
+    session: Session,
+    *,
+    q: str = "",
+    tier: str = "",
+    page: int = 1,
+    values: Mapping[str, Any] | None = None,
+    errors: page_flow.FieldErrors | None = None,
+) -> HTMLResponse:
+    page = max(page, 1)
+    chosen = forms.query_choice(tier, Tier, "tier")
+    listing = users.list_users(
+        session,
+        tier=chosen,
+        search=q.strip() or None,
+        window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+    )
+    filters = {"q": q, "tier": chosen.value if chosen else ""}
+    return render(
+        request,
+        "users.html",
+        {
+            "title": "Users and keys",
+            "users": listing.items,
+            "total": listing.total,
+            "page": page,
+            "page_size": PAGE_SIZE,
+            "filters": filters,
+            "query": urlencode({k: v for k, v in filters.items() if v}),
+            "tiers": TIERS,
+            "power_levels": POWER_LEVELS,
+            "values": values or {"tier": "free"},
+            "errors": errors or {},
+        },
+        status_code=422 if errors else 200,
+    )
+
+
 def _user_page(
     request: Request,
-    session: Any,
+    session: Session,
     user_id: str,
     *,
-    error: str | None = None,
+    errors: page_flow.FieldErrors | None = None,
+    values: Mapping[str, Any] | None = None,
     issued_key: str | None = None,
     status_code: int = status.HTTP_200_OK,
 ) -> HTMLResponse:
     user = users.get_user(session, user_id=user_id)
+    stored = {
+        "tier": user.tier,
+        "monthly_budget_usd": (
+            ""
+            if user.monthly_budget_usd is None
+            else format(user.monthly_budget_usd.normalize(), "f")
+        ),
+        "default_power_level": user.default_power_level or "",
+    }
     return render(
         request,
         "user.html",
@@ -226,8 +274,9 @@ def _user_page(
             "keys": users.list_virtual_keys(session, user_id=user_id),
             "tiers": TIERS,
             "power_levels": POWER_LEVELS,
-            "error": error,
+            "values": {**stored, **(values or {})},
+            "errors": errors or {},
             "issued_key": issued_key,
         },
-        status_code=422 if error else status_code,
+        status_code=422 if errors else status_code,
     )
