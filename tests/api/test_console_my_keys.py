@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 
+from switchboard.db import open_database
+from switchboard.models import User, VirtualKey
+from switchboard.settings import Settings
 from tests.api.console_session import signed_in
 
 ADMIN = "/api/v1/admin/llm"
@@ -56,15 +61,59 @@ def test_a_user_manages_their_own_keys(client: TestClient, admin_headers: dict[s
     assert "deleted" in deleted.text and "No keys of your own yet." in deleted.text
 
 
-def test_revoking_the_virtual_key_ends_the_session(
-    client: TestClient, admin_headers: dict[str, str]
+def _delete_user(settings: Settings, user_id: str) -> None:
+    """No surface deletes a user; the row may still go (by hand, or a future clean-up)."""
+    sessions = open_database(settings.database_url)
+    try:
+        with sessions() as session:
+            session.execute(delete(VirtualKey).where(VirtualKey.user_id == user_id))
+            session.execute(delete(User).where(User.id == user_id))
+            session.commit()
+    finally:
+        sessions.kw["bind"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("ending", "reason"),
+    [
+        ("revoke", "The API key you signed in with was revoked"),
+        ("deactivate", "Your account has been deactivated"),
+        ("delete", "Your account no longer exists"),
+    ],
+)
+def test_an_ended_account_or_key_ends_the_session_with_a_notice(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    app_settings: Settings,
+    ending: str,
+    reason: str,
 ) -> None:
     key, key_id = user_with_key(client, admin_headers)
-    signed_in(client, key, path="/ui/me/sign-in")
+    me = signed_in(client, key, path="/ui/me/sign-in")
     assert client.get("/ui/me").status_code == 200
-    client.post(f"{ADMIN}/users/ada/keys/{key_id}/revoke", headers=admin_headers)
-    answer = client.get("/ui/me", follow_redirects=False)
-    assert answer.status_code == 303 and answer.headers["location"] == "/ui/me/sign-in"
+    if ending == "revoke":
+        client.post(f"{ADMIN}/users/ada/keys/{key_id}/revoke", headers=admin_headers)
+    elif ending == "deactivate":
+        client.patch(f"{ADMIN}/users/ada", json={"is_active": False}, headers=admin_headers)
+    else:
+        _delete_user(app_settings, "ada")
+
+    stale = client.cookies.get("sb_console")
+    assert stale
+    answer = me.post(
+        "/ui/me/keys", {"provider_id": "1", "api_key": BYOK_KEY}, follow_redirects=False
+    )
+    assert answer.status_code == 303, "a form sent after the end is not a 500"
+    location = answer.headers["location"]
+    assert location.startswith("/ui/me/sign-in?notice=")
+    assert 'sb_console="";' in answer.headers["set-cookie"], "the session cookie is dropped"
+    page = client.get(location)
+    assert page.status_code == 200 and reason in page.text
+    assert client.get("/ui/me", follow_redirects=False).headers["location"] == "/ui/me/sign-in"
+
+    client.cookies.set("sb_console", stale, path="/ui")
+    htmx = client.get("/ui/me", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert htmx.status_code == 204 and htmx.headers["hx-redirect"] == location
 
 
 def test_a_wrong_virtual_key_is_refused(client: TestClient) -> None:

@@ -13,16 +13,19 @@ from sqlalchemy.orm import Session
 from switchboard._types import utcnow
 from switchboard.console.sessions import SESSION_COOKIE, ConsoleSession, Role
 from switchboard.console.state import ConsoleState
+from switchboard.errors import NotFoundError
 from switchboard.gateway.service import Gateway
 from switchboard.services import users
 
 
 class SignInRequiredError(Exception):
-    """No valid session for a page that needs one: the console shows its sign-in page."""
+    """No valid session for a page that needs one: the console shows its sign-in page, saying
+    why when a session was ended (`reason`), and drops the cookie."""
 
-    def __init__(self, role: Role) -> None:
+    def __init__(self, role: Role, reason: str | None = None) -> None:
         super().__init__(role)
         self.role = role
+        self.reason = reason
 
 
 def get_state(request: Request) -> ConsoleState:
@@ -61,17 +64,31 @@ def require_admin(signed_in: SignedInDep) -> ConsoleSession:
 
 
 def require_user(signed_in: SignedInDep, session: SessionDep) -> ConsoleSession:
-    """A user's session, while the virtual key they signed in with still works."""
+    """A user's session, while they and the virtual key they signed in with still work: the
+    first request after either stops ends the session, saying why."""
     if signed_in is None or signed_in.role is not Role.USER or signed_in.key_id is None:
         raise SignInRequiredError(Role.USER)
+    ended = session_ended_because(session, signed_in)
+    if ended is not None:
+        raise SignInRequiredError(Role.USER, ended)
+    return signed_in
+
+
+def session_ended_because(session: Session, signed_in: ConsoleSession) -> str | None:
+    """Why a user's session can no longer go on (None: it can)."""
+    try:
+        user = users.get_user(session, user_id=signed_in.subject)
+    except NotFoundError:
+        return "Your account no longer exists: you have been signed out."
+    if not user.is_active:
+        return "Your account has been deactivated: you have been signed out."
     keys = users.list_virtual_keys(session, user_id=signed_in.subject)
     key = next((key for key in keys if key.id == signed_in.key_id), None)
-    now = utcnow()
-    if key is None or key.is_revoked or (key.expires_at is not None and key.expires_at <= now):
-        raise SignInRequiredError(Role.USER)
-    if not users.get_user(session, user_id=signed_in.subject).is_active:
-        raise SignInRequiredError(Role.USER)
-    return signed_in
+    if key is None or key.is_revoked:
+        return "The API key you signed in with was revoked: sign in with another key."
+    if key.expires_at is not None and key.expires_at <= utcnow():
+        return "The API key you signed in with has expired: sign in with another key."
+    return None
 
 
 AdminDep = Annotated[ConsoleSession, Depends(require_admin)]

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
 from switchboard.console.deps import SignInRequiredError, current_session, get_state
-from switchboard.console.sessions import Role
+from switchboard.console.sessions import SESSION_COOKIE, Role
 from switchboard.errors import ConflictError, InvalidFieldError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,7 @@ class ConsoleRoute(APIRoute):
             try:
                 return await handler(request)
             except SignInRequiredError as needed:
-                target = "/ui/sign-in" if needed.role is Role.ADMIN else "/ui/me/sign-in"
-                return see_other(target)
+                return _to_sign_in(request, needed)
             except HTTPException as error:
                 return _error_page(request, error.status_code, str(error.detail))
             except RequestValidationError:
@@ -93,6 +92,20 @@ class ConsoleRoute(APIRoute):
                 return _error_page(request, 500, "Something went wrong; it has been logged.")
 
         return as_page
+
+
+def _to_sign_in(request: Request, needed: SignInRequiredError) -> Response:
+    """The sign-in page; a session that was ended is dropped and the page says why. An htmx
+    request is sent there as a whole page rather than swapping the form into a fragment."""
+    target = "/ui/sign-in" if needed.role is Role.ADMIN else "/ui/me/sign-in"
+    if needed.reason:
+        target = with_notice(target, needed.reason)
+    response: Response = see_other(target)
+    if request.headers.get("hx-request") == "true":
+        response = Response(status_code=status.HTTP_204_NO_CONTENT, headers={"HX-Redirect": target})
+    if needed.reason:
+        response.delete_cookie(SESSION_COOKIE, path="/ui", httponly=True, samesite="strict")
+    return response
 
 
 def _error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
