@@ -64,9 +64,15 @@ def test_add_reprice_search_and_deprecate_a_model(
         for m in api.get(f"{ADMIN}/models", headers=admin_headers).json()["items"]
         if m["model_name"] == "acme-large"
     )
-    deprecated = console.post(
-        f"/ui/models/{small['id']}/deprecate", {"replacement_model_id": str(large["id"])}
+    choice = {"replacement_model_id": str(large["id"])}
+    asked = console.post(f"/ui/models/{small['id']}/deprecate", choice)
+    assert "Deprecate model acme-small?" in asked.text
+    assert f'name="replacement_model_id" value="{large["id"]}"' in asked.text
+    assert (
+        api.get(f"{ADMIN}/models/{small['id']}", headers=admin_headers).json()["is_deprecated"]
+        is False
     )
+    deprecated = console.post(f"/ui/models/{small['id']}/deprecate", {**choice, "confirmed": "yes"})
     assert "Model deprecated." in deprecated.text
     row = api.get(f"{ADMIN}/models/{small['id']}", headers=admin_headers).json()
     assert row["is_deprecated"] is True and row["replacement_model_id"] == large["id"]

@@ -54,7 +54,9 @@ def test_a_user_manages_their_own_keys(client: TestClient, admin_headers: dict[s
 
     renamed = me.post(f"/ui/me/keys/{row['id']}", {"action": "rename", "key_name": "desk"})
     assert "renamed" in renamed.text and ">desk<" in renamed.text
-    off = me.post(f"/ui/me/keys/{row['id']}", {"action": "deactivate"})
+    asked = me.post(f"/ui/me/keys/{row['id']}", {"action": "deactivate"})
+    assert "Deactivate your key" in asked.text and 'name="action" value="deactivate"' in asked.text
+    off = me.post(f"/ui/me/keys/{row['id']}", {"action": "deactivate", "confirmed": "yes"})
     assert "deactivated" in off.text
     assert me.post(f"/ui/me/keys/{row['id']}", {"action": "validate"}).status_code == 200
     deleted = me.post(f"/ui/me/keys/{row['id']}/delete")

@@ -120,6 +120,8 @@ def test_create_a_user_issue_a_key_and_revoke_it(
     page.goto(f"{world.ui}/users/grace")
     assert key not in page.content(), "a key is shown once"
     page.get_by_role("button", name=re.compile("Revoke key")).click()
+    expect(page.get_by_text("This cannot be undone.")).to_be_visible()
+    page.get_by_role("button", name=re.compile("^Revoke sk-sb-")).click()
     expect(page.locator("#notice")).to_contain_text("revoked.")
     assert post_chat(world.gateway, key, chat).status_code == 401
 

@@ -122,6 +122,8 @@ def test_a_model_deprecated_in_the_browser_is_served_by_the_replacement_picked(
     page.get_by_role("link", name="old-chat", exact=True).click()
     page.get_by_label("Replacement model").select_option(label="new-chat (new-chat)")
     page.get_by_role("button", name="Deprecate old-chat").click()
+    expect(page.get_by_role("heading", name="Deprecate model old-chat?")).to_be_visible()
+    page.get_by_role("button", name="Deprecate old-chat").click()
     expect(page.locator("#notice")).to_contain_text("Model deprecated.")
     expect(page.get_by_text("Deprecated: served by new-chat")).to_be_visible()
     screenshot(page, artifacts, "flow-model-deprecated")

@@ -10,11 +10,11 @@ one and opens another, so what a model cost at any time stays known.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from switchboard._types import utcnow
@@ -60,6 +60,18 @@ def list_providers(
 ) -> Page[LLMProvider]:
     """A page of providers by id, and how many match in all."""
     return page_of(session, rows_where(LLMProvider, filters), LLMProvider.id, window=window)
+
+
+def model_counts(session: Session, *, provider_ids: Collection[int]) -> dict[int, int]:
+    """How many models each of these providers has (one grouped query; none: absent)."""
+    if not provider_ids:
+        return {}
+    query = (
+        select(LLMModel.provider_id, func.count())
+        .where(LLMModel.provider_id.in_(provider_ids))
+        .group_by(LLMModel.provider_id)
+    )
+    return {provider_id: count for provider_id, count in session.execute(query)}
 
 
 def get_provider(session: Session, *, provider_id: int) -> LLMProvider:

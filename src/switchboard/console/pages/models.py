@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from switchboard.console import forms
+from switchboard.console import forms, page_flow
 from switchboard.console.deps import AdminDep, SessionDep
 from switchboard.console.forms import FormError
 from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
@@ -133,6 +133,17 @@ def set_active(
     form: forms.AdminFormDep,
 ) -> Response:
     active = forms.flag(form, "is_active")
+    if not active and not page_flow.confirmed(form):
+        row = catalog_admin.get_model(session, model_row_id=model_row_id)
+        return page_flow.ask_to_confirm(
+            request,
+            form,
+            question=f"Deactivate model {row.model_name}?",
+            consequence="Routing stops choosing it at once; requests that name it are refused. "
+            "You can activate it again later.",
+            button=f"Deactivate {row.model_name}",
+            cancel="/ui/models",
+        )
     row = catalog_admin.update_model(
         session, actor=Actor.ADMIN, model_row_id=model_row_id, changes={"is_active": active}
     )
@@ -149,6 +160,16 @@ def deprecate_model(
     form: forms.AdminFormDep,
 ) -> Response:
     row = catalog_admin.get_model(session, model_row_id=model_row_id)
+    if not page_flow.confirmed(form):
+        return page_flow.ask_to_confirm(
+            request,
+            form,
+            question=f"Deprecate model {row.model_name}?",
+            consequence="Requests that name it are served by the replacement you chose, and "
+            "routing stops choosing it.",
+            button=f"Deprecate {row.model_name}",
+            cancel=f"/ui/models/{model_row_id}",
+        )
     try:
         replacement = forms.integer(form, "replacement_model_id")
         if replacement is None:

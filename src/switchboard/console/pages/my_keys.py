@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from switchboard._types import utcnow
-from switchboard.console import forms
+from switchboard.console import forms, page_flow
 from switchboard.console.deps import GatewayDep, SessionDep, UserDep
 from switchboard.console.forms import FormError
 from switchboard.console.rendering import ConsoleRoute, render, see_other, with_notice
@@ -90,6 +90,17 @@ def change_key(
             check=key_checker(gateway),
         )
         notice = "validated" if row.is_validated else f"not validated: {row.validation_error}"
+    elif action == "deactivate" and not page_flow.confirmed(form):
+        mask = byok.masked(byok.get_key(session, user_id=user.subject, key_id=key_id))
+        return page_flow.ask_to_confirm(
+            request,
+            form,
+            question=f"Deactivate your key {mask}?",
+            consequence="Your requests stop using it (the platform's key is used where allowed)."
+            " You can activate it again later.",
+            button=f"Deactivate {mask}",
+            cancel="/ui/me",
+        )
     elif action in {"activate", "deactivate"}:
         changes: byok.KeyChanges = {"is_active": action == "activate"}
         row = byok.update_key(session, user_id=user.subject, key_id=key_id, changes=changes)

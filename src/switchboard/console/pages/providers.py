@@ -1,5 +1,6 @@
-"""Providers: the list, create and edit (the system key write-only, shown masked), activate or
-deactivate, check health now, delete after a confirmation."""
+"""Providers: the list (health, last check, latency, model count, BYOK), create and edit (the
+system key write-only, shown masked; a refusal beside its field), activate or deactivate
+(confirmed first), check health now, delete after a confirmation."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from switchboard.console import forms
+from switchboard.console import forms, page_flow
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
 from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
-from switchboard.errors import ConflictError, InvalidFieldError, NotFoundError
+from switchboard.errors import ConflictError, NotFoundError
 from switchboard.gateway.service import Gateway
 from switchboard.services import catalog_admin
 from switchboard.services.audit import Actor
@@ -44,12 +45,14 @@ def list_providers(
     listing = catalog_admin.list_providers(
         session, window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     )
+    ids = [row.id for row in listing.items]
     return render(
         request,
         "providers.html",
         {
             "title": "Providers",
             "providers": listing.items,
+            "model_counts": catalog_admin.model_counts(session, provider_ids=ids),
             "total": listing.total,
             "page": page,
             "page_size": PAGE_SIZE,
@@ -71,19 +74,23 @@ def create_provider(
     admin: AdminDep,
     form: forms.AdminFormDep,
 ) -> Response:
-    try:
-        fields = provider_fields(form, creating=True, gateway=gateway)
-        row = catalog_admin.create_provider(
+    def create() -> Any:
+        return catalog_admin.create_provider(
             session,
             actor=Actor.ADMIN,
-            fields=fields,
+            fields=provider_fields(form, creating=True, gateway=gateway),
             addresses=gateway.settings.provider_addresses,
             api_key=forms.text(form, "api_key"),
             secrets=gateway.secrets,
         )
-    except (FormError, InvalidFieldError, ConflictError) as error:
-        return _form_page(request, None, form, error=str(error))
-    return see_other(with_notice("/ui/providers", f"Provider {row.provider_slug} added."))
+
+    return page_flow.submit(
+        session,
+        create,
+        done=lambda row: ("/ui/providers", f"Provider {row.provider_slug} added."),
+        refused=lambda errors: _form_page(request, None, form, errors),
+        default_field=_refused_field,
+    )
 
 
 @router.get("/providers/{provider_id}", response_class=HTMLResponse)
@@ -110,13 +117,14 @@ def update_provider(
     form: forms.AdminFormDep,
 ) -> Response:
     row = catalog_admin.get_provider(session, provider_id=provider_id)
-    try:
+
+    def update() -> Any:
         changes = provider_fields(form, creating=False, gateway=gateway)
         if forms.flag(form, "remove_api_key"):
             changes["api_key"] = None
         elif (api_key := forms.text(form, "api_key")) is not None:
             changes["api_key"] = _checked_key(api_key)
-        catalog_admin.update_provider(
+        return catalog_admin.update_provider(
             session,
             actor=Actor.ADMIN,
             provider_id=provider_id,
@@ -124,10 +132,14 @@ def update_provider(
             addresses=gateway.settings.provider_addresses,
             secrets=gateway.secrets,
         )
-    except (FormError, InvalidFieldError, ConflictError) as error:
-        session.rollback()
-        return _form_page(request, row, form, error=str(error))
-    return see_other(with_notice("/ui/providers", f"Provider {row.provider_slug} saved."))
+
+    return page_flow.submit(
+        session,
+        update,
+        done=lambda saved: ("/ui/providers", f"Provider {saved.provider_slug} saved."),
+        refused=lambda errors: _form_page(request, row, form, errors),
+        default_field=_refused_field,
+    )
 
 
 @router.post("/providers/{provider_id}/active", response_class=HTMLResponse)
@@ -140,6 +152,17 @@ def set_active(
     form: forms.AdminFormDep,
 ) -> Response:
     active = forms.flag(form, "is_active")
+    if not active and not page_flow.confirmed(form):
+        slug = catalog_admin.get_provider(session, provider_id=provider_id).provider_slug
+        return page_flow.ask_to_confirm(
+            request,
+            form,
+            question=f"Deactivate provider {slug}?",
+            consequence="Routing stops choosing its models at once, and its users' own keys "
+            "for it stop being used. You can activate it again later.",
+            button=f"Deactivate {slug}",
+            cancel="/ui/providers",
+        )
     row = catalog_admin.update_provider(
         session,
         actor=Actor.ADMIN,
@@ -238,10 +261,18 @@ def _checked_key(api_key: str) -> str:
     return api_key
 
 
+def _refused_field(error: Exception) -> str:
+    """A taken slug is the slug's; a key that cannot be stored, the key's."""
+    return "provider_slug" if "slug" in str(error) else "api_key"
+
+
 def _form_page(
-    request: Request, row: Any, values: Mapping[str, Any], *, error: str | None = None
+    request: Request,
+    row: Any,
+    values: Mapping[str, Any],
+    errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
-    shown = {name: value for name, value in values.items() if name not in {"api_key", "csrf_token"}}
+    shown = page_flow.shown(values, write_only={"api_key"})
     return render(
         request,
         "provider_form.html",
@@ -251,7 +282,7 @@ def _form_page(
             "values": shown,
             "masked_key": catalog_admin.masked_key(row) if row is not None else None,
             "tiers": TIERS,
-            "error": error,
+            "errors": errors or {},
         },
-        status_code=422 if error else 200,
+        status_code=422 if errors else 200,
     )
