@@ -3,6 +3,8 @@ searching, deprecating it in favour of another."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -49,7 +51,7 @@ def test_add_reprice_search_and_deprecate_a_model(
     assert repriced.status_code == 200 and "Model saved." in repriced.text
     history = api.get(f"{ADMIN}/models/{small['id']}/prices", headers=admin_headers).json()
     assert [p["cost_per_1m_input_tokens"] for p in history] in (["1.5", "1"], ["1", "1.5"])
-    assert repriced.text.count("<tr><td>") == 2, "both price periods are shown"
+    assert repriced.text.count('<tr><td data-label="From">') == 2, "both price periods are shown"
 
     console.post("/ui/models/new", model_form(provider["id"], "acme-large", "3"))
     found = api.get("/ui/models", params={"q": "LARGE"})
@@ -76,3 +78,33 @@ def test_add_reprice_search_and_deprecate_a_model(
     assert "Model deprecated." in deprecated.text
     row = api.get(f"{ADMIN}/models/{small['id']}", headers=admin_headers).json()
     assert row["is_deprecated"] is True and row["replacement_model_id"] == large["id"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"cost_per_1m_input_tokens": "-1"}, "cost_per_1m_input_tokens", "zero or more"),
+        ({"model_id": "taken"}, "model_id", "already has a model"),
+        ({"provider_id": "999999"}, "provider_id", "does not exist"),
+        ({"context_window": "lots"}, "context_window", "whole number"),
+    ],
+)
+def test_a_refused_model_shows_the_reason_beside_the_field_and_stores_nothing(
+    console: Console,
+    admin_headers: dict[str, str],
+    change: dict[str, str],
+    field: str,
+    message: str,
+) -> None:
+    body = {"provider_name": "Acme", "provider_slug": "acme", "api_format": "mock"}
+    provider = console.client.post(f"{ADMIN}/providers", json=body, headers=admin_headers).json()
+    assert (
+        console.post("/ui/models/new", model_form(provider["id"], "taken", "1")).status_code == 200
+    )
+    before = console.client.get(f"{ADMIN}/models", headers=admin_headers).json()
+    answer = console.post("/ui/models/new", {**model_form(provider["id"], "new", "1"), **change})
+    assert answer.status_code == 422
+    beside = re.search(rf'<span id="{field}-error" class="error">([^<]*)</span>', answer.text)
+    assert beside and message in beside.group(1), answer.text
+    assert f'aria-invalid="true" aria-describedby="{field}-error"' in answer.text
+    assert console.client.get(f"{ADMIN}/models", headers=admin_headers).json() == before

@@ -60,7 +60,7 @@ def test_a_user_manages_their_own_keys(client: TestClient, admin_headers: dict[s
     assert "deactivated" in off.text
     assert me.post(f"/ui/me/keys/{row['id']}", {"action": "validate"}).status_code == 200
     deleted = me.post(f"/ui/me/keys/{row['id']}/delete")
-    assert "deleted" in deleted.text and "No keys of your own yet." in deleted.text
+    assert "deleted" in deleted.text and "No keys of your own yet" in deleted.text
 
 
 def _delete_user(settings: Settings, user_id: str) -> None:

@@ -70,10 +70,14 @@ def test_rules_the_matrix_and_explain_agree_with_the_api(
         json={"tier": "free", "power_level": "balanced", "task_type": "chat"},
         headers=admin_headers,
     ).json()
-    ours = re.findall(r"<th scope=\"row\">([^<]+)</th><td>acme</td><td>(\w+)</td>", explained.text)
+    ours = re.findall(
+        r'<th scope="row">([^<]+)</th><td data-label="Provider">acme</td>'
+        r'<td data-label="Verdict">(\w+)</td>',
+        explained.text,
+    )
     theirs = [(v["model_name"], v["verdict"]) for v in api["verdicts"]]
     assert ours == theirs and ours[0] == ("acme-dear", "chosen")
-    assert "<td>: " not in explained.text  # a choice has a detail but no reason
+    assert 'class="wrap">: ' not in explained.text  # a choice has a detail but no reason
 
     partial = console.post(
         "/ui/routing/explain",

@@ -1,5 +1,6 @@
 """The audit log: who changed what and when, newest first, filtered by kind of thing, its id
-and who did it; each entry with the fields it changed (secrets are masked when recorded)."""
+and who did it; each entry with every field it changed (secrets are masked when recorded),
+folded away when there are many."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from switchboard.services.paging import Window
 router = APIRouter(route_class=ConsoleRoute)
 
 _BOOKKEEPING = frozenset({"created_at", "updated_at"})
+SHOWN_OPEN = 8
+"""An entry changing more fields than this lists them all, folded in a `<details>`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ def audit_page(
             "filters": filters,
             "query": urlencode({k: v for k, v in filters.items() if v}),
             "entities": [entity.value for entity in Entity],
+            "shown_open": SHOWN_OPEN,
         },
     )
 

@@ -15,7 +15,6 @@ from switchboard.console import forms, page_flow
 from switchboard.console.deps import AdminDep, SessionDep
 from switchboard.console.forms import FormError
 from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
-from switchboard.errors import ConflictError, InvalidFieldError, NotFoundError
 from switchboard.services import catalog_admin
 from switchboard.services.audit import Actor
 from switchboard.services.paging import Window
@@ -33,7 +32,6 @@ REQUIRED_PRICES = {"cost_per_1m_input_tokens", "cost_per_1m_output_tokens"}
 POWER_LEVELS = [level.value for level in PowerLevel]
 TIERS = [tier.value for tier in Tier]
 MAX_PROVIDERS = 500
-_REFUSED = (FormError, InvalidFieldError, ConflictError, NotFoundError)
 
 
 @router.get("/models", response_class=HTMLResponse)
@@ -87,13 +85,13 @@ def new_model(request: Request, session: SessionDep, _admin: AdminDep) -> HTMLRe
 def create_model(
     request: Request, session: SessionDep, _admin: AdminDep, form: forms.AdminFormDep
 ) -> Response:
-    try:
-        fields = model_fields(form)
-        row = catalog_admin.create_model(session, actor=Actor.ADMIN, fields=fields)
-    except _REFUSED as error:
-        session.rollback()
-        return _form_page(request, session, None, form, error=str(error))
-    return see_other(with_notice(f"/ui/models/{row.id}", f"Model {row.model_name} added."))
+    return page_flow.submit(
+        session,
+        lambda: catalog_admin.create_model(session, actor=Actor.ADMIN, fields=model_fields(form)),
+        done=lambda row: (f"/ui/models/{row.id}", f"Model {row.model_name} added."),
+        refused=lambda errors: _form_page(request, session, None, form, errors),
+        default_field=_refused_field,
+    )
 
 
 @router.get("/models/{model_row_id}", response_class=HTMLResponse)
@@ -113,15 +111,15 @@ def update_model(
     form: forms.AdminFormDep,
 ) -> Response:
     row = catalog_admin.get_model(session, model_row_id=model_row_id)
-    try:
-        changes = model_fields(form)
-        catalog_admin.update_model(
-            session, actor=Actor.ADMIN, model_row_id=model_row_id, changes=changes
-        )
-    except _REFUSED as error:
-        session.rollback()
-        return _form_page(request, session, row, form, error=str(error))
-    return see_other(with_notice(f"/ui/models/{model_row_id}", "Model saved."))
+    return page_flow.submit(
+        session,
+        lambda: catalog_admin.update_model(
+            session, actor=Actor.ADMIN, model_row_id=model_row_id, changes=model_fields(form)
+        ),
+        done=lambda _: (f"/ui/models/{model_row_id}", "Model saved."),
+        refused=lambda errors: _form_page(request, session, row, form, errors),
+        default_field=_refused_field,
+    )
 
 
 @router.post("/models/{model_row_id}/active", response_class=HTMLResponse)
@@ -180,9 +178,10 @@ def deprecate_model(
             model_row_id=model_row_id,
             replacement_model_id=replacement,
         )
-    except _REFUSED as error:
+    except page_flow.REFUSED as error:
         session.rollback()
-        return _form_page(request, session, row, _values_of(row), error=str(error))
+        errors = page_flow.field_errors(error, default_field="replacement_model_id")
+        return _form_page(request, session, row, _values_of(row), errors)
     return see_other(with_notice(f"/ui/models/{model_row_id}", "Model deprecated."))
 
 
@@ -232,6 +231,14 @@ def _values_of(row: Any) -> dict[str, Any]:
     return values
 
 
+def _refused_field(error: Exception) -> str:
+    """A taken provider model id is the model id's; an unknown provider, the provider's."""
+    message = str(error)
+    return (
+        "provider_id" if message.startswith("provider") and "not exist" in message else "model_id"
+    )
+
+
 def _providers(session: Session) -> list[Any]:
     return list(catalog_admin.list_providers(session, window=Window(limit=MAX_PROVIDERS)).items)
 
@@ -241,8 +248,7 @@ def _form_page(
     session: Session,
     row: Any,
     values: Mapping[str, Any],
-    *,
-    error: str | None = None,
+    errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
     history = catalog_admin.price_history(session, model_row_id=row.id) if row else []
     others = []
@@ -255,14 +261,14 @@ def _form_page(
         {
             "title": f"Model {row.model_name}" if row is not None else "New model",
             "model": row,
-            "values": {k: v for k, v in values.items() if k != "csrf_token"},
+            "values": page_flow.shown(values),
             "providers": _providers(session),
             "power_levels": POWER_LEVELS,
             "tiers": TIERS,
             "prices": PRICES,
             "history": history,
             "others": others,
-            "error": error,
+            "errors": errors or {},
         },
-        status_code=422 if error else 200,
+        status_code=422 if errors else 200,
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -19,7 +18,7 @@ from switchboard.console.deps import GatewayDep, SessionDep, UserDep
 from switchboard.console.forms import FormError
 from switchboard.console.rendering import ConsoleRoute, render, see_other, with_notice
 from switchboard.console.sessions import ConsoleSession
-from switchboard.errors import ConflictError, InvalidFieldError, NotFoundError
+from switchboard.errors import ConflictError
 from switchboard.gateway.from_thread import forget_user, key_checker
 from switchboard.gateway.service import Gateway
 from switchboard.secrets import SecretManager
@@ -31,7 +30,6 @@ router = APIRouter(route_class=ConsoleRoute)
 
 USAGE_DAYS = 30
 MAX_PROVIDERS = 500
-_REFUSED = (FormError, InvalidFieldError, ConflictError, NotFoundError)
 
 
 @router.get("/me", response_class=HTMLResponse)
@@ -62,9 +60,10 @@ def add_key(
             check=key_checker(gateway),
             provider_id=provider_id,
         )
-    except _REFUSED as error:
+    except page_flow.REFUSED as error:
         session.rollback()
-        return _page(request, session, user, error=str(error), values=form)
+        errors = page_flow.field_errors(error, default_field="api_key")
+        return _page(request, session, user, errors=errors, values=form)
     forget_user(gateway, user.subject)
     outcome = "validated" if row.is_validated else f"not validated: {row.validation_error}"
     return see_other(with_notice("/ui/me", f"Key {byok.masked(row)} added, {outcome}."))
@@ -110,7 +109,7 @@ def change_key(
         row = byok.update_key(session, user_id=user.subject, key_id=key_id, changes=changes)
         notice = "renamed"
     else:
-        return _page(request, session, user, error=f"unknown action {action!r}")
+        return _page(request, session, user, errors={"": f"unknown action {action!r}"})
     forget_user(gateway, user.subject)
     return see_other(with_notice("/ui/me", f"Key {byok.masked(row)} {notice}."))
 
@@ -152,7 +151,7 @@ def _page(
     session: Session,
     user: ConsoleSession,
     *,
-    error: str | None = None,
+    errors: page_flow.FieldErrors | None = None,
     values: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     now = utcnow()
@@ -162,8 +161,7 @@ def _page(
     providers = catalog_admin.list_providers(
         session, is_active=True, window=Window(limit=MAX_PROVIDERS)
     )
-    shown: dict[str, Any] = {k: v for k, v in (values or {}).items() if k != "api_key"}
-    shown.pop("csrf_token", None)
+    shown = page_flow.shown(values or {}, write_only={"api_key"})
     return render(
         request,
         "my_keys.html",
@@ -176,8 +174,8 @@ def _page(
             "totals": analytics.usage_totals(session, filters=filters),
             "usage_days": USAGE_DAYS,
             "top_models": analytics.top_models(session, filters=filters, limit=5),
-            "error": error,
+            "errors": errors or {},
             "values": shown,
         },
-        status_code=422 if error else 200,
+        status_code=422 if errors else 200,
     )

@@ -76,8 +76,11 @@ def explain(
         result: dict[str, Any] = {"verdicts": verdicts, "explain_error": None}
     except (FormError, ValueError) as error:
         result = {"verdicts": None, "explain_error": str(error)}
+        if isinstance(error, FormError):
+            result["explain_errors"] = page_flow.field_errors(error)
     if request.headers.get("hx-request") == "true":
         return render(request, "explain_result.html", result)
+    result.setdefault("explain_errors", {})
     return _page(request, session, gateway, explain_values=values, **result)
 
 
@@ -224,6 +227,7 @@ def _page(
     explain_values: Mapping[str, str] | None = None,
     verdicts: Any = None,
     explain_error: str | None = None,
+    explain_errors: page_flow.FieldErrors | None = None,
     rule_values: Mapping[str, str] | None = None,
     rule_errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
@@ -263,6 +267,7 @@ def _page(
             "explain_values": explain_values or defaults,
             "verdicts": verdicts,
             "explain_error": explain_error,
+            "explain_errors": explain_errors or {},
             "rule_values": rule_values or {"power_level": "balanced", "is_active": "on"},
             "rule_errors": rule_errors or {},
         },
