@@ -8,13 +8,14 @@ exactly. Money is summed exactly. Periods are half-open, [since, until), in UTC.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import enum
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, exists, func, select
+from sqlalchemy import ColumnElement, Subquery, and_, case, exists, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from switchboard._types import utcnow
@@ -22,7 +23,7 @@ from switchboard.errors import InvalidFieldError, NotFoundError
 from switchboard.models import LLMModel, LLMProvider, LLMUsageHourly, LLMUsageLog, User
 from switchboard.models.usage import LATENCY_BUCKETS_MS
 from switchboard.services.paging import FIRST_PAGE, Page, Window
-from switchboard.services.rollups import money_value, period_parts
+from switchboard.services.rollups import money_sum, money_value, period_parts, smallest_rollup
 from switchboard.usage.store import (
     DIMENSIONS,
     LATENCY_COLUMNS,
@@ -38,8 +39,17 @@ EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo
 PERCENTILES = (0.50, 0.95, 0.99)
 
 
-Granularity = Grain
-"""A time series' step: UTC hours or days."""
+class Granularity(enum.StrEnum):
+    """A time series' step: UTC hours or days."""
+
+    HOUR = "hour"
+    DAY = "day"
+
+    @property
+    def grain(self) -> Grain:
+        return Grain(self.value)
+
+
 TOTALS = tuple(name for name in ROLLUP_COUNTERS if name not in LATENCY_COLUMNS)
 
 
@@ -188,35 +198,116 @@ def usage_totals(session: Session, *, filters: UsageFilters) -> UsageTotals:
 def users_usage(
     session: Session, *, filters: UsageFilters, window: Window = FIRST_PAGE
 ) -> Page[UserUsage]:
-    """Totals per user, the most expensive first (then by user id), one page of them.
+    """Totals per user, the most expensive first (then by user id), one page of them, and
+    how many users have usage in the period."""
+    _, requests = _parts(session, filters, "user_id", ("requests",))
+    total = _count_keys(session, requests)
+    if total <= window.offset:
+        return Page(items=[], total=total)
+    return Page(items=top_users(session, filters=filters, window=window), total=total)
 
-    Ranked first by cost alone, then summed in full for the page's users only: with many
-    users a period has about as many rollup rows as usage rows, and carrying every counter
-    through the grouping and sort of all of them took seconds where the ranking takes less."""
-    _, costs = _parts(session, filters, "user_id", ("cost_total_usd",))
+
+def top_users(
+    session: Session, *, filters: UsageFilters, window: Window = FIRST_PAGE
+) -> list[UserUsage]:
+    """`users_usage`'s page of users, without counting them all.
+
+    Ranked first by cost alone (among `spend_candidates` when there are few), then summed in
+    full for the page's users only: with many users a period has about as many rollup rows
+    as usage rows, and carrying every counter through the grouping and sort of all of them
+    took seconds where the ranking takes less."""
+    candidates = spend_candidates(session, filters, "user_id", window.offset + window.limit)
+    if candidates == []:
+        return []
+    among = None if candidates is None else ("user_id", candidates)
+    _, costs = _parts(session, filters, "user_id", ("cost_total_usd",), among=among)
     ranking = (
-        select(costs.c.key, func.count().over().label("users"))
+        select(costs.c.key)
         .group_by(costs.c.key)
         .order_by(func.sum(costs.c.cost_total_usd).desc(), costs.c.key)
         .limit(window.limit)
         .offset(window.offset)
     )
-    ranked = session.execute(ranking).all()
-    if not ranked:
-        return Page(items=[], total=_count_keys(session, costs) if window.offset else 0)
-    dialect, parts = _parts(session, filters, "user_id", TOTALS)
-    page_users = [row.key for row in ranked]
-    query = select(parts.c.key, *_sums(parts, TOTALS)).where(parts.c.key.in_(page_users))
-    summed = {row.key: row for row in session.execute(query.group_by(parts.c.key))}
-    items = [UserUsage(key, _totals(dialect, summed[key]._mapping)) for key in page_users]
-    return Page(items=items, total=int(ranked[0].users))
+    page_users = list(session.scalars(ranking))
+    if not page_users:
+        return []
+    dialect, parts = _parts(session, filters, "user_id", TOTALS, among=("user_id", page_users))
+    query = select(parts.c.key, *_sums(parts, TOTALS)).group_by(parts.c.key)
+    summed = {row.key: row for row in session.execute(query)}
+    return [UserUsage(key, _totals(dialect, summed[key]._mapping)) for key in page_users]
+
+
+CANDIDATES_AT_MOST = 2000
+"""More candidates than this, and `spend_candidates` gives up: the plain ranking is as quick."""
+
+
+def spend_candidates(
+    session: Session,
+    filters: UsageFilters,
+    key: str,
+    count: int,
+    *,
+    valid: Callable[[ColumnElement[Any]], ColumnElement[bool]] | None = None,
+) -> list[Any] | None:
+    """Every `key` (user, model) that may rank among the first `count` by cost over the
+    period, read from a weekly rollup alone — a superset of them, exact but for a few
+    extra — or None when no weekly rollup keeps `key` and the filters, or the candidates are
+    too many (then rank them all). `valid` limits the keys ranked (models that still exist).
+
+    A key's cost over the weeks the period covers whole is a lower bound of its cost over
+    the period, and its cost over the weeks the period touches an upper bound: costs are
+    never negative, which is what makes these bounds, and the answer exact. Let L be the
+    `count`-th highest lower bound: `count` keys cost at least L, so a key whose upper bound
+    is below L costs less than each of them and cannot rank among the first `count`, ties
+    and all. The candidates are the keys whose upper bound reaches L (every key, when fewer
+    than `count` have usage); the caller sums their exact costs and ranks them."""
+    rollup = smallest_rollup(Grain.WEEK, {key, *filters.dimensions()})
+    if rollup is None:
+        return None
+    dialect = session.get_bind().dialect.name
+    columns = rollup.columns()
+    week = columns.bucket_start
+    whole = and_(week >= Grain.WEEK.ceil(filters.since), week < Grain.WEEK.start(filters.until))
+    cost = columns.cost_total_usd
+    per_key = (
+        select(
+            columns[key].label("key"),
+            money_sum(dialect, case((whole, cost), else_=literal_column("0"))).label("lower"),
+            money_sum(dialect, cost).label("upper"),
+        )
+        .where(week >= Grain.WEEK.start(filters.since), week < Grain.WEEK.ceil(filters.until))
+        .where(*(columns[name] == value for name, value in filters.dimensions().items()))
+        .where(*([valid(columns[key])] if valid is not None else []))
+        .group_by(columns[key])
+        .cte("per_key")
+    )
+    threshold = (
+        select(per_key.c.lower)
+        .order_by(per_key.c.lower.desc())
+        .offset(count - 1)
+        .limit(1)
+        .scalar_subquery()
+    )
+    reaching = per_key.c.upper >= func.coalesce(threshold, literal_column("-1"))
+    query = select(per_key.c.key).where(reaching).limit(CANDIDATES_AT_MOST + 1)
+    found = list(session.scalars(query))
+    return None if len(found) > CANDIDATES_AT_MOST else found
 
 
 def top_models(session: Session, *, filters: UsageFilters, limit: int = 10) -> list[ModelCost]:
     """The spec's "Top Cost Models": models by total cost, highest first (then by name).
-    Usage rows whose model was deleted are not counted, as the spec's JOIN does not."""
+    Usage rows whose model was deleted are not counted, as the spec's JOIN does not. Summed
+    for the `spend_candidates` alone, when there are few."""
     counters = ("requests", "cost_total_usd")
-    dialect, parts = _parts(session, filters, "model_id", counters)
+
+    def existing(model_id: ColumnElement[Any]) -> ColumnElement[bool]:
+        return model_id.in_(select(LLMModel.id))
+
+    candidates = spend_candidates(session, filters, "model_id", limit, valid=existing)
+    if candidates == []:
+        return []
+    among = None if candidates is None else ("model_id", candidates)
+    dialect, parts = _parts(session, filters, "model_id", counters, among=among)
     per_model = (
         select(parts.c.key, *_sums(parts, counters))
         .where(parts.c.key != 0)
@@ -253,12 +344,12 @@ def time_series(
     percentiles are interpolated linearly within the rollup's histogram buckets
     (`LATENCY_BUCKETS_MS`), so they are estimates, exact only to the bucket; above the last
     bound the bound itself is reported."""
-    hourly = granularity is Granularity.HOUR
-    dialect, parts = _parts(session, filters, "bucket_start", ROLLUP_COUNTERS, hourly=hourly)
+    grain = granularity.grain
+    dialect, parts = _parts(session, filters, "bucket_start", ROLLUP_COUNTERS, coarsest=grain)
     query = select(parts.c.key, *_sums(parts, ROLLUP_COUNTERS)).group_by(parts.c.key)
     folded: dict[datetime, tuple[UsageTotals, list[int]]] = {}
     for row in session.execute(query):
-        start = granularity.start(row.key)
+        start = grain.start(row.key)
         totals = _totals(dialect, row._mapping)
         counts = [int(row._mapping[name] or 0) for name in LATENCY_COLUMNS]
         if start in folded:
@@ -413,7 +504,8 @@ def _parts(
     group_by: str | None,
     counters: Sequence[str],
     *,
-    hourly: bool = False,
+    coarsest: Grain = Grain.WEEK,
+    among: tuple[str, Sequence[object]] | None = None,
 ) -> tuple[str, Subquery]:
     return period_parts(
         session,
@@ -422,7 +514,8 @@ def _parts(
         equal=filters.dimensions(),
         group_by=group_by,
         counters=counters,
-        hourly=hourly,
+        coarsest=coarsest,
+        among=among,
     )
 
 
@@ -435,7 +528,7 @@ def _count_keys(session: Session, parts: Subquery) -> int:
 
 
 def _point_starts(filters: UsageFilters, granularity: Granularity) -> Iterator[datetime]:
-    start = granularity.start(filters.since)
+    start = granularity.grain.start(filters.since)
     while start < filters.until:
         yield start
-        start += granularity.step
+        start += granularity.grain.step
