@@ -26,6 +26,7 @@ from switchboard.models.operations import AuditLogEntry, ChangeCounter, Lease
 from switchboard.models.usage import (
     LLMUsageDaily,
     LLMUsageDailyModel,
+    LLMUsageDailyTotal,
     LLMUsageHourly,
     LLMUsageHourlyModel,
     LLMUsageLog,
@@ -49,6 +50,7 @@ __all__ = [
     "LLMRoutingRule",
     "LLMUsageDaily",
     "LLMUsageDailyModel",
+    "LLMUsageDailyTotal",
     "LLMUsageHourly",
     "LLMUsageHourlyModel",
     "LLMUsageLog",

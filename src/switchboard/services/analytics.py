@@ -12,7 +12,7 @@ import enum
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Subquery, and_, case, exists, func, literal_column, select
@@ -23,13 +23,20 @@ from switchboard.errors import InvalidFieldError, NotFoundError
 from switchboard.models import LLMModel, LLMProvider, LLMUsageHourly, LLMUsageLog, User
 from switchboard.models.usage import LATENCY_BUCKETS_MS
 from switchboard.services.paging import FIRST_PAGE, Page, Window
-from switchboard.services.rollups import money_sum, money_value, period_parts, smallest_rollup
+from switchboard.services.rollups import (
+    money_amount,
+    money_sum,
+    money_value,
+    period_parts,
+    smallest_rollup,
+)
 from switchboard.usage.store import (
     DIMENSIONS,
     LATENCY_COLUMNS,
     MONEY_QUANTUM,
     ROLLUP_COUNTERS,
     Grain,
+    Rollup,
     as_utc,
 )
 
@@ -239,6 +246,8 @@ def top_users(
 
 CANDIDATES_AT_MOST = 2000
 """More candidates than this, and `spend_candidates` gives up: the plain ranking is as quick."""
+ROWS_PER_KEY_AT_MOST = 64
+"""`spend_candidates` looks for candidates by their largest rollup row up to this bound."""
 
 
 def spend_candidates(
@@ -250,48 +259,169 @@ def spend_candidates(
     valid: Callable[[ColumnElement[Any]], ColumnElement[bool]] | None = None,
 ) -> list[Any] | None:
     """Every `key` (user, model) that may rank among the first `count` by cost over the
-    period, read from a weekly rollup alone — a superset of them, exact but for a few
-    extra — or None when no weekly rollup keeps `key` and the filters, or the candidates are
-    too many (then rank them all). `valid` limits the keys ranked (models that still exist).
+    period — a superset of them, exact but for a few extra — read from a weekly rollup, or
+    None when no weekly rollup keeps `key` and the filters, or the candidates are too many
+    (then rank them all). `valid` limits the keys ranked (to models that still exist).
 
-    A key's cost over the weeks the period covers whole is a lower bound of its cost over
-    the period, and its cost over the weeks the period touches an upper bound: costs are
-    never negative, which is what makes these bounds, and the answer exact. Let L be the
-    `count`-th highest lower bound: `count` keys cost at least L, so a key whose upper bound
-    is below L costs less than each of them and cannot rank among the first `count`, ties
-    and all. The candidates are the keys whose upper bound reaches L (every key, when fewer
-    than `count` have usage); the caller sums their exact costs and ranks them."""
-    rollup = smallest_rollup(Grain.WEEK, {key, *filters.dimensions()})
-    if rollup is None:
+    A key's cost over some rollup rows that lie within the period is a lower bound of its
+    cost over the period, and its cost over the weeks the period touches an upper bound:
+    costs are never negative, which is what makes these bounds, and the answer exact. Let L
+    be the `count`-th highest lower bound: `count` keys cost at least L, so a key whose upper
+    bound is below L costs less than each of them and cannot rank among the first `count`,
+    ties and all. The candidates are the keys whose upper bound reaches L (every key, when
+    fewer than `count` have usage); the caller sums their exact costs and ranks them.
+
+    The lower bounds come from the costliest rows of the weeks within the period (or of its
+    whole days, from the daily rollup). When a key has at most R rows in the touched weeks
+    (their number times the values the rollup's other dimensions take there), an upper bound
+    that reaches L needs a row of at least L / R: only the keys with such a row are summed.
+    Otherwise every key of the touched weeks is summed."""
+    weekly = smallest_rollup(Grain.WEEK, {key, *filters.dimensions()})
+    if weekly is None:
         return None
-    dialect = session.get_bind().dialect.name
-    columns = rollup.columns()
-    week = columns.bucket_start
-    whole = and_(week >= Grain.WEEK.ceil(filters.since), week < Grain.WEEK.start(filters.until))
-    cost = columns.cost_total_usd
-    per_key = (
-        select(
-            columns[key].label("key"),
-            money_sum(dialect, case((whole, cost), else_=literal_column("0"))).label("lower"),
-            money_sum(dialect, cost).label("upper"),
-        )
-        .where(week >= Grain.WEEK.start(filters.since), week < Grain.WEEK.ceil(filters.until))
-        .where(*(columns[name] == value for name, value in filters.dimensions().items()))
-        .where(*([valid(columns[key])] if valid is not None else []))
-        .group_by(columns[key])
-        .cte("per_key")
+    scope = _CandidateScope(session, filters, key, weekly, valid)
+    rows_per_key = scope.rows_per_key()
+    found = (
+        scope.by_largest_rows(count, rows_per_key) if rows_per_key <= ROWS_PER_KEY_AT_MOST else None
     )
-    threshold = (
-        select(per_key.c.lower)
-        .order_by(per_key.c.lower.desc())
-        .offset(count - 1)
-        .limit(1)
-        .scalar_subquery()
-    )
-    reaching = per_key.c.upper >= func.coalesce(threshold, literal_column("-1"))
-    query = select(per_key.c.key).where(reaching).limit(CANDIDATES_AT_MOST + 1)
-    found = list(session.scalars(query))
+    if found is None:
+        found = scope.by_sums(count)
     return None if len(found) > CANDIDATES_AT_MOST else found
+
+
+class _CandidateScope:
+    """The rows `spend_candidates` reads: of `weekly`, in the weeks the period touches, that
+    match the filters and `valid`."""
+
+    def __init__(
+        self,
+        session: Session,
+        filters: UsageFilters,
+        key: str,
+        weekly: Rollup,
+        valid: Callable[[ColumnElement[Any]], ColumnElement[bool]] | None,
+    ) -> None:
+        self.session, self.filters, self.key, self.weekly = session, filters, key, weekly
+        self.dialect = session.get_bind().dialect.name
+        self.valid = valid
+        self.touched = (Grain.WEEK.start(filters.since), Grain.WEEK.ceil(filters.until))
+
+    def where(self, rollup: Rollup, start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+        columns = rollup.columns()
+        where = [columns.bucket_start >= start, columns.bucket_start < end]
+        where += [columns[name] == value for name, value in self.filters.dimensions().items()]
+        if self.valid is not None:
+            where.append(self.valid(columns[self.key]))
+        return where
+
+    def rows_per_key(self) -> int:
+        """At most how many rows of the touched weeks one key has: the weeks, times the
+        values each other dimension (not filtered) takes in them (the same in every rollup
+        that keeps it: the smallest is asked)."""
+        start, end = self.touched
+        bound = (end - start) // Grain.WEEK.step
+        fixed = {self.key, *self.filters.dimensions()}
+        for name in (name for name in self.weekly.dimensions if name not in fixed):
+            rollup = smallest_rollup(Grain.DAY, {name})
+            assert rollup is not None
+            columns = rollup.columns()
+            distinct = select(func.count(func.distinct(columns[name]))).where(
+                columns.bucket_start >= start, columns.bucket_start < end
+            )
+            bound *= int(self.session.scalar(distinct) or 0)
+        return bound
+
+    def by_largest_rows(self, count: int, rows_per_key: int) -> list[Any] | None:
+        """The candidates, from the keys with a row of at least L / R (see
+        `spend_candidates`); None when the rows within the period name fewer than `count`
+        keys."""
+        lower = self.lower_bound(count)
+        if lower is None:
+            return None
+        columns = self.weekly.columns()
+        cost = money_amount(self.dialect, columns.cost_total_usd)
+        # cost ≥ L / R, rounded down to a unit that costs are whole multiples of: the same
+        # rows as cost × R ≥ L, found by the index on cost
+        if isinstance(lower, int):  # SQLite: integer units
+            least: int | Decimal = lower // rows_per_key
+        else:
+            least = (lower / rows_per_key).quantize(MONEY_QUANTUM, rounding=ROUND_FLOOR)
+        large = (
+            select(columns[self.key])
+            .where(*self.where(self.weekly, *self.touched), cost >= least)
+            .distinct()
+            .limit(CANDIDATES_AT_MOST + 1)
+        )
+        keys = list(self.session.scalars(large))
+        if len(keys) > CANDIDATES_AT_MOST:
+            return None
+        query = (
+            select(columns[self.key])
+            .where(*self.where(self.weekly, *self.touched), columns[self.key].in_(keys))
+            .group_by(columns[self.key])
+            .having(money_sum(self.dialect, columns.cost_total_usd) >= lower)
+        )
+        return list(self.session.scalars(query))
+
+    def lower_bound(self, count: int) -> Any:
+        """L' ≤ L: the `count`-th highest sum per key of the costliest rows within the period
+        (of whole weeks, else of whole days); None when they name fewer than `count` keys."""
+        first, last = Grain.WEEK.ceil(self.filters.since), Grain.WEEK.start(self.filters.until)
+        rollup: Rollup | None = self.weekly
+        if first >= last:
+            first, last = Grain.DAY.ceil(self.filters.since), Grain.DAY.start(self.filters.until)
+            rollup = smallest_rollup(Grain.DAY, {self.key, *self.filters.dimensions()})
+        if rollup is None or first >= last:
+            return None
+        columns = rollup.columns()
+        cost = money_amount(self.dialect, columns.cost_total_usd)
+        top = (
+            select(columns[self.key], cost)
+            .where(*self.where(rollup, first, last))
+            .order_by(cost.desc())
+            .limit(count * LARGEST_ROWS_PER_KEY)
+        )
+        sums: dict[Any, Any] = {}
+        for found, amount in self.session.execute(top):
+            sums[found] = sums.get(found, 0) + amount
+        if len(sums) < count:
+            return None
+        return sorted(sums.values(), reverse=True)[count - 1]
+
+    def by_sums(self, count: int) -> list[Any]:
+        """The candidates, from every key's sums over the touched weeks."""
+        columns = self.weekly.columns()
+        week = columns.bucket_start
+        whole = and_(
+            week >= Grain.WEEK.ceil(self.filters.since), week < Grain.WEEK.start(self.filters.until)
+        )
+        cost = columns.cost_total_usd
+        per_key = (
+            select(
+                columns[self.key].label("key"),
+                money_sum(self.dialect, case((whole, cost), else_=literal_column("0"))).label(
+                    "lower"
+                ),
+                money_sum(self.dialect, cost).label("upper"),
+            )
+            .where(*self.where(self.weekly, *self.touched))
+            .group_by(columns[self.key])
+            .cte("per_key")
+        )
+        threshold = (
+            select(per_key.c.lower)
+            .order_by(per_key.c.lower.desc())
+            .offset(count - 1)
+            .limit(1)
+            .scalar_subquery()
+        )
+        reaching = per_key.c.upper >= func.coalesce(threshold, literal_column("-1"))
+        query = select(per_key.c.key).where(reaching).limit(CANDIDATES_AT_MOST + 1)
+        return list(self.session.scalars(query))
+
+
+LARGEST_ROWS_PER_KEY = 8
+"""How many of the costliest rows per key `count` `_CandidateScope.lower_bound` reads."""
 
 
 def top_models(session: Session, *, filters: UsageFilters, limit: int = 10) -> list[ModelCost]:

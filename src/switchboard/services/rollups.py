@@ -27,6 +27,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
+    Numeric,
     Select,
     SQLColumnExpression,
     Subquery,
@@ -98,6 +99,13 @@ def money_sum(dialect: str, amount: SQLColumnExpression[Any]) -> ColumnElement[A
     if dialect == "sqlite":
         return func.sum(cast(func.round(type_coerce(amount, Float) * _UNITS), Integer))
     return func.sum(amount)
+
+
+def money_amount(dialect: str, amount: SQLColumnExpression[Any]) -> ColumnElement[Any]:
+    """A money column as `money_sum` sums it (SQLite: integer units), to compare with sums."""
+    if dialect == "sqlite":
+        return cast(func.round(type_coerce(amount, Float) * _UNITS), Integer)
+    return type_coerce(amount, Numeric())
 
 
 def money_value(dialect: str, value: object) -> Decimal:
@@ -181,20 +189,19 @@ def rollup_select(
 def rebuild_rollups(
     session: Session, *, since: datetime | None = None, until: datetime | None = None
 ) -> dict[str, int]:
-    """Recompute every rollup from `llm_usage_logs` — all of it, or the UTC days that
-    [since, until) touches (the weekly rollups: the weeks it touches) — and return the rows
-    each now holds there. Writers are locked out
+    """Recompute every rollup from `llm_usage_logs` — all of it, or the UTC weeks (Monday to
+    Monday) that [since, until) touches, so that the weekly rollups are whole — and return
+    the rows each now holds there. Writers are locked out
     of the rollups until the caller commits (PostgreSQL: EXCLUSIVE table locks; SQLite: the
     database write lock), so none of their rows is lost or counted twice. Does not commit."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         tables = ", ".join(rollup.table.__tablename__ for rollup in ROLLUPS)
         session.execute(text(f"LOCK TABLE {tables} IN EXCLUSIVE MODE"))
+    start = Grain.WEEK.start(since) if since is not None else None
+    end = Grain.WEEK.ceil(until) if until is not None else None
     written: dict[str, int] = {}
     for rollup in ROLLUPS:
-        grain = Grain.WEEK if rollup.grain is Grain.WEEK else Grain.DAY
-        start = grain.start(since) if since is not None else None
-        end = grain.ceil(until) if until is not None else None
         source = None if rollup is HOURLY else HOURLY
         moment = source.columns().bucket_start if source else LLMUsageLog.created_at
         stored = rollup.columns().bucket_start
@@ -266,10 +273,15 @@ GRAINS = (Grain.HOUR, Grain.DAY, Grain.WEEK)
 
 
 def smallest_rollup(grain: Grain, dimensions: Collection[str]) -> Rollup | None:
-    """The rollup of `grain` that keeps every one of `dimensions` with the fewest others
-    (the fewest rows), or None."""
+    """The rollup of `grain` that keeps every one of `dimensions` with the fewest rows, or
+    None: one without the user if it may (users outnumber every other dimension's values),
+    then the one with the fewest other dimensions."""
     fitting = [r for r in ROLLUPS if r.grain is grain and set(dimensions) <= set(r.dimensions)]
-    return min(fitting, key=lambda rollup: len(rollup.dimensions), default=None)
+    return min(
+        fitting,
+        key=lambda rollup: ("user_id" in rollup.dimensions, len(rollup.dimensions)),
+        default=None,
+    )
 
 
 def period_spans(

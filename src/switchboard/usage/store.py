@@ -1,6 +1,6 @@
 """Writing usage records to `llm_usage_logs`, idempotent by `request_id`, and keeping the
-rollups (`ROLLUPS`: hourly, daily, hourly and daily without the user, weekly per user and
-weekly without the user) in step in the same transaction.
+rollups (`ROLLUPS`: hourly, daily, hourly and daily without the user, daily without the user
+or the model, weekly per user and weekly without the user) in step in the same transaction.
 
 Only the rows this call really inserted are added to the rollups, so a batch written again
 after a crash is counted once. The request ids already stored are looked up first and the
@@ -41,6 +41,7 @@ from switchboard.models.usage import (
     LATENCY_BUCKETS_MS,
     LLMUsageDaily,
     LLMUsageDailyModel,
+    LLMUsageDailyTotal,
     LLMUsageHourly,
     LLMUsageHourlyModel,
     LLMUsageWeeklyModel,
@@ -131,9 +132,12 @@ HOURLY = Rollup(LLMUsageHourly, Grain.HOUR, DIMENSIONS)
 DAILY = Rollup(LLMUsageDaily, Grain.DAY, DIMENSIONS)
 HOURLY_MODELS = Rollup(LLMUsageHourlyModel, Grain.HOUR, DIMENSIONS[1:])
 DAILY_MODELS = Rollup(LLMUsageDailyModel, Grain.DAY, DIMENSIONS[1:])
+DAILY_TOTALS = Rollup(LLMUsageDailyTotal, Grain.DAY, DIMENSIONS[2:])
 WEEKLY_USERS = Rollup(LLMUsageWeeklyUser, Grain.WEEK, ("user_id", "user_tier"))
 WEEKLY_MODELS = Rollup(LLMUsageWeeklyModel, Grain.WEEK, DIMENSIONS[1:])
-ROLLUPS = (HOURLY, DAILY, HOURLY_MODELS, DAILY_MODELS, WEEKLY_USERS, WEEKLY_MODELS)
+ROLLUPS = (
+    *(HOURLY, DAILY, HOURLY_MODELS, DAILY_MODELS, DAILY_TOTALS, WEEKLY_USERS, WEEKLY_MODELS),
+)
 """Every rollup; `HOURLY` first (the others are summed from it when rebuilt)."""
 
 

@@ -127,7 +127,7 @@ def usage_page(
             "totals": totals,
             "latency": latency,
             "top_models": analytics.top_models(session, filters=filters, limit=TOP),
-            "top_users": analytics.users_usage(session, filters=filters, window=Window(TOP)).items,
+            "top_users": analytics.top_users(session, filters=filters, window=Window(TOP)),
             "chart": _chart(points),
             "query": urlencode({k: v for k, v in view.form.items() if v}),
             "providers": catalog_admin.list_providers(session, window=Window(500)).items,

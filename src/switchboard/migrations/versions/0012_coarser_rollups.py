@@ -1,12 +1,13 @@
-"""Rollups: daily without the user, weekly per user, weekly without the user
+"""Rollups: daily without the user (and without the model), weekly per user and per model
 
 Over a month of a platform with 100,000 users the daily rollup holds a row per user, model
 and day it was used: the console's 30-day chart and totals summed a million of them, and
-ranking the users or models of the month grouped them all. Three coarser rollups, kept by the
-usage writer like the others: `llm_usage_daily_models` (the daily rollup without the user,
-for charts and totals), `llm_usage_weekly_users` (per week from Monday 00:00 UTC, user and
-tier: to rank users) and `llm_usage_weekly_models` (per week without the user: to rank
-models). The upgrade fills them from the daily rollup (the sums of `switchboard usage
+ranking the users or models of the month grouped them all. Four coarser rollups, kept by the
+usage writer like the others: `llm_usage_daily_models` (the daily rollup without the user:
+a model's chart), `llm_usage_daily_totals` (without the model either: charts and totals of
+everyone, a provider, power level or tier), `llm_usage_weekly_users` (per week from Monday
+00:00 UTC, user and tier: to rank users) and `llm_usage_weekly_models` (per week without the
+user: to rank models). The upgrade fills them from the daily rollup (the sums of `switchboard usage
 rebuild-rollups`, written out here as they stand at this revision).
 
 Revision ID: 0012
@@ -54,6 +55,7 @@ _MODEL_DIMENSIONS = ("model_id", "provider_id", "power_level", "user_tier")
 _USER_DIMENSIONS = ("user_id", "user_tier")
 _ROLLUPS = (  # table, grain, dimensions, the table it is summed from
     ("llm_usage_daily_models", "day", _MODEL_DIMENSIONS, "llm_usage_daily"),
+    ("llm_usage_daily_totals", "day", _MODEL_DIMENSIONS[1:], "llm_usage_daily_models"),
     ("llm_usage_weekly_users", "week", _USER_DIMENSIONS, "llm_usage_daily"),
     ("llm_usage_weekly_models", "week", _MODEL_DIMENSIONS, "llm_usage_daily_models"),
 )
@@ -62,19 +64,23 @@ _ROLLUPS = (  # table, grain, dimensions, the table it is summed from
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     for table, grain, dimensions, source in _ROLLUPS:
-        _create_rollup(table, dimensions)
+        _create_rollup(table, grain, dimensions)
         op.execute(_fill(dialect, table, grain, dimensions, source))
+        if dialect == "postgresql":  # the planner's statistics, for the first reads already
+            op.execute(f"ANALYZE {table}")
 
 
 def downgrade() -> None:
-    for table, _, dimensions, _ in reversed(_ROLLUPS):
+    for table, grain, dimensions, _ in reversed(_ROLLUPS):
         with op.batch_alter_table(table, schema=None) as batch_op:
+            if grain == "week":
+                batch_op.drop_index(f"ix_{table}_cost")
             batch_op.drop_index(f"ix_{table}_{dimensions[0].removesuffix('_id')}_bucket")
             batch_op.drop_index(f"ix_{table}_bucket_start")
         op.drop_table(table)
 
 
-def _create_rollup(table: str, dimensions: Sequence[str]) -> None:
+def _create_rollup(table: str, grain: str, dimensions: Sequence[str]) -> None:
     kinds: dict[str, sa.types.TypeEngine[Any]] = {"user_id": sa.String(length=255)}
     kinds |= {"power_level": sa.String(length=20), "user_tier": sa.String(length=20)}
     op.create_table(
@@ -90,6 +96,8 @@ def _create_rollup(table: str, dimensions: Sequence[str]) -> None:
         batch_op.create_index(f"ix_{table}_bucket_start", ["bucket_start"], unique=False)
         indexed = f"ix_{table}_{dimensions[0].removesuffix('_id')}_bucket"
         batch_op.create_index(indexed, [dimensions[0], "bucket_start"], unique=False)
+        if grain == "week":  # the costliest rows first, to rank users and models
+            batch_op.create_index(f"ix_{table}_cost", ["cost_total_usd"], unique=False)
 
 
 def _start(dialect: str, grain: str, moment: str) -> str:
