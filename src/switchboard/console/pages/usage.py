@@ -198,7 +198,8 @@ def _cell(value: Any) -> object:
 
 
 def _chart(points: list[TimePoint]) -> dict[str, Any]:
-    """uPlot's columns: x in seconds since the epoch, then one list per series."""
+    """uPlot's columns: x in seconds since the epoch, then one list per series; `unit` tells
+    the chart how to write its values (`usd`: dollars; counts otherwise)."""
     return {
         "series": ["Requests", "Errors"],
         "data": [
@@ -207,6 +208,7 @@ def _chart(points: list[TimePoint]) -> dict[str, Any]:
             [point.totals.spend.errors for point in points],
         ],
         "cost": {
+            "unit": "usd",
             "series": ["Spend, $"],
             "data": [
                 [int(point.start.timestamp()) for point in points],
