@@ -206,23 +206,33 @@ def users_usage(
     session: Session, *, filters: UsageFilters, window: Window = FIRST_PAGE
 ) -> Page[UserUsage]:
     """Totals per user, the most expensive first (then by user id), one page of them, and
-    how many users have usage in the period."""
-    _, requests = _parts(session, filters, "user_id", ("requests",))
-    total = _count_keys(session, requests)
-    if total <= window.offset:
-        return Page(items=[], total=total)
-    return Page(items=top_users(session, filters=filters, window=window), total=total)
+    how many users have usage in the period.
+
+    Ranked first by cost alone, then summed in full for the page's users only: with many
+    users a period has about as many rollup rows as usage rows, and carrying every counter
+    through the grouping and sort of all of them took seconds where the ranking takes less.
+    Counting the users groups them all anyway, so the ranking is that grouping's; a page
+    that needs no count takes `top_users`, which groups only a few."""
+    _, costs = _parts(session, filters, "user_id", ("cost_total_usd",))
+    ranking = (
+        select(costs.c.key, func.count().over().label("users"))
+        .group_by(costs.c.key)
+        .order_by(func.sum(costs.c.cost_total_usd).desc(), costs.c.key)
+        .limit(window.limit)
+        .offset(window.offset)
+    )
+    ranked = session.execute(ranking).all()
+    if not ranked:
+        return Page(items=[], total=_count_keys(session, costs) if window.offset else 0)
+    items = _user_totals(session, filters, [row.key for row in ranked])
+    return Page(items=items, total=int(ranked[0].users))
 
 
 def top_users(
     session: Session, *, filters: UsageFilters, window: Window = FIRST_PAGE
 ) -> list[UserUsage]:
-    """`users_usage`'s page of users, without counting them all.
-
-    Ranked first by cost alone (among `spend_candidates` when there are few), then summed in
-    full for the page's users only: with many users a period has about as many rollup rows
-    as usage rows, and carrying every counter through the grouping and sort of all of them
-    took seconds where the ranking takes less."""
+    """`users_usage`'s page of users, without counting them all: ranked among the
+    `spend_candidates` when there are few, then summed in full."""
     candidates = spend_candidates(session, filters, "user_id", window.offset + window.limit)
     if candidates == []:
         return []
@@ -235,13 +245,17 @@ def top_users(
         .limit(window.limit)
         .offset(window.offset)
     )
-    page_users = list(session.scalars(ranking))
-    if not page_users:
+    return _user_totals(session, filters, list(session.scalars(ranking)))
+
+
+def _user_totals(session: Session, filters: UsageFilters, users: list[str]) -> list[UserUsage]:
+    """The totals of `users`, in their order."""
+    if not users:
         return []
-    dialect, parts = _parts(session, filters, "user_id", TOTALS, among=("user_id", page_users))
+    dialect, parts = _parts(session, filters, "user_id", TOTALS, among=("user_id", users))
     query = select(parts.c.key, *_sums(parts, TOTALS)).group_by(parts.c.key)
     summed = {row.key: row for row in session.execute(query)}
-    return [UserUsage(key, _totals(dialect, summed[key]._mapping)) for key in page_users]
+    return [UserUsage(key, _totals(dialect, summed[key]._mapping)) for key in users]
 
 
 CANDIDATES_AT_MOST = 2000
@@ -275,18 +289,18 @@ def spend_candidates(
     whole days, from the daily rollup). When a key has at most R rows in the touched weeks
     (their number times the values the rollup's other dimensions take there), an upper bound
     that reaches L needs a row of at least L / R: only the keys with such a row are summed.
-    Otherwise every key of the touched weeks is summed."""
+    Otherwise every key of the touched weeks is summed, if the period has a whole week."""
     weekly = smallest_rollup(Grain.WEEK, {key, *filters.dimensions()})
     if weekly is None:
         return None
     scope = _CandidateScope(session, filters, key, weekly, valid)
     rows_per_key = scope.rows_per_key()
-    found = (
-        scope.by_largest_rows(count, rows_per_key) if rows_per_key <= ROWS_PER_KEY_AT_MOST else None
-    )
-    if found is None:
-        found = scope.by_sums(count)
-    return None if len(found) > CANDIDATES_AT_MOST else found
+    found = None
+    if rows_per_key <= ROWS_PER_KEY_AT_MOST:
+        found = scope.by_largest_rows(count, rows_per_key)
+    if found is None and Grain.WEEK.ceil(filters.since) < Grain.WEEK.start(filters.until):
+        found = scope.by_sums(count)  # without a whole week every lower bound would be 0
+    return None if found is None or len(found) > CANDIDATES_AT_MOST else found
 
 
 class _CandidateScope:
@@ -329,6 +343,8 @@ class _CandidateScope:
                 columns.bucket_start >= start, columns.bucket_start < end
             )
             bound *= int(self.session.scalar(distinct) or 0)
+            if bound > ROWS_PER_KEY_AT_MOST:  # too many to look for: no need to know more
+                break
         return bound
 
     def by_largest_rows(self, count: int, rows_per_key: int) -> list[Any] | None:
