@@ -6,10 +6,11 @@ users and models, every tier, BYOK on some providers), 50,000 audit log entries 
 token, the form posted, the session cookie kept), then every console page and its main
 variants are fetched several times after one warm-up, and so is "My keys", signed in with a
 virtual key of the busiest user. Target: each page's median under 300 ms. Reported, never
-asserted (the exit code is 0); the schema is dropped.
+asserted (the exit code is 0); the schema is dropped, unless `--keep NAME` keeps it for the
+next run with the same sizes (which brings it to the newest migration and skips the load).
 
     .venv/bin/python -m bench.console [--postgres URL] [--rows N] [--users N] [--models N]
-                                      [--runs N] [--json]          (make bench-console)
+                                      [--runs N] [--keep NAME] [--json]   (make bench-console)
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ from sqlalchemy import Engine
 
 from bench import console_data
 from bench.analytics import Shape
-from bench.databases import DEFAULT_POSTGRES, postgres_schema
+from bench.databases import (
+    DEFAULT_POSTGRES,
+    KeptSchema,
+    add_keep_option,
+    kept_postgres_schema,
+    postgres_schema,
+)
 from bench.gateway import start_gateway
 from bench.procs import stop
 from switchboard.db import open_database
@@ -128,29 +135,46 @@ def time_pages(base_url: str, key: str, shape: Shape, runs: int) -> list[dict[st
     return results
 
 
-def run(postgres_url: str, shape: Shape, runs: int) -> dict[str, Any]:
+def run(postgres_url: str, shape: Shape, runs: int, keep: str | None = None) -> dict[str, Any]:
+    if keep is None:
+        with postgres_schema(postgres_url) as url:
+            return run_on(url, shape, runs, None)
+    kept = kept_postgres_schema(postgres_url, keep, {"bench": "console", **_fields(shape)})
+    return run_on(kept.url, shape, runs, kept)
+
+
+def run_on(url: str, shape: Shape, runs: int, kept: KeptSchema | None) -> dict[str, Any]:
+    """Load the schema at `url` (unless `kept` was loaded already: then migrate it), then
+    time the pages of a server on it."""
     rnd = random.Random(SEED)
     now = datetime.now(UTC)
     encryption_key = Fernet.generate_key().decode()
-    with postgres_schema(postgres_url) as url:
-        started = time.perf_counter()
-        factory = open_database(url)
-        engine: Engine = factory.kw["bind"]
-        try:
+    started = time.perf_counter()
+    factory = open_database(url)
+    engine: Engine = factory.kw["bind"]
+    try:
+        if kept is not None and kept.recorded is not None:
+            recorded = kept.recorded
+            encryption_key = recorded["encryption_key"]
+            prepared = {**recorded["prepare"], "reused_s": round(time.perf_counter() - started, 1)}
+        else:
             prepared = console_data.load(engine, rnd, now, shape, encryption_key)
-            with factory() as session:
-                key = issue_virtual_key(session, user_id="user-0000", name="bench").key
+        with factory() as session:
+            key = issue_virtual_key(session, user_id="user-0000", name="bench").key
+    finally:
+        engine.dispose()
+    load_s = time.perf_counter() - started
+    if kept is not None and kept.recorded is None:
+        figures = {"prepare": prepared, "encryption_key": encryption_key}
+        kept.remember({"sizes": {"bench": "console", **_fields(shape)}, **figures})
+    with tempfile.TemporaryDirectory(prefix="bench-console-") as workdir:
+        extra = {"ADMIN_TOKEN": ADMIN_TOKEN, "HEALTH_CHECK_INTERVAL_S": "0"}
+        extra["ALERT_EVALUATION_INTERVAL_S"] = "0"
+        server = start_gateway(Path(workdir), url, encryption_key, extra, "console")
+        try:
+            timings = time_pages(server.base_url, key, shape, runs)
         finally:
-            engine.dispose()
-        load_s = time.perf_counter() - started
-        with tempfile.TemporaryDirectory(prefix="bench-console-") as workdir:
-            extra = {"ADMIN_TOKEN": ADMIN_TOKEN, "HEALTH_CHECK_INTERVAL_S": "0"}
-            extra["ALERT_EVALUATION_INTERVAL_S"] = "0"
-            server = start_gateway(Path(workdir), url, encryption_key, extra, "console")
-            try:
-                timings = time_pages(server.base_url, key, shape, runs)
-            finally:
-                stop(server.process)
+            stop(server.process)
     return {
         "shape": _fields(shape),
         "load_s": round(load_s, 1),
@@ -169,8 +193,13 @@ def print_table(figures: dict[str, Any]) -> None:
     print(
         f"Console benchmark: {shape['users']:,} users, {shape['models']:,} models of "
         f"{shape['providers']} providers, {shape['rows']:,} usage rows over {shape['days']} days, "
-        f"{console_data.AUDIT_ENTRIES:,} audit entries. Loaded in {figures['load_s']} s "
-        f"(usage COPY {prepared['copy_s']} s, its keys and indexes {prepared['indexes_s']} s, "
+        f"{console_data.AUDIT_ENTRIES:,} audit entries. "
+        + (
+            f"Reused a kept schema (migrated in {prepared['reused_s']} s); it had loaded in "
+            if "reused_s" in prepared
+            else f"Loaded in {figures['load_s']} s "
+        )
+        + f"(usage COPY {prepared['copy_s']} s, its keys and indexes {prepared['indexes_s']} s, "
         f"rollups {prepared['rebuild_rollups_s']} s, VACUUM ANALYZE "
         f"{prepared['vacuum_analyze_s']} s, the console's other tables "
         f"{prepared['console_tables_s']} s)"
@@ -200,10 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=full.users, help="users to load")
     parser.add_argument("--models", type=int, default=full.models, help="models to load")
     parser.add_argument("--runs", type=int, default=RUNS, help="timed runs per page")
+    add_keep_option(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     shape = replace(full, rows=args.rows, users=args.users, models=args.models)
-    figures = run(args.postgres, shape, args.runs)
+    figures = run(args.postgres, shape, args.runs, args.keep)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

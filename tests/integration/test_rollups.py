@@ -140,7 +140,8 @@ def test_rollup_sums_equal_the_rows_sums_exactly(db: Session, rollup: Rollup) ->
         rows, "latency_count"
     )
     assert all(None not in key for key in rows)
-    assert len({key[0] for key in rows}) == (3 if rollup.grain is Grain.DAY else 50)
+    buckets = {Grain.HOUR: 50, Grain.DAY: 3, Grain.WEEK: 2}  # from Sunday 09:00, 50 hours
+    assert len({key[0] for key in rows}) == buckets[rollup.grain]
 
 
 def test_sqlite_money_stays_exact_over_many_large_increments(db: Session) -> None:
@@ -221,13 +222,13 @@ def test_rebuild_recovers_rows_inserted_behind_the_writer(db: Session) -> None:
     db.commit()
     assert all(rows == {} for rows in all_rollups(db).values())
 
-    day = datetime(2026, 3, 2, tzinfo=UTC)
-    rebuild_rollups(db, since=day + timedelta(hours=10), until=day + timedelta(hours=11))
+    week = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; the rows start the day before
+    rebuild_rollups(db, since=week + timedelta(hours=10), until=week + timedelta(hours=11))
     db.commit()
     for name, rows in all_rollups(db).items():
-        assert rows and {Grain.DAY.start(key[0]) for key in rows} == {day}
+        assert rows and {Grain.WEEK.start(key[0]) for key in rows} == {week}
         assert rows == {key: values for key, values in expected[name].items() if key in rows}
-        assert len(rows) == sum(1 for key in expected[name] if Grain.DAY.start(key[0]) == day)
+        assert len(rows) == sum(1 for key in expected[name] if Grain.WEEK.start(key[0]) == week)
 
     rebuild_rollups(db)
     db.commit()

@@ -47,14 +47,15 @@ def top(
 @app.command("rebuild-rollups")
 def rebuild(
     since: Annotated[
-        datetime | None, typer.Option(help="Rebuild from the UTC day of this time; default all.")
+        datetime | None,
+        typer.Option(help="Rebuild from the UTC week (from Monday) of this time; default all."),
     ] = None,
     until: Annotated[
         datetime | None,
-        typer.Option(help="Rebuild up to this time, its UTC day whole; default all."),
+        typer.Option(help="Rebuild up to this time, its UTC week whole; default all."),
     ] = None,
 ) -> None:
-    """Recompute the usage rollups from the usage rows (whole UTC days), after rows were
+    """Recompute the usage rollups from the usage rows (whole UTC weeks), after rows were
     inserted into `llm_usage_logs` directly. Usage writers wait while it runs."""
     settings = load_settings()
     with session_for(settings) as session, reported_errors():

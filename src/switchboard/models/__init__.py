@@ -23,7 +23,16 @@ from switchboard.models.catalog import (
     LLMRoutingRule,
 )
 from switchboard.models.operations import AuditLogEntry, ChangeCounter, Lease
-from switchboard.models.usage import LLMUsageDaily, LLMUsageHourly, LLMUsageHourlyModel, LLMUsageLog
+from switchboard.models.usage import (
+    LLMUsageDaily,
+    LLMUsageDailyModel,
+    LLMUsageDailyTotal,
+    LLMUsageHourly,
+    LLMUsageHourlyModel,
+    LLMUsageLog,
+    LLMUsageWeeklyModel,
+    LLMUsageWeeklyUser,
+)
 
 __all__ = [
     "Alert",
@@ -40,9 +49,13 @@ __all__ = [
     "LLMProvider",
     "LLMRoutingRule",
     "LLMUsageDaily",
+    "LLMUsageDailyModel",
+    "LLMUsageDailyTotal",
     "LLMUsageHourly",
     "LLMUsageHourlyModel",
     "LLMUsageLog",
+    "LLMUsageWeeklyModel",
+    "LLMUsageWeeklyUser",
     "Lease",
     "TierLimit",
     "User",

@@ -181,3 +181,75 @@ class LLMUsageHourlyModel(UsageCounters, Base):
     provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
     power_level: Mapped[str] = mapped_column(String(20), nullable=False)
     user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
+
+
+class LLMUsageDailyModel(UsageCounters, Base):
+    """The daily rollup without the user: a month's chart or totals for everyone, or by
+    model, provider, power level or tier, read from a few rows per day."""
+
+    __tablename__ = "llm_usage_daily_models"
+    __table_args__ = (
+        _key("llm_usage_daily_models", *(k for k in _FULL_KEY if k != "user_id")),
+        Index("ix_llm_usage_daily_models_model_bucket", "model_id", "bucket_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    model_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    power_level: Mapped[str] = mapped_column(String(20), nullable=False)
+    user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
+
+
+class LLMUsageDailyTotal(UsageCounters, Base):
+    """The daily rollup without the user or the model: a month's chart and totals for
+    everyone, or by provider, power level or tier, from a few hundred rows a day."""
+
+    __tablename__ = "llm_usage_daily_totals"
+    __table_args__ = (
+        _key("llm_usage_daily_totals", "bucket_start", "provider_id", "power_level", "user_tier"),
+        Index("ix_llm_usage_daily_totals_provider_bucket", "provider_id", "bucket_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    power_level: Mapped[str] = mapped_column(String(20), nullable=False)
+    user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
+
+
+class LLMUsageWeeklyUser(UsageCounters, Base):
+    """Usage per week (from Monday 00:00 UTC) and user (and tier): what ranks the users of
+    a month by their spend, reading a few rows per user (the costliest first, by the index
+    on cost: `services.analytics.spend_candidates`)."""
+
+    __tablename__ = "llm_usage_weekly_users"
+    __table_args__ = (
+        _key("llm_usage_weekly_users", "bucket_start", "user_id", "user_tier"),
+        Index("ix_llm_usage_weekly_users_user_bucket", "user_id", "bucket_start"),
+        Index("ix_llm_usage_weekly_users_cost", "cost_total_usd"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    user_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
+
+
+class LLMUsageWeeklyModel(UsageCounters, Base):
+    """Usage per week (from Monday 00:00 UTC) without the user: what ranks the models of a
+    month by their spend."""
+
+    __tablename__ = "llm_usage_weekly_models"
+    __table_args__ = (
+        _key("llm_usage_weekly_models", *(k for k in _FULL_KEY if k != "user_id")),
+        Index("ix_llm_usage_weekly_models_model_bucket", "model_id", "bucket_start"),
+        Index("ix_llm_usage_weekly_models_cost", "cost_total_usd"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    model_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    power_level: Mapped[str] = mapped_column(String(20), nullable=False)
+    user_tier: Mapped[str] = mapped_column(String(20), nullable=False)

@@ -8,13 +8,14 @@ exactly. Money is summed exactly. Periods are half-open, [since, until), in UTC.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import enum
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, exists, func, select
+from sqlalchemy import ColumnElement, Subquery, and_, case, exists, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from switchboard._types import utcnow
@@ -22,13 +23,20 @@ from switchboard.errors import InvalidFieldError, NotFoundError
 from switchboard.models import LLMModel, LLMProvider, LLMUsageHourly, LLMUsageLog, User
 from switchboard.models.usage import LATENCY_BUCKETS_MS
 from switchboard.services.paging import FIRST_PAGE, Page, Window
-from switchboard.services.rollups import money_value, period_parts
+from switchboard.services.rollups import (
+    money_amount,
+    money_sum,
+    money_value,
+    period_parts,
+    smallest_rollup,
+)
 from switchboard.usage.store import (
     DIMENSIONS,
     LATENCY_COLUMNS,
     MONEY_QUANTUM,
     ROLLUP_COUNTERS,
     Grain,
+    Rollup,
     as_utc,
 )
 
@@ -38,8 +46,17 @@ EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo
 PERCENTILES = (0.50, 0.95, 0.99)
 
 
-Granularity = Grain
-"""A time series' step: UTC hours or days."""
+class Granularity(enum.StrEnum):
+    """A time series' step: UTC hours or days."""
+
+    HOUR = "hour"
+    DAY = "day"
+
+    @property
+    def grain(self) -> Grain:
+        return Grain(self.value)
+
+
 TOTALS = tuple(name for name in ROLLUP_COUNTERS if name not in LATENCY_COLUMNS)
 
 
@@ -188,11 +205,14 @@ def usage_totals(session: Session, *, filters: UsageFilters) -> UsageTotals:
 def users_usage(
     session: Session, *, filters: UsageFilters, window: Window = FIRST_PAGE
 ) -> Page[UserUsage]:
-    """Totals per user, the most expensive first (then by user id), one page of them.
+    """Totals per user, the most expensive first (then by user id), one page of them, and
+    how many users have usage in the period.
 
     Ranked first by cost alone, then summed in full for the page's users only: with many
     users a period has about as many rollup rows as usage rows, and carrying every counter
-    through the grouping and sort of all of them took seconds where the ranking takes less."""
+    through the grouping and sort of all of them took seconds where the ranking takes less.
+    Counting the users groups them all anyway, so the ranking is that grouping's; a page
+    that needs no count takes `top_users`, which groups only a few."""
     _, costs = _parts(session, filters, "user_id", ("cost_total_usd",))
     ranking = (
         select(costs.c.key, func.count().over().label("users"))
@@ -204,19 +224,236 @@ def users_usage(
     ranked = session.execute(ranking).all()
     if not ranked:
         return Page(items=[], total=_count_keys(session, costs) if window.offset else 0)
-    dialect, parts = _parts(session, filters, "user_id", TOTALS)
-    page_users = [row.key for row in ranked]
-    query = select(parts.c.key, *_sums(parts, TOTALS)).where(parts.c.key.in_(page_users))
-    summed = {row.key: row for row in session.execute(query.group_by(parts.c.key))}
-    items = [UserUsage(key, _totals(dialect, summed[key]._mapping)) for key in page_users]
+    items = _user_totals(session, filters, [row.key for row in ranked])
     return Page(items=items, total=int(ranked[0].users))
+
+
+def top_users(
+    session: Session, *, filters: UsageFilters, window: Window = FIRST_PAGE
+) -> list[UserUsage]:
+    """`users_usage`'s page of users, without counting them all: ranked among the
+    `spend_candidates` when there are few, then summed in full."""
+    candidates = spend_candidates(session, filters, "user_id", window.offset + window.limit)
+    if candidates == []:
+        return []
+    among = None if candidates is None else ("user_id", candidates)
+    _, costs = _parts(session, filters, "user_id", ("cost_total_usd",), among=among)
+    ranking = (
+        select(costs.c.key)
+        .group_by(costs.c.key)
+        .order_by(func.sum(costs.c.cost_total_usd).desc(), costs.c.key)
+        .limit(window.limit)
+        .offset(window.offset)
+    )
+    return _user_totals(session, filters, list(session.scalars(ranking)))
+
+
+def _user_totals(session: Session, filters: UsageFilters, users: list[str]) -> list[UserUsage]:
+    """The totals of `users`, in their order."""
+    if not users:
+        return []
+    dialect, parts = _parts(session, filters, "user_id", TOTALS, among=("user_id", users))
+    query = select(parts.c.key, *_sums(parts, TOTALS)).group_by(parts.c.key)
+    summed = {row.key: row for row in session.execute(query)}
+    return [UserUsage(key, _totals(dialect, summed[key]._mapping)) for key in users]
+
+
+CANDIDATES_AT_MOST = 2000
+"""More candidates than this, and `spend_candidates` gives up: the plain ranking is as quick."""
+ROWS_PER_KEY_AT_MOST = 64
+"""`spend_candidates` looks for candidates by their largest rollup row up to this bound."""
+
+
+def spend_candidates(
+    session: Session,
+    filters: UsageFilters,
+    key: str,
+    count: int,
+    *,
+    valid: Callable[[ColumnElement[Any]], ColumnElement[bool]] | None = None,
+) -> list[Any] | None:
+    """Every `key` (user, model) that may rank among the first `count` by cost over the
+    period — a superset of them, exact but for a few extra — read from a weekly rollup, or
+    None when no weekly rollup keeps `key` and the filters, or the candidates are too many
+    (then rank them all). `valid` limits the keys ranked (to models that still exist).
+
+    A key's cost over some rollup rows that lie within the period is a lower bound of its
+    cost over the period, and its cost over the weeks the period touches an upper bound:
+    costs are never negative, which is what makes these bounds, and the answer exact. Let L
+    be the `count`-th highest lower bound: `count` keys cost at least L, so a key whose upper
+    bound is below L costs less than each of them and cannot rank among the first `count`,
+    ties and all. The candidates are the keys whose upper bound reaches L (every key, when
+    fewer than `count` have usage); the caller sums their exact costs and ranks them.
+
+    The lower bounds come from the costliest rows of the weeks within the period (or of its
+    whole days, from the daily rollup). When a key has at most R rows in the touched weeks
+    (their number times the values the rollup's other dimensions take there), an upper bound
+    that reaches L needs a row of at least L / R: only the keys with such a row are summed.
+    Otherwise every key of the touched weeks is summed, if the period has a whole week."""
+    weekly = smallest_rollup(Grain.WEEK, {key, *filters.dimensions()})
+    if weekly is None:
+        return None
+    scope = _CandidateScope(session, filters, key, weekly, valid)
+    rows_per_key = scope.rows_per_key()
+    found = None
+    if rows_per_key <= ROWS_PER_KEY_AT_MOST:
+        found = scope.by_largest_rows(count, rows_per_key)
+    if found is None and Grain.WEEK.ceil(filters.since) < Grain.WEEK.start(filters.until):
+        found = scope.by_sums(count)  # without a whole week every lower bound would be 0
+    return None if found is None or len(found) > CANDIDATES_AT_MOST else found
+
+
+class _CandidateScope:
+    """The rows `spend_candidates` reads: of `weekly`, in the weeks the period touches, that
+    match the filters and `valid`."""
+
+    def __init__(
+        self,
+        session: Session,
+        filters: UsageFilters,
+        key: str,
+        weekly: Rollup,
+        valid: Callable[[ColumnElement[Any]], ColumnElement[bool]] | None,
+    ) -> None:
+        self.session, self.filters, self.key, self.weekly = session, filters, key, weekly
+        self.dialect = session.get_bind().dialect.name
+        self.valid = valid
+        self.touched = (Grain.WEEK.start(filters.since), Grain.WEEK.ceil(filters.until))
+
+    def where(self, rollup: Rollup, start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+        columns = rollup.columns()
+        where = [columns.bucket_start >= start, columns.bucket_start < end]
+        where += [columns[name] == value for name, value in self.filters.dimensions().items()]
+        if self.valid is not None:
+            where.append(self.valid(columns[self.key]))
+        return where
+
+    def rows_per_key(self) -> int:
+        """At most how many rows of the touched weeks one key has: the weeks, times the
+        values each other dimension (not filtered) takes in them (the same in every rollup
+        that keeps it: the smallest is asked)."""
+        start, end = self.touched
+        bound = (end - start) // Grain.WEEK.step
+        fixed = {self.key, *self.filters.dimensions()}
+        for name in (name for name in self.weekly.dimensions if name not in fixed):
+            rollup = smallest_rollup(Grain.DAY, {name})
+            assert rollup is not None
+            columns = rollup.columns()
+            distinct = select(func.count(func.distinct(columns[name]))).where(
+                columns.bucket_start >= start, columns.bucket_start < end
+            )
+            bound *= int(self.session.scalar(distinct) or 0)
+            if bound > ROWS_PER_KEY_AT_MOST:  # too many to look for: no need to know more
+                break
+        return bound
+
+    def by_largest_rows(self, count: int, rows_per_key: int) -> list[Any] | None:
+        """The candidates, from the keys with a row of at least L / R (see
+        `spend_candidates`); None when the rows within the period name fewer than `count`
+        keys."""
+        lower = self.lower_bound(count)
+        if lower is None:
+            return None
+        columns = self.weekly.columns()
+        cost = money_amount(self.dialect, columns.cost_total_usd)
+        # cost ≥ L / R, rounded down to a unit that costs are whole multiples of: the same
+        # rows as cost × R ≥ L, found by the index on cost
+        if isinstance(lower, int):  # SQLite: integer units
+            least: int | Decimal = lower // rows_per_key
+        else:
+            least = (lower / rows_per_key).quantize(MONEY_QUANTUM, rounding=ROUND_FLOOR)
+        large = (
+            select(columns[self.key])
+            .where(*self.where(self.weekly, *self.touched), cost >= least)
+            .distinct()
+            .limit(CANDIDATES_AT_MOST + 1)
+        )
+        keys = list(self.session.scalars(large))
+        if len(keys) > CANDIDATES_AT_MOST:
+            return None
+        query = (
+            select(columns[self.key])
+            .where(*self.where(self.weekly, *self.touched), columns[self.key].in_(keys))
+            .group_by(columns[self.key])
+            .having(money_sum(self.dialect, columns.cost_total_usd) >= lower)
+        )
+        return list(self.session.scalars(query))
+
+    def lower_bound(self, count: int) -> Any:
+        """L' ≤ L: the `count`-th highest sum per key of the costliest rows within the period
+        (of whole weeks, else of whole days); None when they name fewer than `count` keys."""
+        first, last = Grain.WEEK.ceil(self.filters.since), Grain.WEEK.start(self.filters.until)
+        rollup: Rollup | None = self.weekly
+        if first >= last:
+            first, last = Grain.DAY.ceil(self.filters.since), Grain.DAY.start(self.filters.until)
+            rollup = smallest_rollup(Grain.DAY, {self.key, *self.filters.dimensions()})
+        if rollup is None or first >= last:
+            return None
+        columns = rollup.columns()
+        cost = money_amount(self.dialect, columns.cost_total_usd)
+        top = (
+            select(columns[self.key], cost)
+            .where(*self.where(rollup, first, last))
+            .order_by(cost.desc())
+            .limit(count * LARGEST_ROWS_PER_KEY)
+        )
+        sums: dict[Any, Any] = {}
+        for found, amount in self.session.execute(top):
+            sums[found] = sums.get(found, 0) + amount
+        if len(sums) < count:
+            return None
+        return sorted(sums.values(), reverse=True)[count - 1]
+
+    def by_sums(self, count: int) -> list[Any]:
+        """The candidates, from every key's sums over the touched weeks."""
+        columns = self.weekly.columns()
+        week = columns.bucket_start
+        whole = and_(
+            week >= Grain.WEEK.ceil(self.filters.since), week < Grain.WEEK.start(self.filters.until)
+        )
+        cost = columns.cost_total_usd
+        per_key = (
+            select(
+                columns[self.key].label("key"),
+                money_sum(self.dialect, case((whole, cost), else_=literal_column("0"))).label(
+                    "lower"
+                ),
+                money_sum(self.dialect, cost).label("upper"),
+            )
+            .where(*self.where(self.weekly, *self.touched))
+            .group_by(columns[self.key])
+            .cte("per_key")
+        )
+        threshold = (
+            select(per_key.c.lower)
+            .order_by(per_key.c.lower.desc())
+            .offset(count - 1)
+            .limit(1)
+            .scalar_subquery()
+        )
+        reaching = per_key.c.upper >= func.coalesce(threshold, literal_column("-1"))
+        query = select(per_key.c.key).where(reaching).limit(CANDIDATES_AT_MOST + 1)
+        return list(self.session.scalars(query))
+
+
+LARGEST_ROWS_PER_KEY = 8
+"""How many of the costliest rows per key `count` `_CandidateScope.lower_bound` reads."""
 
 
 def top_models(session: Session, *, filters: UsageFilters, limit: int = 10) -> list[ModelCost]:
     """The spec's "Top Cost Models": models by total cost, highest first (then by name).
-    Usage rows whose model was deleted are not counted, as the spec's JOIN does not."""
+    Usage rows whose model was deleted are not counted, as the spec's JOIN does not. Summed
+    for the `spend_candidates` alone, when there are few."""
     counters = ("requests", "cost_total_usd")
-    dialect, parts = _parts(session, filters, "model_id", counters)
+
+    def existing(model_id: ColumnElement[Any]) -> ColumnElement[bool]:
+        return model_id.in_(select(LLMModel.id))
+
+    candidates = spend_candidates(session, filters, "model_id", limit, valid=existing)
+    if candidates == []:
+        return []
+    among = None if candidates is None else ("model_id", candidates)
+    dialect, parts = _parts(session, filters, "model_id", counters, among=among)
     per_model = (
         select(parts.c.key, *_sums(parts, counters))
         .where(parts.c.key != 0)
@@ -253,12 +490,12 @@ def time_series(
     percentiles are interpolated linearly within the rollup's histogram buckets
     (`LATENCY_BUCKETS_MS`), so they are estimates, exact only to the bucket; above the last
     bound the bound itself is reported."""
-    hourly = granularity is Granularity.HOUR
-    dialect, parts = _parts(session, filters, "bucket_start", ROLLUP_COUNTERS, hourly=hourly)
+    grain = granularity.grain
+    dialect, parts = _parts(session, filters, "bucket_start", ROLLUP_COUNTERS, coarsest=grain)
     query = select(parts.c.key, *_sums(parts, ROLLUP_COUNTERS)).group_by(parts.c.key)
     folded: dict[datetime, tuple[UsageTotals, list[int]]] = {}
     for row in session.execute(query):
-        start = granularity.start(row.key)
+        start = grain.start(row.key)
         totals = _totals(dialect, row._mapping)
         counts = [int(row._mapping[name] or 0) for name in LATENCY_COLUMNS]
         if start in folded:
@@ -413,7 +650,8 @@ def _parts(
     group_by: str | None,
     counters: Sequence[str],
     *,
-    hourly: bool = False,
+    coarsest: Grain = Grain.WEEK,
+    among: tuple[str, Sequence[object]] | None = None,
 ) -> tuple[str, Subquery]:
     return period_parts(
         session,
@@ -422,7 +660,8 @@ def _parts(
         equal=filters.dimensions(),
         group_by=group_by,
         counters=counters,
-        hourly=hourly,
+        coarsest=coarsest,
+        among=among,
     )
 
 
@@ -435,7 +674,7 @@ def _count_keys(session: Session, parts: Subquery) -> int:
 
 
 def _point_starts(filters: UsageFilters, granularity: Granularity) -> Iterator[datetime]:
-    start = granularity.start(filters.since)
+    start = granularity.grain.start(filters.since)
     while start < filters.until:
         yield start
-        start += granularity.step
+        start += granularity.grain.step

@@ -2,10 +2,13 @@
 behind the writer's back, or to repair), and reading a period from them.
 
 A period is read in parts, each summed by the database where it lies: the usage rows for
-the partial hours at its edges, the daily rollup for its whole days, and an hourly rollup for
-the whole hours in between (the one without the user when no user is asked about). The
-parts are summed per group (`UNION ALL`) and the caller sums the parts: every row is counted
-once, and the big scans run directly on their tables.
+the partial hours at its edges, an hourly rollup for the whole hours beyond them, a daily one
+for the whole days beyond those, and a weekly one for the whole weeks (Monday to Monday,
+UTC) in the middle — each time the rollup of that grain with the fewest dimensions that
+still keeps those asked about (`smallest_rollup`: without the user unless a user is asked
+about). A period that starts and ends on a day's boundary thus reads no hourly rows at all.
+The parts are summed per group (`UNION ALL`) and the caller sums the parts: every row is
+counted once, and the big scans run directly on their tables.
 
 Money on SQLite is REAL (see `_types`): summing doubles is not exact, so there every money sum
 is taken over integer units of 10⁻¹⁰ dollars (`CAST(ROUND(cost * 1e10) AS INTEGER)`, exact
@@ -15,7 +18,7 @@ sums NUMERIC exactly as it is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,6 +27,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
+    Numeric,
     Select,
     SQLColumnExpression,
     Subquery,
@@ -46,9 +50,7 @@ from switchboard._types import MONEY_PLACES, UTCDateTime
 from switchboard.models import LLMUsageLog
 from switchboard.models.usage import LATENCY_BUCKETS_MS
 from switchboard.usage.store import (
-    DAILY,
     HOURLY,
-    HOURLY_MODELS,
     LATENCY_COLUMNS,
     MONEY_COUNTERS,
     MONEY_QUANTUM,
@@ -70,14 +72,22 @@ _EMPTY: dict[str, ColumnElement[Any]] = {
 }
 _UTC: ColumnElement[Any] = literal_column("'UTC'")
 _SQLITE_FORMAT = {Grain.HOUR: "'%Y-%m-%d %H:00:00.000000'", Grain.DAY: "'%Y-%m-%d 00:00:00.000000'"}
+_SQLITE_MONDAY: tuple[ColumnElement[Any], ...] = (
+    literal_column("'weekday 0'"),
+    literal_column("'-6 days'"),
+)
 
 
 def bucket(dialect: str, grain: Grain, moment: SQLColumnExpression[Any]) -> ColumnElement[Any]:
-    """The start of the UTC hour or day of a stored timestamp, stored the same way. Constants
-    are inline: PostgreSQL matches GROUP BY expressions textually, and bind parameters never
-    match."""
+    """The start of the UTC hour, day or week of a stored timestamp, stored the same way.
+    Constants are inline: PostgreSQL matches GROUP BY expressions textually, and bind
+    parameters never match."""
     if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC)
-        start: ColumnElement[Any] = func.strftime(literal_column(_SQLITE_FORMAT[grain]), moment)
+        if grain is Grain.WEEK:  # the coming Sunday (or this one), less six days: Monday
+            form: ColumnElement[Any] = literal_column(_SQLITE_FORMAT[Grain.DAY])
+            start: ColumnElement[Any] = func.strftime(form, moment, *_SQLITE_MONDAY)
+        else:
+            start = func.strftime(literal_column(_SQLITE_FORMAT[grain]), moment)
     else:
         utc = func.date_trunc(literal_column(f"'{grain.value}'"), func.timezone(_UTC, moment))
         start = func.timezone(_UTC, utc)
@@ -89,6 +99,13 @@ def money_sum(dialect: str, amount: SQLColumnExpression[Any]) -> ColumnElement[A
     if dialect == "sqlite":
         return func.sum(cast(func.round(type_coerce(amount, Float) * _UNITS), Integer))
     return func.sum(amount)
+
+
+def money_amount(dialect: str, amount: SQLColumnExpression[Any]) -> ColumnElement[Any]:
+    """A money column as `money_sum` sums it (SQLite: integer units), to compare with sums."""
+    if dialect == "sqlite":
+        return cast(func.round(type_coerce(amount, Float) * _UNITS), Integer)
+    return type_coerce(amount, Numeric())
 
 
 def money_value(dialect: str, value: object) -> Decimal:
@@ -172,16 +189,17 @@ def rollup_select(
 def rebuild_rollups(
     session: Session, *, since: datetime | None = None, until: datetime | None = None
 ) -> dict[str, int]:
-    """Recompute every rollup from `llm_usage_logs` — all of it, or the UTC days that
-    [since, until) touches — and return the rows each now holds there. Writers are locked out
+    """Recompute every rollup from `llm_usage_logs` — all of it, or the UTC weeks (Monday to
+    Monday) that [since, until) touches, so that the weekly rollups are whole — and return
+    the rows each now holds there. Writers are locked out
     of the rollups until the caller commits (PostgreSQL: EXCLUSIVE table locks; SQLite: the
     database write lock), so none of their rows is lost or counted twice. Does not commit."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         tables = ", ".join(rollup.table.__tablename__ for rollup in ROLLUPS)
         session.execute(text(f"LOCK TABLE {tables} IN EXCLUSIVE MODE"))
-    start = Grain.DAY.start(since) if since is not None else None
-    end = Grain.DAY.ceil(until) if until is not None else None
+    start = Grain.WEEK.start(since) if since is not None else None
+    end = Grain.WEEK.ceil(until) if until is not None else None
     written: dict[str, int] = {}
     for rollup in ROLLUPS:
         source = None if rollup is HOURLY else HOURLY
@@ -215,52 +233,85 @@ def period_parts(
     equal: Mapping[str, object],
     group_by: str | None,
     counters: Sequence[str],
-    hourly: bool = False,
+    coarsest: Grain = Grain.WEEK,
+    among: tuple[str, Sequence[object]] | None = None,
 ) -> tuple[str, Subquery]:
-    """Partial sums of `counters` over [since, until) for the dimensions `equal` names, per
-    `group_by` (a column named `key`) and per part; SUM them per `key` (money with
-    `money_value`). With `hourly`, no part is coarser than an hour. Returns the dialect too."""
+    """Partial sums of `counters` over [since, until) for the dimensions `equal` names (and,
+    with `among`, a dimension among some values), per `group_by` (a column named `key`) and
+    per part; SUM them per `key` (money with `money_value`). No part is coarser than
+    `coarsest`. Returns the dialect too."""
     dialect = session.get_bind().dialect.name
-    wants_user = "user_id" in equal or group_by == "user_id"
-    rollups = {Grain.HOUR: HOURLY if wants_user else HOURLY_MODELS, Grain.DAY: DAILY}
+    needed = {*equal, *([among[0]] if among else [])}
+    if group_by is not None and group_by != "bucket_start":
+        needed.add(group_by)
+    rollups = {
+        grain: rollup
+        for grain in GRAINS[: GRAINS.index(coarsest) + 1]
+        if (rollup := smallest_rollup(grain, needed)) is not None
+    }
     parts: list[Select[Any]] = []
     raw: list[ColumnElement[bool]] = []
-    for grain, start, end in _spans(since, until, hourly):
+    spans = period_spans(since, until, list(reversed(rollups))) or [(None, since, until)]
+    for grain, start, end in spans:
         if grain is None:
             raw.append(and_(LLMUsageLog.created_at >= start, LLMUsageLog.created_at < end))
             continue
         columns = rollups[grain].columns()
         where = [columns.bucket_start >= start, columns.bucket_start < end]
-        where += [columns[name] == value for name, value in equal.items()]
+        where += _matching(columns, equal, among)
         parts.append(_part(dialect, columns, where, group_by, counters))
     if raw:
-        log = LLMUsageLog.__table__.c
-        matching = [log[name] == value for name, value in equal.items()]
+        matching = _matching(LLMUsageLog.__table__.c, equal, among)
         edges = rollup_select(dialect, HOURLY, or_(*raw), *matching).subquery("edges")
         parts.append(_part(dialect, edges.c, [], group_by, counters))
     query = parts[0] if len(parts) == 1 else union_all(*parts)
     return dialect, query.subquery("usage")
 
 
-def _spans(
-    since: datetime, until: datetime, hourly: bool
+GRAINS = (Grain.HOUR, Grain.DAY, Grain.WEEK)
+"""From the finest to the coarsest."""
+
+
+def smallest_rollup(grain: Grain, dimensions: Collection[str]) -> Rollup | None:
+    """The rollup of `grain` that keeps every one of `dimensions` with the fewest rows, or
+    None: one without the user if it may (users outnumber every other dimension's values),
+    then the one with the fewest other dimensions."""
+    fitting = [r for r in ROLLUPS if r.grain is grain and set(dimensions) <= set(r.dimensions)]
+    return min(
+        fitting,
+        key=lambda rollup: ("user_id" in rollup.dimensions, len(rollup.dimensions)),
+        default=None,
+    )
+
+
+def period_spans(
+    since: datetime, until: datetime, grains: Sequence[Grain]
 ) -> list[tuple[Grain | None, datetime, datetime]]:
-    """[since, until) cut into usage rows (None), whole hours and whole days."""
-    first_hour, last_hour = Grain.HOUR.ceil(since), Grain.HOUR.start(until)
-    if first_hour >= last_hour:
+    """[since, until) cut into its whole buckets of the first of `grains` (the coarsest),
+    the whole buckets of the next ones in what is left at either edge, and usage rows (None)
+    in what is left then."""
+    if since >= until:
+        return []
+    if not grains:
         return [(None, since, until)]
-    spans: list[tuple[Grain | None, datetime, datetime]] = [
-        (None, since, first_hour),
-        (None, last_hour, until),
+    grain, finer = grains[0], grains[1:]
+    first, last = grain.ceil(since), grain.start(until)
+    if first >= last:
+        return period_spans(since, until, finer)
+    return [
+        *period_spans(since, first, finer),
+        (grain, first, last),
+        *period_spans(last, until, finer),
     ]
-    first_day, last_day = Grain.DAY.ceil(first_hour), Grain.DAY.start(last_hour)
-    if hourly or first_day >= last_day:
-        spans.append((Grain.HOUR, first_hour, last_hour))
-    else:
-        spans.append((Grain.HOUR, first_hour, first_day))
-        spans.append((Grain.DAY, first_day, last_day))
-        spans.append((Grain.HOUR, last_day, last_hour))
-    return [(grain, start, end) for grain, start, end in spans if start < end]
+
+
+def _matching(
+    columns: Any, equal: Mapping[str, object], among: tuple[str, Sequence[object]] | None
+) -> list[ColumnElement[bool]]:
+    where = [columns[name] == value for name, value in equal.items()]
+    if among is not None:
+        where.append(columns[among[0]].in_(among[1]))
+    return where
 
 
 def _part(

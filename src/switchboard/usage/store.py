@@ -1,5 +1,6 @@
 """Writing usage records to `llm_usage_logs`, idempotent by `request_id`, and keeping the
-rollups (`ROLLUPS`: hourly, daily, hourly without the user) in step in the same transaction.
+rollups (`ROLLUPS`: hourly, daily, hourly and daily without the user, daily without the user
+or the model, weekly per user and weekly without the user) in step in the same transaction.
 
 Only the rows this call really inserted are added to the rollups, so a batch written again
 after a crash is counted once. The request ids already stored are looked up first and the
@@ -39,8 +40,12 @@ from switchboard.models import Base, LLMUsageLog
 from switchboard.models.usage import (
     LATENCY_BUCKETS_MS,
     LLMUsageDaily,
+    LLMUsageDailyModel,
+    LLMUsageDailyTotal,
     LLMUsageHourly,
     LLMUsageHourlyModel,
+    LLMUsageWeeklyModel,
+    LLMUsageWeeklyUser,
 )
 from switchboard.usage._bulk import BulkStatement, MatchingQuery, per_connection
 from switchboard.usage.record import UsageRecord, UsageRow
@@ -70,23 +75,41 @@ _EMPTY: dict[str, int | str] = {"model_id": 0, "provider_id": 0}
 
 
 class Grain(enum.StrEnum):
+    """A rollup's bucket: a UTC hour, day, or week (from Monday 00:00 UTC, as PostgreSQL's
+    `date_trunc('week', …)`)."""
+
     HOUR = "hour"
     DAY = "day"
+    WEEK = "week"
 
     def start(self, moment: datetime) -> datetime:
-        """The start of the UTC hour or day `moment` falls in (naive values are UTC)."""
+        """The start of the UTC hour, day or week `moment` falls in (naive values are UTC)."""
         utc = moment if moment.tzinfo is UTC else as_utc(moment)
         hour = utc.replace(minute=0, second=0, microsecond=0)
-        return hour if self is Grain.HOUR else hour.replace(hour=0)
+        if self is Grain.HOUR:
+            return hour
+        day = hour.replace(hour=0)
+        return day if self is Grain.DAY else day - timedelta(days=day.weekday())
 
     def ceil(self, moment: datetime) -> datetime:
-        """The first start of an hour or day at or after `moment`."""
+        """The first start of an hour, day or week at or after `moment`."""
         start = self.start(moment)
         return start if start == as_utc(moment) else start + self.step
 
     @property
     def step(self) -> timedelta:
-        return timedelta(hours=1) if self is Grain.HOUR else timedelta(days=1)
+        return _STEPS[self]
+
+    def finer(self) -> Grain | None:
+        """The next finer grain (None below hours: the usage rows themselves)."""
+        return {Grain.WEEK: Grain.DAY, Grain.DAY: Grain.HOUR}.get(self)
+
+
+_STEPS = {
+    Grain.HOUR: timedelta(hours=1),
+    Grain.DAY: timedelta(days=1),
+    Grain.WEEK: timedelta(days=7),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +131,14 @@ class Rollup:
 HOURLY = Rollup(LLMUsageHourly, Grain.HOUR, DIMENSIONS)
 DAILY = Rollup(LLMUsageDaily, Grain.DAY, DIMENSIONS)
 HOURLY_MODELS = Rollup(LLMUsageHourlyModel, Grain.HOUR, DIMENSIONS[1:])
-ROLLUPS = (HOURLY, DAILY, HOURLY_MODELS)
+DAILY_MODELS = Rollup(LLMUsageDailyModel, Grain.DAY, DIMENSIONS[1:])
+DAILY_TOTALS = Rollup(LLMUsageDailyTotal, Grain.DAY, DIMENSIONS[2:])
+WEEKLY_USERS = Rollup(LLMUsageWeeklyUser, Grain.WEEK, ("user_id", "user_tier"))
+WEEKLY_MODELS = Rollup(LLMUsageWeeklyModel, Grain.WEEK, DIMENSIONS[1:])
+ROLLUPS = (
+    *(HOURLY, DAILY, HOURLY_MODELS, DAILY_MODELS, DAILY_TOTALS, WEEKLY_USERS, WEEKLY_MODELS),
+)
+"""Every rollup; `HOURLY` first (the others are summed from it when rebuilt)."""
 
 
 def write_records(session: Session, records: Sequence[UsageRecord]) -> dict[str, int]:

@@ -127,7 +127,7 @@ def usage_page(
             "totals": totals,
             "latency": latency,
             "top_models": analytics.top_models(session, filters=filters, limit=TOP),
-            "top_users": analytics.users_usage(session, filters=filters, window=Window(TOP)).items,
+            "top_users": analytics.top_users(session, filters=filters, window=Window(TOP)),
             "chart": _chart(points),
             "query": urlencode({k: v for k, v in view.form.items() if v}),
             "providers": catalog_admin.list_providers(session, window=Window(500)).items,
@@ -198,7 +198,8 @@ def _cell(value: Any) -> object:
 
 
 def _chart(points: list[TimePoint]) -> dict[str, Any]:
-    """uPlot's columns: x in seconds since the epoch, then one list per series."""
+    """uPlot's columns: x in seconds since the epoch, then one list per series; `unit` tells
+    the chart how to write its values (`usd`: dollars; counts otherwise)."""
     return {
         "series": ["Requests", "Errors"],
         "data": [
@@ -207,6 +208,7 @@ def _chart(points: list[TimePoint]) -> dict[str, Any]:
             [point.totals.spend.errors for point in points],
         ],
         "cost": {
+            "unit": "usd",
             "series": ["Spend, $"],
             "data": [
                 [int(point.start.timestamp()) for point in points],
