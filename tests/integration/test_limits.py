@@ -45,7 +45,7 @@ def connect_to_shared_redis() -> Redis:
     not timeouts (the failover tests own those), and the shared Redis also serves the other
     test worker and whoever else runs tests on this machine. With the defaults (2 s, up to 128
     sockets a client), four hundred admissions at once on a busy machine timed out connecting."""
-    return connect(REDIS_URL, timeout_s=10.0, max_connections=16)
+    return connect(REDIS_URL, timeout_s=10.0)
 
 
 def run(factory: Factory, test: Callable[[Limiter], Awaitable[T]]) -> T:

@@ -16,19 +16,12 @@ import enum
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar, cast
-
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from typing import Any, cast
 
 from switchboard.limits import redis_scripts
 from switchboard.limits.outcome import (
     BudgetStatus,
     Decision,
-    LimiterUnavailableError,
     RateStatus,
     Refusal,
     Spend,
@@ -41,44 +34,27 @@ from switchboard.limits.rules import (
     Scope,
     Settlement,
 )
+from switchboard.limits.script_channel import Script, ScriptChannel
 
-T = TypeVar("T")
 ACCOUNT_KEPT = timedelta(days=2)
 """How long after its period ends an account's keys stay (for `GET …/spend` of a period that
 just ended); then Redis expires them."""
 
 
-POOL_WAIT_FACTOR = 5
-
-
-def connect(url: str, *, timeout_s: float, max_connections: int = 128) -> aioredis.Redis:
-    """A client that never waits longer than `timeout_s` to connect or for an answer, and
-    retries only a broken connection, once. It keeps at most `max_connections`: a request
-    beyond them waits for one to be free (one script takes well under a millisecond) for
-    up to `POOL_WAIT_FACTOR` × `timeout_s`, since under load that wait is the event loop's
-    own queue, not Redis being away."""
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=timeout_s * POOL_WAIT_FACTOR,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
-        # One immediate retry on a broken connection (a Redis that restarted has closed the
-        # pooled ones: the retry opens a new one), none on a timeout.
-        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        health_check_interval=0,
-    )
-    return aioredis.Redis.from_pool(pool)
+def connect(url: str, *, timeout_s: float) -> ScriptChannel:
+    """The limits' connection to Redis at `url` (opened on first use, and again when lost),
+    that never waits longer than `timeout_s` to connect or for an answer."""
+    return ScriptChannel(url, timeout_s=timeout_s)
 
 
 class RedisLimiter:
-    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
-        self.client = client
+    def __init__(self, channel: ScriptChannel, *, prefix: str) -> None:
+        self.channel = channel
         self.prefix = prefix
-        self._requests = _Batches(self._run, client.register_script(redis_scripts.REQUESTS))
-        self._adjust = client.register_script(redis_scripts.ADJUST)
-        self._seed = client.register_script(redis_scripts.SEED)
-        self._spend = client.register_script(redis_scripts.SPEND)
+        self._requests = _Batches(self._run, Script(redis_scripts.REQUESTS))
+        self._adjust = Script(redis_scripts.ADJUST)
+        self._seed = Script(redis_scripts.SEED)
+        self._spend = Script(redis_scripts.SPEND)
 
     def _key(self, user_id: str, *parts: str) -> str:
         return f"{self.prefix}{{u:{user_id}}}:" + ":".join(parts)
@@ -227,20 +203,16 @@ class RedisLimiter:
         )
 
     async def ping(self) -> bool:
-        return bool(await self._call(lambda: self.client.ping()))
+        return bool(await self.channel.command(b"PING"))
 
     async def close(self) -> None:
         await self._requests.drain()
-        await self.client.aclose()
+        await self.channel.close()
 
-    async def _run(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return await self._call(lambda: script(keys=keys, args=args))
-
-    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await call()
-        except (RedisError, OSError) as error:  # away, or refusing (READONLY, OOM, …)
-            raise LimiterUnavailableError(f"Redis: {type(error).__name__}") from error
+    async def _run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Any failure (away, a timeout, a refusal such as READONLY or OOM) is
+        `LimiterUnavailableError`."""
+        return await self.channel.call(script, keys, args)
 
 
 Call = tuple[list[str], list[Any]]
