@@ -15,7 +15,6 @@ import asyncio
 import enum
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, cast
 
 from switchboard.limits import redis_scripts
@@ -26,6 +25,7 @@ from switchboard.limits.outcome import (
     Refusal,
     Spend,
 )
+from switchboard.limits.redis_wire import Counter, Keys, Wires
 from switchboard.limits.rules import (
     BudgetAccount,
     Claim,
@@ -35,10 +35,6 @@ from switchboard.limits.rules import (
     Settlement,
 )
 from switchboard.limits.script_channel import Script, ScriptChannel
-
-ACCOUNT_KEPT = timedelta(days=2)
-"""How long after its period ends an account's keys stay (for `GET …/spend` of a period that
-just ended); then Redis expires them."""
 
 
 def connect(url: str, *, timeout_s: float) -> ScriptChannel:
@@ -51,25 +47,18 @@ class RedisLimiter:
     def __init__(self, channel: ScriptChannel, *, prefix: str) -> None:
         self.channel = channel
         self.prefix = prefix
+        self._keys = Keys(prefix)
+        self._wires = Wires(self._keys)
         self._requests = _Batches(self._run, Script(redis_scripts.REQUESTS))
         self._adjust = Script(redis_scripts.ADJUST)
         self._seed = Script(redis_scripts.SEED)
         self._spend = Script(redis_scripts.SPEND)
 
-    def _key(self, user_id: str, *parts: str) -> str:
-        return f"{self.prefix}{{u:{user_id}}}:" + ":".join(parts)
-
-    def _account_keys(self, user_id: str, account: BudgetAccount) -> list[str]:
-        name = account.name
-        return [self._key(user_id, kind, name) for kind in ("b", "br", "ba")]
-
-    def _settled_key(self, user_id: str, account: BudgetAccount) -> str:
-        return self._key(user_id, "bd", account.name)
-
     async def admit(self, demand: Demand) -> Decision:
-        counters = _rate_counters(demand)
+        wire = self._wires.of(demand)
+        counters = wire.counters
         [part] = await self._requests.call(
-            Op.ADMIT, [self._admit_call(demand, counters)], urgent=True
+            Op.ADMIT, [(wire.admit_keys, wire.admit_args(demand))], urgent=True
         )
         reply = _decode(part)
         status, now = next(reply), next(reply)
@@ -90,37 +79,11 @@ class RedisLimiter:
         found = _refusal(demand, counters, refusal, int(now)) if status == 1 else None
         return Decision(found, decision_rates, statuses, now_ms=int(now))
 
-    def _admit_call(
-        self, demand: Demand, counters: list[tuple[LimitKind, Scope, str, int]]
-    ) -> tuple[list[str], list[Any]]:
-        keys: list[str] = []
-        args: list[Any] = [demand.request_id, demand.hold_ms, demand.tokens, len(counters)]
-        for kind, scope, owner, limit in counters:
-            if kind is LimitKind.REQUESTS:
-                keys.append(self._key(demand.user_id, "rq", scope, owner))
-                args += ["r", limit]
-            else:
-                keys += [
-                    self._key(demand.user_id, "tk", scope, owner),
-                    self._key(demand.user_id, "ta", scope, owner),
-                ]
-                args += ["t", limit]
-        if demand.concurrency_key is not None and demand.concurrency_limit is not None:
-            keys.append(self._key(demand.user_id, "cc", demand.concurrency_key))
-            args.append(demand.concurrency_limit)
-        else:
-            args.append(-1)
-        args.append(len(demand.claims))
-        for claim in demand.claims:
-            keys += self._account_keys(demand.user_id, claim.account)
-            args += [claim.budget.limit_units, claim.units, _ttl_ms(claim)]
-        return keys, args
-
     async def adjust(self, demand: Demand, units: tuple[int, ...]) -> Decision:
         keys: list[str] = []
         args: list[Any] = [demand.request_id, demand.hold_ms, len(demand.claims)]
         for claim, new in zip(demand.claims, units, strict=True):
-            keys += self._account_keys(demand.user_id, claim.account)
+            keys += self._keys.account(demand.user_id, claim.account)
             args += [claim.budget.limit_units, new]
         reply = _decode(await self._run(self._adjust, keys, args))
         status, now = next(reply), next(reply)
@@ -143,43 +106,18 @@ class RedisLimiter:
             calls = [self._settle_call(demand, settlement) for demand, settlement in items]
             await self._requests.call(Op.SETTLE, calls, urgent=at_once)
 
-    def _settle_call(self, demand: Demand, settlement: Settlement) -> tuple[list[str], list[Any]]:
-        keys = [
-            self._key(demand.user_id, "ta", rate.scope, rate.owner)
-            for rate in demand.rates
-            if rate.tokens_per_minute is not None
-        ]
-        has_slots = demand.concurrency_key is not None and demand.concurrency_limit is not None
-        if has_slots:
-            keys.append(self._key(demand.user_id, "cc", str(demand.concurrency_key)))
-        for claim in demand.claims:
-            keys += [
-                *self._account_keys(demand.user_id, claim.account),
-                self._settled_key(demand.user_id, claim.account),
-            ]
-        args: list[Any] = [
-            demand.request_id,
-            int(settlement.created_at.timestamp() * 1000),
-            -1 if settlement.tokens is None else settlement.tokens,
-            sum(1 for rate in demand.rates if rate.tokens_per_minute is not None),
-            1 if has_slots else 0,
-            len(demand.claims),
-            *settlement.costs,
-        ]
-        return keys, args
+    def _settle_call(self, demand: Demand, settlement: Settlement) -> Call:
+        wire = self._wires.of(demand)
+        created_ms = int(settlement.created_at.timestamp() * 1000)
+        args = wire.settle_args(demand.request_id, created_ms, settlement.tokens, settlement.costs)
+        return wire.settle_keys, args
 
     async def renew(self, demands: Sequence[Demand]) -> None:
         calls = []
         for demand in demands:
-            keys = [
-                self._account_keys(demand.user_id, claim.account)[1]
-                for claim in demand.claims
-                if claim.units > 0
-            ]
-            if demand.concurrency_key is not None and demand.concurrency_limit is not None:
-                keys.append(self._key(demand.user_id, "cc", demand.concurrency_key))
+            keys = self._wires.of(demand).renew_keys(demand)
             if keys:
-                calls.append((keys, [demand.request_id, demand.hold_ms]))
+                calls.append((keys, f"{demand.request_id},{demand.hold_ms}"))
         if calls:
             await self._requests.call(Op.RENEW, calls, urgent=False)
 
@@ -187,12 +125,12 @@ class RedisLimiter:
         self, user_id: str, account: BudgetAccount, since_ms: int, base_units: int
     ) -> None:
         await self._run(
-            self._seed, [self._account_keys(user_id, account)[0]], [since_ms, base_units]
+            self._seed, [self._keys.account(user_id, account)[0]], [since_ms, base_units]
         )
 
     async def spend(self, user_id: str, account: BudgetAccount) -> Spend:
         since, base, spent, reserved = await self._run(
-            self._spend, self._account_keys(user_id, account), []
+            self._spend, self._keys.account(user_id, account), []
         )
         return Spend(
             account,
@@ -215,8 +153,8 @@ class RedisLimiter:
         return await self.channel.call(script, keys, args)
 
 
-Call = tuple[list[str], list[Any]]
-"""One operation's keys and arguments (`redis_scripts.REQUESTS`)."""
+Call = tuple[list[str], str]
+"""One operation's keys and its arguments joined by commas (`redis_scripts.REQUESTS`)."""
 
 
 class Op(enum.StrEnum):
@@ -292,9 +230,10 @@ class _Batches:
         keys: list[str] = []
         args: list[Any] = [sum(len(group.calls) for group in batch)]
         for group in batch:  # arguments are numbers and the gateway's request ids: no commas
+            op = group.op.value
             for call_keys, call_args in group.calls:
                 keys += call_keys
-                args += [group.op.value, len(call_keys), ",".join(map(str, call_args))]
+                args += [op, len(call_keys), call_args]
         try:
             reply = await self._run(self._script, keys, args)
         except Exception as error:
@@ -324,7 +263,7 @@ class _Group:
 
 def _decode(reply: bytes) -> Iterator[int]:
     """The integers of a script's encoded reply (`redis_scripts.encode`)."""
-    return iter([int(value) for value in reply.split(b",")])
+    return map(int, reply.split(b","))
 
 
 def _group(reply: Iterator[int], width: int) -> list[Any]:
@@ -333,22 +272,6 @@ def _group(reply: Iterator[int], width: int) -> list[Any]:
     if width == 1:
         return values
     return [tuple(values[i : i + width]) for i in range(0, len(values), width)]
-
-
-def _rate_counters(demand: Demand) -> list[tuple[LimitKind, Scope, str, int]]:
-    """Each rate counter of the demand, in the order the script sees them."""
-    counters = []
-    for rate in demand.rates:
-        if rate.requests_per_minute is not None:
-            counters.append((LimitKind.REQUESTS, rate.scope, rate.owner, rate.requests_per_minute))
-        if rate.tokens_per_minute is not None:
-            counters.append((LimitKind.TOKENS, rate.scope, rate.owner, rate.tokens_per_minute))
-    return counters
-
-
-def _ttl_ms(claim: Claim) -> int:
-    end = claim.account.end + ACCOUNT_KEPT
-    return int((end - claim.account.start).total_seconds() * 1000)
 
 
 def _budget_statuses(claims: tuple[Claim, ...], budgets: list[Any]) -> tuple[BudgetStatus, ...]:
@@ -360,7 +283,7 @@ def _budget_statuses(claims: tuple[Claim, ...], budgets: list[Any]) -> tuple[Bud
 
 def _refusal(
     demand: Demand,
-    counters: list[tuple[LimitKind, Scope, str, int]],
+    counters: tuple[Counter, ...],
     refusal: list[Any],
     now_ms: int,
 ) -> Refusal:
