@@ -46,7 +46,21 @@ MAX_ADDED_P50_MS = 0.3
 MIN_SHARE = 0.8
 
 
-def measure_phase(server: Server, plain: list[str], concurrency: int, seconds: float) -> Any:
+def redis_cpu_s(redis_url: str) -> float:
+    """The Redis server's CPU time so far (user and system, all its threads)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        info: Any = client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    finally:
+        client.close()
+
+
+def measure_phase(
+    server: Server, plain: list[str], concurrency: int, seconds: float, redis_url: str | None
+) -> Any:
     phase = load.Phase(f"c{concurrency}", concurrency, seconds, WARMUP_S, MAX_REQUESTS, False)
     plan = load.Plan(
         base_url=server.base_url,
@@ -55,7 +69,14 @@ def measure_phase(server: Server, plain: list[str], concurrency: int, seconds: f
         pid=server.process.pid,
         core=procs.SERVER_CPU if procs.can_pin() else None,
     )
-    return load.run_in_process(plan, cpu=procs.CLIENT_CPU)[phase.name]
+    before = redis_cpu_s(redis_url) if redis_url else 0.0
+    result: dict[str, Any] = load.run_in_process(plan, cpu=procs.CLIENT_CPU)[phase.name]
+    if redis_url:  # over the whole phase (warm-up included): Redis serves others too
+        requests = result["sent"] or 1
+        result["redis_cpu_ms_per_request"] = round(
+            (redis_cpu_s(redis_url) - before) * 1000 / requests, 4
+        )
+    return result
 
 
 def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -67,6 +88,7 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "p95_ms": round(statistics.median(_p95(r) for r in rounds), 3),
         "cpu_ms_per_request": round(statistics.median(cpu), 4) if cpu else None,
         "errors": sum(r["errors"] for r in rounds),
+        "redis_cpu_ms_per_request": _median_of(rounds, "redis_cpu_ms_per_request"),
         "rounds": [
             {
                 "rps": r["rps"],
@@ -77,6 +99,11 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             for r in rounds
         ],
     }
+
+
+def _median_of(rounds: list[dict[str, Any]], name: str) -> float | None:
+    found = [r[name] for r in rounds if r.get(name) is not None]
+    return round(statistics.median(found), 4) if found else None
 
 
 def _p95(result: dict[str, Any]) -> float:
@@ -120,7 +147,13 @@ def run(seconds: float, rounds: int, levels: list[int], redis_url: str) -> dict[
                 for concurrency in levels:
                     order = ("off", "on") if n % 2 == 0 else ("on", "off")
                     for mode in order:
-                        found = measure_phase(servers[mode], plain, concurrency, seconds)
+                        found = measure_phase(
+                            servers[mode],
+                            plain,
+                            concurrency,
+                            seconds,
+                            redis_url if mode == "on" else None,
+                        )
                         results[mode].setdefault(concurrency, []).append(found)
         finally:
             for server in servers.values():
@@ -175,6 +208,11 @@ def print_report(figures: dict[str, Any]) -> None:
             f"{off['p95_ms']:>7.3f}/{on['p95_ms']:<7.3f}{level['added_p95_ms']:>8.3f}  "
             f"{off['cpu_ms_per_request'] or 0:>8.3f}/{on['cpu_ms_per_request'] or 0:<9.3f}"
             f"{level['cpu_share'] or 0:>7.1%}"
+        )
+    for name, level in figures["levels"].items():
+        print(
+            f"{name}: Redis CPU ms per request (limits on): "
+            f"{level['on']['redis_cpu_ms_per_request']}"
         )
     c1 = figures["levels"].get("c1")
     if c1 is not None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from asyncio import Future
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -21,6 +22,7 @@ from switchboard.limits import redis_scripts
 from switchboard.limits.outcome import (
     BudgetStatus,
     Decision,
+    LimiterUnavailableError,
     RateStatus,
     Refusal,
     Spend,
@@ -34,7 +36,7 @@ from switchboard.limits.rules import (
     Scope,
     Settlement,
 )
-from switchboard.limits.script_channel import Script, ScriptChannel
+from switchboard.limits.script_channel import Script, ScriptChannel, is_error, is_noscript
 
 
 def connect(url: str, *, timeout_s: float) -> ScriptChannel:
@@ -49,7 +51,7 @@ class RedisLimiter:
         self.prefix = prefix
         self._keys = Keys(prefix)
         self._wires = Wires(self._keys)
-        self._requests = _Batches(self._run, Script(redis_scripts.REQUESTS))
+        self._requests = _Batches(channel, Script(redis_scripts.REQUESTS))
         self._adjust = Script(redis_scripts.ADJUST)
         self._seed = Script(redis_scripts.SEED)
         self._spend = Script(redis_scripts.SPEND)
@@ -179,10 +181,8 @@ class _Batches:
     Settlements come first in a call: what they free, its admissions may use. Batches do not
     wait for each other."""
 
-    def __init__(
-        self, run: Callable[[Any, Sequence[str], Sequence[Any]], Awaitable[Any]], script: Any
-    ) -> None:
-        self._run = run
+    def __init__(self, channel: ScriptChannel, script: Script) -> None:
+        self._channel = channel
         self._script = script
         self._waiting: list[_Group] = []
         self._soon = False
@@ -222,11 +222,6 @@ class _Batches:
             self._start(batch)
 
     def _start(self, batch: list[_Group]) -> None:
-        task = asyncio.get_running_loop().create_task(self._send(batch))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _send(self, batch: list[_Group]) -> None:
         keys: list[str] = []
         args: list[Any] = [sum(len(group.calls) for group in batch)]
         for group in batch:  # arguments are numbers and the gateway's request ids: no commas
@@ -234,22 +229,55 @@ class _Batches:
             for call_keys, call_args in group.calls:
                 keys += call_keys
                 args += [op, len(call_keys), call_args]
+        sent = self._channel.send(self._script, keys, args)
+        if sent is None:  # not connected: the coroutine connects first
+            self._start_task(batch, keys, args)
+            return
+        sent.add_done_callback(lambda done: self._sent(batch, keys, args, done))
+
+    def _sent(
+        self, batch: list[_Group], keys: list[str], args: list[Any], done: Future[Any]
+    ) -> None:
+        error = done.exception()
+        if error is not None:
+            _fail(batch, error)
+        elif is_noscript(done.result()):  # loaded by the coroutine
+            self._start_task(batch, keys, args)
+        elif is_error(done.result()):
+            _fail(batch, LimiterUnavailableError(f"Redis: {done.result()}"))
+        else:
+            _answer(batch, done.result())
+
+    def _start_task(self, batch: list[_Group], keys: list[str], args: list[Any]) -> None:
+        task = asyncio.get_running_loop().create_task(self._send(batch, keys, args))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[_Group], keys: list[str], args: list[Any]) -> None:
         try:
-            reply = await self._run(self._script, keys, args)
+            reply = await self._channel.call(self._script, keys, args)
         except Exception as error:
-            for group in batch:
-                if not group.future.done():
-                    group.future.set_exception(error)
+            _fail(batch, error)
             return
         except BaseException:
             for group in batch:
                 group.future.cancel()
             raise
-        parts = reply.split(b";")
-        for group in batch:
-            answered, parts = parts[: len(group.calls)], parts[len(group.calls) :]
-            if not group.future.done():  # its request may have been cancelled meanwhile
-                group.future.set_result(answered)
+        _answer(batch, reply)
+
+
+def _fail(batch: list[_Group], error: BaseException) -> None:
+    for group in batch:
+        if not group.future.done():
+            group.future.set_exception(error)
+
+
+def _answer(batch: list[_Group], reply: bytes) -> None:
+    parts = reply.split(b";")
+    for group in batch:
+        answered, parts = parts[: len(group.calls)], parts[len(group.calls) :]
+        if not group.future.done():  # its request may have been cancelled meanwhile
+            group.future.set_result(answered)
 
 
 @dataclass(slots=True)

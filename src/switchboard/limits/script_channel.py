@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
+from asyncio import Future
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -89,6 +90,15 @@ def _tls_context(query: dict[str, str]) -> ssl.SSLContext:
     return context
 
 
+def is_noscript(reply: Any) -> bool:
+    """Redis does not know the script (it restarted, or flushed its scripts): load it."""
+    return type(reply) is hiredis.ReplyError and str(reply).startswith(_NOSCRIPT)
+
+
+def is_error(reply: Any) -> bool:
+    return type(reply) is hiredis.ReplyError
+
+
 def _pack(parts: tuple[Any, ...]) -> bytes:
     """A command in Redis's protocol (its parts: bytes, str, int or float)."""
     packed: bytes = hiredis.pack_command(cast(Any, parts))
@@ -110,10 +120,18 @@ class ScriptChannel:
             connection = await self._open()
         reply = await connection.send(_pack((b"EVALSHA", script.sha, len(keys), *keys, *args)))
         if type(reply) is hiredis.ReplyError:
-            if not str(reply).startswith(_NOSCRIPT):
+            if not is_noscript(reply):
                 raise LimiterUnavailableError(f"Redis: {reply}")
             reply = await self.command(b"EVAL", script.source, len(keys), *keys, *args)
         return reply
+
+    def send(self, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> Future[Any] | None:
+        """`call` without a coroutine, when the connection is open (None: use `call`): the
+        future of the reply, which may be an error reply (`is_noscript`: then `call`)."""
+        connection = self._connection
+        if connection is None or connection.lost:
+            return None
+        return connection.send(_pack((b"EVALSHA", script.sha, len(keys), *keys, *args)))
 
     async def command(self, *parts: Any) -> Any:
         """Any other command (PING, SCRIPT LOAD, …): its reply."""
@@ -190,12 +208,12 @@ class _Connection(asyncio.Protocol):
         self._unsent: list[bytes] = []
         self._watchdog: asyncio.TimerHandle | None = None
 
-    def send(self, command: bytes) -> asyncio.Future[Any]:
+    def send(self, command: bytes) -> Future[Any]:
         future = self._loop.create_future()
         if self.lost:
             future.set_exception(LimiterUnavailableError("Redis: the connection was lost"))
             return future
-        if not self._unsent:
+        if not self._unsent:  # the first of this turn: written when the turn is over
             self._loop.call_soon(self._write)
         self._unsent.append(command)
         self._waiting.append((future, self._loop.time() + self.timeout_s))
