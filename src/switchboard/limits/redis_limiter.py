@@ -169,6 +169,8 @@ class Op(enum.StrEnum):
 
 BATCH_LIMIT = 256
 """The most operations one script call carries."""
+IN_FLIGHT = 1
+"""Calls of `REQUESTS` on their way at once (`_Batches`)."""
 DELAY_S = 0.02
 """How long settlements and renewals wait for an admission to ride with (alone, a request
 that ends would cost a round trip of its own; under load they ride along at once)."""
@@ -178,8 +180,13 @@ class _Batches:
     """Operations on requests go to Redis together, as one call of `REQUESTS`; each caller
     gets its own part of the reply. An admission goes at the next turn of the event loop,
     with everything waiting by then; settlements and renewals wait up to `DELAY_S` for one.
-    Settlements come first in a call: what they free, its admissions may use. Batches do not
-    wait for each other."""
+    Settlements come first in a call: what they free, its admissions may use.
+
+    At most `IN_FLIGHT` calls are on their way at once: what comes meanwhile waits for one
+    to be answered and goes with the others that came (auto-pipelining). Under load a call
+    then carries many operations — one write, one reply and one script run for all of
+    them, where each of those costs the gateway and Redis about as much as the operations
+    themselves — for a wait shorter than a round trip."""
 
     def __init__(self, channel: ScriptChannel, script: Script) -> None:
         self._channel = channel
@@ -188,6 +195,8 @@ class _Batches:
         self._soon = False
         self._later: asyncio.TimerHandle | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None
 
     async def call(self, op: Op, calls: list[Call], *, urgent: bool) -> list[bytes]:
         loop = asyncio.get_running_loop()
@@ -201,27 +210,41 @@ class _Batches:
         return await group.future
 
     async def drain(self) -> None:
+        """Send what waits, and wait until every call is answered."""
         if self._waiting:
             self._send_waiting()
-        await asyncio.gather(*self._sending, return_exceptions=True)
+        while self._waiting or self._in_flight:
+            self._idle = asyncio.Event()
+            await self._idle.wait()
 
     def _send_waiting(self) -> None:
         if self._later is not None:
             self._later.cancel()
             self._later = None
         self._soon = False
-        waiting, self._waiting = self._waiting, []
-        waiting.sort(key=lambda group: group.op is not Op.SETTLE)
-        batch: list[_Group] = []
-        for group in waiting:
-            batch.append(group)
-            if sum(len(group.calls) for group in batch) >= BATCH_LIMIT:
-                self._start(batch)
-                batch = []
-        if batch:
+        while self._waiting and self._in_flight < IN_FLIGHT:
+            waiting, self._waiting = self._waiting, []
+            waiting.sort(key=lambda group: group.op is not Op.SETTLE)
+            batch: list[_Group] = []
+            operations = 0
+            for index, group in enumerate(waiting):
+                batch.append(group)
+                operations += len(group.calls)
+                if operations >= BATCH_LIMIT:
+                    self._waiting = waiting[index + 1 :] + self._waiting
+                    break
             self._start(batch)
 
+    def _finished(self) -> None:
+        """A call was answered (or failed): what waits for it goes now."""
+        self._in_flight -= 1
+        if self._waiting:
+            self._send_waiting()
+        elif not self._in_flight and self._idle is not None:
+            self._idle.set()
+
     def _start(self, batch: list[_Group]) -> None:
+        self._in_flight += 1
         keys: list[str] = []
         args: list[Any] = [sum(len(group.calls) for group in batch)]
         for group in batch:  # arguments are numbers and the gateway's request ids: no commas
@@ -239,14 +262,16 @@ class _Batches:
         self, batch: list[_Group], keys: list[str], args: list[Any], done: Future[Any]
     ) -> None:
         error = done.exception()
+        if error is None and is_noscript(done.result()):  # loaded by the coroutine
+            self._start_task(batch, keys, args)
+            return
         if error is not None:
             _fail(batch, error)
-        elif is_noscript(done.result()):  # loaded by the coroutine
-            self._start_task(batch, keys, args)
         elif is_error(done.result()):
             _fail(batch, LimiterUnavailableError(f"Redis: {done.result()}"))
         else:
             _answer(batch, done.result())
+        self._finished()
 
     def _start_task(self, batch: list[_Group], keys: list[str], args: list[Any]) -> None:
         task = asyncio.get_running_loop().create_task(self._send(batch, keys, args))
@@ -258,12 +283,14 @@ class _Batches:
             reply = await self._channel.call(self._script, keys, args)
         except Exception as error:
             _fail(batch, error)
-            return
         except BaseException:
             for group in batch:
                 group.future.cancel()
             raise
-        _answer(batch, reply)
+        else:
+            _answer(batch, reply)
+        finally:
+            self._finished()
 
 
 def _fail(batch: list[_Group], error: BaseException) -> None:
