@@ -110,9 +110,11 @@ class Wires:
         counters = rate_counters(demand)
         admit_keys: list[str] = []
         middle = [str(len(counters))]
+        logs = {(scope, owner) for kind, scope, owner, _ in counters if kind is LimitKind.TOKENS}
         for kind, scope, owner, limit in counters:
-            if kind is LimitKind.REQUESTS:
-                admit_keys.append(key(user, "rq", scope, owner))
+            if kind is LimitKind.REQUESTS:  # the token counter's log, when it has one
+                log = "tk" if (scope, owner) in logs else "rq"
+                admit_keys.append(key(user, log, scope, owner))
                 middle += ["r", str(limit)]
             else:
                 admit_keys += [key(user, "tk", scope, owner), key(user, "ta", scope, owner)]
