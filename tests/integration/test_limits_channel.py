@@ -39,6 +39,7 @@ from tests.integration.limit_demands import demand
 
 RATE = (RateLimit(Scope.USER, "alice", requests_per_minute=50),)
 PASSWORD = "s3cret/with:odd@chars"
+SERVER_OPTIONS = ("--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 
 
 @contextmanager
@@ -48,8 +49,7 @@ def redis_server(workdir: Path, *options: str) -> Iterator[subprocess.Popen[byte
     assert binary is not None, "redis-server is not installed"
     workdir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [binary, *("--bind", "127.0.0.1", "--save", "", "--appendonly", "no"), "--dir"]
-        + [str(workdir), *options],
+        [binary, *SERVER_OPTIONS, "--dir", str(workdir), *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
