@@ -269,3 +269,21 @@ def test_rediss_speaks_tls_and_checks_the_servers_certificate(tmp_path: Path) ->
 
         uvloop.run(main())
         assert checker.zcard("t:{u:alice}:rq:user:alice") == 1
+
+
+def test_a_unix_socket_and_its_database_come_from_the_url(tmp_path: Path) -> None:
+    socket_path = tmp_path / "redis.sock"
+    with redis_server(tmp_path / "redis", "--port", "0", "--unixsocket", str(socket_path)):
+        checker = redis.Redis(unix_socket_path=str(socket_path), db=4)
+        wait_until_up(checker)
+
+        async def main() -> None:
+            url = f"unix://{socket_path}?db=4"
+            limiter = RedisLimiter(connect(url, timeout_s=2), prefix="t:")
+            try:
+                assert (await limiter.admit(demand("u1", rates=RATE))).admitted
+            finally:
+                await limiter.close()
+
+        uvloop.run(main())
+        assert checker.zcard("t:{u:alice}:rq:user:alice") == 1
