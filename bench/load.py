@@ -182,6 +182,7 @@ def spread_ms(seconds: list[float]) -> dict[str, float]:
     return {
         "p50": round(percentile(ordered, 0.5), 3),
         "p90": round(percentile(ordered, 0.9), 3),
+        "p95": round(percentile(ordered, 0.95), 3),
         "p99": round(percentile(ordered, 0.99), 3),
         "max": round(ordered[-1], 3) if ordered else 0.0,
         "mean": round(mean, 3),

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pytest
-from redis.asyncio import Redis
 
 from switchboard.limits import (
     Decision,
@@ -22,6 +21,7 @@ from switchboard.limits import (
     Scope,
     connect,
 )
+from switchboard.limits.script_channel import ScriptChannel
 from tests.integration.limit_demands import budget_claim, demand, open_account, settled
 from tests.redis_support import REDIS_URL, redis_prefix
 
@@ -40,12 +40,11 @@ def make_limiter(request: pytest.FixtureRequest) -> Iterator[Factory]:
         yield lambda: RedisLimiter(connect_to_shared_redis(), prefix=prefix)
 
 
-def connect_to_shared_redis() -> Redis:
-    """A client that waits long and opens few connections: the contract is about counting,
-    not timeouts (the failover tests own those), and the shared Redis also serves the other
-    test worker and whoever else runs tests on this machine. With the defaults (2 s, up to 128
-    sockets a client), four hundred admissions at once on a busy machine timed out connecting."""
-    return connect(REDIS_URL, timeout_s=10.0, max_connections=16)
+def connect_to_shared_redis() -> ScriptChannel:
+    """A connection that waits long: the contract is about counting, not timeouts (the
+    failover tests own those), and the shared Redis also serves the other test worker and
+    whoever else runs tests on this machine."""
+    return connect(REDIS_URL, timeout_s=10.0)
 
 
 def run(factory: Factory, test: Callable[[Limiter], Awaitable[T]]) -> T:
@@ -120,6 +119,33 @@ def test_tokens_per_minute_count_the_estimate_then_the_real_tokens(make_limiter:
         assert again.admitted and again.rates[0].remaining == 10
         too_big = await limiter.admit(demand("t4", rates=rate, tokens=500))
         assert too_big.refusal is not None and too_big.refusal.retry_after_ms == 60_000
+
+    run(make_limiter, test)
+
+
+def test_requests_and_tokens_per_minute_of_one_owner_count_apart(make_limiter: Factory) -> None:
+    """In Redis they share one log: each still counts what it counts."""
+    rate = (RateLimit(Scope.USER, "alice", requests_per_minute=3, tokens_per_minute=100),)
+
+    async def test(limiter: Limiter) -> None:
+        first = demand("b1", rates=rate, tokens=60)
+        admitted = await limiter.admit(first)
+        assert [(s.kind, s.remaining) for s in admitted.rates] == [
+            (LimitKind.REQUESTS, 2),
+            (LimitKind.TOKENS, 40),
+        ]
+        over = await limiter.admit(demand("b2", rates=rate, tokens=60))
+        assert over.refusal is not None and over.refusal.kind is LimitKind.TOKENS
+        await limiter.settle(first, settled(tokens=5))
+        second = await limiter.admit(demand("b2", rates=rate, tokens=60))
+        assert [s.remaining for s in second.rates] == [1, 35]
+        assert (await limiter.admit(demand("b3", rates=rate, tokens=1))).admitted
+        refused = await limiter.admit(demand("b4", rates=rate, tokens=1))
+        assert refused.refusal is not None and refused.refusal.kind is LimitKind.REQUESTS
+        assert [(s.remaining, 0 < s.reset_ms <= 60_000) for s in refused.rates] == [
+            (0, True),
+            (34, True),
+        ]
 
     run(make_limiter, test)
 

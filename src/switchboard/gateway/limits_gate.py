@@ -94,6 +94,9 @@ SettledListener = Callable[[SettledBudgets], None]
 not block (it schedules what it does)."""
 
 
+MAX_CACHED = 10_000
+"""Principals' policies and budgets' accounts kept; past that the caches start afresh."""
+
 MAX_REQUEST_S = 6 * 3600
 """The longest a request's reservation is renewed: one that was never settled (its task was
 cancelled before its usage record was made) then expires at its deadline, as a dead
@@ -139,6 +142,13 @@ class LimitsGate:
         or last renewed."""
         self._renewing: asyncio.Task[None] | None = None
         self._listeners: list[SettledListener] = []
+        self._policies: dict[tuple[object, ...], Policy] = {}
+        """Each principal's limits, resolved once (its allowances are part of the key: a
+        change of limits is a new entry)."""
+        self._accounts: dict[tuple[Budget, ...], tuple[BudgetAccount, ...]] = {}
+        self._accounts_day = -1
+        """The budgets' accounts of the day `_accounts_day` (days since the epoch, UTC): a
+        period always starts at 00:00 UTC, so they hold all day."""
 
     @property
     def state(self) -> str:
@@ -159,13 +169,41 @@ class LimitsGate:
         )
 
     def policy(self, principal: Principal) -> Policy:
-        return resolve(
-            user_id=principal.user_id,
-            key_id=principal.key_id,
-            tier=principal.tier_limits or self.tiers.get(principal.tier, NO_LIMITS),
-            user=principal.user_limits,
-            key=principal.key_limits,
+        found = (
+            principal.user_id,
+            principal.key_id,
+            principal.tier,
+            principal.tier_limits,
+            principal.user_limits,
+            principal.key_limits,
         )
+        policy = self._policies.get(found)
+        if policy is None:
+            if len(self._policies) >= MAX_CACHED:
+                self._policies.clear()
+            policy = self._policies[found] = resolve(
+                user_id=principal.user_id,
+                key_id=principal.key_id,
+                tier=principal.tier_limits or self.tiers.get(principal.tier, NO_LIMITS),
+                user=principal.user_limits,
+                key=principal.key_limits,
+            )
+        return policy
+
+    def accounts(self, budgets: tuple[Budget, ...]) -> tuple[BudgetAccount, ...]:
+        """The budgets' accounts now."""
+        now = time.time()
+        day = int(now // 86400)
+        if day != self._accounts_day:
+            self._accounts.clear()
+            self._accounts_day = day
+        accounts = self._accounts.get(budgets)
+        if accounts is None:
+            if len(self._accounts) >= MAX_CACHED:
+                self._accounts.clear()
+            moment = datetime.fromtimestamp(day * 86400, UTC)
+            accounts = self._accounts[budgets] = tuple(budget.account(moment) for budget in budgets)
+        return accounts
 
     def user_budget(
         self, user_id: str, tier: Tier, user: Allowance, stored_tier: Allowance | None
@@ -326,9 +364,10 @@ class RequestGate:
     async def before_call(self, candidate: Candidate, key_source: KeySource) -> str | None:
         """None: call `candidate`; a reason: skip it. Raises `LimitRefusedError` when the
         request is not admitted at all."""
-        units = self._units(candidate, key_source)
+        output_tokens = self._output_tokens(candidate)
+        units = self._units(candidate, key_source, output_tokens)
         if self.demand is None:
-            await self._admit(candidate, units)
+            await self._admit(output_tokens, units)
             return None
         if units == tuple(claim.units for claim in self.demand.claims):
             return None
@@ -348,20 +387,23 @@ class RequestGate:
         )
         return None
 
-    async def _admit(self, candidate: Candidate, units: tuple[int, ...]) -> None:
-        now = datetime.now(UTC)
+    async def _admit(self, output_tokens: int, units: tuple[int, ...]) -> None:
         policy = self.policy
+        claims: tuple[Claim, ...] = ()
+        if policy.budgets:
+            accounts = self.limits.accounts(policy.budgets)
+            claims = tuple(
+                Claim(budget, account, amount)
+                for budget, account, amount in zip(policy.budgets, accounts, units, strict=True)
+            )
         demand = Demand(
             request_id=self.request_id,
             user_id=self.principal.user_id,
             rates=policy.rates,
-            tokens=self.prompt_tokens + self._output_tokens(candidate),
+            tokens=self.prompt_tokens + output_tokens,
             concurrency_key=policy.concurrency_key,
             concurrency_limit=policy.concurrency_limit,
-            claims=tuple(
-                Claim(budget, budget.account(now), amount)
-                for budget, amount in zip(policy.budgets, units, strict=True)
-            ),
+            claims=claims,
             hold_ms=self.limits.hold_ms,
         )
         decision = await self.limits.admissions.admit(demand)
@@ -371,13 +413,13 @@ class RequestGate:
         self.demand = demand
         self.limits.track(self)
 
-    def _units(self, candidate: Candidate, key_source: KeySource) -> tuple[int, ...]:
+    def _units(
+        self, candidate: Candidate, key_source: KeySource, output_tokens: int
+    ) -> tuple[int, ...]:
         if not self.policy.budgets:
             return ()
         cost = max_cost_units(
-            candidate.model,
-            prompt_tokens=self.prompt_tokens,
-            output_tokens=self._output_tokens(candidate),
+            candidate.model, prompt_tokens=self.prompt_tokens, output_tokens=output_tokens
         )
         return tuple(
             cost if key_source is KeySource.SYSTEM or budget.include_byok else 0

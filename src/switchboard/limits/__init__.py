@@ -1,12 +1,13 @@
 """Budgets and rate limits, held across replicas.
 
 One interface (`Limiter`), two backends: `MemoryLimiter` (this process only: `make run`) and
-`RedisLimiter` (every replica sharing one Redis; each operation one Lua script), and
+`RedisLimiter` (every replica sharing one Redis; each operation one Lua script, sent over
+one pipelined connection, `ScriptChannel`), and
 `FailoverLimiter` for when Redis cannot be reached. `Admissions` is what the gateway uses:
 admission, reservation, settlement, and the rebuild of budget counters from the database.
 
-`RedisLimiter` and `connect` are imported on first use: the Redis client takes about 45 ms to
-import, which every command line run (and every setting read) would pay otherwise.
+`RedisLimiter` and `connect` are imported on first use: every command line run (and every
+setting read) would pay for importing them otherwise.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -13,16 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from asyncio import Future
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, TypeVar, cast
-
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from typing import Any, cast
 
 from switchboard.limits import redis_scripts
 from switchboard.limits.outcome import (
@@ -33,6 +27,7 @@ from switchboard.limits.outcome import (
     Refusal,
     Spend,
 )
+from switchboard.limits.redis_wire import Counter, Keys, Wires
 from switchboard.limits.rules import (
     BudgetAccount,
     Claim,
@@ -41,59 +36,31 @@ from switchboard.limits.rules import (
     Scope,
     Settlement,
 )
-
-T = TypeVar("T")
-ACCOUNT_KEPT = timedelta(days=2)
-"""How long after its period ends an account's keys stay (for `GET …/spend` of a period that
-just ended); then Redis expires them."""
+from switchboard.limits.script_channel import Script, ScriptChannel, is_error, is_noscript
 
 
-POOL_WAIT_FACTOR = 5
-
-
-def connect(url: str, *, timeout_s: float, max_connections: int = 128) -> aioredis.Redis:
-    """A client that never waits longer than `timeout_s` to connect or for an answer, and
-    retries only a broken connection, once. It keeps at most `max_connections`: a request
-    beyond them waits for one to be free (one script takes well under a millisecond) for
-    up to `POOL_WAIT_FACTOR` × `timeout_s`, since under load that wait is the event loop's
-    own queue, not Redis being away."""
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=timeout_s * POOL_WAIT_FACTOR,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
-        # One immediate retry on a broken connection (a Redis that restarted has closed the
-        # pooled ones: the retry opens a new one), none on a timeout.
-        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        health_check_interval=0,
-    )
-    return aioredis.Redis.from_pool(pool)
+def connect(url: str, *, timeout_s: float) -> ScriptChannel:
+    """The limits' connection to Redis at `url` (opened on first use, and again when lost),
+    that never waits longer than `timeout_s` to connect or for an answer."""
+    return ScriptChannel(url, timeout_s=timeout_s)
 
 
 class RedisLimiter:
-    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
-        self.client = client
+    def __init__(self, channel: ScriptChannel, *, prefix: str) -> None:
+        self.channel = channel
         self.prefix = prefix
-        self._requests = _Batches(self._run, client.register_script(redis_scripts.REQUESTS))
-        self._adjust = client.register_script(redis_scripts.ADJUST)
-        self._seed = client.register_script(redis_scripts.SEED)
-        self._spend = client.register_script(redis_scripts.SPEND)
-
-    def _key(self, user_id: str, *parts: str) -> str:
-        return f"{self.prefix}{{u:{user_id}}}:" + ":".join(parts)
-
-    def _account_keys(self, user_id: str, account: BudgetAccount) -> list[str]:
-        name = account.name
-        return [self._key(user_id, kind, name) for kind in ("b", "br", "ba")]
-
-    def _settled_key(self, user_id: str, account: BudgetAccount) -> str:
-        return self._key(user_id, "bd", account.name)
+        self._keys = Keys(prefix)
+        self._wires = Wires(self._keys)
+        self._requests = _Batches(channel, Script(redis_scripts.REQUESTS))
+        self._adjust = Script(redis_scripts.ADJUST)
+        self._seed = Script(redis_scripts.SEED)
+        self._spend = Script(redis_scripts.SPEND)
 
     async def admit(self, demand: Demand) -> Decision:
-        counters = _rate_counters(demand)
+        wire = self._wires.of(demand)
+        counters = wire.counters
         [part] = await self._requests.call(
-            Op.ADMIT, [self._admit_call(demand, counters)], urgent=True
+            Op.ADMIT, [(wire.admit_keys, wire.admit_args(demand))], urgent=True
         )
         reply = _decode(part)
         status, now = next(reply), next(reply)
@@ -114,37 +81,11 @@ class RedisLimiter:
         found = _refusal(demand, counters, refusal, int(now)) if status == 1 else None
         return Decision(found, decision_rates, statuses, now_ms=int(now))
 
-    def _admit_call(
-        self, demand: Demand, counters: list[tuple[LimitKind, Scope, str, int]]
-    ) -> tuple[list[str], list[Any]]:
-        keys: list[str] = []
-        args: list[Any] = [demand.request_id, demand.hold_ms, demand.tokens, len(counters)]
-        for kind, scope, owner, limit in counters:
-            if kind is LimitKind.REQUESTS:
-                keys.append(self._key(demand.user_id, "rq", scope, owner))
-                args += ["r", limit]
-            else:
-                keys += [
-                    self._key(demand.user_id, "tk", scope, owner),
-                    self._key(demand.user_id, "ta", scope, owner),
-                ]
-                args += ["t", limit]
-        if demand.concurrency_key is not None and demand.concurrency_limit is not None:
-            keys.append(self._key(demand.user_id, "cc", demand.concurrency_key))
-            args.append(demand.concurrency_limit)
-        else:
-            args.append(-1)
-        args.append(len(demand.claims))
-        for claim in demand.claims:
-            keys += self._account_keys(demand.user_id, claim.account)
-            args += [claim.budget.limit_units, claim.units, _ttl_ms(claim)]
-        return keys, args
-
     async def adjust(self, demand: Demand, units: tuple[int, ...]) -> Decision:
         keys: list[str] = []
         args: list[Any] = [demand.request_id, demand.hold_ms, len(demand.claims)]
         for claim, new in zip(demand.claims, units, strict=True):
-            keys += self._account_keys(demand.user_id, claim.account)
+            keys += self._keys.account(demand.user_id, claim.account)
             args += [claim.budget.limit_units, new]
         reply = _decode(await self._run(self._adjust, keys, args))
         status, now = next(reply), next(reply)
@@ -167,43 +108,18 @@ class RedisLimiter:
             calls = [self._settle_call(demand, settlement) for demand, settlement in items]
             await self._requests.call(Op.SETTLE, calls, urgent=at_once)
 
-    def _settle_call(self, demand: Demand, settlement: Settlement) -> tuple[list[str], list[Any]]:
-        keys = [
-            self._key(demand.user_id, "ta", rate.scope, rate.owner)
-            for rate in demand.rates
-            if rate.tokens_per_minute is not None
-        ]
-        has_slots = demand.concurrency_key is not None and demand.concurrency_limit is not None
-        if has_slots:
-            keys.append(self._key(demand.user_id, "cc", str(demand.concurrency_key)))
-        for claim in demand.claims:
-            keys += [
-                *self._account_keys(demand.user_id, claim.account),
-                self._settled_key(demand.user_id, claim.account),
-            ]
-        args: list[Any] = [
-            demand.request_id,
-            int(settlement.created_at.timestamp() * 1000),
-            -1 if settlement.tokens is None else settlement.tokens,
-            sum(1 for rate in demand.rates if rate.tokens_per_minute is not None),
-            1 if has_slots else 0,
-            len(demand.claims),
-            *settlement.costs,
-        ]
-        return keys, args
+    def _settle_call(self, demand: Demand, settlement: Settlement) -> Call:
+        wire = self._wires.of(demand)
+        created_ms = int(settlement.created_at.timestamp() * 1000)
+        args = wire.settle_args(demand.request_id, created_ms, settlement.tokens, settlement.costs)
+        return wire.settle_keys, args
 
     async def renew(self, demands: Sequence[Demand]) -> None:
         calls = []
         for demand in demands:
-            keys = [
-                self._account_keys(demand.user_id, claim.account)[1]
-                for claim in demand.claims
-                if claim.units > 0
-            ]
-            if demand.concurrency_key is not None and demand.concurrency_limit is not None:
-                keys.append(self._key(demand.user_id, "cc", demand.concurrency_key))
+            keys = self._wires.of(demand).renew_keys(demand)
             if keys:
-                calls.append((keys, [demand.request_id, demand.hold_ms]))
+                calls.append((keys, f"{demand.request_id},{demand.hold_ms}"))
         if calls:
             await self._requests.call(Op.RENEW, calls, urgent=False)
 
@@ -211,12 +127,12 @@ class RedisLimiter:
         self, user_id: str, account: BudgetAccount, since_ms: int, base_units: int
     ) -> None:
         await self._run(
-            self._seed, [self._account_keys(user_id, account)[0]], [since_ms, base_units]
+            self._seed, [self._keys.account(user_id, account)[0]], [since_ms, base_units]
         )
 
     async def spend(self, user_id: str, account: BudgetAccount) -> Spend:
         since, base, spent, reserved = await self._run(
-            self._spend, self._account_keys(user_id, account), []
+            self._spend, self._keys.account(user_id, account), []
         )
         return Spend(
             account,
@@ -227,24 +143,20 @@ class RedisLimiter:
         )
 
     async def ping(self) -> bool:
-        return bool(await self._call(lambda: self.client.ping()))
+        return bool(await self.channel.command(b"PING"))
 
     async def close(self) -> None:
         await self._requests.drain()
-        await self.client.aclose()
+        await self.channel.close()
 
-    async def _run(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return await self._call(lambda: script(keys=keys, args=args))
-
-    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await call()
-        except (RedisError, OSError) as error:  # away, or refusing (READONLY, OOM, …)
-            raise LimiterUnavailableError(f"Redis: {type(error).__name__}") from error
+    async def _run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Any failure (away, a timeout, a refusal such as READONLY or OOM) is
+        `LimiterUnavailableError`."""
+        return await self.channel.call(script, keys, args)
 
 
-Call = tuple[list[str], list[Any]]
-"""One operation's keys and arguments (`redis_scripts.REQUESTS`)."""
+Call = tuple[list[str], str]
+"""One operation's keys and its arguments joined by commas (`redis_scripts.REQUESTS`)."""
 
 
 class Op(enum.StrEnum):
@@ -257,6 +169,8 @@ class Op(enum.StrEnum):
 
 BATCH_LIMIT = 256
 """The most operations one script call carries."""
+IN_FLIGHT = 1
+"""Calls of `REQUESTS` on their way at once (`_Batches`)."""
 DELAY_S = 0.02
 """How long settlements and renewals wait for an admission to ride with (alone, a request
 that ends would cost a round trip of its own; under load they ride along at once)."""
@@ -266,18 +180,23 @@ class _Batches:
     """Operations on requests go to Redis together, as one call of `REQUESTS`; each caller
     gets its own part of the reply. An admission goes at the next turn of the event loop,
     with everything waiting by then; settlements and renewals wait up to `DELAY_S` for one.
-    Settlements come first in a call: what they free, its admissions may use. Batches do not
-    wait for each other."""
+    Settlements come first in a call: what they free, its admissions may use.
 
-    def __init__(
-        self, run: Callable[[Any, Sequence[str], Sequence[Any]], Awaitable[Any]], script: Any
-    ) -> None:
-        self._run = run
+    At most `IN_FLIGHT` calls are on their way at once: what comes meanwhile waits for one
+    to be answered and goes with the others that came (auto-pipelining). Under load a call
+    then carries many operations — one write, one reply and one script run for all of
+    them, where each of those costs the gateway and Redis about as much as the operations
+    themselves — for a wait shorter than a round trip."""
+
+    def __init__(self, channel: ScriptChannel, script: Script) -> None:
+        self._channel = channel
         self._script = script
         self._waiting: list[_Group] = []
         self._soon = False
         self._later: asyncio.TimerHandle | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None
 
     async def call(self, op: Op, calls: list[Call], *, urgent: bool) -> list[bytes]:
         loop = asyncio.get_running_loop()
@@ -291,54 +210,101 @@ class _Batches:
         return await group.future
 
     async def drain(self) -> None:
+        """Send what waits, and wait until every call is answered."""
         if self._waiting:
             self._send_waiting()
-        await asyncio.gather(*self._sending, return_exceptions=True)
+        while self._waiting or self._in_flight:
+            self._idle = asyncio.Event()
+            await self._idle.wait()
 
     def _send_waiting(self) -> None:
         if self._later is not None:
             self._later.cancel()
             self._later = None
         self._soon = False
-        waiting, self._waiting = self._waiting, []
-        waiting.sort(key=lambda group: group.op is not Op.SETTLE)
-        batch: list[_Group] = []
-        for group in waiting:
-            batch.append(group)
-            if sum(len(group.calls) for group in batch) >= BATCH_LIMIT:
-                self._start(batch)
-                batch = []
-        if batch:
+        while self._waiting and self._in_flight < IN_FLIGHT:
+            waiting, self._waiting = self._waiting, []
+            waiting.sort(key=lambda group: group.op is not Op.SETTLE)
+            batch: list[_Group] = []
+            operations = 0
+            for index, group in enumerate(waiting):
+                batch.append(group)
+                operations += len(group.calls)
+                if operations >= BATCH_LIMIT:
+                    self._waiting = waiting[index + 1 :] + self._waiting
+                    break
             self._start(batch)
 
-    def _start(self, batch: list[_Group]) -> None:
-        task = asyncio.get_running_loop().create_task(self._send(batch))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+    def _finished(self) -> None:
+        """A call was answered (or failed): what waits for it goes now."""
+        self._in_flight -= 1
+        if self._waiting:
+            self._send_waiting()
+        elif not self._in_flight and self._idle is not None:
+            self._idle.set()
 
-    async def _send(self, batch: list[_Group]) -> None:
+    def _start(self, batch: list[_Group]) -> None:
+        self._in_flight += 1
         keys: list[str] = []
         args: list[Any] = [sum(len(group.calls) for group in batch)]
         for group in batch:  # arguments are numbers and the gateway's request ids: no commas
+            op = group.op.value
             for call_keys, call_args in group.calls:
                 keys += call_keys
-                args += [group.op.value, len(call_keys), ",".join(map(str, call_args))]
-        try:
-            reply = await self._run(self._script, keys, args)
-        except Exception as error:
-            for group in batch:
-                if not group.future.done():
-                    group.future.set_exception(error)
+                args += [op, len(call_keys), call_args]
+        sent = self._channel.send(self._script, keys, args)
+        if sent is None:  # not connected: the coroutine connects first
+            self._start_task(batch, keys, args)
             return
+        sent.add_done_callback(lambda done: self._sent(batch, keys, args, done))
+
+    def _sent(
+        self, batch: list[_Group], keys: list[str], args: list[Any], done: Future[Any]
+    ) -> None:
+        error = done.exception()
+        if error is None and is_noscript(done.result()):  # loaded by the coroutine
+            self._start_task(batch, keys, args)
+            return
+        if error is not None:
+            _fail(batch, error)
+        elif is_error(done.result()):
+            _fail(batch, LimiterUnavailableError(f"Redis: {done.result()}"))
+        else:
+            _answer(batch, done.result())
+        self._finished()
+
+    def _start_task(self, batch: list[_Group], keys: list[str], args: list[Any]) -> None:
+        task = asyncio.get_running_loop().create_task(self._send(batch, keys, args))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[_Group], keys: list[str], args: list[Any]) -> None:
+        try:
+            reply = await self._channel.call(self._script, keys, args)
+        except Exception as error:
+            _fail(batch, error)
         except BaseException:
             for group in batch:
                 group.future.cancel()
             raise
-        parts = reply.split(b";")
-        for group in batch:
-            answered, parts = parts[: len(group.calls)], parts[len(group.calls) :]
-            if not group.future.done():  # its request may have been cancelled meanwhile
-                group.future.set_result(answered)
+        else:
+            _answer(batch, reply)
+        finally:
+            self._finished()
+
+
+def _fail(batch: list[_Group], error: BaseException) -> None:
+    for group in batch:
+        if not group.future.done():
+            group.future.set_exception(error)
+
+
+def _answer(batch: list[_Group], reply: bytes) -> None:
+    parts = reply.split(b";")
+    for group in batch:
+        answered, parts = parts[: len(group.calls)], parts[len(group.calls) :]
+        if not group.future.done():  # its request may have been cancelled meanwhile
+            group.future.set_result(answered)
 
 
 @dataclass(slots=True)
@@ -352,7 +318,7 @@ class _Group:
 
 def _decode(reply: bytes) -> Iterator[int]:
     """The integers of a script's encoded reply (`redis_scripts.encode`)."""
-    return iter([int(value) for value in reply.split(b",")])
+    return map(int, reply.split(b","))
 
 
 def _group(reply: Iterator[int], width: int) -> list[Any]:
@@ -361,22 +327,6 @@ def _group(reply: Iterator[int], width: int) -> list[Any]:
     if width == 1:
         return values
     return [tuple(values[i : i + width]) for i in range(0, len(values), width)]
-
-
-def _rate_counters(demand: Demand) -> list[tuple[LimitKind, Scope, str, int]]:
-    """Each rate counter of the demand, in the order the script sees them."""
-    counters = []
-    for rate in demand.rates:
-        if rate.requests_per_minute is not None:
-            counters.append((LimitKind.REQUESTS, rate.scope, rate.owner, rate.requests_per_minute))
-        if rate.tokens_per_minute is not None:
-            counters.append((LimitKind.TOKENS, rate.scope, rate.owner, rate.tokens_per_minute))
-    return counters
-
-
-def _ttl_ms(claim: Claim) -> int:
-    end = claim.account.end + ACCOUNT_KEPT
-    return int((end - claim.account.start).total_seconds() * 1000)
 
 
 def _budget_statuses(claims: tuple[Claim, ...], budgets: list[Any]) -> tuple[BudgetStatus, ...]:
@@ -388,7 +338,7 @@ def _budget_statuses(claims: tuple[Claim, ...], budgets: list[Any]) -> tuple[Bud
 
 def _refusal(
     demand: Demand,
-    counters: list[tuple[LimitKind, Scope, str, int]],
+    counters: tuple[Counter, ...],
     refusal: list[Any],
     now_ms: int,
 ) -> Refusal:

@@ -5,10 +5,11 @@ once: one call, and one round trip, for all that a replica has to send in the sa
 
 Time is Redis's own (`TIME`), the same for every replica. Money is integer units of 10⁻¹⁰
 dollars (Lua's numbers are doubles: exact to $900,719; a larger budget compares to within
-a ten-millionth of a dollar). Keys (built by `redis_keys`), per owner:
+a ten-millionth of a dollar). Keys (built by `redis_wire`), per owner:
 
 - rate windows: a sorted set of request ids scored by admission time (ms); for tokens a hash
-  of request id → tokens and `_sum`. Entries older than a minute are dropped before counting.
+  of request id → tokens and `_sum` (an owner limited in both counts requests in its
+  token log: one sorted set). Entries older than a minute are dropped before counting.
 - concurrency: a sorted set of request ids scored by their deadline; expired ones dropped.
 - budget account: a hash `since` (when the counters began), `base` (spent before `since`,
   from the database; absent until rebuilt), `spent` (settled since), `reserved`; and the
@@ -80,13 +81,18 @@ local function admit(KEYS, ARGV, now)
   local refusal = {}
   local nr = tonumber(ARGV[a]); a = a + 1
   local rates = {}
+  -- An owner's requests and tokens per minute may share one log (the same ids at the same
+  -- times): it is purged once, by its token counter (which frees the tokens of what it
+  -- drops), and added to once.
+  local purged = {}
   for i = 1, nr do
     local kind, limit = ARGV[a], tonumber(ARGV[a + 1]); a = a + 2
     local log = KEYS[k]; k = k + 1
-    local amounts, used, amount = false, 0, 1
-    if kind == 't' then
-      amounts = KEYS[k]; k = k + 1
-      amount = tokens
+    local amounts = false
+    if kind == 't' then amounts = KEYS[k]; k = k + 1 end
+    rates[i] = {log, amounts, 1, limit, 0}
+    if amounts and not purged[log] then
+      purged[log] = true
       local old = redis.call('ZRANGEBYSCORE', log, '-inf', now - W)
       if #old > 0 then
         local freed = 0
@@ -97,14 +103,22 @@ local function admit(KEYS, ARGV, now)
         redis.call('ZREMRANGEBYSCORE', log, '-inf', now - W)
         redis.call('HINCRBY', amounts, '_sum', -freed)
       end
+    end
+  end
+  for i, rt in ipairs(rates) do
+    local log, amounts, limit = rt[1], rt[2], rt[4]
+    local used, amount = 0, 1
+    if amounts then
+      amount = tokens
       used = tonumber(redis.call('HGET', amounts, '_sum') or '0')
     else
-      redis.call('ZREMRANGEBYSCORE', log, '-inf', now - W)
+      if not purged[log] then
+        purged[log] = true
+        redis.call('ZREMRANGEBYSCORE', log, '-inf', now - W)
+      end
       used = redis.call('ZCARD', log)
     end
-    local reset = 0
-    local newest = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
-    if #newest > 0 then reset = math.max(0, tonumber(newest[2]) + W - now) end
+    rt[3], rt[5] = amount, used
     if #refusal == 0 and used + amount > limit then
       local retry = W
       if amount <= limit then
@@ -124,7 +138,6 @@ local function admit(KEYS, ARGV, now)
       end
       refusal = {i, math.max(0, limit - used), retry, amount}
     end
-    rates[i] = {log, amounts, amount, limit, used, reset}
   end
   local conc = tonumber(ARGV[a]); a = a + 1
   local slots = false
@@ -158,9 +171,13 @@ local function admit(KEYS, ARGV, now)
   local status = 0
   if #rebuild > 0 then status = 2 elseif #refusal > 0 then status = 1 end
   if status == 0 then
+    local added = {}
     for _, rt in ipairs(rates) do
-      redis.call('ZADD', rt[1], now, id)
-      redis.call('PEXPIRE', rt[1], W + 1000)
+      if not added[rt[1]] then
+        added[rt[1]] = true
+        redis.call('ZADD', rt[1], now, id)
+        redis.call('PEXPIRE', rt[1], W + 1000)
+      end
       if rt[2] then
         redis.call('HSET', rt[2], id, rt[3])
         redis.call('HINCRBY', rt[2], '_sum', rt[3])
@@ -185,8 +202,11 @@ local function admit(KEYS, ARGV, now)
   for _, rt in ipairs(rates) do
     if status == 0 then
       out_rates[#out_rates + 1] = {rt[4], rt[4] - rt[5] - rt[3], W}
-    else
-      out_rates[#out_rates + 1] = {rt[4], math.max(0, rt[4] - rt[5]), rt[6]}
+    else  -- not counted: the window is whole again when its newest entry leaves it
+      local reset = 0
+      local newest = redis.call('ZRANGE', rt[1], -1, -1, 'WITHSCORES')
+      if #newest > 0 then reset = math.max(0, tonumber(newest[2]) + W - now) end
+      out_rates[#out_rates + 1] = {rt[4], math.max(0, rt[4] - rt[5]), reset}
     end
   end
   for _, b in ipairs(budgets) do
