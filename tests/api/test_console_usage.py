@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from switchboard._types import utcnow
 from switchboard.usage import write_records
 from tests.api.console_session import Console, signed_in
 from tests.api.test_admin_usage import T0, Catalog, hand_rows
@@ -66,3 +70,76 @@ def test_a_form_sent_with_every_filter_on_any_shows_everything(console: Console)
     assert models.status_code == 200
     assert console.client.get("/ui/users", params={"q": "", "tier": ""}).status_code == 200
     assert console.client.get("/ui/usage", params={"since": "yesterday"}).status_code == 422
+
+
+def table(html: str, key: str) -> list[list[str]]:
+    """The rows of the chart table `table-{key}`: each row's header cell, then its cells."""
+    body = re.search(rf'<table id="table-{key}">.*?<tbody>(.*?)</tbody>', html, re.S)
+    assert body is not None, key
+    rows = re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)
+    return [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S) for row in rows]
+
+
+def test_each_chart_table_equals_the_admin_time_series(
+    console: Console, admin_headers: dict[str, str], db: Session, catalog: Catalog
+) -> None:
+    write_records(db, hand_rows(catalog))
+    db.commit()
+    page = console.client.get(
+        "/ui/usage", params={"range": "custom", "since": "2026-03-10", "until": "2026-03-12"}
+    )
+    assert page.status_code == 200
+    period = {"since": T0.isoformat(), "until": (T0 + timedelta(days=3)).isoformat()}
+    points = console.client.get(
+        f"{URL}/timeseries", params={**period, "granularity": "day"}, headers=admin_headers
+    ).json()["points"]
+
+    def ms(value: float | None) -> str:
+        return "–" if value is None else f"{value:,.0f} ms"
+
+    days = [p["start"][:10] for p in points]
+    assert table(page.text, "requests") == [
+        [day, f"{p['requests']:,}", f"{p['errors']:,}"] for day, p in zip(days, points, strict=True)
+    ]
+    assert table(page.text, "cost") == [
+        [day, f"${Decimal(p['cost_total_usd']):,.6f}"] for day, p in zip(days, points, strict=True)
+    ]
+    uncached = [p["prompt_tokens"] - p["cached_tokens"] - p["cache_write_tokens"] for p in points]
+    assert table(page.text, "tokens") == [
+        [day, f"{u:,}", f"{p['cached_tokens']:,}", "0", f"{p['completion_tokens']:,}"]
+        for day, u, p in zip(days, uncached, points, strict=True)
+    ]
+    assert table(page.text, "latency") == [
+        [day, ms(p["p50_latency_ms"]), ms(p["p95_latency_ms"]), ms(p["p99_latency_ms"])]
+        for day, p in zip(days, points, strict=True)
+    ]
+    # The hand rows: 7,000 prompt tokens on the first day, 1,000 of them cached.
+    assert table(page.text, "tokens")[0] == ["2026-03-10", "6,000", "1,000", "0", "2,500"]
+    assert table(page.text, "latency")[2] == ["2026-03-12", "30,000 ms", "30,000 ms", "30,000 ms"]
+
+
+@pytest.mark.parametrize(
+    ("preset", "points", "first"),
+    [
+        ("24h", 24, lambda now: (now - timedelta(hours=23)).strftime("%Y-%m-%d %H:00")),
+        ("7d", 7, lambda now: (now - timedelta(days=6)).strftime("%Y-%m-%d")),
+        ("30d", 30, lambda now: (now - timedelta(days=29)).strftime("%Y-%m-%d")),
+    ],
+)
+def test_a_preset_range_charts_its_hours_or_days_to_now(
+    console: Console, preset: str, points: int, first: Callable[[datetime], str]
+) -> None:
+    now = utcnow()
+    page = console.client.get("/ui/usage", params={"range": preset, "user_id": "nobody"})
+    assert page.status_code == 200
+    rows = table(page.text, "requests")
+    assert len(rows) == points
+    assert rows[0][0] == first(now) and rows[-1][1:] == ["0", "0"]
+    assert f'<option value="{preset}" selected>' in page.text
+    csv_rows = console.client.get("/ui/usage/export.csv", params={"range": preset}).text
+    assert len(csv_rows.splitlines()) == 1 + points
+
+
+def test_an_unknown_range_is_refused(console: Console) -> None:
+    response = console.client.get("/ui/usage", params={"range": "1y"})
+    assert response.status_code == 422 and "range" in response.text

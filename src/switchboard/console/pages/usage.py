@@ -1,5 +1,6 @@
-"""Usage: a period and filters, a chart of requests and spend, totals with the BYOK and system
-parts, the top models and users, and the view as CSV. Every number comes from
+"""Usage: a period (24 h, 7 d, 30 d or custom days) and filters; charts of requests and errors,
+spend, tokens by kind and latency percentiles, each with its numbers as a table; totals with
+the BYOK and system parts, the top models and users, and the view as CSV. Every number comes from
 `services.analytics`, as the admin usage API's do, so the two always agree."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from switchboard.console import forms
 from switchboard.console.deps import AdminDep, SessionDep
 from switchboard.console.rendering import ConsoleRoute, render
 from switchboard.services import analytics, catalog_admin
-from switchboard.services.analytics import Granularity, TimePoint, UsageFilters
+from switchboard.services.analytics import Granularity, Spend, TimePoint, UsageFilters
 from switchboard.services.paging import Window
 from switchboard.vocabulary import PowerLevel, Tier
 
@@ -30,6 +31,9 @@ router = APIRouter(route_class=ConsoleRoute)
 TOP = 10
 HOURLY_UP_TO = timedelta(days=2)
 """Periods up to two days are charted by the hour, longer ones by the day."""
+RANGES = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "custom": "Custom"}
+"""The period presets, by their value in the page's address, with their labels."""
+PRESET_DAYS = {"7d": 7, "30d": 30}
 CSV_HEADER = (
     *("start", "requests", "errors", "byok_requests", "prompt_tokens", "cached_tokens"),
     *("cache_write_tokens", "completion_tokens", "total_tokens", "cost_total_usd"),
@@ -45,9 +49,11 @@ class UsageView:
     filters: UsageFilters
     granularity: Granularity
     form: dict[str, str]
+    range: str
 
 
 def usage_view(
+    range: str = "",
     since: str = "",
     until: str = "",
     user_id: str = "",
@@ -56,9 +62,14 @@ def usage_view(
     user_tier: str = "",
     power_level: str = "",
 ) -> UsageView:
-    """The page's address: `since` and `until` are UTC days, both included (the 7 days to
-    today by default); an empty filter (a form's "Any") filters nothing."""
+    """The page's address: `range` is a preset (`24h`: the 24 whole hours to the current one,
+    by the hour; `7d`, `30d`: the days to today) or `custom`, where `since` and `until` are
+    UTC days, both included. Without a range, `since` or `until` mean custom and neither
+    means 7 d. An empty filter (a form's "Any") filters nothing."""
+    if range and range not in RANGES:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "range: unknown")
     return resolve_view(
+        range or ("custom" if since or until else "7d"),
         forms.query_date(since, "since"),
         forms.query_date(until, "until"),
         user_id,
@@ -73,6 +84,7 @@ UsageQueryDep = Annotated[UsageView, Depends(usage_view)]
 
 
 def resolve_view(
+    preset: str,
     since: date | None,
     until: date | None,
     user_id: str,
@@ -81,11 +93,20 @@ def resolve_view(
     user_tier: Tier | None,
     power_level: PowerLevel | None,
 ) -> UsageView:
-    today = utcnow().date()
-    last = until or today
-    first = since or last - timedelta(days=6)
-    start = datetime.combine(first, time(), UTC)
-    end = datetime.combine(last + timedelta(days=1), time(), UTC)
+    now = utcnow()
+    today = now.date()
+    if preset == "24h":
+        end = Granularity.HOUR.start(now) + Granularity.HOUR.step
+        start = end - timedelta(days=1)
+        first, last = start.date(), (end - timedelta(microseconds=1)).date()
+    else:
+        days = PRESET_DAYS.get(preset, 7)
+        last = (until or today) if preset == "custom" else today
+        first = (since or last - timedelta(days=6)) if preset == "custom" else last
+        if preset != "custom":
+            first = last - timedelta(days=days - 1)
+        start = datetime.combine(first, time(), UTC)
+        end = datetime.combine(last + timedelta(days=1), time(), UTC)
     filters = UsageFilters.build(
         since=start,
         until=end,
@@ -97,6 +118,7 @@ def resolve_view(
     )
     granularity = Granularity.HOUR if end - start <= HOURLY_UP_TO else Granularity.DAY
     form = {
+        "range": preset,
         "since": first.isoformat(),
         "until": last.isoformat(),
         "user_id": user_id.strip(),
@@ -105,7 +127,7 @@ def resolve_view(
         "user_tier": user_tier.value if user_tier else "",
         "power_level": power_level.value if power_level else "",
     }
-    return UsageView(filters, granularity, form)
+    return UsageView(filters, granularity, form, preset)
 
 
 @router.get("/usage", response_class=HTMLResponse)
@@ -128,8 +150,10 @@ def usage_page(
             "latency": latency,
             "top_models": analytics.top_models(session, filters=filters, limit=TOP),
             "top_users": analytics.users_usage(session, filters=filters, window=Window(TOP)).items,
-            "chart": _chart(points),
-            "query": urlencode({k: v for k, v in view.form.items() if v}),
+            "charts": _charts(points),
+            "ranges": RANGES,
+            "query": _query(view.form),
+            "range_query": _query({k: v for k, v in view.form.items() if k not in _PERIOD_KEYS}),
             "providers": catalog_admin.list_providers(session, window=Window(500)).items,
             "tiers": [tier.value for tier in Tier],
             "power_levels": [level.value for level in PowerLevel],
@@ -197,20 +221,78 @@ def _cell(value: Any) -> object:
     return value
 
 
-def _chart(points: list[TimePoint]) -> dict[str, Any]:
-    """uPlot's columns: x in seconds since the epoch, then one list per series."""
-    return {
-        "series": ["Requests", "Errors"],
-        "data": [
-            [int(point.start.timestamp()) for point in points],
-            [point.totals.spend.requests for point in points],
-            [point.totals.spend.errors for point in points],
-        ],
-        "cost": {
-            "series": ["Spend, $"],
-            "data": [
-                [int(point.start.timestamp()) for point in points],
-                [float(point.totals.spend.cost_total_usd) for point in points],
-            ],
-        },
-    }
+_PERIOD_KEYS = ("range", "since", "until")
+
+
+def _query(form: dict[str, str]) -> str:
+    """The page's address for `form`: a preset range needs no days (they move with today)."""
+    preset = form.get("range") not in (None, "custom")
+    return urlencode(
+        {k: v for k, v in form.items() if v and not (preset and k in ("since", "until"))}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """One chart of the page: its uPlot columns and the same numbers as table rows."""
+
+    key: str
+    title: str
+    unit: str
+    series: tuple[str, ...]
+    rows: list[tuple[datetime, tuple[object, ...]]]
+
+    def data(self) -> dict[str, Any]:
+        columns: list[list[object]] = [[int(start.timestamp()) for start, _ in self.rows]]
+        for index in range(len(self.series)):
+            columns.append([_plotted(values[index]) for _, values in self.rows])
+        return {"series": list(self.series), "unit": self.unit, "data": columns}
+
+
+def _plotted(value: object) -> object:
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def _charts(points: list[TimePoint]) -> list[Chart]:
+    """Requests and errors, spend, tokens by kind, latency: the time series the admin API's
+    `/usage/timeseries` returns, point for point. Input tokens are the prompt tokens neither
+    read from nor written to a cache (both are parts of `prompt_tokens`)."""
+
+    def rows(values: Any) -> list[tuple[datetime, tuple[object, ...]]]:
+        return [(point.start, values(point)) for point in points]
+
+    return [
+        Chart(
+            "requests",
+            "Requests and errors",
+            "requests",
+            ("Requests", "Errors"),
+            rows(lambda p: (p.totals.spend.requests, p.totals.spend.errors)),
+        ),
+        Chart(
+            "cost",
+            "Spend",
+            "usd",
+            ("Spend",),
+            rows(lambda p: (p.totals.spend.cost_total_usd,)),
+        ),
+        Chart(
+            "tokens",
+            "Tokens",
+            "tokens",
+            ("Input", "Cached", "Cache writes", "Output"),
+            rows(lambda p: _tokens(p.totals.spend)),
+        ),
+        Chart(
+            "latency",
+            "Latency",
+            "ms",
+            ("p50", "p95", "p99"),
+            rows(lambda p: (p.p50_ms, p.p95_ms, p.p99_ms)),
+        ),
+    ]
+
+
+def _tokens(spend: Spend) -> tuple[int, int, int, int]:
+    uncached = spend.prompt_tokens - spend.cached_tokens - spend.cache_write_tokens
+    return (uncached, spend.cached_tokens, spend.cache_write_tokens, spend.completion_tokens)

@@ -8,9 +8,12 @@
       var chart = JSON.parse(source.textContent);
       node.dataset.drawn = "1";
       var width = Math.max(280, node.clientWidth);
+      var colours = ["#0b5cad", "#a4161a", "#1a6b33", "#6a3d9a"];
       var series = [{}].concat(chart.series.map(function (s, i) {
-        return { label: s, stroke: ["#0b5cad", "#a4161a", "#1a6b33"][i % 3], width: 2 };
+        return { label: s, stroke: colours[i % colours.length], width: 2 };
       }));
+      var prefix = chart.unit === "usd" ? "$" : "";
+      var suffix = chart.unit === "ms" ? " ms" : "";
       var options = {
         width: width,
         height: 240,
@@ -18,8 +21,8 @@
         // Times are shown in UTC, as the page's period is chosen.
         tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
         axes: [{}, { values: function (u, vals) {
-          return vals.map(function (v) { return +v.toPrecision(3); });
-        } }],
+          return vals.map(function (v) { return prefix + (+v.toPrecision(3)) + suffix; });
+        }, size: 64 }],
       };
       new uPlot(options, chart.data, node);
     });
