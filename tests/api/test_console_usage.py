@@ -143,3 +143,65 @@ def test_a_preset_range_charts_its_hours_or_days_to_now(
 def test_an_unknown_range_is_refused(console: Console) -> None:
     response = console.client.get("/ui/usage", params={"range": "1y"})
     assert response.status_code == 422 and "range" in response.text
+
+
+@pytest.mark.parametrize("by", ["provider", "model"])
+def test_spend_stacked_by_provider_or_model_equals_the_admin_breakdown(
+    console: Console, admin_headers: dict[str, str], db: Session, catalog: Catalog, by: str
+) -> None:
+    write_records(db, hand_rows(catalog))
+    db.commit()
+    days = {"range": "custom", "since": "2026-03-10", "until": "2026-03-12", "stack": by}
+    page = console.client.get("/ui/usage", params=days)
+    period = {"since": T0.isoformat(), "until": (T0 + timedelta(days=3)).isoformat()}
+    answer = console.client.get(
+        f"{URL}/spend-breakdown",
+        params={**period, "granularity": "day", "by": by},
+        headers=admin_headers,
+    )
+    assert answer.status_code == 200
+    breakdown = answer.json()
+    names = {"provider": ["Anthropic", "OpenAI"], "model": ["Claude Sonnet", "GPT-4o mini"]}
+    assert [s["name"] for s in breakdown["series"]] == names[by]  # Sonnet cost the most
+    assert [[Decimal(c) for c in s["costs"]] for s in breakdown["series"]] == [
+        [Decimal("0.021"), 0, 0],
+        [Decimal("0.00165"), 0, Decimal("0.0000075")],
+    ]
+    points = console.client.get(
+        f"{URL}/timeseries", params={**period, "granularity": "day"}, headers=admin_headers
+    ).json()["points"]
+    for index, point in enumerate(points):
+        parts = sum(Decimal(s["costs"][index]) for s in breakdown["series"])
+        assert parts == Decimal(point["cost_total_usd"])
+    shown = table(page.text, "cost")
+    assert shown == [
+        [
+            start[:10],
+            *(f"${Decimal(s['costs'][index]):,.6f}" for s in breakdown["series"]),
+            f"${Decimal(points[index]['cost_total_usd']):,.6f}",
+        ]
+        for index, start in enumerate(breakdown["starts"])
+    ]
+    assert f"Spend by {by}" in page.text
+
+
+def test_other_holds_what_the_top_parts_leave(
+    console: Console, admin_headers: dict[str, str], db: Session, catalog: Catalog
+) -> None:
+    write_records(db, hand_rows(catalog))
+    db.commit()
+    period = {"since": T0.isoformat(), "until": (T0 + timedelta(days=3)).isoformat()}
+    answer = console.client.get(
+        f"{URL}/spend-breakdown",
+        params={**period, "granularity": "day", "by": "model", "limit": 1},
+        headers=admin_headers,
+    ).json()
+    assert [(s["id"], s["name"]) for s in answer["series"]] == [
+        (catalog["sonnet"].id, "Claude Sonnet"),
+        (None, "Other"),
+    ]
+    assert [Decimal(c) for c in answer["series"][1]["costs"]] == [
+        Decimal("0.00165"),
+        Decimal(0),
+        Decimal("0.0000075"),
+    ]

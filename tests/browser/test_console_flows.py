@@ -333,7 +333,7 @@ def test_the_usage_page_and_its_csv_equal_the_admin_api_for_the_same_view(
 ) -> None:
     page = admin
     page.get_by_role("link", name="Usage").click()
-    page.get_by_label("Period").select_option("custom")
+    page.get_by_label("Period", exact=True).select_option("custom")
     page.get_by_label("From (UTC day)").fill("2026-03-10")
     page.get_by_label("To (UTC day, included)").fill("2026-03-12")
     page.get_by_label("User id").fill(user)

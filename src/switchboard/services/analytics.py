@@ -8,6 +8,7 @@ exactly. Money is summed exactly. Periods are half-open, [since, until), in UTC.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -439,3 +440,72 @@ def _point_starts(filters: UsageFilters, granularity: Granularity) -> Iterator[d
     while start < filters.until:
         yield start
         start += granularity.step
+
+
+class Breakdown(enum.StrEnum):
+    """What a spend breakdown splits the spend by."""
+
+    PROVIDER = "provider"
+    MODEL = "model"
+
+
+@dataclass(frozen=True, slots=True)
+class SpendSeries:
+    """One part of a spend breakdown: a provider's or model's spend per point (`key` None:
+    everything else, "Other")."""
+
+    key: int | None
+    name: str
+    costs: list[Decimal]
+
+
+def spend_breakdown(
+    session: Session,
+    *,
+    filters: UsageFilters,
+    granularity: Granularity,
+    by: Breakdown,
+    limit: int = 5,
+) -> tuple[list[datetime], list[SpendSeries]]:
+    """The spend per point of `time_series`, split into the `limit` providers or models that
+    cost the most over the period (then by id) and "Other", the rest (deleted models and
+    rows without one included), when it is not zero everywhere. Each part is `time_series`
+    filtered to it, and Other the total minus the parts, so the parts add up to the total
+    exactly."""
+    column = "provider_id" if by is Breakdown.PROVIDER else "model_id"
+    _, parts = _parts(session, filters, column, ("cost_total_usd",))
+    cost = func.sum(parts.c.cost_total_usd)
+    ranking = (
+        select(parts.c.key)
+        .where(parts.c.key != 0)
+        .group_by(parts.c.key)
+        .order_by(cost.desc(), parts.c.key)
+        .limit(limit)
+    )
+    keys = [int(key) for key in session.scalars(ranking)]
+    names = _names(session, by, keys)
+    total = time_series(session, filters=filters, granularity=granularity)
+    starts = [point.start for point in total]
+    rest = [point.totals.spend.cost_total_usd for point in total]
+    series = []
+    for key in keys:
+        only = (
+            replace(filters, provider_id=key)
+            if by is Breakdown.PROVIDER
+            else replace(filters, model_id=key)
+        )
+        part = time_series(session, filters=only, granularity=granularity)
+        costs = [point.totals.spend.cost_total_usd for point in part]
+        rest = [left - spent for left, spent in zip(rest, costs, strict=True)]
+        series.append(SpendSeries(key, names.get(key, f"#{key} (deleted)"), costs))
+    if any(rest):
+        series.append(SpendSeries(None, "Other", rest))
+    return starts, series
+
+
+def _names(session: Session, by: Breakdown, keys: Sequence[int]) -> dict[int, str]:
+    if by is Breakdown.PROVIDER:
+        query = select(LLMProvider.id, LLMProvider.provider_name).where(LLMProvider.id.in_(keys))
+    else:
+        query = select(LLMModel.id, LLMModel.model_name).where(LLMModel.id.in_(keys))
+    return {int(key): str(name) for key, name in session.execute(query)}

@@ -26,6 +26,7 @@ from switchboard.api.schemas import (
 from switchboard.services.analytics import (
     ModelCost,
     Spend,
+    SpendSeries,
     TimePoint,
     UsageFilters,
     UsageTotals,
@@ -331,3 +332,47 @@ class ByokUsagePublic(BaseModel):
     total: SpendPublic
     byok: SpendPublic
     system: SpendPublic
+
+
+class SpendSeriesPublic(BaseModel):
+    """One provider's or model's spend per point; `id` null is "Other", everything else."""
+
+    model_config = with_examples({"id": 1, "name": "OpenAI", "costs": ["0.0004500000"]})
+
+    id: int | None = Field(description="The provider's or model's `id`; null: the rest.")
+    name: str
+    costs: list[CostUsd] = Field(description="US dollars per point, exact, in `starts` order.")
+
+
+class SpendBreakdownPublic(BaseModel):
+    """The time series' spend split into the providers or models that cost the most over the
+    period and "Other": at each point the parts add up to the point's `cost_total_usd`."""
+
+    model_config = with_examples(
+        {**_PERIOD, "granularity": "day", "by": "provider", "starts": [], "series": []}
+    )
+
+    since: datetime
+    until: datetime
+    granularity: str
+    by: str
+    starts: list[datetime]
+    series: list[SpendSeriesPublic]
+
+    @classmethod
+    def of(
+        cls,
+        filters: UsageFilters,
+        granularity: str,
+        by: str,
+        breakdown: tuple[list[datetime], list[SpendSeries]],
+    ) -> SpendBreakdownPublic:
+        starts, series = breakdown
+        return cls(
+            since=filters.since,
+            until=filters.until,
+            granularity=granularity,
+            by=by,
+            starts=starts,
+            series=[SpendSeriesPublic(id=s.key, name=s.name, costs=s.costs) for s in series],
+        )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from switchboard.api.admin.schemas_usage import (
     DimensionsDep,
     FiltersDep,
+    SpendBreakdownPublic,
     TimePointPublic,
     TimeSeriesPublic,
     TopModelPublic,
@@ -31,7 +32,7 @@ from switchboard.api.deps import GatewayDep, SessionDep
 from switchboard.api.schemas import PagingDep, UserIdPath
 from switchboard.models import LLMUsageLog
 from switchboard.services import analytics
-from switchboard.services.analytics import Granularity, TimePoint, UsageFilters
+from switchboard.services.analytics import Breakdown, Granularity, TimePoint, UsageFilters
 
 router = APIRouter(prefix="/usage", tags=["admin: usage"])
 
@@ -101,6 +102,24 @@ def get_time_series(
         granularity=granularity.value,
         points=[TimePointPublic.of(point) for point in points],
     )
+
+
+@router.get("/spend-breakdown", response_model=SpendBreakdownPublic)
+def get_spend_breakdown(
+    session: SessionDep,
+    filters: FiltersDep,
+    by: Annotated[Breakdown, Query(description="Split the spend by provider or by model.")],
+    granularity: GranularityParam = Granularity.HOUR,
+    limit: Annotated[
+        int, Query(ge=1, le=20, description="How many providers or models before Other.")
+    ] = 5,
+) -> SpendBreakdownPublic:
+    """The time series' spend per hour or day split into the providers or models that cost
+    the most over the period, and "Other" (the rest) when it is not zero."""
+    breakdown = analytics.spend_breakdown(
+        session, filters=filters, granularity=granularity, by=by, limit=limit
+    )
+    return SpendBreakdownPublic.of(filters, granularity.value, by.value, breakdown)
 
 
 @router.get(

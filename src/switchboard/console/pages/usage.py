@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -22,13 +23,15 @@ from switchboard.console import forms
 from switchboard.console.deps import AdminDep, SessionDep
 from switchboard.console.rendering import ConsoleRoute, render
 from switchboard.services import analytics, catalog_admin
-from switchboard.services.analytics import Granularity, Spend, TimePoint, UsageFilters
+from switchboard.services.analytics import Breakdown, Granularity, Spend, TimePoint, UsageFilters
 from switchboard.services.paging import Window
 from switchboard.vocabulary import PowerLevel, Tier
 
 router = APIRouter(route_class=ConsoleRoute)
 
 TOP = 10
+STACKED = 5
+"""Providers or models drawn in the stacked spend chart before Other."""
 HOURLY_UP_TO = timedelta(days=2)
 """Periods up to two days are charted by the hour, longer ones by the day."""
 RANGES = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "custom": "Custom"}
@@ -50,6 +53,7 @@ class UsageView:
     granularity: Granularity
     form: dict[str, str]
     range: str
+    stack: Breakdown
 
 
 def usage_view(
@@ -61,6 +65,7 @@ def usage_view(
     provider_id: str = "",
     user_tier: str = "",
     power_level: str = "",
+    stack: str = "",
 ) -> UsageView:
     """The page's address: `range` is a preset (`24h`: the 24 whole hours to the current one,
     by the hour; `7d`, `30d`: the days to today) or `custom`, where `since` and `until` are
@@ -77,6 +82,7 @@ def usage_view(
         forms.query_int(provider_id, "provider_id"),
         forms.query_choice(user_tier, Tier, "user_tier"),
         forms.query_choice(power_level, PowerLevel, "power_level"),
+        forms.query_choice(stack, Breakdown, "stack") or Breakdown.PROVIDER,
     )
 
 
@@ -92,6 +98,7 @@ def resolve_view(
     provider_id: int | None,
     user_tier: Tier | None,
     power_level: PowerLevel | None,
+    stack: Breakdown = Breakdown.PROVIDER,
 ) -> UsageView:
     now = utcnow()
     today = now.date()
@@ -126,8 +133,9 @@ def resolve_view(
         "provider_id": str(provider_id or ""),
         "user_tier": user_tier.value if user_tier else "",
         "power_level": power_level.value if power_level else "",
+        "stack": stack.value,
     }
-    return UsageView(filters, granularity, form, preset)
+    return UsageView(filters, granularity, form, preset, stack)
 
 
 @router.get("/usage", response_class=HTMLResponse)
@@ -150,7 +158,8 @@ def usage_page(
             "latency": latency,
             "top_models": analytics.top_models(session, filters=filters, limit=TOP),
             "top_users": analytics.users_usage(session, filters=filters, window=Window(TOP)).items,
-            "charts": _charts(points),
+            "charts": _charts(points, _spend_chart(session, view, points)),
+            "stacks": [by.value for by in Breakdown],
             "ranges": RANGES,
             "query": _query(view.form),
             "range_query": _query({k: v for k, v in view.form.items() if k not in _PERIOD_KEYS}),
@@ -240,20 +249,27 @@ class Chart:
     title: str
     unit: str
     series: tuple[str, ...]
-    rows: list[tuple[datetime, tuple[object, ...]]]
+    rows: Sequence[tuple[datetime, tuple[object, ...]]]
+    stacked: int = 0
+    """How many of the first series are drawn stacked, each on those before it."""
 
     def data(self) -> dict[str, Any]:
         columns: list[list[object]] = [[int(start.timestamp()) for start, _ in self.rows]]
         for index in range(len(self.series)):
             columns.append([_plotted(values[index]) for _, values in self.rows])
-        return {"series": list(self.series), "unit": self.unit, "data": columns}
+        return {
+            "series": list(self.series),
+            "unit": self.unit,
+            "stacked": self.stacked,
+            "data": columns,
+        }
 
 
 def _plotted(value: object) -> object:
     return float(value) if isinstance(value, Decimal) else value
 
 
-def _charts(points: list[TimePoint]) -> list[Chart]:
+def _charts(points: list[TimePoint], spend: Chart) -> list[Chart]:
     """Requests and errors, spend, tokens by kind, latency: the time series the admin API's
     `/usage/timeseries` returns, point for point. Input tokens are the prompt tokens neither
     read from nor written to a cache (both are parts of `prompt_tokens`)."""
@@ -269,13 +285,7 @@ def _charts(points: list[TimePoint]) -> list[Chart]:
             ("Requests", "Errors"),
             rows(lambda p: (p.totals.spend.requests, p.totals.spend.errors)),
         ),
-        Chart(
-            "cost",
-            "Spend",
-            "usd",
-            ("Spend",),
-            rows(lambda p: (p.totals.spend.cost_total_usd,)),
-        ),
+        spend,
         Chart(
             "tokens",
             "Tokens",
@@ -296,3 +306,18 @@ def _charts(points: list[TimePoint]) -> list[Chart]:
 def _tokens(spend: Spend) -> tuple[int, int, int, int]:
     uncached = spend.prompt_tokens - spend.cached_tokens - spend.cache_write_tokens
     return (uncached, spend.cached_tokens, spend.cache_write_tokens, spend.completion_tokens)
+
+
+def _spend_chart(session: Session, view: UsageView, points: list[TimePoint]) -> Chart:
+    """Spend stacked by provider or model (the top few, then Other), and the total: the admin
+    API's `/usage/spend-breakdown` for the same view."""
+    starts, series = analytics.spend_breakdown(
+        session, filters=view.filters, granularity=view.granularity, by=view.stack, limit=STACKED
+    )
+    totals = [point.totals.spend.cost_total_usd for point in points]
+    rows = [
+        (start, (*(part.costs[index] for part in series), totals[index]))
+        for index, start in enumerate(starts)
+    ]
+    names = (*(part.name for part in series), "Total")
+    return Chart("cost", f"Spend by {view.stack.value}", "usd", names, rows, len(series))

@@ -8,23 +8,49 @@
       var chart = JSON.parse(source.textContent);
       node.dataset.drawn = "1";
       var width = Math.max(280, node.clientWidth);
-      var colours = ["#0b5cad", "#a4161a", "#1a6b33", "#6a3d9a"];
-      var series = [{}].concat(chart.series.map(function (s, i) {
-        return { label: s, stroke: colours[i % colours.length], width: 2 };
-      }));
       var prefix = chart.unit === "usd" ? "$" : "";
       var suffix = chart.unit === "ms" ? " ms" : "";
+      var colours = ["#0b5cad", "#a4161a", "#1a6b33", "#6a3d9a", "#8a5a00", "#4d4d4d"];
+      var raw = chart.data;
+      var stacked = chart.stacked || 0;
+      // A stacked series is drawn as the running sum of those before it, its band filled
+      // down to the one below; the legend still shows each series' own value.
+      var data = raw.map(function (column, i) {
+        if (i < 2 || i > stacked) return column;
+        return column.map(function (v, j) { return v + raw.slice(1, i).reduce(function (sum, c) {
+          return sum + (c[j] || 0); }, 0); });
+      });
+      var series = [{}].concat(chart.series.map(function (s, i) {
+        var colour = colours[i % colours.length];
+        var line = { label: s, stroke: colour, width: 2 };
+        if (i < stacked) {
+          if (i === 0) line.fill = colour + "33";
+          line.value = function (u, v, si, idx) {
+            return idx == null ? "–" : prefix + (+raw[i + 1][idx].toPrecision(3)) + suffix;
+          };
+        } else if (stacked) {
+          line.dash = [6, 4];
+          line.stroke = "#1b1b1b";
+        }
+        return line;
+      }));
+      var bands = [];
+      for (var b = 2; b <= stacked; b++) {
+        bands.push({ series: [b, b - 1], fill: colours[(b - 1) % colours.length] + "33" });
+      }
+
       var options = {
         width: width,
         height: 240,
         series: series,
+        bands: bands,
         // Times are shown in UTC, as the page's period is chosen.
         tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
         axes: [{}, { values: function (u, vals) {
           return vals.map(function (v) { return prefix + (+v.toPrecision(3)) + suffix; });
         }, size: 64 }],
       };
-      new uPlot(options, chart.data, node);
+      new uPlot(options, data, node);
     });
   }
   document.addEventListener("DOMContentLoaded", draw);
