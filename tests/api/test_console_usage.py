@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -101,7 +102,7 @@ def test_each_chart_table_equals_the_admin_time_series(
     assert table(page.text, "requests") == [
         [day, f"{p['requests']:,}", f"{p['errors']:,}"] for day, p in zip(days, points, strict=True)
     ]
-    assert table(page.text, "cost") == [
+    assert [[row[0], row[-1]] for row in table(page.text, "cost")] == [  # the Total column
         [day, f"${Decimal(p['cost_total_usd']):,.6f}"] for day, p in zip(days, points, strict=True)
     ]
     uncached = [p["prompt_tokens"] - p["cached_tokens"] - p["cache_write_tokens"] for p in points]
@@ -205,3 +206,43 @@ def test_other_holds_what_the_top_parts_leave(
         Decimal(0),
         Decimal("0.0000075"),
     ]
+
+
+def tile(html: str, name: str) -> str:
+    found = re.search(rf"<dt>{name}</dt><dd[^>]*>(.*?)</dd>", html, re.S)
+    assert found is not None, name
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip()
+
+
+def test_the_tiles_and_fallback_rate_equal_the_admin_summary(
+    console: Console, admin_headers: dict[str, str], db: Session, catalog: Catalog
+) -> None:
+    rows = hand_rows(catalog)
+    # Two of the five rows in the period took a second attempt; the one before it did too.
+    rows = [
+        dataclasses.replace(row, attempts=2) if index in (0, 2, 4) else row
+        for index, row in enumerate(rows)
+    ]
+    write_records(db, rows)
+    db.commit()
+    days = {"range": "custom", "since": "2026-03-10", "until": "2026-03-12"}
+    page = console.client.get("/ui/usage", params=days)
+    period = {"since": T0.isoformat(), "until": (T0 + timedelta(days=3)).isoformat()}
+    summary = console.client.get(f"{URL}/summary", params=period, headers=admin_headers)
+    assert summary.status_code == 200
+    body = summary.json()
+    assert (body["total_requests"], body["fallback_requests"], body["fallback_rate"]) == (5, 2, 0.4)
+    assert body["user_id"] is None and body["total_cost"] == "0.0226575000"
+    assert tile(page.text, "Requests") == f"{body['total_requests']:,}"
+    assert tile(page.text, "Spend") == f"${Decimal(body['total_cost']):,.6f}"
+    assert tile(page.text, "Tokens") == f"{body['total_tokens']:,}"
+    assert tile(page.text, "Errors") == f"{body['errors']:,}"
+    assert tile(page.text, "p95 latency") == f"{body['p95_latency_ms']:,.0f} ms"
+    assert tile(page.text, "Fallback rate") == f"{body['fallback_rate']:.1%} (2)" == "40.0% (2)"
+
+    bob = console.client.get("/ui/usage", params={**days, "user_id": "bob"})
+    bobs = console.client.get(
+        f"{URL}/summary", params={**period, "user_id": "bob"}, headers=admin_headers
+    ).json()
+    assert (bobs["user_id"], bobs["total_requests"], bobs["fallback_requests"]) == ("bob", 2, 1)
+    assert tile(bob.text, "Fallback rate") == "50.0% (1)"

@@ -509,3 +509,18 @@ def _names(session: Session, by: Breakdown, keys: Sequence[int]) -> dict[int, st
     else:
         query = select(LLMModel.id, LLMModel.model_name).where(LLMModel.id.in_(keys))
     return {int(key): str(name) for key, name in session.execute(query)}
+
+
+def fallback_count(session: Session, *, filters: UsageFilters) -> int:
+    """The usage rows matching `filters` whose request took more than one attempt: its first
+    deployment failed with a retryable error and at least one more was tried (whether that
+    one served it or not). Read from the usage rows through the partial index of those rows
+    only (`ix_llm_usage_logs_fallback_created`): fallbacks are rare."""
+    log = LLMUsageLog.__table__.c
+    query = (
+        select(func.count())
+        .select_from(LLMUsageLog)
+        .where(log.attempts > 1, log.created_at >= filters.since, log.created_at < filters.until)
+        .where(*(log[name] == value for name, value in filters.dimensions().items()))
+    )
+    return int(session.scalar(query) or 0)

@@ -376,3 +376,33 @@ class SpendBreakdownPublic(BaseModel):
             starts=starts,
             series=[SpendSeriesPublic(id=s.key, name=s.name, costs=s.costs) for s in series],
         )
+
+
+class UsageSummaryPublic(UsageStatsPublic):
+    """Everything matching the filters over the period: the usage statistics (`user_id` is
+    the filter's, null for all users), the latency percentiles, and the fallback rate."""
+
+    model_config = with_examples(
+        {
+            "user_id": None,
+            **_PERIOD,
+            **_STATS,
+            "p50_latency_ms": 150.0,
+            "p95_latency_ms": 240.0,
+            "p99_latency_ms": 248.0,
+            "fallback_requests": 0,
+            "fallback_rate": 0.0,
+        }
+    )
+
+    user_id: str | None  # type: ignore[assignment]
+    since: datetime
+    until: datetime
+    p50_latency_ms: float | None
+    p95_latency_ms: float | None
+    p99_latency_ms: float | None
+    fallback_requests: int = Field(
+        description="Requests that took more than one attempt: the first deployment failed "
+        "with a retryable error and another was tried, whether or not it served them."
+    )
+    fallback_rate: float = Field(description="fallback_requests / total_requests (0 if none).")

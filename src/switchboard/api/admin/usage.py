@@ -25,6 +25,7 @@ from switchboard.api.admin.schemas_usage import (
     TopModelPublic,
     TopModelsPublic,
     UsageStatsPublic,
+    UsageSummaryPublic,
     UserUsagePagePublic,
     UserUsagePublic,
 )
@@ -101,6 +102,26 @@ def get_time_series(
         until=filters.until,
         granularity=granularity.value,
         points=[TimePointPublic.of(point) for point in points],
+    )
+
+
+@router.get("/summary", response_model=UsageSummaryPublic)
+def get_usage_summary(session: SessionDep, filters: FiltersDep) -> UsageSummaryPublic:
+    """Totals, latency percentiles and the fallback rate of all usage matching the filters:
+    the numbers of the console's usage page."""
+    totals, latency = analytics.usage_summary(session, filters=filters)
+    fallbacks = analytics.fallback_count(session, filters=filters)
+    stats = UsageStatsPublic.of(filters.user_id or "", totals).model_dump()
+    requests = totals.spend.requests
+    return UsageSummaryPublic(
+        **{**stats, "user_id": filters.user_id},
+        since=filters.since,
+        until=filters.until,
+        p50_latency_ms=latency.p50_ms,
+        p95_latency_ms=latency.p95_ms,
+        p99_latency_ms=latency.p99_ms,
+        fallback_requests=fallbacks,
+        fallback_rate=fallbacks / requests if requests else 0.0,
     )
 
 

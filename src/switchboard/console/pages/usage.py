@@ -148,6 +148,7 @@ def usage_page(
     filters = view.filters
     points = analytics.time_series(session, filters=filters, granularity=view.granularity)
     totals, latency = analytics.usage_summary(session, filters=filters)
+    fallbacks = analytics.fallback_count(session, filters=filters)
     return render(
         request,
         "usage.html",
@@ -156,6 +157,8 @@ def usage_page(
             "view": view,
             "totals": totals,
             "latency": latency,
+            "fallbacks": fallbacks,
+            "fallback_rate": fallbacks / totals.spend.requests if totals.spend.requests else 0.0,
             "top_models": analytics.top_models(session, filters=filters, limit=TOP),
             "top_users": analytics.users_usage(session, filters=filters, window=Window(TOP)).items,
             "charts": _charts(points, _spend_chart(session, view, points)),

@@ -13,6 +13,7 @@
       var colours = ["#0b5cad", "#a4161a", "#1a6b33", "#6a3d9a", "#8a5a00", "#4d4d4d"];
       var raw = chart.data;
       var stacked = chart.stacked || 0;
+      var daily = raw[0].length > 1 && raw[0][1] - raw[0][0] >= 86400;
       // A stacked series is drawn as the running sum of those before it, its band filled
       // down to the one below; the legend still shows each series' own value.
       var data = raw.map(function (column, i) {
@@ -46,7 +47,10 @@
         bands: bands,
         // Times are shown in UTC, as the page's period is chosen.
         tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
-        axes: [{}, { values: function (u, vals) {
+        // Daily points get ticks on whole days only (every day, or every few on a narrow
+        // chart), never the hours between them.
+        axes: [daily ? { incrs: [1, 2, 7, 14, 28].map(function (d) { return d * 86400; }) } : {},
+          { values: function (u, vals) {
           return vals.map(function (v) { return prefix + (+v.toPrecision(3)) + suffix; });
         }, size: 64 }],
       };
