@@ -334,8 +334,8 @@ def test_the_usage_page_and_its_csv_equal_the_admin_api_for_the_same_view(
     page = admin
     page.get_by_role("link", name="Usage").click()
     page.get_by_label("Period", exact=True).select_option("custom")
-    page.get_by_label("From (UTC day)").fill("2026-03-10")
-    page.get_by_label("To (UTC day, included)").fill("2026-03-12")
+    page.get_by_label("From (day)").fill("2026-03-10")
+    page.get_by_label("To (day, included)").fill("2026-03-12")
     page.get_by_label("User id").fill(user)
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_text("daily points, 2026-03-10 00:00 to 2026-03-13 00:00")).to_be_visible()

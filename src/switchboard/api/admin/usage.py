@@ -38,6 +38,14 @@ from switchboard.services.analytics import Breakdown, Granularity, TimePoint, Us
 router = APIRouter(prefix="/usage", tags=["admin: usage"])
 
 GranularityParam = Annotated[Granularity, Query(description="One point per UTC hour or day.")]
+TzParam = Annotated[
+    str,
+    Query(
+        max_length=64,
+        description="The IANA time zone whose midnights start the days (default UTC); a zone "
+        "whose offset from UTC is not whole hours over the period is a 422 naming `tz`.",
+    ),
+]
 CSV_CHUNK_ROWS = 1000
 
 
@@ -92,11 +100,17 @@ def get_top_models(
 
 @router.get("/timeseries", response_model=TimeSeriesPublic)
 def get_time_series(
-    session: SessionDep, filters: FiltersDep, granularity: GranularityParam = Granularity.HOUR
+    session: SessionDep,
+    filters: FiltersDep,
+    granularity: GranularityParam = Granularity.HOUR,
+    tz: TzParam = "UTC",
 ) -> TimeSeriesPublic:
-    """Requests, tokens, cost, errors and latency percentiles per hour or day, empty ones
-    included. Percentiles are interpolated within the latency histogram's buckets."""
-    points = analytics.time_series(session, filters=filters, granularity=granularity)
+    """Requests, tokens, cost, errors and latency percentiles per hour or day (starting at
+    midnight in `tz`), empty ones included. Percentiles are interpolated within the latency
+    histogram's buckets."""
+    points = analytics.local_time_series(
+        session, filters=filters, granularity=granularity, zone=analytics.time_zone(tz)
+    )
     return TimeSeriesPublic(
         since=filters.since,
         until=filters.until,
@@ -134,11 +148,17 @@ def get_spend_breakdown(
     limit: Annotated[
         int, Query(ge=1, le=20, description="How many providers or models before Other.")
     ] = 5,
+    tz: TzParam = "UTC",
 ) -> SpendBreakdownPublic:
     """The time series' spend per hour or day split into the providers or models that cost
     the most over the period, and "Other" (the rest) when it is not zero."""
     breakdown = analytics.spend_breakdown(
-        session, filters=filters, granularity=granularity, by=by, limit=limit
+        session,
+        filters=filters,
+        granularity=granularity,
+        by=by,
+        limit=limit,
+        zone=analytics.time_zone(tz),
     )
     return SpendBreakdownPublic.of(filters, granularity.value, by.value, breakdown)
 
@@ -156,13 +176,17 @@ def export_csv(
         ExportKind, Query(description="The time series, or the usage rows themselves.")
     ] = ExportKind.TIMESERIES,
     granularity: GranularityParam = Granularity.HOUR,
+    tz: TzParam = "UTC",
 ) -> StreamingResponse:
     """The time series (`kind=timeseries`) or the raw usage rows (`kind=rows`, oldest first,
     streamed: an export of any size is never held in memory) as CSV. A text cell that starts
     with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'` before it, so that a
     spreadsheet shows it rather than running it as a formula; numbers are never changed."""
     if kind is ExportKind.TIMESERIES:
-        points = analytics.time_series(session, filters=filters, granularity=granularity)
+        zone = analytics.time_zone(tz)
+        points = analytics.local_time_series(
+            session, filters=filters, granularity=granularity, zone=zone
+        )
         rows = _time_series_rows(points)
         body: Iterator[str] = _chunks(rows, TIME_SERIES_HEADER, TIME_SERIES_KINDS)
     else:

@@ -9,10 +9,11 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse
@@ -37,6 +38,7 @@ HOURLY_UP_TO = timedelta(days=2)
 RANGES = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "custom": "Custom"}
 """The period presets, by their value in the page's address, with their labels."""
 PRESET_DAYS = {"7d": 7, "30d": 30}
+UTC_ZONE = ZoneInfo("UTC")
 CSV_HEADER = (
     *("start", "requests", "errors", "byok_requests", "prompt_tokens", "cached_tokens"),
     *("cache_write_tokens", "completion_tokens", "total_tokens", "cost_total_usd"),
@@ -54,6 +56,7 @@ class UsageView:
     form: dict[str, str]
     range: str
     stack: Breakdown
+    zone: ZoneInfo
 
 
 def usage_view(
@@ -66,11 +69,12 @@ def usage_view(
     user_tier: str = "",
     power_level: str = "",
     stack: str = "",
+    tz: str = "",
 ) -> UsageView:
     """The page's address: `range` is a preset (`24h`: the 24 whole hours to the current one,
     by the hour; `7d`, `30d`: the days to today) or `custom`, where `since` and `until` are
-    UTC days, both included. Without a range, `since` or `until` mean custom and neither
-    means 7 d. An empty filter (a form's "Any") filters nothing."""
+    days in the time zone `tz` (UTC by default), both included. Without a range, `since` or
+    `until` mean custom and neither means 7 d. An empty filter (a form's "Any") filters nothing."""
     if range and range not in RANGES:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "range: unknown")
     return resolve_view(
@@ -83,6 +87,7 @@ def usage_view(
         forms.query_choice(user_tier, Tier, "user_tier"),
         forms.query_choice(power_level, PowerLevel, "power_level"),
         forms.query_choice(stack, Breakdown, "stack") or Breakdown.PROVIDER,
+        analytics.time_zone(tz.strip() or "UTC"),
     )
 
 
@@ -99,9 +104,10 @@ def resolve_view(
     user_tier: Tier | None,
     power_level: PowerLevel | None,
     stack: Breakdown = Breakdown.PROVIDER,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> UsageView:
     now = utcnow()
-    today = now.date()
+    today = now.astimezone(zone).date()
     if preset == "24h":
         end = Granularity.HOUR.start(now) + Granularity.HOUR.step
         start = end - timedelta(days=1)
@@ -112,8 +118,8 @@ def resolve_view(
         first = (since or last - timedelta(days=6)) if preset == "custom" else last
         if preset != "custom":
             first = last - timedelta(days=days - 1)
-        start = datetime.combine(first, time(), UTC)
-        end = datetime.combine(last + timedelta(days=1), time(), UTC)
+        start = datetime.combine(first, time(), zone)
+        end = datetime.combine(last + timedelta(days=1), time(), zone)
     filters = UsageFilters.build(
         since=start,
         until=end,
@@ -134,8 +140,9 @@ def resolve_view(
         "user_tier": user_tier.value if user_tier else "",
         "power_level": power_level.value if power_level else "",
         "stack": stack.value,
+        "tz": zone.key,
     }
-    return UsageView(filters, granularity, form, preset, stack)
+    return UsageView(filters, granularity, form, preset, stack, zone)
 
 
 @router.get("/usage", response_class=HTMLResponse)
@@ -146,7 +153,7 @@ def usage_page(
     view: UsageQueryDep,
 ) -> HTMLResponse:
     filters = view.filters
-    points = analytics.time_series(session, filters=filters, granularity=view.granularity)
+    points = _series(session, view)
     totals, latency = analytics.usage_summary(session, filters=filters)
     fallbacks = analytics.fallback_count(session, filters=filters)
     return render(
@@ -162,6 +169,7 @@ def usage_page(
             "top_models": analytics.top_models(session, filters=filters, limit=TOP),
             "top_users": analytics.users_usage(session, filters=filters, window=Window(TOP)).items,
             "charts": _charts(points, _spend_chart(session, view, points)),
+            "zone": view.zone.key,
             "stacks": [by.value for by in Breakdown],
             "ranges": RANGES,
             "query": _query(view.form),
@@ -192,7 +200,7 @@ def export_csv(
 
 
 def time_series_csv(session: Session, view: UsageView) -> str:
-    points = analytics.time_series(session, filters=view.filters, granularity=view.granularity)
+    points = _series(session, view)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
@@ -315,7 +323,12 @@ def _spend_chart(session: Session, view: UsageView, points: list[TimePoint]) -> 
     """Spend stacked by provider or model (the top few, then Other), and the total: the admin
     API's `/usage/spend-breakdown` for the same view."""
     starts, series = analytics.spend_breakdown(
-        session, filters=view.filters, granularity=view.granularity, by=view.stack, limit=STACKED
+        session,
+        filters=view.filters,
+        granularity=view.granularity,
+        by=view.stack,
+        limit=STACKED,
+        zone=view.zone,
     )
     totals = [point.totals.spend.cost_total_usd for point in points]
     rows = [
@@ -324,3 +337,9 @@ def _spend_chart(session: Session, view: UsageView, points: list[TimePoint]) -> 
     ]
     names = (*(part.name for part in series), "Total")
     return Chart("cost", f"Spend by {view.stack.value}", "usd", names, rows, len(series))
+
+
+def _series(session: Session, view: UsageView) -> list[TimePoint]:
+    return analytics.local_time_series(
+        session, filters=view.filters, granularity=view.granularity, zone=view.zone
+    )

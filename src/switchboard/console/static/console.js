@@ -13,6 +13,7 @@
       var colours = ["#0b5cad", "#a4161a", "#1a6b33", "#6a3d9a", "#8a5a00", "#4d4d4d"];
       var raw = chart.data;
       var stacked = chart.stacked || 0;
+      var zone = node.dataset.tz === "UTC" || !node.dataset.tz ? "Etc/UTC" : node.dataset.tz;
       var daily = raw[0].length > 1 && raw[0][1] - raw[0][0] >= 86400;
       // A stacked series is drawn as the running sum of those before it, its band filled
       // down to the one below; the legend still shows each series' own value.
@@ -45,8 +46,8 @@
         height: 240,
         series: series,
         bands: bands,
-        // Times are shown in UTC, as the page's period is chosen.
-        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
+        // Times are shown in the page's time zone, the one its days start in.
+        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), zone); },
         // Daily points get ticks on whole days only (every day, or every few on a narrow
         // chart), never the hours between them.
         axes: [daily ? { incrs: [1, 2, 7, 14, 28].map(function (d) { return d * 86400; }) } : {},
