@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -246,3 +247,73 @@ def test_the_tiles_and_fallback_rate_equal_the_admin_summary(
     ).json()
     assert (bobs["user_id"], bobs["total_requests"], bobs["fallback_requests"]) == ("bob", 2, 1)
     assert tile(bob.text, "Fallback rate") == "50.0% (1)"
+
+
+TOKYO = {"range": "custom", "since": "2026-03-10", "until": "2026-03-12", "tz": "Asia/Tokyo"}
+TOKYO_PERIOD = {"since": "2026-03-09T15:00:00Z", "until": "2026-03-12T15:00:00Z"}
+"""Three whole days at UTC+9: every hand row falls in them, the one before T0 on the first."""
+
+
+def test_in_a_time_zone_every_number_equals_the_admin_api(
+    console: Console, admin_headers: dict[str, str], db: Session, catalog: Catalog
+) -> None:
+    write_records(db, hand_rows(catalog))
+    db.commit()
+    page = console.client.get("/ui/usage", params={**TOKYO, "stack": "model"})
+    assert page.status_code == 200
+    day = {**TOKYO_PERIOD, "granularity": "day", "tz": "Asia/Tokyo"}
+
+    def api(path: str, **params: str) -> Any:
+        answer = console.client.get(f"{URL}/{path}", params=params, headers=admin_headers)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    points = api("timeseries", **day)["points"]
+    assert [p["start"] for p in points] == [
+        "2026-03-10T00:00:00+09:00",
+        "2026-03-11T00:00:00+09:00",
+        "2026-03-12T00:00:00+09:00",
+    ]
+    assert [p["requests"] for p in points] == [4, 1, 1]
+    assert table(page.text, "requests") == [
+        [p["start"][:10], f"{p['requests']:,}", f"{p['errors']:,}"] for p in points
+    ]
+    assert [row[-1] for row in table(page.text, "cost")] == [
+        f"${Decimal(p['cost_total_usd']):,.6f}" for p in points
+    ]
+    assert table(page.text, "cost")[0][-1] == "$5.022650"
+    parts = api("spend-breakdown", **day, by="model")["series"]
+    assert [row[1:-1] for row in table(page.text, "cost")] == [
+        [f"${Decimal(s['costs'][index]):,.6f}" for s in parts] for index in range(3)
+    ]
+    summary = api("summary", **TOKYO_PERIOD)
+    assert tile(page.text, "Requests") == "6" == f"{summary['total_requests']:,}"
+    assert tile(page.text, "Spend") == f"${Decimal(summary['total_cost']):,.6f}"
+    assert tile(page.text, "Fallback rate") == "0.0% (0)"
+    top = api("top-models", **TOKYO_PERIOD)["items"]
+    assert [m["model_name"] for m in top] == ["Claude Sonnet", "GPT-4o mini"]
+    assert all(f"${Decimal(m['total_cost']):,.6f}" in page.text for m in top)
+    for caption in ("Requests and errors per day; times in Asia/Tokyo", "Day (Asia/Tokyo)"):
+        assert caption in page.text
+
+    ours = console.client.get("/ui/usage/export.csv", params=TOKYO)
+    theirs = console.client.get(f"{URL}/export.csv", params=day, headers=admin_headers)
+    assert ours.status_code == 200 and ours.text == theirs.text
+    assert ours.text.splitlines()[1].startswith("2026-03-10T00:00:00+09:00,4,")
+
+
+@pytest.mark.parametrize(
+    ("zone", "reason"),
+    [("Asia/Kolkata", "offset is whole hours"), ("Mars/Olympus", "not an IANA time zone")],
+)
+def test_a_zone_that_cannot_be_exact_or_does_not_exist_is_refused(
+    console: Console, admin_headers: dict[str, str], zone: str, reason: str
+) -> None:
+    page = console.client.get("/ui/usage", params={**TOKYO, "tz": zone})
+    assert page.status_code == 422 and reason in page.text
+    answer = console.client.get(
+        f"{URL}/timeseries",
+        params={**TOKYO_PERIOD, "granularity": "day", "tz": zone},
+        headers=admin_headers,
+    )
+    assert answer.status_code == 422 and reason in answer.text and "tz" in answer.text
