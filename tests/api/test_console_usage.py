@@ -311,6 +311,12 @@ def test_a_zone_that_cannot_be_exact_or_does_not_exist_is_refused(
 ) -> None:
     page = console.client.get("/ui/usage", params={**TOKYO, "tz": zone})
     assert page.status_code == 422 and reason in page.text
+    assert re.search(
+        r"<span id=\"tz-error\" class=\"error\" role=\"alert\">[^<]*" + reason, page.text
+    )
+    assert 'aria-invalid="true"' in page.text and 'id="table-requests"' not in page.text
+    csv_answer = console.client.get("/ui/usage/export.csv", params={**TOKYO, "tz": zone})
+    assert csv_answer.status_code == 422
     answer = console.client.get(
         f"{URL}/timeseries",
         params={**TOKYO_PERIOD, "granularity": "day", "tz": zone},

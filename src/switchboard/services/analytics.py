@@ -552,7 +552,7 @@ def local_time_series(
     zone this accepts). The rollups are hourly in UTC, so their hours are folded into local
     days: exact only where the zone's offset from UTC is whole hours over the whole period;
     InvalidFieldError naming `tz` for another (India's +05:30, Nepal's +05:45, ...)."""
-    _check_whole_hours(zone, filters)
+    check_whole_hours(zone, filters)
     if granularity is Granularity.HOUR or zone.key == "UTC":
         return time_series(session, filters=filters, granularity=granularity)
     dialect, parts = _parts(session, filters, "bucket_start", ROLLUP_COUNTERS, hourly=True)
@@ -581,7 +581,9 @@ def _local_day(moment: datetime, zone: ZoneInfo) -> datetime:
     return datetime.combine(moment.astimezone(zone).date(), time(), zone)
 
 
-def _check_whole_hours(zone: ZoneInfo, filters: UsageFilters) -> None:
+def check_whole_hours(zone: ZoneInfo, filters: UsageFilters) -> None:
+    """InvalidFieldError naming `tz` unless `zone`'s offset from UTC is whole hours
+    throughout the period of `filters`: only then do its days start on a rollup's hour."""
     moment = Granularity.HOUR.start(filters.since)
     while moment < filters.until:
         offset = moment.astimezone(zone).utcoffset() or timedelta(0)

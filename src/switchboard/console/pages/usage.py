@@ -23,6 +23,7 @@ from switchboard._types import utcnow
 from switchboard.console import forms
 from switchboard.console.deps import AdminDep, SessionDep
 from switchboard.console.rendering import ConsoleRoute, render
+from switchboard.errors import InvalidFieldError
 from switchboard.services import analytics, catalog_admin
 from switchboard.services.analytics import Breakdown, Granularity, Spend, TimePoint, UsageFilters
 from switchboard.services.paging import Window
@@ -57,6 +58,8 @@ class UsageView:
     range: str
     stack: Breakdown
     zone: ZoneInfo
+    tz_error: str = ""
+    """Why the time zone asked for cannot be used (the page then shows only the form)."""
 
 
 def usage_view(
@@ -87,7 +90,7 @@ def usage_view(
         forms.query_choice(user_tier, Tier, "user_tier"),
         forms.query_choice(power_level, PowerLevel, "power_level"),
         forms.query_choice(stack, Breakdown, "stack") or Breakdown.PROVIDER,
-        analytics.time_zone(tz.strip() or "UTC"),
+        tz.strip() or "UTC",
     )
 
 
@@ -104,8 +107,14 @@ def resolve_view(
     user_tier: Tier | None,
     power_level: PowerLevel | None,
     stack: Breakdown = Breakdown.PROVIDER,
-    zone: ZoneInfo = UTC_ZONE,
+    tz: str = "UTC",
 ) -> UsageView:
+    try:
+        zone = analytics.time_zone(tz)
+    except InvalidFieldError as error:
+        zone, tz_error = UTC_ZONE, error.message
+    else:
+        tz_error = ""
     now = utcnow()
     today = now.astimezone(zone).date()
     if preset == "24h":
@@ -140,9 +149,14 @@ def resolve_view(
         "user_tier": user_tier.value if user_tier else "",
         "power_level": power_level.value if power_level else "",
         "stack": stack.value,
-        "tz": zone.key,
+        "tz": tz,
     }
-    return UsageView(filters, granularity, form, preset, stack, zone)
+    if not tz_error:
+        try:
+            analytics.check_whole_hours(zone, filters)
+        except InvalidFieldError as error:
+            tz_error = error.message
+    return UsageView(filters, granularity, form, preset, stack, zone, tz_error)
 
 
 @router.get("/usage", response_class=HTMLResponse)
@@ -152,6 +166,17 @@ def usage_page(
     _admin: AdminDep,
     view: UsageQueryDep,
 ) -> HTMLResponse:
+    form = {
+        "title": "Usage",
+        "view": view,
+        "stacks": [by.value for by in Breakdown],
+        "ranges": RANGES,
+        "providers": catalog_admin.list_providers(session, window=Window(500)).items,
+        "tiers": [tier.value for tier in Tier],
+        "power_levels": [level.value for level in PowerLevel],
+    }
+    if view.tz_error:
+        return render(request, "usage.html", form, status_code=422)
     filters = view.filters
     points = _series(session, view)
     totals, latency = analytics.usage_summary(session, filters=filters)
@@ -160,8 +185,7 @@ def usage_page(
         request,
         "usage.html",
         {
-            "title": "Usage",
-            "view": view,
+            **form,
             "totals": totals,
             "latency": latency,
             "fallbacks": fallbacks,
@@ -170,13 +194,7 @@ def usage_page(
             "top_users": analytics.users_usage(session, filters=filters, window=Window(TOP)).items,
             "charts": _charts(points, _spend_chart(session, view, points)),
             "zone": view.zone.key,
-            "stacks": [by.value for by in Breakdown],
-            "ranges": RANGES,
             "query": _query(view.form),
-            "range_query": _query({k: v for k, v in view.form.items() if k not in _PERIOD_KEYS}),
-            "providers": catalog_admin.list_providers(session, window=Window(500)).items,
-            "tiers": [tier.value for tier in Tier],
-            "power_levels": [level.value for level in PowerLevel],
         },
     )
 
@@ -189,6 +207,8 @@ def export_csv(
 ) -> Response:
     """The view's time series, as the admin API's `export.csv?kind=timeseries` writes it for
     the same period, filters and granularity."""
+    if view.tz_error:
+        raise InvalidFieldError("tz", view.tz_error, location="query")
     body = time_series_csv(session, view)
     start, end = view.filters.since, view.filters.until
     name = f"usage-timeseries-{start:%Y%m%dT%H%M}-{end:%Y%m%dT%H%M}.csv"
@@ -239,9 +259,6 @@ def _cell(value: Any) -> object:
     if isinstance(value, float):
         return f"{value:.1f}"
     return value
-
-
-_PERIOD_KEYS = ("range", "since", "until")
 
 
 def _query(form: dict[str, str]) -> str:
