@@ -46,7 +46,8 @@ def send(client: TestClient, case: Any, headers: dict[str, str]) -> None:
     response = client.request(**kwargs)
     if refuses_the_period(response) or refuses_the_address(response):
         # since after until, or more than 366 days: each valid alone, which a schema cannot
-        # forbid together (or a time zone it cannot use); the answer is a 422 naming `since`, not an empty or shortened period.
+        # forbid together; the answer is a 422 naming `since`, not an empty or shortened period
+        # (or a time zone the service cannot use: a 422 naming `tz`).
         # A provider URL pointing where PROVIDER_ADDRESSES refuses (`http://0`): a 422 naming
         # `base_url`; the schema cannot say which addresses a setting allows.
         case.validate_response(response, checks=CHECKS, excluded_checks=[positive_data_acceptance])
