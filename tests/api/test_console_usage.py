@@ -286,7 +286,7 @@ def test_in_a_time_zone_every_number_equals_the_admin_api(
     assert [row[1:-1] for row in table(page.text, "cost")] == [
         [f"${Decimal(s['costs'][index]):,.6f}" for s in parts] for index in range(3)
     ]
-    summary = api("summary", **TOKYO_PERIOD)
+    summary = api("summary", **TOKYO_PERIOD, tz="Asia/Tokyo")
     assert tile(page.text, "Requests") == "6" == f"{summary['total_requests']:,}"
     assert tile(page.text, "Spend") == f"${Decimal(summary['total_cost']):,.6f}"
     assert tile(page.text, "Fallback rate") == "0.0% (0)"
@@ -323,3 +323,7 @@ def test_a_zone_that_cannot_be_exact_or_does_not_exist_is_refused(
         headers=admin_headers,
     )
     assert answer.status_code == 422 and reason in answer.text and "tz" in answer.text
+    summary = console.client.get(
+        f"{URL}/summary", params={**TOKYO_PERIOD, "tz": zone}, headers=admin_headers
+    )
+    assert summary.status_code == 422 and reason in summary.text

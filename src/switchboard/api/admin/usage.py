@@ -120,9 +120,14 @@ def get_time_series(
 
 
 @router.get("/summary", response_model=UsageSummaryPublic)
-def get_usage_summary(session: SessionDep, filters: FiltersDep) -> UsageSummaryPublic:
+def get_usage_summary(
+    session: SessionDep, filters: FiltersDep, tz: TzParam = "UTC"
+) -> UsageSummaryPublic:
     """Totals, latency percentiles and the fallback rate of all usage matching the filters:
-    the numbers of the console's usage page."""
+    the numbers of the console's usage page. The period is the instants `since` and `until`
+    whatever the zone; `tz` refuses a zone the time series would (for days in that zone,
+    give `since` and `until` at its midnights)."""
+    analytics.check_whole_hours(analytics.time_zone(tz), filters)
     totals, latency = analytics.usage_summary(session, filters=filters)
     fallbacks = analytics.fallback_count(session, filters=filters)
     stats = UsageStatsPublic.of(filters.user_id or "", totals).model_dump()
