@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version"
 
-SCHEMA_REVISION = "0012"
+SCHEMA_REVISION = "0013"
 """The newest migration in `migrations/versions/` (a test checks it against Alembic's head):
 `switchboard serve` compares the database with it at every start without importing Alembic."""
 

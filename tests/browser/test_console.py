@@ -199,7 +199,7 @@ def test_with_htmx_a_refused_form_shows_why_and_links_load_charts(
     expect(page.get_by_label("Name", exact=True)).to_have_value("Fake again")
 
     page.get_by_role("link", name="Usage").click()
-    expect(page.locator(".uplot")).to_have_count(2)
+    expect(page.locator(".uplot")).to_have_count(4)
 
 
 def test_explain_answers_in_place(admin: Page, world: ConsoleWorld) -> None:

@@ -22,7 +22,13 @@ from switchboard.usage import write_records
 from switchboard.usage.record import UsageRecord
 from switchboard.vocabulary import PowerLevel
 from tests.browser.conftest import ADMIN_TOKEN
-from tests.browser.console_pages import screenshot, sign_in
+from tests.browser.console_pages import (
+    NARROW,
+    horizontal_overflow,
+    screenshot,
+    serious_violations,
+    sign_in,
+)
 from tests.e2e.catalog_rows import post_chat, system_key, user_message
 from tests.e2e.harness import GatewayProcess
 from tests.e2e.stage import Stage
@@ -88,7 +94,8 @@ def flows(stage: Stage) -> Iterator[Flows]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(accept_downloads=True)
+    # axe-core is injected as an inline script, which the console's CSP refuses otherwise.
+    context = browser.new_context(accept_downloads=True, bypass_csp=True)
     opened = context.new_page()
     opened.set_default_timeout(10_000)
     yield opened
@@ -335,8 +342,9 @@ def test_the_usage_page_and_its_csv_equal_the_admin_api_for_the_same_view(
 ) -> None:
     page = admin
     page.get_by_role("link", name="Usage").click()
-    page.get_by_label("From (UTC day)").fill("2026-03-10")
-    page.get_by_label("To (UTC day, included)").fill("2026-03-12")
+    page.get_by_label("Period", exact=True).select_option("custom")
+    page.get_by_label("From (day)").fill("2026-03-10")
+    page.get_by_label("To (day, included)").fill("2026-03-12")
     page.get_by_label("User id").fill(user)
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_text("daily points, 2026-03-10 00:00 to 2026-03-13 00:00")).to_be_visible()
@@ -425,3 +433,49 @@ def test_a_user_is_created_with_the_keyboard_alone_and_the_focus_always_shows(
     stored = flows.admin_api("GET", "/users/kay").json()
     assert (stored["display_name"], stored["tier"]) == ("Kay Board", "starter")
     assert Decimal(stored["monthly_budget_usd"]) == Decimal(25)
+
+
+def test_usage_in_a_time_zone_30_days_and_spend_stacked_by_model(
+    admin: Page, flows: Flows, artifacts: Path
+) -> None:
+    page = admin
+    page.get_by_role("link", name="Usage").click()
+    page.get_by_label("Period", exact=True).select_option("30d")
+    page.get_by_label("Time zone (IANA name)").fill("America/New_York")
+    page.get_by_role("button", name="Show").click()
+    expect(
+        page.get_by_text("Requests and errors per day; times in America/New_York")
+    ).to_be_visible()
+    expect(page.locator("#table-requests tbody tr")).to_have_count(30)
+    expect(page.locator(".uplot")).to_have_count(4)
+
+    page.get_by_label("Period", exact=True).select_option("custom")
+    page.get_by_label("From (day)").fill("2026-03-10")
+    page.get_by_label("To (day, included)").fill("2026-03-12")
+    page.get_by_label("Time zone (IANA name)").fill("Asia/Tokyo")
+    page.get_by_label("Stack spend by").select_option("model")
+    page.get_by_role("button", name="Show").click()
+    expect(
+        page.get_by_text("Spend by model per day, US dollars; times in Asia/Tokyo")
+    ).to_be_visible()
+    page.get_by_text("Spend by model as a table").click()
+    costs = page.locator("#table-cost")
+    expect(costs.locator("thead")).to_contain_text("base-chat")
+    period = {"since": "2026-03-09T15:00:00Z", "until": "2026-03-12T15:00:00Z"}
+    series = flows.admin_api(
+        "GET", "/usage/timeseries", params=period | {"granularity": "day", "tz": "Asia/Tokyo"}
+    ).json()["points"]
+    assert [p["requests"] for p in series] == [2, 2, 0]  # the row before the UTC days counts
+    rows = costs.locator("tbody tr")
+    for index, point in enumerate(series):
+        expect(rows.nth(index).locator("th")).to_have_text(point["start"][:10])
+        expect(rows.nth(index).locator("td").last).to_have_text(
+            f"${Decimal(point['cost_total_usd']):,.6f}"
+        )
+    assert serious_violations(page) == []
+    screenshot(page, artifacts, "flow-usage-tokyo-by-model")
+    page.set_viewport_size(NARROW)
+    page.reload()
+    assert horizontal_overflow(page) <= 0
+    assert serious_violations(page) == []
+    screenshot(page, artifacts, "flow-usage-tokyo-by-model-375px")

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from switchboard._types import Money, UTCDateTime
@@ -25,6 +25,13 @@ class LLMUsageLog(Base):
         Index("ix_llm_usage_logs_model_created", "model_id", "created_at"),
         Index("ix_llm_usage_logs_created_at", "created_at"),
         Index("ix_llm_usage_logs_key_created", "virtual_key_id", "created_at"),
+        # Only the rare requests that needed a fallback: counting them reads just those.
+        Index(
+            "ix_llm_usage_logs_fallback_created",
+            "created_at",
+            postgresql_where=text("attempts > 1"),
+            sqlite_where=text("attempts > 1"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, Subquery, and_, case, exists, func, literal_column, select
 from sqlalchemy.orm import Session
@@ -678,3 +679,164 @@ def _point_starts(filters: UsageFilters, granularity: Granularity) -> Iterator[d
     while start < filters.until:
         yield start
         start += granularity.grain.step
+
+
+class Breakdown(enum.StrEnum):
+    """What a spend breakdown splits the spend by."""
+
+    PROVIDER = "provider"
+    MODEL = "model"
+
+
+@dataclass(frozen=True, slots=True)
+class SpendSeries:
+    """One part of a spend breakdown: a provider's or model's spend per point (`key` None:
+    everything else, "Other")."""
+
+    key: int | None
+    name: str
+    costs: list[Decimal]
+
+
+def spend_breakdown(
+    session: Session,
+    *,
+    filters: UsageFilters,
+    granularity: Granularity,
+    by: Breakdown,
+    limit: int = 5,
+    zone: ZoneInfo | None = None,
+) -> tuple[list[datetime], list[SpendSeries]]:
+    """The spend per point of `time_series`, split into the `limit` providers or models that
+    cost the most over the period (then by id) and "Other", the rest (deleted models and
+    rows without one included), when it is not zero everywhere. Each part is `time_series`
+    filtered to it, and Other the total minus the parts, so the parts add up to the total
+    exactly. With `zone`, days start at midnight there (see `local_time_series`)."""
+
+    def series_of(only: UsageFilters) -> list[TimePoint]:
+        if zone is None:
+            return time_series(session, filters=only, granularity=granularity)
+        return local_time_series(session, filters=only, granularity=granularity, zone=zone)
+
+    column = "provider_id" if by is Breakdown.PROVIDER else "model_id"
+    _, parts = _parts(session, filters, column, ("cost_total_usd",))
+    cost = func.sum(parts.c.cost_total_usd)
+    ranking = (
+        select(parts.c.key)
+        .where(parts.c.key != 0)
+        .group_by(parts.c.key)
+        .order_by(cost.desc(), parts.c.key)
+        .limit(limit)
+    )
+    keys = [int(key) for key in session.scalars(ranking)]
+    names = _names(session, by, keys)
+    total = series_of(filters)
+    starts = [point.start for point in total]
+    rest = [point.totals.spend.cost_total_usd for point in total]
+    series = []
+    for key in keys:
+        only = (
+            replace(filters, provider_id=key)
+            if by is Breakdown.PROVIDER
+            else replace(filters, model_id=key)
+        )
+        part = series_of(only)
+        costs = [point.totals.spend.cost_total_usd for point in part]
+        rest = [left - spent for left, spent in zip(rest, costs, strict=True)]
+        series.append(SpendSeries(key, names.get(key, f"#{key} (deleted)"), costs))
+    if any(rest):
+        series.append(SpendSeries(None, "Other", rest))
+    return starts, series
+
+
+def _names(session: Session, by: Breakdown, keys: Sequence[int]) -> dict[int, str]:
+    if by is Breakdown.PROVIDER:
+        query = select(LLMProvider.id, LLMProvider.provider_name).where(LLMProvider.id.in_(keys))
+    else:
+        query = select(LLMModel.id, LLMModel.model_name).where(LLMModel.id.in_(keys))
+    return {int(key): str(name) for key, name in session.execute(query)}
+
+
+def fallback_count(session: Session, *, filters: UsageFilters) -> int:
+    """The usage rows matching `filters` whose request took more than one attempt: its first
+    deployment failed with a retryable error and at least one more was tried (whether that
+    one served it or not). Read from the usage rows through the partial index of those rows
+    only (`ix_llm_usage_logs_fallback_created`): fallbacks are rare."""
+    log = LLMUsageLog.__table__.c
+    query = (
+        select(func.count())
+        .select_from(LLMUsageLog)
+        .where(log.attempts > 1, log.created_at >= filters.since, log.created_at < filters.until)
+        .where(*(log[name] == value for name, value in filters.dimensions().items()))
+    )
+    return int(session.scalar(query) or 0)
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name` (`UTC`, `Europe/Paris`); InvalidFieldError naming the `tz`
+    query parameter when there is no such zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidFieldError(
+            "tz", f"{name!r} is not an IANA time zone (e.g. UTC, Europe/Paris)", location="query"
+        ) from None
+
+
+def local_time_series(
+    session: Session, *, filters: UsageFilters, granularity: Granularity, zone: ZoneInfo
+) -> list[TimePoint]:
+    """`time_series` with days that start at midnight in `zone` (hours are the same in every
+    zone this accepts). The rollups are hourly in UTC, so their hours are folded into local
+    days: exact only where the zone's offset from UTC is whole hours over the whole period;
+    InvalidFieldError naming `tz` for another (India's +05:30, Nepal's +05:45, ...)."""
+    check_whole_hours(zone, filters)
+    if granularity is Granularity.HOUR or zone.key == "UTC":
+        return time_series(session, filters=filters, granularity=granularity)
+    dialect, parts = _parts(session, filters, "bucket_start", ROLLUP_COUNTERS, coarsest=Grain.HOUR)
+    query = select(parts.c.key, *_sums(parts, ROLLUP_COUNTERS)).group_by(parts.c.key)
+    folded: dict[datetime, tuple[UsageTotals, list[int]]] = {}
+    for row in session.execute(query):
+        start = _local_day(as_utc(row.key), zone)
+        totals = _totals(dialect, row._mapping)
+        counts = [int(row._mapping[name] or 0) for name in LATENCY_COLUMNS]
+        if start in folded:
+            before, before_counts = folded[start]
+            totals = _add(before, totals)
+            counts = [a + b for a, b in zip(before_counts, counts, strict=True)]
+        folded[start] = (totals, counts)
+    points = []
+    start = _local_day(filters.since, zone)
+    while start < filters.until:
+        totals, counts = folded.get(start, (UsageTotals(Spend(), Spend()), []))
+        p50, p95, p99 = (latency_percentile(counts, q) for q in PERCENTILES)
+        points.append(TimePoint(start, totals, p50, p95, p99))
+        start = datetime.combine(start.date() + timedelta(days=1), time(), zone)
+    return points
+
+
+def _local_day(moment: datetime, zone: ZoneInfo) -> datetime:
+    return datetime.combine(moment.astimezone(zone).date(), time(), zone)
+
+
+def check_whole_hours(zone: ZoneInfo, filters: UsageFilters) -> None:
+    """InvalidFieldError naming `tz` unless `zone`'s offset from UTC is whole hours
+    throughout the period of `filters`: only then do its days start on a rollup's hour."""
+    moment = Grain.HOUR.start(filters.since)
+    while moment < filters.until:
+        offset = moment.astimezone(zone).utcoffset() or timedelta(0)
+        if offset % timedelta(hours=1):
+            raise InvalidFieldError(
+                "tz",
+                f"{zone.key} is {_offset(offset)} from UTC at {moment:%Y-%m-%d %H:%M} UTC; usage "
+                "is summed by the UTC hour, so days can only start at midnight in a zone whose "
+                "offset is whole hours",
+                location="query",
+            )
+        moment += timedelta(hours=1)
+
+
+def _offset(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

@@ -26,6 +26,7 @@ from switchboard.api.schemas import (
 from switchboard.services.analytics import (
     ModelCost,
     Spend,
+    SpendSeries,
     TimePoint,
     UsageFilters,
     UsageTotals,
@@ -331,3 +332,77 @@ class ByokUsagePublic(BaseModel):
     total: SpendPublic
     byok: SpendPublic
     system: SpendPublic
+
+
+class SpendSeriesPublic(BaseModel):
+    """One provider's or model's spend per point; `id` null is "Other", everything else."""
+
+    model_config = with_examples({"id": 1, "name": "OpenAI", "costs": ["0.0004500000"]})
+
+    id: int | None = Field(description="The provider's or model's `id`; null: the rest.")
+    name: str
+    costs: list[CostUsd] = Field(description="US dollars per point, exact, in `starts` order.")
+
+
+class SpendBreakdownPublic(BaseModel):
+    """The time series' spend split into the providers or models that cost the most over the
+    period and "Other": at each point the parts add up to the point's `cost_total_usd`."""
+
+    model_config = with_examples(
+        {**_PERIOD, "granularity": "day", "by": "provider", "starts": [], "series": []}
+    )
+
+    since: datetime
+    until: datetime
+    granularity: str
+    by: str
+    starts: list[datetime]
+    series: list[SpendSeriesPublic]
+
+    @classmethod
+    def of(
+        cls,
+        filters: UsageFilters,
+        granularity: str,
+        by: str,
+        breakdown: tuple[list[datetime], list[SpendSeries]],
+    ) -> SpendBreakdownPublic:
+        starts, series = breakdown
+        return cls(
+            since=filters.since,
+            until=filters.until,
+            granularity=granularity,
+            by=by,
+            starts=starts,
+            series=[SpendSeriesPublic(id=s.key, name=s.name, costs=s.costs) for s in series],
+        )
+
+
+class UsageSummaryPublic(UsageStatsPublic):
+    """Everything matching the filters over the period: the usage statistics (`user_id` is
+    the filter's, null for all users), the latency percentiles, and the fallback rate."""
+
+    model_config = with_examples(
+        {
+            "user_id": None,
+            **_PERIOD,
+            **_STATS,
+            "p50_latency_ms": 150.0,
+            "p95_latency_ms": 240.0,
+            "p99_latency_ms": 248.0,
+            "fallback_requests": 0,
+            "fallback_rate": 0.0,
+        }
+    )
+
+    user_id: str | None  # type: ignore[assignment]
+    since: datetime
+    until: datetime
+    p50_latency_ms: float | None
+    p95_latency_ms: float | None
+    p99_latency_ms: float | None
+    fallback_requests: int = Field(
+        description="Requests that took more than one attempt: the first deployment failed "
+        "with a retryable error and another was tried, whether or not it served them."
+    )
+    fallback_rate: float = Field(description="fallback_requests / total_requests (0 if none).")

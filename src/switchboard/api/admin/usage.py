@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from switchboard.api.admin.schemas_usage import (
     DimensionsDep,
     FiltersDep,
+    SpendBreakdownPublic,
     TimePointPublic,
     TimeSeriesPublic,
     TopModelPublic,
     TopModelsPublic,
     UsageStatsPublic,
+    UsageSummaryPublic,
     UserUsagePagePublic,
     UserUsagePublic,
 )
@@ -31,11 +33,19 @@ from switchboard.api.deps import GatewayDep, SessionDep
 from switchboard.api.schemas import PagingDep, UserIdPath
 from switchboard.models import LLMUsageLog
 from switchboard.services import analytics
-from switchboard.services.analytics import Granularity, TimePoint, UsageFilters
+from switchboard.services.analytics import Breakdown, Granularity, TimePoint, UsageFilters
 
 router = APIRouter(prefix="/usage", tags=["admin: usage"])
 
 GranularityParam = Annotated[Granularity, Query(description="One point per UTC hour or day.")]
+TzParam = Annotated[
+    str,
+    Query(
+        max_length=64,
+        description="The IANA time zone whose midnights start the days (default UTC); a zone "
+        "whose offset from UTC is not whole hours over the period is a 422 naming `tz`.",
+    ),
+]
 CSV_CHUNK_ROWS = 1000
 
 
@@ -90,17 +100,72 @@ def get_top_models(
 
 @router.get("/timeseries", response_model=TimeSeriesPublic)
 def get_time_series(
-    session: SessionDep, filters: FiltersDep, granularity: GranularityParam = Granularity.HOUR
+    session: SessionDep,
+    filters: FiltersDep,
+    granularity: GranularityParam = Granularity.HOUR,
+    tz: TzParam = "UTC",
 ) -> TimeSeriesPublic:
-    """Requests, tokens, cost, errors and latency percentiles per hour or day, empty ones
-    included. Percentiles are interpolated within the latency histogram's buckets."""
-    points = analytics.time_series(session, filters=filters, granularity=granularity)
+    """Requests, tokens, cost, errors and latency percentiles per hour or day (starting at
+    midnight in `tz`), empty ones included. Percentiles are interpolated within the latency
+    histogram's buckets."""
+    points = analytics.local_time_series(
+        session, filters=filters, granularity=granularity, zone=analytics.time_zone(tz)
+    )
     return TimeSeriesPublic(
         since=filters.since,
         until=filters.until,
         granularity=granularity.value,
         points=[TimePointPublic.of(point) for point in points],
     )
+
+
+@router.get("/summary", response_model=UsageSummaryPublic)
+def get_usage_summary(
+    session: SessionDep, filters: FiltersDep, tz: TzParam = "UTC"
+) -> UsageSummaryPublic:
+    """Totals, latency percentiles and the fallback rate of all usage matching the filters:
+    the numbers of the console's usage page. The period is the instants `since` and `until`
+    whatever the zone; `tz` refuses a zone the time series would (for days in that zone,
+    give `since` and `until` at its midnights)."""
+    analytics.check_whole_hours(analytics.time_zone(tz), filters)
+    totals, latency = analytics.usage_summary(session, filters=filters)
+    fallbacks = analytics.fallback_count(session, filters=filters)
+    stats = UsageStatsPublic.of(filters.user_id or "", totals).model_dump()
+    requests = totals.spend.requests
+    return UsageSummaryPublic(
+        **{**stats, "user_id": filters.user_id},
+        since=filters.since,
+        until=filters.until,
+        p50_latency_ms=latency.p50_ms,
+        p95_latency_ms=latency.p95_ms,
+        p99_latency_ms=latency.p99_ms,
+        fallback_requests=fallbacks,
+        fallback_rate=fallbacks / requests if requests else 0.0,
+    )
+
+
+@router.get("/spend-breakdown", response_model=SpendBreakdownPublic)
+def get_spend_breakdown(
+    session: SessionDep,
+    filters: FiltersDep,
+    by: Annotated[Breakdown, Query(description="Split the spend by provider or by model.")],
+    granularity: GranularityParam = Granularity.HOUR,
+    limit: Annotated[
+        int, Query(ge=1, le=20, description="How many providers or models before Other.")
+    ] = 5,
+    tz: TzParam = "UTC",
+) -> SpendBreakdownPublic:
+    """The time series' spend per hour or day split into the providers or models that cost
+    the most over the period, and "Other" (the rest) when it is not zero."""
+    breakdown = analytics.spend_breakdown(
+        session,
+        filters=filters,
+        granularity=granularity,
+        by=by,
+        limit=limit,
+        zone=analytics.time_zone(tz),
+    )
+    return SpendBreakdownPublic.of(filters, granularity.value, by.value, breakdown)
 
 
 @router.get(
@@ -116,13 +181,17 @@ def export_csv(
         ExportKind, Query(description="The time series, or the usage rows themselves.")
     ] = ExportKind.TIMESERIES,
     granularity: GranularityParam = Granularity.HOUR,
+    tz: TzParam = "UTC",
 ) -> StreamingResponse:
     """The time series (`kind=timeseries`) or the raw usage rows (`kind=rows`, oldest first,
     streamed: an export of any size is never held in memory) as CSV. A text cell that starts
     with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'` before it, so that a
     spreadsheet shows it rather than running it as a formula; numbers are never changed."""
     if kind is ExportKind.TIMESERIES:
-        points = analytics.time_series(session, filters=filters, granularity=granularity)
+        zone = analytics.time_zone(tz)
+        points = analytics.local_time_series(
+            session, filters=filters, granularity=granularity, zone=zone
+        )
         rows = _time_series_rows(points)
         body: Iterator[str] = _chunks(rows, TIME_SERIES_HEADER, TIME_SERIES_KINDS)
     else:

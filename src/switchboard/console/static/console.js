@@ -1,7 +1,5 @@
 // Charts of the usage page: uPlot over the JSON the page embeds. The page reads without it.
 (function () {
-  var DAY = 86400;
-
   // 1234567 -> "1.23M", 0.000512 -> "0.000512": three significant digits, big ones shortened.
   function compact(v) {
     var size = Math.abs(v);
@@ -16,20 +14,10 @@
     return (v < 0 ? "-$" : "$") + compact(Math.abs(v));
   }
 
-  // "2026-03-05" -> "Mar 5", in UTC as the page's period is chosen.
-  function utcDay(ts) {
-    var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    var date = new Date(ts * 1e3);
-    return months[date.getUTCMonth()] + " " + date.getUTCDate();
-  }
-
-  function timeAxis(times) {
-    if (times.length < 2 || times[1] - times[0] < DAY) return {};
-    // One point a day: ticks on whole days only (every day, or every few when crowded).
-    return {
-      incrs: [DAY, 2 * DAY, 7 * DAY, 14 * DAY, 28 * DAY],
-      values: function (u, splits) { return splits.map(utcDay); },
-    };
+  function formatter(unit) {
+    if (unit === "usd") return dollars;
+    if (unit === "ms") return function (v) { return compact(v) + " ms"; };
+    return compact;
   }
 
   function draw() {
@@ -40,27 +28,57 @@
       var chart = JSON.parse(source.textContent);
       node.dataset.drawn = "1";
       var width = Math.max(280, node.clientWidth);
-      var format = chart.unit === "usd" ? dollars : compact;
+      var format = formatter(chart.unit);
+      var colours = ["#0b5cad", "#a4161a", "#1a6b33", "#6a3d9a", "#8a5a00", "#4d4d4d"];
+      var raw = chart.data;
+      var stacked = chart.stacked || 0;
+      var zone = node.dataset.tz === "UTC" || !node.dataset.tz ? "Etc/UTC" : node.dataset.tz;
+      var daily = raw[0].length > 1 && raw[0][1] - raw[0][0] >= 86400;
+      // A stacked series is drawn as the running sum of those before it, its band filled
+      // down to the one below; the legend still shows each series' own value.
+      var data = raw.map(function (column, i) {
+        if (i < 2 || i > stacked) return column;
+        return column.map(function (v, j) { return v + raw.slice(1, i).reduce(function (sum, c) {
+          return sum + (c[j] || 0); }, 0); });
+      });
       var series = [{}].concat(chart.series.map(function (s, i) {
-        return {
+        var colour = colours[i % colours.length];
+        var line = {
           label: s,
-          stroke: ["#0b5cad", "#a4161a", "#1a6b33"][i % 3],
+          stroke: colour,
           width: 2,
           value: function (u, v) { return v == null ? "–" : format(v); },
         };
+        if (i < stacked) {
+          if (i === 0) line.fill = colour + "33";
+          line.value = function (u, v, si, idx) {
+            var own = idx == null ? null : raw[i + 1][idx];
+            return own == null ? "–" : format(own);
+          };
+        } else if (stacked) {
+          line.dash = [6, 4];
+          line.stroke = "#1b1b1b";
+        }
+        return line;
       }));
+      var bands = [];
+      for (var b = 2; b <= stacked; b++) {
+        bands.push({ series: [b, b - 1], fill: colours[(b - 1) % colours.length] + "33" });
+      }
+
       var options = {
         width: width,
         height: 240,
         series: series,
-        // Times are shown in UTC, as the page's period is chosen.
-        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
-        axes: [timeAxis(chart.data[0]), {
-          size: 60,
-          values: function (u, vals) { return vals.map(format); },
-        }],
+        bands: bands,
+        // Times are shown in the page's time zone, the one its days start in.
+        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), zone); },
+        // Daily points get ticks on whole days only (every day, or every few on a narrow
+        // chart), never the hours between them.
+        axes: [daily ? { incrs: [1, 2, 7, 14, 28].map(function (d) { return d * 86400; }) } : {},
+          { values: function (u, vals) { return vals.map(format); }, size: 64 }],
       };
-      new uPlot(options, chart.data, node);
+      new uPlot(options, data, node);
     });
   }
   document.addEventListener("DOMContentLoaded", draw);
