@@ -1,5 +1,5 @@
 """The usage page's charts in Chromium: values written as dollars on the spend chart and as
-plain counts on the requests chart."""
+plain counts on the requests chart (the tokens and latency charts follow them)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_the_spend_chart_writes_dollars_and_the_requests_chart_counts(
 ) -> None:
     admin.goto(f"{world.ui}/usage")
     charts = admin.locator(".uplot")
-    expect(charts).to_have_count(2)
+    expect(charts).to_have_count(4)  # requests, spend, tokens, latency
     for chart, written in ((charts.nth(0), r"^\d+(\.\d+)?k?$"), (charts.nth(1), r"^\$\d")):
         plot = chart.locator(".u-over")
         box = plot.bounding_box()
