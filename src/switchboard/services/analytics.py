@@ -4,12 +4,16 @@ Every query reads the rollups for the whole days and hours of the period and the
 themselves only for the partial hours at its edges (see `services.rollups`), so a period may
 start and end at any instant and the numbers equal the spec's SQL over `llm_usage_logs`
 exactly. Money is summed exactly. Periods are half-open, [since, until), in UTC.
+
+One module, over 600 lines: every reader here (totals, rankings, series, breakdowns, time
+zones) shares the private period reader `_parts`, the summing `_totals`/`_add` and the
+folding `_series`; split, they would have to be a public API of their own.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -492,11 +496,23 @@ def time_series(
     (`LATENCY_BUCKETS_MS`), so they are estimates, exact only to the bucket; above the last
     bound the bound itself is reported."""
     grain = granularity.grain
-    dialect, parts = _parts(session, filters, "bucket_start", ROLLUP_COUNTERS, coarsest=grain)
+    return _series(session, filters, grain, grain.start, _point_starts(filters, granularity))
+
+
+def _series(
+    session: Session,
+    filters: UsageFilters,
+    coarsest: Grain,
+    point_of: Callable[[datetime], datetime],
+    starts: Iterable[datetime],
+) -> list[TimePoint]:
+    """The rollup buckets of the period (none coarser than `coarsest`) folded into the point
+    `point_of` each bucket's start falls in, one point per start of `starts`."""
+    dialect, parts = _parts(session, filters, "bucket_start", ROLLUP_COUNTERS, coarsest=coarsest)
     query = select(parts.c.key, *_sums(parts, ROLLUP_COUNTERS)).group_by(parts.c.key)
     folded: dict[datetime, tuple[UsageTotals, list[int]]] = {}
     for row in session.execute(query):
-        start = grain.start(row.key)
+        start = point_of(row.key)
         totals = _totals(dialect, row._mapping)
         counts = [int(row._mapping[name] or 0) for name in LATENCY_COLUMNS]
         if start in folded:
@@ -505,7 +521,7 @@ def time_series(
             counts = [a + b for a, b in zip(before_counts, counts, strict=True)]
         folded[start] = (totals, counts)
     points = []
-    for start in _point_starts(filters, granularity):
+    for start in starts:
         totals, counts = folded.get(start, (UsageTotals(Spend(), Spend()), []))
         p50, p95, p99 = (latency_percentile(counts, q) for q in PERCENTILES)
         points.append(TimePoint(start, totals, p50, p95, p99))
@@ -793,26 +809,20 @@ def local_time_series(
     check_whole_hours(zone, filters)
     if granularity is Granularity.HOUR or zone.key == "UTC":
         return time_series(session, filters=filters, granularity=granularity)
-    dialect, parts = _parts(session, filters, "bucket_start", ROLLUP_COUNTERS, coarsest=Grain.HOUR)
-    query = select(parts.c.key, *_sums(parts, ROLLUP_COUNTERS)).group_by(parts.c.key)
-    folded: dict[datetime, tuple[UsageTotals, list[int]]] = {}
-    for row in session.execute(query):
-        start = _local_day(as_utc(row.key), zone)
-        totals = _totals(dialect, row._mapping)
-        counts = [int(row._mapping[name] or 0) for name in LATENCY_COLUMNS]
-        if start in folded:
-            before, before_counts = folded[start]
-            totals = _add(before, totals)
-            counts = [a + b for a, b in zip(before_counts, counts, strict=True)]
-        folded[start] = (totals, counts)
-    points = []
+    return _series(
+        session,
+        filters,
+        Grain.HOUR,
+        lambda start: _local_day(as_utc(start), zone),
+        _local_day_starts(filters, zone),
+    )
+
+
+def _local_day_starts(filters: UsageFilters, zone: ZoneInfo) -> Iterator[datetime]:
     start = _local_day(filters.since, zone)
     while start < filters.until:
-        totals, counts = folded.get(start, (UsageTotals(Spend(), Spend()), []))
-        p50, p95, p99 = (latency_percentile(counts, q) for q in PERCENTILES)
-        points.append(TimePoint(start, totals, p50, p95, p99))
+        yield start
         start = datetime.combine(start.date() + timedelta(days=1), time(), zone)
-    return points
 
 
 def _local_day(moment: datetime, zone: ZoneInfo) -> datetime:
