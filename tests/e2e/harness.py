@@ -40,7 +40,7 @@ class GatewayProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, timeout_s: float = 20.0) -> None:
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -99,7 +99,7 @@ def running_gateway(
     *,
     port: int | None = None,
     workers: int = 1,
-    ready_timeout_s: float = 20.0,
+    ready_timeout_s: float = 60.0,
 ) -> Iterator[GatewayProcess]:
     """A gateway on `database_url` (migrated by `serve` itself), stopped on exit. With
     `workers` over 1, uvicorn's worker processes behind one port."""

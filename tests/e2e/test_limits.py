@@ -114,17 +114,25 @@ def test_the_tiers_requests_per_minute_with_openais_headers_then_a_429(world: Wo
 
 
 def test_on_anthropics_surface_its_headers_and_error_format(world: World) -> None:
-    response = httpx.post(
-        f"{world.gateway.base_url}/v1/messages",
-        headers={"x-api-key": world.keys["rated"], "anthropic-version": "2023-06-01"},
-        json={
-            "model": world.model,
-            "max_tokens": 10,
-            "messages": [{"role": "user", "content": "Hi"}],
-        },
-        timeout=10,
-    )
-    assert response.status_code == 429  # the three of the minute are taken
+    def message() -> httpx.Response:
+        return httpx.post(
+            f"{world.gateway.base_url}/v1/messages",
+            headers={"x-api-key": world.keys["rated"], "anthropic-version": "2023-06-01"},
+            json={
+                "model": world.model,
+                "max_tokens": 10,
+                "messages": [{"role": "user", "content": "Hi"}],
+            },
+            timeout=10,
+        )
+
+    # The test before took the minute's three; but on a loaded machine a Redis call may have
+    # timed out, and the process then counts on its own from zero (LIMITS_WHEN_REDIS_DOWN=open):
+    # whichever counted, at most three more are admitted before the refusal.
+    statuses = []
+    while len(statuses) < 4 and (response := message()).status_code == 200:
+        statuses.append(response.status_code)
+    assert len(statuses) < 4 and response.status_code == 429, statuses
     assert response.headers["anthropic-ratelimit-requests-limit"] == "3"
     assert response.headers["anthropic-ratelimit-requests-remaining"] == "0"
     assert response.headers["anthropic-ratelimit-requests-reset"].endswith("Z")
