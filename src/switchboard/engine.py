@@ -242,8 +242,7 @@ class LLMRoutingEngine:
             .where(
                 UserAPIKey.user_id == user_id,
                 UserAPIKey.provider_id == provider_id,
-                UserAPIKey.is_active.is_(True),
-                UserAPIKey.is_validated.is_(True),
+                UserAPIKey.usable(),
             )
             .order_by(UserAPIKey.last_validated_at.desc(), UserAPIKey.id.desc())
             .limit(1)

@@ -58,11 +58,7 @@ def load_snapshot(
 def load_byok_providers(session: Session, user_id: str) -> frozenset[int]:
     """Providers for which the user has an active, validated key of their own."""
     rows = session.scalars(
-        select(UserAPIKey.provider_id).where(
-            UserAPIKey.user_id == user_id,
-            UserAPIKey.is_active.is_(True),
-            UserAPIKey.is_validated.is_(True),
-        )
+        select(UserAPIKey.provider_id).where(UserAPIKey.user_id == user_id, UserAPIKey.usable())
     )
     return frozenset(rows)
 

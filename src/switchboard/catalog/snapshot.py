@@ -9,38 +9,40 @@ value becomes None and the routing engine rejects that row with a reason instead
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Hashable, Mapping
 from dataclasses import InitVar, dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from switchboard.catalog.route_cache import DEFAULT_ROUTE_CACHE_SIZE, RouteCache
 from switchboard.pricing import Prices, PriceTier, price_bands, prices_at
 from switchboard.vocabulary import AuthType, HealthStatus, PowerLevel, Tier
 
+_Member = TypeVar("_Member", bound=enum.StrEnum)
 
-def parse_tier(value: str | None) -> Tier | None:
+
+def _parse(vocabulary: type[_Member], value: str | None) -> _Member | None:
+    """The member of `vocabulary` that `value` names; None for no value or an unknown one."""
     try:
-        return Tier(value) if value else None
+        return vocabulary(value) if value else None
     except ValueError:
         return None
+
+
+def parse_tier(value: str | None) -> Tier | None:
+    return _parse(Tier, value)
 
 
 def parse_auth_type(value: str | None) -> AuthType | None:
     """None for a value that is no `AuthType`: a provider whose key nobody knows how to send
     is not called (routing leaves it out, the health probe and a BYOK check say why), rather
     than sent its key some guessed way."""
-    try:
-        return AuthType(value) if value else None
-    except ValueError:
-        return None
+    return _parse(AuthType, value)
 
 
 def parse_power_level(value: str | None) -> PowerLevel | None:
-    try:
-        return PowerLevel(value) if value else None
-    except ValueError:
-        return None
+    return _parse(PowerLevel, value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -265,11 +265,7 @@ class KeyCache:
         with self._sessions() as session:
             rows = session.scalars(
                 select(UserAPIKey)
-                .where(
-                    UserAPIKey.user_id == user_id,
-                    UserAPIKey.is_active.is_(True),
-                    UserAPIKey.is_validated.is_(True),
-                )
+                .where(UserAPIKey.user_id == user_id, UserAPIKey.usable())
                 .order_by(UserAPIKey.last_validated_at.asc(), UserAPIKey.id.asc())
             ).all()
         keys: dict[int, ByokKey] = {}

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ColumnElement, ForeignKey, Index, Integer, String, Text, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from switchboard._types import Money, UTCDateTime
@@ -40,6 +40,12 @@ class UserAPIKey(Base):
     updated_at: Mapped[datetime] = updated()
 
     provider: Mapped[LLMProvider] = relationship()
+
+    @classmethod
+    def usable(cls) -> ColumnElement[bool]:
+        """The keys the gateway may send: active, and accepted by the provider when last
+        checked (a BYOK rule matches only with one)."""
+        return and_(cls.is_active.is_(True), cls.is_validated.is_(True))
 
 
 class LimitColumns:

@@ -124,6 +124,29 @@ class UsageCounters:
     latency_gt_30000: Mapped[int] = _counter()
 
 
+class UsageBucket(UsageCounters):
+    """A rollup row: its id, the start of the hour, day or week it sums (UTC), and the sums.
+    Each rollup adds the dimensions it is summed by; the id and the bucket's start stay the
+    first columns."""
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, sort_order=-1
+    )
+    bucket_start: Mapped[datetime] = mapped_column(
+        UTCDateTime, nullable=False, index=True, sort_order=-1
+    )
+
+
+class ByModel:
+    """The dimensions of a rollup summed per model: the model, its provider, the power level
+    it served and the user's tier."""
+
+    model_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    power_level: Mapped[str] = mapped_column(String(20), nullable=False)
+    user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
+
+
 def _key(name: str, *columns: str) -> UniqueConstraint:
     return UniqueConstraint(*columns, name=f"uq_{name}_key")
 
@@ -131,7 +154,7 @@ def _key(name: str, *columns: str) -> UniqueConstraint:
 _FULL_KEY = ("bucket_start", "user_id", "model_id", "provider_id", "power_level", "user_tier")
 
 
-class LLMUsageHourly(UsageCounters, Base):
+class LLMUsageHourly(ByModel, UsageBucket, Base):
     """Usage summed per hour and (user, model, provider, power level, tier). The rollups are
     what the analytics read at scale; they are kept by the same transaction that inserts the
     usage rows they sum, so their sums equal the rows' sums. Empty dimensions are stored as
@@ -144,16 +167,10 @@ class LLMUsageHourly(UsageCounters, Base):
         Index("ix_llm_usage_hourly_model_bucket", "model_id", "bucket_start"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     user_id: Mapped[str] = mapped_column(String(255), nullable=False)
-    model_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    power_level: Mapped[str] = mapped_column(String(20), nullable=False)
-    user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
 
 
-class LLMUsageDaily(UsageCounters, Base):
+class LLMUsageDaily(ByModel, UsageBucket, Base):
     """The hourly rollup summed per UTC day (`bucket_start` is midnight): what periods of
     many days read for their whole days."""
 
@@ -163,16 +180,10 @@ class LLMUsageDaily(UsageCounters, Base):
         Index("ix_llm_usage_daily_user_bucket", "user_id", "bucket_start"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     user_id: Mapped[str] = mapped_column(String(255), nullable=False)
-    model_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    power_level: Mapped[str] = mapped_column(String(20), nullable=False)
-    user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
 
 
-class LLMUsageHourlyModel(UsageCounters, Base):
+class LLMUsageHourlyModel(ByModel, UsageBucket, Base):
     """The hourly rollup without the user: hourly figures for everyone, or by model,
     provider, power level or tier, read from a few rows per hour instead of one per user."""
 
@@ -182,15 +193,8 @@ class LLMUsageHourlyModel(UsageCounters, Base):
         Index("ix_llm_usage_hourly_models_model_bucket", "model_id", "bucket_start"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
-    model_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    power_level: Mapped[str] = mapped_column(String(20), nullable=False)
-    user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
 
-
-class LLMUsageDailyModel(UsageCounters, Base):
+class LLMUsageDailyModel(ByModel, UsageBucket, Base):
     """The daily rollup without the user: a month's chart or totals for everyone, or by
     model, provider, power level or tier, read from a few rows per day."""
 
@@ -200,15 +204,8 @@ class LLMUsageDailyModel(UsageCounters, Base):
         Index("ix_llm_usage_daily_models_model_bucket", "model_id", "bucket_start"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
-    model_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    power_level: Mapped[str] = mapped_column(String(20), nullable=False)
-    user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
 
-
-class LLMUsageDailyTotal(UsageCounters, Base):
+class LLMUsageDailyTotal(UsageBucket, Base):
     """The daily rollup without the user or the model: a month's chart and totals for
     everyone, or by provider, power level or tier, from a few hundred rows a day."""
 
@@ -218,14 +215,12 @@ class LLMUsageDailyTotal(UsageCounters, Base):
         Index("ix_llm_usage_daily_totals_provider_bucket", "provider_id", "bucket_start"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
     power_level: Mapped[str] = mapped_column(String(20), nullable=False)
     user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
 
 
-class LLMUsageWeeklyUser(UsageCounters, Base):
+class LLMUsageWeeklyUser(UsageBucket, Base):
     """Usage per week (from Monday 00:00 UTC) and user (and tier): what ranks the users of
     a month by their spend, reading a few rows per user (the costliest first, by the index
     on cost: `services.analytics.spend_candidates`)."""
@@ -237,13 +232,11 @@ class LLMUsageWeeklyUser(UsageCounters, Base):
         Index("ix_llm_usage_weekly_users_cost", "cost_total_usd"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     user_id: Mapped[str] = mapped_column(String(255), nullable=False)
     user_tier: Mapped[str] = mapped_column(String(20), nullable=False)
 
 
-class LLMUsageWeeklyModel(UsageCounters, Base):
+class LLMUsageWeeklyModel(ByModel, UsageBucket, Base):
     """Usage per week (from Monday 00:00 UTC) without the user: what ranks the models of a
     month by their spend."""
 
@@ -253,10 +246,3 @@ class LLMUsageWeeklyModel(UsageCounters, Base):
         Index("ix_llm_usage_weekly_models_model_bucket", "model_id", "bucket_start"),
         Index("ix_llm_usage_weekly_models_cost", "cost_total_usd"),
     )
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
-    model_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    provider_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    power_level: Mapped[str] = mapped_column(String(20), nullable=False)
-    user_tier: Mapped[str] = mapped_column(String(20), nullable=False)

@@ -28,17 +28,11 @@ class MockAdapter:
     async def complete(
         self, session: aiohttp.ClientSession, upstream: Upstream, body: JSON
     ) -> Completion:
-        config = upstream.config
-        await _sleep_ms(config.get("latency_ms"))
-        _maybe_fail(upstream)
-        message, finish_reason = _answer(upstream, body)
+        message, finish_reason = await _respond(upstream, body)
         choices = _choices(body)
         usage = _usage(body, message, choices)
         answer = {
-            "id": f"chatcmpl-mock-{time.monotonic_ns()}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": upstream.model,
+            **_envelope(upstream, "chat.completion"),
             "choices": [
                 {"index": index, "message": message, "finish_reason": finish_reason}
                 for index in range(choices)
@@ -51,15 +45,8 @@ class MockAdapter:
         self, session: aiohttp.ClientSession, upstream: Upstream, body: JSON
     ) -> AsyncIterator[JSON]:
         config = upstream.config
-        await _sleep_ms(config.get("latency_ms"))
-        _maybe_fail(upstream)
-        message, finish_reason = _answer(upstream, body)
-        base = {
-            "id": f"chatcmpl-mock-{time.monotonic_ns()}",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": upstream.model,
-        }
+        message, finish_reason = await _respond(upstream, body)
+        base = _envelope(upstream, "chat.completion.chunk")
         fail_after = config.get("fail_after_chunks")
         choices = range(_choices(body))
         for sent, delta in enumerate(_deltas(message, int(config.get("chunks", 16)))):
@@ -78,6 +65,24 @@ class MockAdapter:
     async def list_models(self, session: aiohttp.ClientSession, upstream: Upstream) -> list[str]:
         _maybe_fail(upstream)
         return list(upstream.config.get("models") or [upstream.model])
+
+
+async def _respond(upstream: Upstream, body: JSON) -> tuple[JSON, str]:
+    """The answer and its finish reason, after the configured latency; or the configured
+    failure."""
+    await _sleep_ms(upstream.config.get("latency_ms"))
+    _maybe_fail(upstream)
+    return _answer(upstream, body)
+
+
+def _envelope(upstream: Upstream, kind: str) -> JSON:
+    """The fields an answer and each of a stream's chunks begin with."""
+    return {
+        "id": f"chatcmpl-mock-{time.monotonic_ns()}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": upstream.model,
+    }
 
 
 async def _sleep_ms(value: Any) -> None:

@@ -48,20 +48,16 @@ def stored_spend(session: Session, owner: Owner, start: datetime, until: datetim
     start, until = as_utc(start), as_utc(until)
     if owner.key_id is not None:
         return _rows_spend(session, dialect, owner, start, until)
+    # Whole days from the daily rollup, then whole hours of what is left from the hourly one,
+    # each with the rows before it; the rows after the last whole hour end it.
     total, rest = 0, start
-    first_day, last_day = Grain.DAY.ceil(start), Grain.DAY.start(until)
-    if first_day < last_day:
-        total += _rows_spend(session, dialect, owner, start, first_day)
-        total += _rollup_spend(session, dialect, LLMUsageDaily, owner, first_day, last_day)
-        rest = last_day
-    first_hour, last_hour = Grain.HOUR.ceil(rest), Grain.HOUR.start(until)
-    if first_hour < last_hour:
-        total += _rows_spend(session, dialect, owner, rest, first_hour)
-        total += _rollup_spend(session, dialect, LLMUsageHourly, owner, first_hour, last_hour)
-        total += _rows_spend(session, dialect, owner, last_hour, until)
-    else:
-        total += _rows_spend(session, dialect, owner, rest, until)
-    return total
+    for grain, rollup in ((Grain.DAY, LLMUsageDaily), (Grain.HOUR, LLMUsageHourly)):
+        first, last = grain.ceil(rest), grain.start(until)
+        if first < last:
+            total += _rows_spend(session, dialect, owner, rest, first)
+            total += _rollup_spend(session, dialect, rollup, owner, first, last)
+            rest = last
+    return total + _rows_spend(session, dialect, owner, rest, until)
 
 
 def pending_records(directory: Path) -> list[dict[str, Any]]:
