@@ -31,7 +31,7 @@ run: $(INSTALLED)
 ## test: lint, type-check, check the import layers, run every test (SQLite and PostgreSQL) in
 ## two worker processes, a test file to each in turn (its module-scoped gateways start once)
 test: $(TEST_INSTALLED) lint chromium
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --durations=15
 
 ## chromium: Debian's Chromium for the browser tests, installed when missing and possible (root
 ## with apt-get); otherwise the browser tests are skipped and say why. Never Playwright's own.
