@@ -7,6 +7,7 @@ traffic."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -49,40 +50,16 @@ def create_instruments(registry: CollectorRegistry) -> Instruments:
     several workers each gauge says how its values combine: in flight adds up; cooldowns are
     each worker's own, so the most any worker has; health and the spool are shared, so the
     value set last."""
-    return Instruments(
+    return Instruments(**_counters(registry), **_histograms(registry), **_gauges(registry))
+
+
+def _counters(registry: CollectorRegistry) -> dict[str, Any]:
+    """What requests and their providers did, counted."""
+    return dict(
         requests=Counter(
             "switchboard_requests",
             "Gateway requests that reached a user's account (one per usage record).",
             REQUEST_LABELS,
-            registry=registry,
-        ),
-        duration=Histogram(
-            "switchboard_request_duration_seconds",
-            "Time from a request's arrival to its end (a stream's last chunk).",
-            ("provider", "surface", "status_class"),
-            buckets=DURATION_BUCKETS,
-            registry=registry,
-        ),
-        upstream=Histogram(
-            "switchboard_upstream_duration_seconds",
-            "Time spent waiting on providers, over all of a request's attempts.",
-            ("provider",),
-            buckets=DURATION_BUCKETS,
-            registry=registry,
-        ),
-        overhead=Histogram(
-            "switchboard_gateway_overhead_seconds",
-            "Time a request spent in the gateway rather than in a provider "
-            "(for a stream: up to its first chunk).",
-            ("surface",),
-            buckets=OVERHEAD_BUCKETS,
-            registry=registry,
-        ),
-        first_token=Histogram(
-            "switchboard_time_to_first_token_seconds",
-            "Time from a streamed request's arrival to its first chunk.",
-            ("provider", "model"),
-            buckets=FIRST_TOKEN_BUCKETS,
             registry=registry,
         ),
         tokens=Counter(
@@ -117,6 +94,47 @@ def create_instruments(registry: CollectorRegistry) -> Instruments:
             ("reason", "tier"),
             registry=registry,
         ),
+    )
+
+
+def _histograms(registry: CollectorRegistry) -> dict[str, Any]:
+    """How long requests and their parts took."""
+    return dict(
+        duration=Histogram(
+            "switchboard_request_duration_seconds",
+            "Time from a request's arrival to its end (a stream's last chunk).",
+            ("provider", "surface", "status_class"),
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        ),
+        upstream=Histogram(
+            "switchboard_upstream_duration_seconds",
+            "Time spent waiting on providers, over all of a request's attempts.",
+            ("provider",),
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        ),
+        overhead=Histogram(
+            "switchboard_gateway_overhead_seconds",
+            "Time a request spent in the gateway rather than in a provider "
+            "(for a stream: up to its first chunk).",
+            ("surface",),
+            buckets=OVERHEAD_BUCKETS,
+            registry=registry,
+        ),
+        first_token=Histogram(
+            "switchboard_time_to_first_token_seconds",
+            "Time from a streamed request's arrival to its first chunk.",
+            ("provider", "model"),
+            buckets=FIRST_TOKEN_BUCKETS,
+            registry=registry,
+        ),
+    )
+
+
+def _gauges(registry: CollectorRegistry) -> dict[str, Any]:
+    """What is so now; each says how the workers' values combine."""
+    return dict(
         in_flight=Gauge(
             "switchboard_requests_in_flight",
             "Gateway requests being served now.",
