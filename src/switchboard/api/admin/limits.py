@@ -27,7 +27,6 @@ from switchboard.gateway.keys import key_allowance, tier_allowance, user_allowan
 from switchboard.limits import Allowance, Scope, to_dollars
 from switchboard.models import TierLimit, User, VirtualKey
 from switchboard.services import limits_admin
-from switchboard.services.limits_admin import LimitChanges
 from switchboard.vocabulary import Tier
 
 router = APIRouter(tags=["limits"])
@@ -47,7 +46,7 @@ async def update_user_limits(
     gateway: GatewayDep,
     admin: AdminDep,
 ) -> LimitsPublic:
-    changes = LimitChanges(**update.model_dump(exclude_unset=True))  # type: ignore[typeddict-item]
+    changes = update.changes()
     user = await asyncio.to_thread(
         limits_admin.set_user_limits, session, user_id=user_id, changes=changes, actor=admin
     )
@@ -69,7 +68,7 @@ async def update_key_limits(
     gateway: GatewayDep,
     admin: AdminDep,
 ) -> LimitsPublic:
-    changes = LimitChanges(**update.model_dump(exclude_unset=True))  # type: ignore[typeddict-item]
+    changes = update.changes()
     key = await asyncio.to_thread(
         limits_admin.set_key_limits,
         session,
@@ -94,7 +93,7 @@ def set_tier_limits(
 ) -> TierLimitsPublic:
     """Every field of the tier's defaults (left out: not set). They replace `TIER_LIMITS`'s
     for the tier: a user's rate limits, each key's concurrent requests, a user's budget."""
-    changes = LimitChanges(**update.model_dump())  # type: ignore[typeddict-item]
+    changes = update.changes(every=True)
     row = limits_admin.set_tier_limits(session, tier=tier, changes=changes, actor=admin)
     return _tier_public(tier, row, gateway)
 
