@@ -49,6 +49,11 @@ def make_table(*headers: str, title: str | None = None) -> Table:
     return Table(*(Column(header, overflow="fold") for header in headers), title=title)
 
 
+def yes_no(flag: object) -> str:
+    """How a table shows a flag, or whether something is there (a secret): `yes` or `no`."""
+    return "yes" if flag else "no"
+
+
 def load_settings() -> Settings:
     return Settings()
 
