@@ -22,10 +22,9 @@ from switchboard.api.admin.schemas_limits import (
 )
 from switchboard.api.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.api.schemas import RowIdPath, UserIdPath
-from switchboard.errors import NotFoundError
 from switchboard.gateway.keys import key_allowance, tier_allowance, user_allowance
 from switchboard.limits import Allowance, Scope, to_dollars
-from switchboard.models import TierLimit, User, VirtualKey
+from switchboard.models import TierLimit, User
 from switchboard.services import limits_admin
 from switchboard.vocabulary import Tier
 
@@ -35,7 +34,7 @@ router = APIRouter(tags=["limits"])
 @router.get("/users/{user_id}/limits", response_model=LimitsPublic)
 def get_user_limits(user_id: UserIdPath, session: SessionDep) -> LimitsPublic:
     """The user's own limits (what is not set comes from their tier)."""
-    return _public(user_allowance(_user(session, user_id)))
+    return _public(user_allowance(limits_admin.get_user(session, user_id=user_id)))
 
 
 @router.patch("/users/{user_id}/limits", response_model=LimitsPublic)
@@ -56,7 +55,8 @@ async def update_user_limits(
 
 @router.get("/users/{user_id}/keys/{key_id}/limits", response_model=LimitsPublic)
 def get_key_limits(user_id: UserIdPath, key_id: RowIdPath, session: SessionDep) -> LimitsPublic:
-    return _public(key_allowance(_key(session, user_id, key_id)))
+    key = limits_admin.get_key(session, user_id=user_id, key_id=key_id)
+    return _public(key_allowance(key))
 
 
 @router.patch("/users/{user_id}/keys/{key_id}/limits", response_model=LimitsPublic)
@@ -133,7 +133,7 @@ async def get_key_spend(
 ) -> SpendPublic:
     """The current period of the key's own budget (with none, this month's system-key spend
     through the key)."""
-    key = await asyncio.to_thread(_key, session, user_id, key_id)
+    key = await asyncio.to_thread(limits_admin.get_key, session, user_id=user_id, key_id=key_id)
     own = key_allowance(key)
     budget = own.budget(Scope.KEY, str(key_id))
     spend = await gateway.limits.spend(user_id, budget, scope=Scope.KEY, owner=str(key_id))
@@ -145,23 +145,9 @@ async def get_key_spend(
     )
 
 
-def _user(session: SessionDep, user_id: str) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFoundError(f"user {user_id!r} not found")
-    return user
-
-
 def _user_and_tier(session: SessionDep, user_id: str) -> tuple[User, Allowance | None]:
-    user = _user(session, user_id)
+    user = limits_admin.get_user(session, user_id=user_id)
     return user, tier_allowance(session.get(TierLimit, user.tier))
-
-
-def _key(session: SessionDep, user_id: str, key_id: int) -> VirtualKey:
-    key = session.get(VirtualKey, key_id)
-    if key is None or key.user_id != user_id:
-        raise NotFoundError(f"virtual key {key_id} of user {user_id!r} not found")
-    return key
 
 
 def _public(allowance: Allowance) -> LimitsPublic:
