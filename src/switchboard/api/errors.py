@@ -144,17 +144,10 @@ def _upstream_message(error: ApiError) -> str | None:
 
 def render(request: Request, error: ApiError, headers: Mapping[str, str] | None = None) -> Response:
     """`error` in the format of the surface `request` came to."""
-    all_headers = {**error.headers, **(headers or {})}
-    if request.url.path.startswith("/api/"):  # the admin and BYOK APIs answer FastAPI-style
-        body_detail = {"detail": error.message}
-        return Response(
-            orjson.dumps(body_detail),
-            status_code=error.status,
-            headers=all_headers,
-            media_type="application/json",
-        )
     body: dict[str, Any]
-    if request.url.path.startswith("/v1/messages"):
+    if request.url.path.startswith("/api/"):  # the admin and BYOK APIs answer FastAPI-style
+        body = {"detail": error.message}
+    elif request.url.path.startswith("/v1/messages"):
         body = anthropic_error_body(error.status, _upstream_message(error) or error.message)
     elif error.upstream_body is not None and isinstance(error.upstream_body.get("error"), dict):
         body = error.upstream_body
@@ -170,6 +163,6 @@ def render(request: Request, error: ApiError, headers: Mapping[str, str] | None 
     return Response(
         orjson.dumps(body),
         status_code=error.status,
-        headers=all_headers,
+        headers={**error.headers, **(headers or {})},
         media_type="application/json",
     )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.change_notices import announce_changes
 from switchboard.db import create_db_engine, open_database
@@ -49,20 +49,32 @@ def make_table(*headers: str, title: str | None = None) -> Table:
     return Table(*(Column(header, overflow="fold") for header in headers), title=title)
 
 
+def yes_no(flag: object) -> str:
+    """How a table shows a flag, or whether something is there (a secret): `yes` or `no`."""
+    return "yes" if flag else "no"
+
+
 def load_settings() -> Settings:
     return Settings()
 
 
 @contextmanager
-def session_for(settings: Settings, *, migrate: bool = False) -> Iterator[Session]:
+def sessions_for(settings: Settings, *, migrate: bool = False) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database whose commits the running gateways hear of
+    (`announce_changes`); the engine is closed after."""
     factory = open_database(settings.database_url, migrate=migrate)
     announce_changes(factory, settings)
     try:
-        with factory() as session:
-            yield session
+        yield factory
     finally:
         bind = factory.kw["bind"]
         bind.dispose()
+
+
+@contextmanager
+def session_for(settings: Settings, *, migrate: bool = False) -> Iterator[Session]:
+    with sessions_for(settings, migrate=migrate) as factory, factory() as session:
+        yield session
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from switchboard.cli._context import (
     make_table,
     reported_errors,
     session_for,
+    yes_no,
 )
 from switchboard.models import User
 from switchboard.services.users import create_user, issue_virtual_key
@@ -62,7 +63,7 @@ def users_list() -> None:
                 user.display_name or "",
                 user.email or "",
                 f"${user.monthly_budget_usd:.2f}" if user.monthly_budget_usd is not None else "",
-                "yes" if user.is_active else "no",
+                yes_no(user.is_active),
             )
     console().print(table)
 

@@ -20,6 +20,7 @@ from switchboard.cli._context import (
     make_table,
     reported_errors,
     session_for,
+    yes_no,
 )
 from switchboard.redaction import mask_url
 from switchboard.secrets import configured_secret_manager
@@ -96,7 +97,7 @@ def list_rules() -> None:
                 "-" if row.factor is None else f"{row.factor.normalize():f}",
                 "-" if row.threshold is None else f"{row.threshold.normalize():f}",
                 "-" if row.window_minutes is None else f"{row.window_minutes} min",
-                "yes" if row.is_active else "no",
+                yes_no(row.is_active),
             )
     console().print(table)
 
@@ -156,8 +157,8 @@ def list_webhooks() -> None:
                 row.name,
                 mask_url(row.url),
                 row.format,
-                "yes" if row.encrypted_secret else "no",
-                "yes" if row.is_active else "no",
+                yes_no(row.encrypted_secret),
+                yes_no(row.is_active),
             )
     console().print(table)
 

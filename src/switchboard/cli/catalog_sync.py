@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from switchboard.change_notices import announce_changes
-from switchboard.cli._context import load_settings, reported_errors
-from switchboard.db import open_database
+from switchboard.cli._context import load_settings, reported_errors, sessions_for
 
 if TYPE_CHECKING:
     from switchboard.services.price_sync import SyncReport
@@ -46,22 +44,17 @@ def sync(
     from switchboard.services.price_sync_job import run_price_sync
 
     settings = load_settings()
-    sessions = open_database(settings.database_url, migrate=False)
-    announce_changes(sessions, settings)
-    try:
-        with reported_errors():
-            report = asyncio.run(
-                run_price_sync(
-                    sessions,
-                    source=source or settings.price_map_source,
-                    timeout_s=settings.price_map_timeout_s,
-                    actor=Actor.CLI,
-                    apply=apply,
-                    force=force,
-                )
+    with sessions_for(settings) as sessions, reported_errors():
+        report = asyncio.run(
+            run_price_sync(
+                sessions,
+                source=source or settings.price_map_source,
+                timeout_s=settings.price_map_timeout_s,
+                actor=Actor.CLI,
+                apply=apply,
+                force=force,
             )
-    finally:
-        sessions.kw["bind"].dispose()
+        )
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(report), indent=2, default=_jsonable))
     else:

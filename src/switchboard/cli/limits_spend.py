@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from switchboard.db import open_database
-from switchboard.errors import NotFoundError
 from switchboard.gateway.keys import key_allowance, tier_allowance, user_allowance
 from switchboard.gateway.limits_gate import LimitsGate, build_limiter
 from switchboard.limits import Scope, to_dollars
-from switchboard.models import TierLimit, User, VirtualKey
+from switchboard.models import TierLimit
+from switchboard.services import limits_admin
 from switchboard.settings import Settings
 from switchboard.vocabulary import Tier
 
@@ -21,13 +21,11 @@ async def read_spend(settings: Settings, user_id: str, key_id: int | None) -> di
     gate = LimitsGate(settings, sessions, limiter=build_limiter(settings))
     try:
         with sessions() as session:
-            user = session.get(User, user_id)
-            if user is None:
-                raise NotFoundError(f"user {user_id!r} not found")
+            user = limits_admin.get_user(session, user_id=user_id)
             stored_tier = tier_allowance(session.get(TierLimit, user.tier))
-            key = session.get(VirtualKey, key_id) if key_id is not None else None
-            if key_id is not None and (key is None or key.user_id != user_id):
-                raise NotFoundError(f"virtual key {key_id} of user {user_id!r} not found")
+            key = None
+            if key_id is not None:
+                key = limits_admin.get_key(session, user_id=user_id, key_id=key_id)
         if key is not None:
             budget = key_allowance(key).budget(Scope.KEY, str(key.id))
             spend = await gate.spend(user_id, budget, scope=Scope.KEY, owner=str(key.id))

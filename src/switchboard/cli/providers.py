@@ -23,6 +23,7 @@ from switchboard.cli._context import (
     make_table,
     reported_errors,
     session_for,
+    yes_no,
 )
 from switchboard.db import open_database
 from switchboard.errors import NotFoundError
@@ -61,7 +62,7 @@ def providers_list(
                 row.provider_slug,
                 row.provider_name,
                 row.base_url or "",
-                "yes" if row.is_active else "no",
+                yes_no(row.is_active),
                 catalog_admin.masked_key(row) or "",
                 row.health_status,
                 f"{row.last_health_check_at:%Y-%m-%d %H:%M:%S}" if row.last_health_check_at else "",
@@ -174,8 +175,8 @@ def models_list(
                 _dollars(row.cost_per_1m_output_tokens),
                 _dollars(cached) if cached is not None else "",
                 f"{row.context_window:,}" if row.context_window is not None else "",
-                "yes" if row.is_active else "no",
-                "yes" if row.is_deprecated else "no",
+                yes_no(row.is_active),
+                yes_no(row.is_deprecated),
             )
     console().print(table)
 

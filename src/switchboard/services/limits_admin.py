@@ -36,11 +36,26 @@ class LimitChanges(TypedDict, total=False):
     budget_include_byok: bool
 
 
-def set_user_limits(session: Session, *, user_id: str, changes: LimitChanges, actor: str) -> User:
-    """The user's rate limits and monthly budget (`budget_usd`). Commits."""
+def get_user(session: Session, *, user_id: str) -> User:
+    """The user whose limits are read or set, else NotFoundError."""
     user = session.get(User, user_id)
     if user is None:
         raise NotFoundError(f"user {user_id!r} not found")
+    return user
+
+
+def get_key(session: Session, *, user_id: str, key_id: int) -> VirtualKey:
+    """One of the user's virtual keys, else NotFoundError (another user's key is not found
+    either)."""
+    key = session.get(VirtualKey, key_id)
+    if key is None or key.user_id != user_id:
+        raise NotFoundError(f"virtual key {key_id} of user {user_id!r} not found")
+    return key
+
+
+def set_user_limits(session: Session, *, user_id: str, changes: LimitChanges, actor: str) -> User:
+    """The user's rate limits and monthly budget (`budget_usd`). Commits."""
+    user = get_user(session, user_id=user_id)
     values: dict[str, Any] = dict(changes)
     if "budget_usd" in values:
         values["monthly_budget_usd"] = values.pop("budget_usd")
@@ -52,9 +67,7 @@ def set_key_limits(
     session: Session, *, user_id: str, key_id: int, changes: LimitChanges, actor: str
 ) -> VirtualKey:
     """One of the user's keys: its rate limits, concurrency and budget. Commits."""
-    key = session.get(VirtualKey, key_id)
-    if key is None or key.user_id != user_id:
-        raise NotFoundError(f"virtual key {key_id} of user {user_id!r} not found")
+    key = get_key(session, user_id=user_id, key_id=key_id)
     values: dict[str, Any] = dict(changes)
     if values.get("budget_period") is not None:
         values["budget_period"] = str(values["budget_period"])

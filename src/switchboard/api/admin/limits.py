@@ -22,12 +22,10 @@ from switchboard.api.admin.schemas_limits import (
 )
 from switchboard.api.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.api.schemas import RowIdPath, UserIdPath
-from switchboard.errors import NotFoundError
 from switchboard.gateway.keys import key_allowance, tier_allowance, user_allowance
 from switchboard.limits import Allowance, Scope, to_dollars
-from switchboard.models import TierLimit, User, VirtualKey
+from switchboard.models import TierLimit, User
 from switchboard.services import limits_admin
-from switchboard.services.limits_admin import LimitChanges
 from switchboard.vocabulary import Tier
 
 router = APIRouter(tags=["limits"])
@@ -36,7 +34,7 @@ router = APIRouter(tags=["limits"])
 @router.get("/users/{user_id}/limits", response_model=LimitsPublic)
 def get_user_limits(user_id: UserIdPath, session: SessionDep) -> LimitsPublic:
     """The user's own limits (what is not set comes from their tier)."""
-    return _public(user_allowance(_user(session, user_id)))
+    return _public(user_allowance(limits_admin.get_user(session, user_id=user_id)))
 
 
 @router.patch("/users/{user_id}/limits", response_model=LimitsPublic)
@@ -47,7 +45,7 @@ async def update_user_limits(
     gateway: GatewayDep,
     admin: AdminDep,
 ) -> LimitsPublic:
-    changes = LimitChanges(**update.model_dump(exclude_unset=True))  # type: ignore[typeddict-item]
+    changes = update.changes()
     user = await asyncio.to_thread(
         limits_admin.set_user_limits, session, user_id=user_id, changes=changes, actor=admin
     )
@@ -57,7 +55,8 @@ async def update_user_limits(
 
 @router.get("/users/{user_id}/keys/{key_id}/limits", response_model=LimitsPublic)
 def get_key_limits(user_id: UserIdPath, key_id: RowIdPath, session: SessionDep) -> LimitsPublic:
-    return _public(key_allowance(_key(session, user_id, key_id)))
+    key = limits_admin.get_key(session, user_id=user_id, key_id=key_id)
+    return _public(key_allowance(key))
 
 
 @router.patch("/users/{user_id}/keys/{key_id}/limits", response_model=LimitsPublic)
@@ -69,7 +68,7 @@ async def update_key_limits(
     gateway: GatewayDep,
     admin: AdminDep,
 ) -> LimitsPublic:
-    changes = LimitChanges(**update.model_dump(exclude_unset=True))  # type: ignore[typeddict-item]
+    changes = update.changes()
     key = await asyncio.to_thread(
         limits_admin.set_key_limits,
         session,
@@ -94,7 +93,7 @@ def set_tier_limits(
 ) -> TierLimitsPublic:
     """Every field of the tier's defaults (left out: not set). They replace `TIER_LIMITS`'s
     for the tier: a user's rate limits, each key's concurrent requests, a user's budget."""
-    changes = LimitChanges(**update.model_dump())  # type: ignore[typeddict-item]
+    changes = update.changes(every=True)
     row = limits_admin.set_tier_limits(session, tier=tier, changes=changes, actor=admin)
     return _tier_public(tier, row, gateway)
 
@@ -134,7 +133,7 @@ async def get_key_spend(
 ) -> SpendPublic:
     """The current period of the key's own budget (with none, this month's system-key spend
     through the key)."""
-    key = await asyncio.to_thread(_key, session, user_id, key_id)
+    key = await asyncio.to_thread(limits_admin.get_key, session, user_id=user_id, key_id=key_id)
     own = key_allowance(key)
     budget = own.budget(Scope.KEY, str(key_id))
     spend = await gateway.limits.spend(user_id, budget, scope=Scope.KEY, owner=str(key_id))
@@ -146,23 +145,9 @@ async def get_key_spend(
     )
 
 
-def _user(session: SessionDep, user_id: str) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFoundError(f"user {user_id!r} not found")
-    return user
-
-
 def _user_and_tier(session: SessionDep, user_id: str) -> tuple[User, Allowance | None]:
-    user = _user(session, user_id)
+    user = limits_admin.get_user(session, user_id=user_id)
     return user, tier_allowance(session.get(TierLimit, user.tier))
-
-
-def _key(session: SessionDep, user_id: str, key_id: int) -> VirtualKey:
-    key = session.get(VirtualKey, key_id)
-    if key is None or key.user_id != user_id:
-        raise NotFoundError(f"virtual key {key_id} of user {user_id!r} not found")
-    return key
 
 
 def _public(allowance: Allowance) -> LimitsPublic:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -10,6 +11,7 @@ from switchboard.api.admin.schemas_usage import ByokUsagePublic
 from switchboard.api.schemas import Dollars, DollarsOut
 from switchboard.limit_fields import MAX_RATE
 from switchboard.limits import Spend, to_dollars
+from switchboard.services.limits_admin import LimitChanges
 from switchboard.vocabulary import BudgetPeriod
 
 
@@ -26,6 +28,11 @@ class UserLimitsUpdate(BaseModel):
     budget_usd: Dollars | None = None
     budget_include_byok: StrictBool = False
     """Whether spend on the user's own provider keys counts towards the budget."""
+
+    def changes(self, *, every: bool = False) -> LimitChanges:
+        """The fields sent, as `limits_admin` applies them; `every`: all of them, those left
+        out at their defaults (a tier's limits are set whole)."""
+        return cast(LimitChanges, self.model_dump(exclude_unset=not every))
 
 
 class KeyLimitsUpdate(UserLimitsUpdate):
