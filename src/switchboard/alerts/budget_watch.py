@@ -14,6 +14,7 @@ import logging
 
 from switchboard.alerts import findings
 from switchboard.alerts.evaluation import Evaluator, standing_of
+from switchboard.alerts.findings import Rule
 from switchboard.gateway.limits_gate import SettledBudgets
 from switchboard.gateway.service import Gateway
 from switchboard.logs import log_event
@@ -31,6 +32,9 @@ class BudgetWatch:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def notice(self, settled: SettledBudgets) -> None:
+        rules = self._evaluator.fresh_rules()
+        if rules is not None and not any(_is_budget_threshold(rule) for rule in rules):
+            return  # nothing to check; the rules are read again once they are stale
         user_id = settled.user_id
         if user_id in self._again:
             self._again[user_id] = settled
@@ -58,11 +62,7 @@ class BudgetWatch:
             self._again.pop(user_id, None)
 
     async def _check_once(self, settled: SettledBudgets) -> None:
-        rules = [
-            rule
-            for rule in await self._evaluator.rules()
-            if rule.kind is AlertKind.BUDGET_THRESHOLD
-        ]
+        rules = [rule for rule in await self._evaluator.rules() if _is_budget_threshold(rule)]
         if not rules:
             return
         states = await self._gateway.settled_standings(settled)
@@ -73,3 +73,7 @@ class BudgetWatch:
             for finding in findings.budget_thresholds(rule, standing_of(state))
         ]
         await self._evaluator.raise_all(found)
+
+
+def _is_budget_threshold(rule: Rule) -> bool:
+    return rule.kind is AlertKind.BUDGET_THRESHOLD

@@ -85,6 +85,13 @@ class Evaluator:
             self._rules_read_at = now
         return self._rules
 
+    def fresh_rules(self) -> list[Rule] | None:
+        """The active rules if read within RULES_MAX_AGE_S, else None; never reads them."""
+        read_at = self._rules_read_at
+        if read_at is None or time.monotonic() - read_at > RULES_MAX_AGE_S:
+            return None
+        return self._rules
+
     async def evaluate(self) -> int:
         """Evaluate every active rule now; how many alerts were newly raised. A rule whose
         data cannot be read now (Redis or the database away) is logged and left to the next
