@@ -35,7 +35,7 @@ from tests.e2e.anthropic_world import (
     request_id,
     user,
 )
-from tests.e2e.catalog_rows import client, system_key
+from tests.e2e.catalog_rows import client, streamed_with_usage, system_key
 from tests.e2e.stage import Stage
 from tests.e2e.waiting import usage_row, wait_for_usage_rows
 from tests.fake_upstream import AnthropicReply, ToolUse
@@ -98,12 +98,7 @@ def test_a_chat_completion_is_served_by_anthropic_and_billed_at_the_cached_price
 def test_a_stream_from_anthropic_arrives_as_chunks_with_the_usage_last(
     world: World, e2e_sessions: sessionmaker[Session]
 ) -> None:
-    with world.sdk.chat.completions.with_streaming_response.create(
-        model=CLAUDE,
-        messages=[user("Stream?")],
-        stream=True,
-        stream_options={"include_usage": True},
-    ) as response:
+    with streamed_with_usage(world.sdk, CLAUDE, [user("Stream?")]) as response:
         headers = response.headers
         chunks = list(response.parse())
 
