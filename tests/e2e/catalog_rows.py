@@ -138,6 +138,15 @@ class CatalogRows:
         )
         return issue_virtual_key(self.session, user_id=user_id, name="e2e").key
 
+    def users(self, *user_ids: str) -> tuple[dict[str, str], dict[str, int]]:
+        """Users with a virtual key each: the keys and the keys' row ids, by user id."""
+        keys, key_ids = {}, {}
+        for user_id in user_ids:
+            create_user(self.session, user_id=user_id)
+            issued = issue_virtual_key(self.session, user_id=user_id)
+            keys[user_id], key_ids[user_id] = issued.key, issued.record.id
+        return keys, key_ids
+
     def byok_key(
         self, *, user_id: str, provider: LLMProvider, secret: str, validated: bool = True
     ) -> UserAPIKey:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from switchboard.services.users import create_user, issue_virtual_key
 from tests.e2e.catalog_rows import post_chat, user_message
 from tests.e2e.harness import GatewayProcess, gateway_environment
 from tests.e2e.stage import Stage
@@ -45,11 +44,7 @@ def world(stage: Stage) -> Iterator[World]:
         rows.rule(rows.model(provider, OLD))
         rows.rule(rows.model(provider, NEW))
         rows.session.commit()
-        keys, key_ids = {}, {}
-        for name in ("revoked", "kept", "model-user"):
-            create_user(rows.session, user_id=name)
-            issued = issue_virtual_key(rows.session, user_id=name)
-            keys[name], key_ids[name] = issued.key, issued.record.id
+        keys, key_ids = rows.users("revoked", "kept", "model-user")
     with redis_prefix("notices") as prefix:
         env = {
             "ADMIN_TOKEN": ADMIN_TOKEN,
