@@ -8,9 +8,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api.catalog_calls import ADMIN, add_provider
 from tests.api.console_session import Console, signed_in
-
-ADMIN = "/api/v1/admin/llm"
 
 
 @pytest.fixture
@@ -36,11 +35,7 @@ def test_add_reprice_search_and_deprecate_a_model(
     console: Console, admin_headers: dict[str, str]
 ) -> None:
     api = console.client
-    provider = api.post(
-        f"{ADMIN}/providers",
-        json={"provider_name": "Acme", "provider_slug": "acme", "api_format": "mock"},
-        headers=admin_headers,
-    ).json()
+    provider = add_provider(api, admin_headers, "acme", api_format="mock")
     added = console.post("/ui/models/new", model_form(provider["id"], "acme-small", "1"))
     assert added.status_code == 200 and "Model acme-small added." in added.text
     (small,) = api.get(f"{ADMIN}/models", headers=admin_headers).json()["items"]
@@ -96,8 +91,7 @@ def test_a_refused_model_shows_the_reason_beside_the_field_and_stores_nothing(
     field: str,
     message: str,
 ) -> None:
-    body = {"provider_name": "Acme", "provider_slug": "acme", "api_format": "mock"}
-    provider = console.client.post(f"{ADMIN}/providers", json=body, headers=admin_headers).json()
+    provider = add_provider(console.client, admin_headers, "acme", api_format="mock")
     assert (
         console.post("/ui/models/new", model_form(provider["id"], "taken", "1")).status_code == 200
     )

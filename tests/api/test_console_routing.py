@@ -8,9 +8,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api.catalog_calls import ADMIN, add_provider
 from tests.api.console_session import Console, signed_in
-
-ADMIN = "/api/v1/admin/llm"
 
 
 @pytest.fixture
@@ -21,11 +20,7 @@ def console(client: TestClient) -> Console:
 @pytest.fixture
 def models(console: Console, admin_headers: dict[str, str]) -> dict[str, int]:
     api = console.client
-    provider = api.post(
-        f"{ADMIN}/providers",
-        json={"provider_name": "Acme", "provider_slug": "acme", "api_format": "mock"},
-        headers=admin_headers,
-    ).json()
+    provider = add_provider(api, admin_headers, "acme", api_format="mock")
     ids = {}
     for name, price in (("acme-cheap", "0.1"), ("acme-dear", "5")):
         body = {

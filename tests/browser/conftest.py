@@ -13,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from switchboard.services import alert_rules
 from switchboard.services.alert_outbox import NewAlert, raise_alert
 from switchboard.services.audit import Actor
 from switchboard.vocabulary import AlertKind
+from tests.browser.console_pages import sign_in
 from tests.e2e.catalog_rows import client
 from tests.e2e.conftest import e2e_database_url, e2e_sessions, encryption_key, stage
 from tests.e2e.harness import GatewayProcess
@@ -99,3 +100,20 @@ def browser() -> Iterator[Browser]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    # axe-core is injected as an inline script, which the console's CSP refuses otherwise.
+    context = browser.new_context(accept_downloads=True, bypass_csp=True)
+    opened = context.new_page()
+    opened.set_default_timeout(10_000)
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def admin(page: Page, world: ConsoleWorld) -> Page:
+    """The page, signed in to the console world's gateway as the admin."""
+    sign_in(page, world.ui, ADMIN_TOKEN)
+    return page

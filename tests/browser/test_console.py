@@ -5,20 +5,20 @@ wide window without horizontal scrolling."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ADMIN_TOKEN, ConsoleWorld
 from tests.browser.console_pages import (
     NARROW,
+    checked_layout,
     horizontal_overflow,
     screenshot,
     serious_violations,
-    sign_in,
+    start_adding_a_provider,
 )
 from tests.e2e.catalog_rows import post_chat, user_message
 
@@ -26,21 +26,6 @@ PAGES = (
     *("/", "/providers", "/providers/new", "/models", "/models/new", "/routing", "/users"),
     *("/usage", "/alerts", "/audit"),
 )
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(bypass_csp=True)  # axe-core is injected as an inline script
-    opened = context.new_page()
-    opened.set_default_timeout(10_000)
-    yield opened
-    context.close()
-
-
-@pytest.fixture
-def admin(page: Page, world: ConsoleWorld) -> Page:
-    sign_in(page, world.ui, ADMIN_TOKEN)
-    return page
 
 
 def test_a_wrong_token_is_refused_and_the_right_one_signs_in_by_keyboard(
@@ -67,10 +52,7 @@ def test_create_a_provider_add_a_model_and_reprice_it(
     admin: Page, world: ConsoleWorld, artifacts: Path
 ) -> None:
     page = admin
-    page.get_by_role("link", name="Providers").click()
-    page.get_by_role("link", name="Add a provider").click()
-    page.get_by_label("Name", exact=True).fill("Fake Two")
-    page.get_by_label("Slug").fill("fake-two")
+    start_adding_a_provider(page, "Fake Two", "fake-two")
     page.get_by_label("Base URL").fill(world.stage.fake.url)
     page.get_by_label("API format").fill("openai")
     page.get_by_label("System API key").fill("sk-fake-two-secret-000111")
@@ -176,12 +158,7 @@ def test_a_user_signs_in_with_their_key_to_my_keys(
     expect(page.get_by_role("heading", name="My keys")).to_be_visible()
     expect(page.locator("#my-requests")).not_to_have_text("0")
     assert world.user_key not in page.content()
-    assert serious_violations(page) == []
-    screenshot(page, artifacts, "my-keys")
-    page.set_viewport_size(NARROW)
-    page.reload()
-    assert horizontal_overflow(page) <= 0
-    assert serious_violations(page) == []
+    checked_layout(page, artifacts, "my-keys", reload=True)
     page.goto(f"{world.ui}/providers")
     expect(page).to_have_url(f"{world.ui}/sign-in")
 
@@ -190,10 +167,7 @@ def test_with_htmx_a_refused_form_shows_why_and_links_load_charts(
     admin: Page, world: ConsoleWorld
 ) -> None:
     page = admin
-    page.get_by_role("link", name="Providers").click()
-    page.get_by_role("link", name="Add a provider").click()
-    page.get_by_label("Name", exact=True).fill("Fake again")
-    page.get_by_label("Slug").fill("fake")
+    start_adding_a_provider(page, "Fake again", "fake")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("alert")).to_contain_text("fake")
     expect(page.get_by_label("Name", exact=True)).to_have_value("Fake again")

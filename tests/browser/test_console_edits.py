@@ -5,7 +5,6 @@ a 375 px window."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,47 +14,19 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import ADMIN_TOKEN, ConsoleWorld
 from tests.browser.console_pages import (
-    NARROW,
-    horizontal_overflow,
+    checked_layout,
     screenshot,
     serious_violations,
-    sign_in,
 )
 
 ADMIN = "/api/v1/admin/llm"
 SECRET = "webhook-signing-secret-0123"
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(bypass_csp=True)  # axe-core is injected as an inline script
-    opened = context.new_page()
-    opened.set_default_timeout(10_000)
-    yield opened
-    context.close()
-
-
-@pytest.fixture
-def admin(page: Page, world: ConsoleWorld) -> Page:
-    sign_in(page, world.ui, ADMIN_TOKEN)
-    return page
-
-
 def admin_api(world: ConsoleWorld, method: str, path: str, **options: Any) -> httpx.Response:
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     url = f"{world.gateway.base_url}{ADMIN}{path}"
     return httpx.request(method, url, headers=headers, timeout=10, **options)
-
-
-def checked_layout(page: Page, artifacts: Path, name: str) -> None:
-    """No serious axe finding at full width nor at 375 px, where nothing scrolls sideways."""
-    assert serious_violations(page) == []
-    screenshot(page, artifacts, name)
-    page.set_viewport_size(NARROW)  # the page reflows (a reload would send a POST again)
-    assert horizontal_overflow(page) <= 0
-    assert serious_violations(page) == []
-    screenshot(page, artifacts, f"{name}-375px")
-    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def test_edit_a_rule_and_see_it_in_the_matrix(

@@ -171,6 +171,11 @@ def costs(row: LLMUsageLog) -> dict[str, Any]:
     return {name: getattr(row, name) for name in (*names, *CACHE_WRITING_COSTS)}
 
 
+def outcome(row: LLMUsageLog) -> tuple[str | None, int | None, int, Decimal]:
+    """A usage row's model, status, attempts and cost: what a fallback test checks."""
+    return row.model_name, row.status_code, row.attempts, row.cost_total_usd
+
+
 def bill(row: LLMUsageLog) -> dict[str, Any]:
     """What a test checks of a usage row."""
     names = (

@@ -4,12 +4,14 @@ should cost. Rows are made directly with the SQLAlchemy models, as an admin's to
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
 import openai
+from openai.types.chat import ChatCompletionChunk
 from sqlalchemy.orm import Session
 
 from switchboard._types import utcnow
@@ -136,6 +138,15 @@ class CatalogRows:
         )
         return issue_virtual_key(self.session, user_id=user_id, name="e2e").key
 
+    def users(self, *user_ids: str) -> tuple[dict[str, str], dict[str, int]]:
+        """Users with a virtual key each: the keys and the keys' row ids, by user id."""
+        keys, key_ids = {}, {}
+        for user_id in user_ids:
+            create_user(self.session, user_id=user_id)
+            issued = issue_virtual_key(self.session, user_id=user_id)
+            keys[user_id], key_ids[user_id] = issued.key, issued.record.id
+        return keys, key_ids
+
     def byok_key(
         self, *, user_id: str, provider: LLMProvider, secret: str, validated: bool = True
     ) -> UserAPIKey:
@@ -188,6 +199,19 @@ def client(gateway: GatewayProcess, key: str, **options: Any) -> openai.OpenAI:
     """The official SDK pointed at the gateway; no retries, so every call is one request."""
     return openai.OpenAI(
         base_url=gateway.openai_base_url, api_key=key, max_retries=0, timeout=10, **options
+    )
+
+
+def streamed_with_usage(
+    sdk: openai.OpenAI, model: str, messages: list[Any], **options: Any
+) -> AbstractContextManager[openai.APIResponse[openai.Stream[ChatCompletionChunk]]]:
+    """A streamed chat completion whose last chunk carries the usage, to open with `with`."""
+    return sdk.chat.completions.with_streaming_response.create(
+        model=model,
+        messages=messages,
+        stream=True,
+        stream_options={"include_usage": True},
+        **options,
     )
 
 

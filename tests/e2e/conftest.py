@@ -11,11 +11,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.db import open_database
-from switchboard.secrets import SecretManager
 from tests.conftest import POSTGRES_URL
 from tests.databases import postgres_schema
-from tests.e2e.stage import Stage
-from tests.fake_upstream import running_fake_upstream
+from tests.e2e.stage import Stage, staged
 
 
 @pytest.fixture(
@@ -52,12 +50,6 @@ def stage(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stage]:
     """The module's database and encryption key, and a fake upstream running for the module."""
-    with running_fake_upstream() as fake:
-        yield Stage(
-            database_url=e2e_database_url,
-            sessions=e2e_sessions,
-            encryption_key=encryption_key,
-            secrets=SecretManager([encryption_key]),
-            fake=fake,
-            workdir=tmp_path_factory.mktemp("world"),
-        )
+    workdir = tmp_path_factory.mktemp("world")
+    with staged(e2e_database_url, e2e_sessions, encryption_key, workdir) as module_stage:
+        yield module_stage

@@ -10,12 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import openai
+from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
+from switchboard.db import open_database
 from switchboard.secrets import SecretManager
+from tests.conftest import POSTGRES_URL
+from tests.databases import postgres_schema
 from tests.e2e.catalog_rows import CatalogRows
 from tests.e2e.harness import GatewayProcess, running_gateway
-from tests.fake_upstream import FakeUpstream, Scripted
+from tests.fake_upstream import FakeUpstream, Scripted, running_fake_upstream
 
 
 @dataclass(frozen=True)
@@ -65,3 +69,33 @@ class Stage:
             {"ENCRYPTION_KEY": self.encryption_key, **(env or {})},
         ) as gateway:
             yield gateway
+
+
+@contextmanager
+def staged(
+    database_url: str, sessions: sessionmaker[Session], encryption_key: str, workdir: Path
+) -> Iterator[Stage]:
+    """A stage on a database already made, with a fake upstream running until the end."""
+    with running_fake_upstream() as fake:
+        yield Stage(
+            database_url=database_url,
+            sessions=sessions,
+            encryption_key=encryption_key,
+            secrets=SecretManager([encryption_key]),
+            fake=fake,
+            workdir=workdir,
+        )
+
+
+@contextmanager
+def postgres_stage(workdir: Path, name: str) -> Iterator[Stage]:
+    """A stage on a PostgreSQL schema of its own (dropped at the end), with a new encryption key
+    and a fake upstream: for a module whose replicas share the database, which SQLite cannot."""
+    encryption_key = Fernet.generate_key().decode()
+    with postgres_schema(POSTGRES_URL, name) as database_url:
+        sessions = open_database(database_url)
+        try:
+            with staged(database_url, sessions, encryption_key, workdir) as stage:
+                yield stage
+        finally:
+            sessions.kw["bind"].dispose()

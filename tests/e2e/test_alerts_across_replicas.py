@@ -15,17 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.db import open_database
 from switchboard.models import Alert, AlertDelivery, AlertDeliveryAttempt, LLMProvider
-from switchboard.secrets import SecretManager
-from tests.conftest import POSTGRES_URL
-from tests.databases import postgres_schema
-from tests.e2e.harness import GatewayProcess, running_gateway
+from tests.e2e.harness import GatewayProcess
 from tests.e2e.limits_rows import add_catalog, add_user
+from tests.e2e.stage import postgres_stage
 from tests.e2e.webhook_receiver import Delivered, WebhookReceiver, running_receiver
 from tests.fake_upstream import FakeUpstream, Reply, running_fake_upstream
 from tests.redis_support import REDIS_URL, redis_prefix
@@ -63,37 +59,31 @@ def admin(gateway: GatewayProcess, method: str, path: str, **kwargs: Any) -> htt
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    workdir = tmp_path_factory.mktemp("alerts")
-    encryption_key = Fernet.generate_key().decode()
-    cipher = SecretManager([encryption_key])
     with (
-        postgres_schema(POSTGRES_URL, "alerts") as database_url,
+        postgres_stage(tmp_path_factory.mktemp("alerts"), "alerts") as stage,
         redis_prefix("alerts") as prefix,
-        running_fake_upstream() as fake,
         running_fake_upstream() as probed,
         running_receiver() as receiver,
     ):
-        sessions = open_database(database_url)
-        with sessions() as session:
+        with stage.sessions() as session:
             add_catalog(
                 session,
-                cipher,
+                stage.secrets,
                 slug="al",
-                base_url=fake.url,
+                base_url=stage.fake.url,
                 model_id=MODEL,
                 input_price="1",
                 output_price="10",
                 max_output_tokens=1000,
             )
-            add_catalog(session, cipher, slug="hp", base_url=probed.url, model_id="hp-model")
+            add_catalog(session, stage.secrets, slug="hp", base_url=probed.url, model_id="hp-model")
             keys = {name: add_user(session, name, budget=BUDGET)[0] for name in ("spender", "late")}
             session.commit()
             probed_id = session.scalars(
                 select(LLMProvider.id).where(LLMProvider.provider_slug == "hp")
             ).one()
-        fake.set_default(MODEL, Reply(prompt_tokens=6, completion_tokens=1000))
+        stage.fake.set_default(MODEL, Reply(prompt_tokens=6, completion_tokens=1000))
         env = {
-            "ENCRYPTION_KEY": encryption_key,
             "ADMIN_TOKEN": ADMIN_TOKEN,
             "REDIS_URL": REDIS_URL,
             "REDIS_KEY_PREFIX": prefix,
@@ -106,25 +96,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "ALERT_DELIVERY_BACKOFF_S": "0.5",
             "ALERT_DELIVERY_MAX_BACKOFF_S": "1",
         }
-        try:
-            with (
-                running_gateway(database_url, workdir / "a", env) as a,
-                running_gateway(database_url, workdir / "b", env) as b,
+        with stage.gateway(env, name="a") as a, stage.gateway(env, name="b") as b:
+            hook = {"name": "ops", "url": receiver.url, "secret": SECRET}
+            for path, body in (
+                ("/alerts/webhooks", hook),
+                ("/alerts/rules", {"name": "Budgets", "kind": "budget_threshold"}),
+                ("/alerts/rules", {"name": "Health", "kind": "provider_health", "subject": "hp"}),
             ):
-                hook = {"name": "ops", "url": receiver.url, "secret": SECRET}
-                for path, body in (
-                    ("/alerts/webhooks", hook),
-                    ("/alerts/rules", {"name": "Budgets", "kind": "budget_threshold"}),
-                    (
-                        "/alerts/rules",
-                        {"name": "Health", "kind": "provider_health", "subject": "hp"},
-                    ),
-                ):
-                    made = admin(a, "POST", path, json=body)
-                    assert made.status_code == 201, made.text
-                yield World(a, b, probed, receiver, sessions, keys, probed_id)
-        finally:
-            sessions.kw["bind"].dispose()
+                made = admin(a, "POST", path, json=body)
+                assert made.status_code == 201, made.text
+            yield World(a, b, probed, receiver, stage.sessions, keys, probed_id)
 
 
 def spread(world: World, key: str, count: int) -> list[int]:

@@ -32,6 +32,7 @@ from tests.e2e.anthropic_world import (
     bill,
     claude_client,
     costs,
+    outcome,
     user,
 )
 from tests.e2e.catalog_rows import system_key
@@ -478,9 +479,8 @@ def test_an_overloaded_anthropic_falls_back_to_the_next_candidate(
         "fallback after 1 failed: fake-anthropic/claude-overloaded (server_error)"
     )
     assert len(world.fake.received("claude-overloaded")) == 1
-    row = usage_row(e2e_sessions, raw.headers)
-    assert (row.model_name, row.status_code, row.attempts) == (BACKUP, 200, 2)
-    assert row.cost_total_usd == BACKUP_COST == Decimal("0.0000135")
+    assert outcome(usage_row(e2e_sessions, raw.headers)) == (BACKUP, 200, 2, BACKUP_COST)
+    assert Decimal("0.0000135") == BACKUP_COST
 
 
 def test_a_400_from_anthropic_is_the_clients_400_without_fallback(

@@ -32,10 +32,11 @@ from tests.e2e.anthropic_world import (
     bill,
     claude_client,
     costs,
+    outcome,
     request_id,
     user,
 )
-from tests.e2e.catalog_rows import client, system_key
+from tests.e2e.catalog_rows import client, streamed_with_usage, system_key
 from tests.e2e.stage import Stage
 from tests.e2e.waiting import usage_row, wait_for_usage_rows
 from tests.fake_upstream import AnthropicReply, ToolUse
@@ -98,12 +99,7 @@ def test_a_chat_completion_is_served_by_anthropic_and_billed_at_the_cached_price
 def test_a_stream_from_anthropic_arrives_as_chunks_with_the_usage_last(
     world: World, e2e_sessions: sessionmaker[Session]
 ) -> None:
-    with world.sdk.chat.completions.with_streaming_response.create(
-        model=CLAUDE,
-        messages=[user("Stream?")],
-        stream=True,
-        stream_options={"include_usage": True},
-    ) as response:
+    with streamed_with_usage(world.sdk, CLAUDE, [user("Stream?")]) as response:
         headers = response.headers
         chunks = list(response.parse())
 
@@ -250,9 +246,7 @@ def test_n_2_is_served_by_a_fallback_that_can_honour_it(
     assert raw.headers["x-switchboard-model"] == BACKUP
     assert world.backup.received(BACKUP)[-1].body["n"] == 2
     assert len(world.fake.received(CLAUDE)) == calls
-    row = usage_row(e2e_sessions, raw.headers)
-    assert (row.model_name, row.status_code, row.attempts) == (BACKUP, 200, 1)
-    assert row.cost_total_usd == BACKUP_COST
+    assert outcome(usage_row(e2e_sessions, raw.headers)) == (BACKUP, 200, 1, BACKUP_COST)
 
 
 def test_a_rate_limited_anthropic_falls_back_to_the_next_candidate(
@@ -266,9 +260,7 @@ def test_a_rate_limited_anthropic_falls_back_to_the_next_candidate(
         "fallback after 1 failed: fake-anthropic/claude-limited (rate_limited)"
     )
     assert len(world.fake.received("claude-limited")) == 1
-    row = usage_row(e2e_sessions, raw.headers)
-    assert (row.model_name, row.status_code, row.attempts) == (BACKUP, 200, 2)
-    assert row.cost_total_usd == BACKUP_COST
+    assert outcome(usage_row(e2e_sessions, raw.headers)) == (BACKUP, 200, 2, BACKUP_COST)
 
 
 def test_a_400_from_anthropic_is_passed_on_as_it_is(

@@ -7,7 +7,6 @@ at all; and with Redis unreachable, a change still commits and the poll still fi
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,10 +14,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from switchboard.services.users import create_user, issue_virtual_key
 from tests.e2e.catalog_rows import post_chat, user_message
 from tests.e2e.harness import GatewayProcess, gateway_environment
 from tests.e2e.stage import Stage
+from tests.integration.cli_runner import run_in_a_process
 from tests.redis_support import REDIS_URL, redis_prefix
 
 ADMIN_TOKEN = "sb-admin-e2e-notices-0123456789"
@@ -45,11 +44,7 @@ def world(stage: Stage) -> Iterator[World]:
         rows.rule(rows.model(provider, OLD))
         rows.rule(rows.model(provider, NEW))
         rows.session.commit()
-        keys, key_ids = {}, {}
-        for name in ("revoked", "kept", "model-user"):
-            create_user(rows.session, user_id=name)
-            issued = issue_virtual_key(rows.session, user_id=name)
-            keys[name], key_ids[name] = issued.key, issued.record.id
+        keys, key_ids = rows.users("revoked", "kept", "model-user")
     with redis_prefix("notices") as prefix:
         env = {
             "ADMIN_TOKEN": ADMIN_TOKEN,
@@ -83,14 +78,7 @@ def within(deadline_s: float, check: Callable[[], bool], since: float) -> float:
 def cli(stage: Stage, env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
     environment = gateway_environment(stage.database_url, stage.workdir / "cli", env)
     environment["ENCRYPTION_KEY"] = stage.encryption_key
-    done = subprocess.run(
-        [sys.executable, "-m", "switchboard", *command],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    done = run_in_a_process(environment, *command)
     assert done.returncode == 0, done.stderr
     return done
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from switchboard.services.seeding import seed_catalog
 from switchboard.services.users import create_user, issue_virtual_key
 from switchboard.vocabulary import Tier
+from tests.e2e.catalog_rows import streamed_with_usage, user_message
 from tests.e2e.harness import GatewayProcess
 from tests.e2e.stage import Stage
 from tests.e2e.waiting import usage_row, wait_for_usage_rows
@@ -70,12 +71,7 @@ def test_a_stream_arrives_in_pieces_and_is_billed_once(
 ) -> None:
     gateway, key = demo
     client = openai.OpenAI(base_url=gateway.openai_base_url, api_key=key, max_retries=0)
-    with client.chat.completions.with_streaming_response.create(
-        model="eco",
-        messages=[{"role": "user", "content": "Stream please"}],
-        stream=True,
-        stream_options={"include_usage": True},
-    ) as response:
+    with streamed_with_usage(client, "eco", user_message("Stream please")) as response:
         request_id = response.headers["x-switchboard-request-id"]
         chunks = list(response.parse())
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

@@ -17,18 +17,14 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from switchboard.db import open_database
 from switchboard.models import LLMUsageLog
-from switchboard.secrets import SecretManager
-from tests.conftest import POSTGRES_URL
-from tests.databases import postgres_schema
-from tests.e2e.harness import GatewayProcess, free_port, running_gateway
+from tests.e2e.harness import GatewayProcess, free_port
 from tests.e2e.limits_rows import add_catalog, add_user
-from tests.fake_upstream import FakeUpstream, Reply, running_fake_upstream
+from tests.e2e.stage import postgres_stage
+from tests.fake_upstream import FakeUpstream, Reply
 from tests.redis_support import PrivateRedis, private_redis, unique_prefix
 
 pytestmark = pytest.mark.postgres
@@ -56,23 +52,18 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    workdir = tmp_path_factory.mktemp("replicas")
-    encryption_key = Fernet.generate_key().decode()
-    cipher = SecretManager([encryption_key])
     with (
-        postgres_schema(POSTGRES_URL, "replicas") as database_url,
-        running_fake_upstream() as fake,
-        private_redis(workdir / "redis", free_port()) as redis,
+        postgres_stage(tmp_path_factory.mktemp("replicas"), "replicas") as stage,
+        private_redis(stage.workdir / "redis", free_port()) as redis,
     ):
-        sessions = open_database(database_url)
         keys, key_ids = {}, {}
-        with sessions() as session:
+        with stage.sessions() as session:
             for model_id, slug in ((MODEL, "rp"), (SLOW, "rs")):
                 add_catalog(
                     session,
-                    cipher,
+                    stage.secrets,
                     slug=slug,
-                    base_url=fake.url,
+                    base_url=stage.fake.url,
                     model_id=model_id,
                     input_price="1",
                     output_price="10",
@@ -90,10 +81,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             for name, options in users.items():
                 keys[name], key_ids[name] = add_user(session, name, **options)  # type: ignore[arg-type]
             session.commit()
-        fake.set_default(MODEL, Reply(prompt_tokens=1, completion_tokens=1000))
-        fake.set_default(SLOW, Reply(prompt_tokens=1, completion_tokens=1000, delay_s=30))
+        stage.fake.set_default(MODEL, Reply(prompt_tokens=1, completion_tokens=1000))
+        stage.fake.set_default(SLOW, Reply(prompt_tokens=1, completion_tokens=1000, delay_s=30))
         env = {
-            "ENCRYPTION_KEY": encryption_key,
             "ADMIN_TOKEN": ADMIN_TOKEN,
             "REDIS_URL": redis.url,
             "REDIS_KEY_PREFIX": unique_prefix("replicas"),
@@ -103,16 +93,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "CATALOG_POLL_INTERVAL_S": "1",
             "KEY_CACHE_TTL_S": "60",
         }
-        try:
-            with (
-                running_gateway(database_url, workdir / "a", env) as a,
-                running_gateway(
-                    database_url, workdir / "b", env | {"LIMITS_WHEN_REDIS_DOWN": "closed"}
-                ) as b,
-            ):
-                yield World(a, b, fake, redis, sessions, keys, key_ids)
-        finally:
-            sessions.kw["bind"].dispose()
+        closed = env | {"LIMITS_WHEN_REDIS_DOWN": "closed"}
+        with stage.gateway(env, name="a") as a, stage.gateway(closed, name="b") as b:
+            yield World(a, b, stage.fake, redis, stage.sessions, keys, key_ids)
 
 
 def body(*, max_tokens: int | None = 1000, model: str = MODEL) -> dict[str, object]:

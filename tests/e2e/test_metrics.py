@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.services.seeding import seed_catalog
 from switchboard.vocabulary import Tier
-from tests.e2e.catalog_rows import post_chat, user_message
+from tests.e2e.catalog_rows import post_chat, streamed_with_usage, user_message
 from tests.e2e.harness import GatewayProcess, running_gateway
 from tests.e2e.metrics_scrape import scrape_until
 from tests.e2e.stage import Stage
@@ -73,12 +73,7 @@ def traffic(gateway: GatewayProcess, world: World) -> list[str]:
             model=model, messages=[{"role": "user", "content": f"Count for {model}."}]
         )
         ids.append(raw.headers["x-switchboard-request-id"])
-    with client.chat.completions.with_streaming_response.create(
-        model="balanced",
-        messages=[{"role": "user", "content": "Stream, please."}],
-        stream=True,
-        stream_options={"include_usage": True},
-    ) as streamed:
+    with streamed_with_usage(client, "balanced", user_message("Stream, please.")) as streamed:
         ids.append(streamed.headers["x-switchboard-request-id"])
         for _ in streamed.iter_lines():
             pass

@@ -16,7 +16,9 @@ from switchboard.vocabulary import Tier
 from tests.e2e.catalog_rows import (
     Prices,
     client,
+    streamed_with_usage,
     system_key,
+    user_message,
 )
 from tests.e2e.stage import ServedWorld, Stage
 from tests.e2e.waiting import usage_row, wait_for_usage_rows
@@ -166,11 +168,10 @@ def test_a_stream_with_include_usage_ends_with_the_usage_chunk(
 ) -> None:
     text = "One, two, three, four, five, six."
     world.fake.script(MODEL, Reply(text=text, chunks=6, prompt_tokens=9, completion_tokens=11))
-    with world.sdk.chat.completions.with_streaming_response.create(
-        model="balanced",
-        messages=[{"role": "user", "content": "Count"}],
-        stream=True,
-        stream_options={"include_usage": True},
+    with streamed_with_usage(
+        world.sdk,
+        "balanced",
+        user_message("Count"),
         extra_headers={"X-Request-ID": "client-stream-1"},
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")

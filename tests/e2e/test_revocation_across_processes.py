@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from switchboard.services.users import create_user, issue_virtual_key
 from tests.e2e.catalog_rows import (
     client,
     post_chat,
@@ -54,11 +53,7 @@ def world(stage: Stage) -> Iterator[World]:
         provider = rows.provider("rv", byok=True)
         rows.rule(rows.model(provider, MODEL))
         rows.session.commit()
-        keys, key_ids = {}, {}
-        for name in ("revoked", "kept", "deactivated", "own-key-user", "streaming"):
-            create_user(rows.session, user_id=name)
-            issued = issue_virtual_key(rows.session, user_id=name)
-            keys[name], key_ids[name] = issued.key, issued.record.id
+        keys, key_ids = rows.users("revoked", "kept", "deactivated", "own-key-user", "streaming")
         own = rows.byok_key(user_id="own-key-user", provider=provider, secret=OWN_SECRET)
     with stage.gateway(env, name="a") as a, stage.gateway(env, name="b") as b:
         yield World(a, b, stage.fake, keys, key_ids, own.id)

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.models import LLMModel, LLMProvider, User
-from tests.integration.cli_runner import invoke
+from tests.integration.cli_runner import invoke, run_in_a_process
 
 LONG_ID = "gpt-4.1-mini-2025-04-14-with-a-very-long-fine-tune-suffix-0123456789"
 
@@ -123,13 +121,7 @@ def test_tables_written_to_a_pipe_never_cut_ids(
         model_ids = session.scalars(select(LLMModel.model_id)).all()
         user_id = session.scalars(select(User.id)).one()
     for command in (["explain", "--tier", "enterprise"], ["models", "list"], ["users", "list"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "switchboard", *command],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = run_in_a_process(env, *command)
         assert done.returncode == 0, done.stderr
         assert command[0] == "explain" or "…" not in done.stdout, done.stdout
         for wanted in model_ids if command[0] != "users" else [user_id]:

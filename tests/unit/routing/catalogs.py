@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from switchboard.catalog.route_cache import DEFAULT_ROUTE_CACHE_SIZE
 from switchboard.catalog.snapshot import CatalogSnapshot, ModelInfo, ProviderInfo, RuleInfo
@@ -115,44 +115,48 @@ def request(
     )
 
 
+class Circumstances(TypedDict, total=False):
+    """What a plan depends on besides the catalog and the request; a test names only what it
+    is about: by default no own keys, every model healthy, and the seed `SEED`."""
+
+    byok: frozenset[int]
+    health: HealthView
+    seed: int
+
+
+class _RouteInputs(TypedDict):
+    byok_providers: frozenset[int]
+    health: HealthView
+    rng: random.Random
+
+
+def _route_inputs(circumstances: Circumstances) -> _RouteInputs:
+    return {
+        "byok_providers": circumstances.get("byok", frozenset()),
+        "health": circumstances.get("health", HEALTHY),
+        "rng": random.Random(circumstances.get("seed", SEED)),
+    }
+
+
 def plan(
-    snapshot: CatalogSnapshot,
-    route_request: RouteRequest,
-    *,
-    byok: frozenset[int] = frozenset(),
-    health: HealthView = HEALTHY,
-    seed: int = SEED,
+    snapshot: CatalogSnapshot, route_request: RouteRequest, **circumstances: Unpack[Circumstances]
 ) -> RoutePlan:
-    return plan_route(
-        snapshot, route_request, byok_providers=byok, health=health, rng=random.Random(seed)
-    )
+    return plan_route(snapshot, route_request, **_route_inputs(circumstances))
 
 
 def planned_ids(
-    snapshot: CatalogSnapshot,
-    route_request: RouteRequest,
-    *,
-    byok: frozenset[int] = frozenset(),
-    health: HealthView = HEALTHY,
-    seed: int = SEED,
+    snapshot: CatalogSnapshot, route_request: RouteRequest, **circumstances: Unpack[Circumstances]
 ) -> list[str]:
     """The model ids of the plan's candidates, in order."""
-    route = plan(snapshot, route_request, byok=byok, health=health, seed=seed)
+    route = plan(snapshot, route_request, **circumstances)
     return [candidate.model.model_id for candidate in route.candidates]
 
 
 def explain(
-    snapshot: CatalogSnapshot,
-    route_request: RouteRequest,
-    *,
-    byok: frozenset[int] = frozenset(),
-    health: HealthView = HEALTHY,
-    seed: int = SEED,
+    snapshot: CatalogSnapshot, route_request: RouteRequest, **circumstances: Unpack[Circumstances]
 ) -> dict[str, ModelVerdict]:
     """`explain_route`'s verdicts by model id (the test catalogs use unique model ids)."""
-    verdicts = explain_route(
-        snapshot, route_request, byok_providers=byok, health=health, rng=random.Random(seed)
-    )
+    verdicts = explain_route(snapshot, route_request, **_route_inputs(circumstances))
     by_id = {verdict.model_id: verdict for verdict in verdicts}
     assert len(by_id) == len(verdicts), "explain_route listed a model id twice"
     return by_id
