@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from asyncio import Future
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -58,28 +58,25 @@ class RedisLimiter:
 
     async def admit(self, demand: Demand) -> Decision:
         wire = self._wires.of(demand)
-        counters = wire.counters
         [part] = await self._requests.call(
             Op.ADMIT, [(wire.admit_keys, wire.admit_args(demand))], urgent=True
         )
-        reply = _decode(part)
-        status, now = next(reply), next(reply)
-        refusal, rates, budgets, rebuild = (_group(reply, size) for size in (1, 3, 2, 1))
+        status, now, (refusal, rates, budgets, rebuild) = _decode(part)
+        if status == 2:
+            return Decision(
+                rebuild=tuple(
+                    (demand.claims[rebuild[i] - 1].account, rebuild[i + 1])
+                    for i in range(0, len(rebuild) - 1, 2)
+                ),
+                now_ms=now,
+            )
         decision_rates = tuple(
-            RateStatus(kind, scope, int(limit), int(remaining), int(reset))
-            for (kind, scope, _, _), (limit, remaining, reset) in zip(counters, rates, strict=True)
+            RateStatus(kind, scope, rates[i], rates[i + 1], rates[i + 2])
+            for i, (kind, scope, _, _) in zip(range(0, len(rates), 3), wire.counters, strict=True)
         )
         statuses = _budget_statuses(demand.claims, budgets)
-        if status == 2:
-            pairs = [
-                (int(j), int(since)) for j, since in zip(rebuild[::2], rebuild[1::2], strict=False)
-            ]
-            return Decision(
-                rebuild=tuple((demand.claims[j - 1].account, since) for j, since in pairs),
-                now_ms=int(now),
-            )
-        found = _refusal(demand, counters, refusal, int(now)) if status == 1 else None
-        return Decision(found, decision_rates, statuses, now_ms=int(now))
+        found = _refusal(demand, wire.counters, refusal, now) if status == 1 else None
+        return Decision(found, decision_rates, statuses, now_ms=now)
 
     async def adjust(self, demand: Demand, units: tuple[int, ...]) -> Decision:
         keys: list[str] = []
@@ -87,14 +84,12 @@ class RedisLimiter:
         for claim, new in zip(demand.claims, units, strict=True):
             keys += self._keys.account(demand.user_id, claim.account)
             args += [claim.budget.limit_units, new]
-        reply = _decode(await self._run(self._adjust, keys, args))
-        status, now = next(reply), next(reply)
-        refusal, budgets = _group(reply, 1), _group(reply, 2)
+        status, now, (refusal, budgets) = _decode(await self._run(self._adjust, keys, args))
         found = None
         if status == 1:
-            index, remaining, _, needed = (int(value) for value in refusal)
-            found = _budget_refusal(demand.claims[index - 1], remaining, needed, int(now))
-        return Decision(found, (), _budget_statuses(demand.claims, budgets), now_ms=int(now))
+            index, remaining, _, needed = refusal
+            found = _budget_refusal(demand.claims[index - 1], remaining, needed, now)
+        return Decision(found, (), _budget_statuses(demand.claims, budgets), now_ms=now)
 
     async def settle(self, demand: Demand, settlement: Settlement) -> None:
         await self.settle_all([(demand, settlement)])
@@ -316,33 +311,34 @@ class _Group:
     future: asyncio.Future[list[bytes]]
 
 
-def _decode(reply: bytes) -> Iterator[int]:
-    """The integers of a script's encoded reply (`redis_scripts.encode`)."""
-    return map(int, reply.split(b","))
+def _decode(reply: bytes) -> tuple[int, int, list[list[int]]]:
+    """A script's encoded reply (`redis_scripts.encode`): its status, its time, and its
+    groups of integers, each written as its length then its values."""
+    values = list(map(int, reply.split(b",")))
+    groups = []
+    start, end = 2, len(values)
+    while start < end:
+        size = values[start]
+        groups.append(values[start + 1 : start + 1 + size])
+        start += 1 + size
+    return values[0], values[1], groups
 
 
-def _group(reply: Iterator[int], width: int) -> list[Any]:
-    """The next group of the reply: its values, in tuples of `width` (or plain, for 1)."""
-    values = [next(reply) for _ in range(next(reply))]
-    if width == 1:
-        return values
-    return [tuple(values[i : i + width]) for i in range(0, len(values), width)]
-
-
-def _budget_statuses(claims: tuple[Claim, ...], budgets: list[Any]) -> tuple[BudgetStatus, ...]:
+def _budget_statuses(claims: tuple[Claim, ...], budgets: list[int]) -> tuple[BudgetStatus, ...]:
+    """Each claim's account as the reply has it (spent, reserved: two values each)."""
     return tuple(
-        BudgetStatus(claim.account, claim.budget.limit_units, int(spent), int(reserved))
-        for claim, (spent, reserved) in zip(claims, budgets, strict=False)
+        BudgetStatus(claim.account, claim.budget.limit_units, budgets[i], budgets[i + 1])
+        for i, claim in zip(range(0, len(budgets) - 1, 2), claims, strict=False)
     )
 
 
 def _refusal(
     demand: Demand,
     counters: tuple[Counter, ...],
-    refusal: list[Any],
+    refusal: list[int],
     now_ms: int,
 ) -> Refusal:
-    index, remaining, retry, needed = (int(value) for value in refusal)
+    index, remaining, retry, needed = refusal
     if index <= len(counters):
         kind, scope, owner, limit = counters[index - 1]
         return Refusal(kind, scope, owner, limit, remaining, retry, needed)

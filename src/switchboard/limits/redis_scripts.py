@@ -1,7 +1,9 @@
 """The Lua scripts of `RedisLimiter`: each operation on a request's counters is one script,
 run atomically by Redis, so no two replicas ever interleave their checks and counts.
 Admissions, settlements and renewals go through one script, `REQUESTS`, that takes many at
-once: one call, and one round trip, for all that a replica has to send in the same moment.
+once: one call, and one round trip, for all that a replica has to send in the same moment;
+within it each key is purged and given its TTL once, and each counter read once and written
+once (`_BATCH`), however many of its operations touch them.
 
 Time is Redis's own (`TIME`), the same for every replica. Money is integer units of 10⁻¹⁰
 dollars (Lua's numbers are doubles: exact to $900,719; a larger budget compares to within
@@ -22,16 +24,25 @@ A refusal, or an account awaiting its rebuild, counts nothing.
 from __future__ import annotations
 
 _PURGE_RESERVATIONS = """
-local function purge_reservations(h, r, amt, now)
-  local expired = redis.call('ZRANGEBYSCORE', r, '-inf', now)
-  if #expired == 0 then return end
+-- Removes the members of sorted set `set` scored up to `upto` and their amounts in hash
+-- `amounts` (a few commands for all of them, not two each); returns the sum of the amounts.
+local function drop_until(set, amounts, upto)
+  local old = redis.call('ZRANGEBYSCORE', set, '-inf', upto)
+  if #old == 0 then return 0 end
   local freed = 0
-  for _, m in ipairs(expired) do
-    freed = freed + tonumber(redis.call('HGET', amt, m) or '0')
-    redis.call('HDEL', amt, m)
+  for i = 1, #old, 1000 do
+    local part = {unpack(old, i, math.min(i + 999, #old))}
+    for _, value in ipairs(redis.call('HMGET', amounts, unpack(part))) do
+      if value then freed = freed + tonumber(value) end
+    end
+    redis.call('HDEL', amounts, unpack(part))
   end
-  redis.call('ZREMRANGEBYSCORE', r, '-inf', now)
-  if redis.call('HEXISTS', h, 'since') == 1 then
+  redis.call('ZREMRANGEBYSCORE', set, '-inf', upto)
+  return freed
+end
+local function purge_reservations(h, r, amt, now)
+  local freed = drop_until(r, amt, now)
+  if freed ~= 0 and redis.call('HEXISTS', h, 'since') == 1 then
     redis.call('HINCRBY', h, 'reserved', -freed)
   end
 end
@@ -67,6 +78,82 @@ local function clock()
 end
 """
 
+_BATCH = """
+-- What the operations of one call share. Time stands still for the call (`now`), so a set
+-- purged up to `now` has nothing left for a second purge to find, and a TTL set from `now`
+-- is set: each is done once per key (`first`, `expire`). Counters (hash fields) are read
+-- at most once and written once, at the end (`flush`): each operation sees the ones before
+-- it, as if each had written its own.
+local done, ttls, counts, dirty, cards = {}, {}, {}, {}, {}
+local function first(what, key)
+  local name = what .. key
+  if done[name] then return false end
+  done[name] = true
+  return true
+end
+local function expire(key, ttl)
+  if (ttls[key] or -1) >= ttl then return end
+  ttls[key] = ttl
+  redis.call('PEXPIRE', key, ttl)
+end
+-- A counter: {key, field, value (nil until read), change not yet written, listed in dirty}
+local function counter(key, field, known)
+  local name = field .. '|' .. key
+  local c = counts[name]
+  if not c then
+    c = {key, field, nil, 0, false}
+    counts[name] = c
+  end
+  if c[3] == nil and known ~= nil then c[3] = tonumber(known or '0') + c[4] end
+  return c
+end
+local function value(c)
+  if c[3] == nil then c[3] = tonumber(redis.call('HGET', c[1], c[2]) or '0') + c[4] end
+  return c[3]
+end
+local function add(c, delta)
+  if c[3] ~= nil then c[3] = c[3] + delta end
+  c[4] = c[4] + delta
+  if not c[5] then
+    c[5] = true
+    dirty[#dirty + 1] = c
+  end
+end
+local function flush()
+  for _, c in ipairs(dirty) do
+    if c[4] ~= 0 then redis.call('HINCRBY', c[1], c[2], c[4]) end
+  end
+end
+-- A sorted set's size, counted once, then kept by what the call adds and removes.
+local function card(key)
+  if cards[key] == nil then cards[key] = redis.call('ZCARD', key) end
+  return cards[key]
+end
+local function card_add(key, n)
+  if cards[key] ~= nil then cards[key] = cards[key] + n end
+end
+-- A budget account's hash: `since` and `base` as read, `spent` and `reserved` as counters.
+local accounts = {}
+local function account(h)
+  local acc = accounts[h]
+  if not acc then
+    local f = redis.call('HMGET', h, 'since', 'base', 'spent', 'reserved')
+    acc = {since = f[1], base = f[2], spent = counter(h, 'spent', f[3] or false),
+           reserved = counter(h, 'reserved', f[4] or false)}
+    accounts[h] = acc
+  end
+  return acc
+end
+local function purge_held(h, r, amt, now)
+  if not first('r', r) then return end
+  local freed = drop_until(r, amt, now)
+  if freed ~= 0 then
+    local acc = account(h)
+    if acc.since then add(acc.reserved, -freed) end
+  end
+end
+"""
+
 _ADMIT = """
 -- Admit one request: ARGV: id, hold_ms, tokens, n_rates, (kind 'r'|'t', limit)*, concurrency limit
 --       or -1, n_budgets, (limit, units, ttl_ms)*
@@ -84,25 +171,15 @@ local function admit(KEYS, ARGV, now)
   -- An owner's requests and tokens per minute may share one log (the same ids at the same
   -- times): it is purged once, by its token counter (which frees the tokens of what it
   -- drops), and added to once.
-  local purged = {}
   for i = 1, nr do
     local kind, limit = ARGV[a], tonumber(ARGV[a + 1]); a = a + 2
     local log = KEYS[k]; k = k + 1
     local amounts = false
     if kind == 't' then amounts = KEYS[k]; k = k + 1 end
     rates[i] = {log, amounts, 1, limit, 0}
-    if amounts and not purged[log] then
-      purged[log] = true
-      local old = redis.call('ZRANGEBYSCORE', log, '-inf', now - W)
-      if #old > 0 then
-        local freed = 0
-        for _, m in ipairs(old) do
-          freed = freed + tonumber(redis.call('HGET', amounts, m) or '0')
-          redis.call('HDEL', amounts, m)
-        end
-        redis.call('ZREMRANGEBYSCORE', log, '-inf', now - W)
-        redis.call('HINCRBY', amounts, '_sum', -freed)
-      end
+    if amounts and first('w', log) then
+      local freed = drop_until(log, amounts, now - W)
+      if freed ~= 0 then add(counter(amounts, '_sum'), -freed) end
     end
   end
   for i, rt in ipairs(rates) do
@@ -110,13 +187,10 @@ local function admit(KEYS, ARGV, now)
     local used, amount = 0, 1
     if amounts then
       amount = tokens
-      used = tonumber(redis.call('HGET', amounts, '_sum') or '0')
+      used = value(counter(amounts, '_sum'))
     else
-      if not purged[log] then
-        purged[log] = true
-        redis.call('ZREMRANGEBYSCORE', log, '-inf', now - W)
-      end
-      used = redis.call('ZCARD', log)
+      if first('w', log) then redis.call('ZREMRANGEBYSCORE', log, '-inf', now - W) end
+      used = card(log)
     end
     rt[3], rt[5] = amount, used
     if #refusal == 0 and used + amount > limit then
@@ -143,8 +217,8 @@ local function admit(KEYS, ARGV, now)
   local slots = false
   if conc >= 0 then
     slots = KEYS[k]; k = k + 1
-    redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
-    if #refusal == 0 and redis.call('ZCARD', slots) >= conc then
+    if first('c', slots) then redis.call('ZREMRANGEBYSCORE', slots, '-inf', now) end
+    if #refusal == 0 and card(slots) >= conc then
       refusal = {nr + 1, 0, 1000, 1}
     end
   end
@@ -154,19 +228,23 @@ local function admit(KEYS, ARGV, now)
     local limit, units, ttl = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
     a = a + 3
     local h, r, amt = KEYS[k], KEYS[k + 1], KEYS[k + 2]; k = k + 3
-    if redis.call('HSETNX', h, 'since', now) == 1 then redis.call('PEXPIRE', h, ttl) end
-    purge_reservations(h, r, amt, now)
-    local f = redis.call('HMGET', h, 'since', 'base', 'spent', 'reserved')
-    if not f[2] then
-      rebuild[#rebuild + 1] = j
-      rebuild[#rebuild + 1] = tonumber(f[1])
+    local acc = account(h)
+    if not acc.since then
+      redis.call('HSETNX', h, 'since', now)
+      redis.call('PEXPIRE', h, ttl)
+      acc.since = tostring(now)
     end
-    local spent = tonumber(f[2] or '0') + tonumber(f[3] or '0')
-    local reserved = tonumber(f[4] or '0')
-    if #refusal == 0 and f[2] and units > 0 and spent + reserved + units > limit then
+    purge_held(h, r, amt, now)
+    if not acc.base then
+      rebuild[#rebuild + 1] = j
+      rebuild[#rebuild + 1] = tonumber(acc.since)
+    end
+    local spent = tonumber(acc.base or '0') + value(acc.spent)
+    local reserved = value(acc.reserved)
+    if #refusal == 0 and acc.base and units > 0 and spent + reserved + units > limit then
       refusal = {nr + 2 + j - 1, math.max(0, limit - spent - reserved), -1, units}
     end
-    budgets[j] = {h, r, amt, units, spent, reserved, ttl}
+    budgets[j] = {h, r, amt, units, spent, reserved, ttl, acc}
   end
   local status = 0
   if #rebuild > 0 then status = 2 elseif #refusal > 0 then status = 1 end
@@ -175,26 +253,26 @@ local function admit(KEYS, ARGV, now)
     for _, rt in ipairs(rates) do
       if not added[rt[1]] then
         added[rt[1]] = true
-        redis.call('ZADD', rt[1], now, id)
-        redis.call('PEXPIRE', rt[1], W + 1000)
+        card_add(rt[1], redis.call('ZADD', rt[1], now, id))
+        expire(rt[1], W + 1000)
       end
       if rt[2] then
         redis.call('HSET', rt[2], id, rt[3])
-        redis.call('HINCRBY', rt[2], '_sum', rt[3])
-        redis.call('PEXPIRE', rt[2], W + 1000)
+        add(counter(rt[2], '_sum'), rt[3])
+        expire(rt[2], W + 1000)
       end
     end
     if slots then
-      redis.call('ZADD', slots, now + hold, id)
-      redis.call('PEXPIRE', slots, hold + 1000)
+      card_add(slots, redis.call('ZADD', slots, now + hold, id))
+      expire(slots, hold + 1000)
     end
     for _, b in ipairs(budgets) do
       if b[4] > 0 then
         redis.call('ZADD', b[2], now + hold, id)
         redis.call('HSET', b[3], id, b[4])
-        redis.call('HINCRBY', b[1], 'reserved', b[4])
-        redis.call('PEXPIRE', b[2], b[7])
-        redis.call('PEXPIRE', b[3], b[7])
+        add(b[8].reserved, b[4])
+        expire(b[2], b[7])
+        expire(b[3], b[7])
       end
     end
   end
@@ -217,7 +295,6 @@ local function admit(KEYS, ARGV, now)
   return encode(status, now, refusal, out_rates, out_budgets, rebuild)
 end
 """
-
 ADJUST = (
     _CLOCK
     + _PURGE_RESERVATIONS
@@ -280,30 +357,32 @@ local function settle(KEYS, ARGV, now)
     local old = redis.call('HGET', KEYS[k], id)
     if old and tokens >= 0 then
       redis.call('HSET', KEYS[k], id, tokens)
-      redis.call('HINCRBY', KEYS[k], '_sum', tokens - tonumber(old))
+      add(counter(KEYS[k], '_sum'), tokens - tonumber(old))
     end
     k = k + 1
   end
   if has_slots == 1 then
-    redis.call('ZREM', KEYS[k], id)
+    card_add(KEYS[k], -redis.call('ZREM', KEYS[k], id))
     k = k + 1
   end
   for j = 1, nb do
     local h, r, amt, settled = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]; k = k + 4
     local cost = tonumber(ARGV[6 + j])
     if redis.call('ZADD', settled, 'NX', now, id) == 0 then cost = 0 end
-    redis.call('ZREMRANGEBYSCORE', settled, '-inf', now - SETTLED_MS)
-    redis.call('PEXPIRE', settled, SETTLED_MS)
+    if first('s', settled) then
+      redis.call('ZREMRANGEBYSCORE', settled, '-inf', now - SETTLED_MS)
+    end
+    expire(settled, SETTLED_MS)
     local held = redis.call('HGET', amt, id)
-    local since = redis.call('HGET', h, 'since')
+    local acc = account(h)
     if held then
       redis.call('HDEL', amt, id)
       redis.call('ZREM', r, id)
-      if since then redis.call('HINCRBY', h, 'reserved', -tonumber(held)) end
+      if acc.since then add(acc.reserved, -tonumber(held)) end
     end
     -- A record made before the counters began is the rebuild's to count, from the database.
-    if since and cost > 0 and created >= tonumber(since) then
-      redis.call('HINCRBY', h, 'spent', cost)
+    if acc.since and cost > 0 and created >= tonumber(acc.since) then
+      add(acc.spent, cost)
     end
   end
   return '1'
@@ -331,6 +410,7 @@ end
 REQUESTS = (
     _CLOCK
     + _PURGE_RESERVATIONS
+    + _BATCH
     + _ADMIT
     + _SETTLE
     + _RENEW
@@ -345,10 +425,11 @@ local now = clock()
 local out, k = {}, 1
 for d = 1, tonumber(ARGV[1]) do
   local op, nk, args = ops[ARGV[3 * d - 1]], tonumber(ARGV[3 * d]), {}
-  for value in string.gmatch(ARGV[3 * d + 1], '[^,]+') do args[#args + 1] = value end
+  for arg in string.gmatch(ARGV[3 * d + 1], '[^,]+') do args[#args + 1] = arg end
   out[d] = op({unpack(KEYS, k, k + nk - 1)}, args, now)
   k = k + nk
 end
+flush()
 return table.concat(out, ';')
 """
 )
