@@ -19,7 +19,6 @@ from switchboard.errors import ConflictError, InvalidFieldError, NotFoundError
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 25
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"

@@ -11,15 +11,14 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from switchboard.console import forms, page_flow
+from switchboard.console import forms, page_flow, paging
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
-from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
+from switchboard.console.rendering import ConsoleRoute, render, see_other, with_notice
 from switchboard.errors import ConflictError, NotFoundError
 from switchboard.gateway.service import Gateway
 from switchboard.services import catalog_admin
 from switchboard.services.audit import Actor
-from switchboard.services.paging import Window
 from switchboard.vocabulary import Tier
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -41,10 +40,8 @@ TIERS = [tier.value for tier in Tier]
 def list_providers(
     request: Request, session: SessionDep, gateway: GatewayDep, _admin: AdminDep, page: int = 1
 ) -> HTMLResponse:
-    page = max(page, 1)
-    listing = catalog_admin.list_providers(
-        session, window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    )
+    page = paging.page_number(page)
+    listing = catalog_admin.list_providers(session, window=paging.rows_of(page))
     ids = [row.id for row in listing.items]
     return render(
         request,
@@ -53,9 +50,7 @@ def list_providers(
             "title": "Providers",
             "providers": listing.items,
             "model_counts": catalog_admin.model_counts(session, provider_ids=ids),
-            "total": listing.total,
-            "page": page,
-            "page_size": PAGE_SIZE,
+            **paging.pager(page, listing.total),
             "masked": catalog_admin.masked_key,
         },
     )

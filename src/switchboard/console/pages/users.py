@@ -11,21 +11,19 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, cast
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from switchboard._types import utcnow
-from switchboard.console import forms, page_flow
+from switchboard.console import forms, page_flow, paging
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
-from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
+from switchboard.console.rendering import ConsoleRoute, render, see_other, with_notice
 from switchboard.gateway.from_thread import forget_user
 from switchboard.services import users
 from switchboard.services.audit import Actor
-from switchboard.services.paging import Window
 from switchboard.vocabulary import PowerLevel, Tier
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -216,13 +214,13 @@ def _list_page(
     values: Mapping[str, Any] | None = None,
     errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
-    page = max(page, 1)
+    page = paging.page_number(page)
     chosen = forms.query_choice(tier, Tier, "tier")
     listing = users.list_users(
         session,
         tier=chosen,
         search=q.strip() or None,
-        window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+        window=paging.rows_of(page),
     )
     filters = {"q": q, "tier": chosen.value if chosen else ""}
     return render(
@@ -231,11 +229,8 @@ def _list_page(
         {
             "title": "Users and keys",
             "users": listing.items,
-            "total": listing.total,
-            "page": page,
-            "page_size": PAGE_SIZE,
-            "filters": filters,
-            "query": urlencode({k: v for k, v in filters.items() if v}),
+            **paging.pager(page, listing.total),
+            **paging.filtered(filters),
             "tiers": TIERS,
             "power_levels": POWER_LEVELS,
             "values": values or {"tier": "free"},
