@@ -278,19 +278,18 @@ def _rule_page(
     values: Mapping[str, Any],
     errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
-    return render(
+    return page_flow.form_page(
         request,
         "alert_rule_form.html",
         {
             "title": f"Alert rule {rule.name}",
             "rule": rule,
             "values": values,
-            "errors": errors or {},
             "kinds": KINDS,
             "rule_fields": rule_field_kinds(),
             "scopes": [scope.value for scope in AlertScope],
         },
-        status_code=422 if errors else 200,
+        errors,
     )
 
 
@@ -300,15 +299,14 @@ def _webhook_page(
     values: Mapping[str, Any],
     errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
-    return render(
+    return page_flow.form_page(
         request,
         "alert_webhook_form.html",
         {
             "title": f"Webhook {webhook.name}",
             "webhook": webhook,
             "values": values,
-            "errors": errors or {},
             "formats": FORMATS,
         },
-        status_code=422 if errors else 200,
+        errors,
     )

@@ -251,7 +251,7 @@ def _form_page(
     if row is not None:
         candidates = catalog_admin.list_models(session, window=Window(limit=MAX_PROVIDERS))
         others = [m for m in candidates.items if m.id != row.id and not m.is_deprecated]
-    return render(
+    return page_flow.form_page(
         request,
         "model_form.html",
         {
@@ -264,7 +264,6 @@ def _form_page(
             "prices": PRICES,
             "history": history,
             "others": others,
-            "errors": errors or {},
         },
-        status_code=422 if errors else 200,
+        errors,
     )

@@ -162,7 +162,7 @@ def _page(
         session, is_active=True, window=Window(limit=MAX_PROVIDERS)
     )
     shown = page_flow.shown(values or {}, write_only={"api_key"})
-    return render(
+    return page_flow.form_page(
         request,
         "my_keys.html",
         {
@@ -174,8 +174,7 @@ def _page(
             "totals": analytics.usage_totals(session, filters=filters),
             "usage_days": USAGE_DAYS,
             "top_models": analytics.top_models(session, filters=filters, limit=5),
-            "errors": errors or {},
             "values": shown,
         },
-        status_code=422 if errors else 200,
+        errors,
     )

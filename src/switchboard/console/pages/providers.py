@@ -268,7 +268,7 @@ def _form_page(
     errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
     shown = page_flow.shown(values, write_only={"api_key"})
-    return render(
+    return page_flow.form_page(
         request,
         "provider_form.html",
         {
@@ -277,7 +277,6 @@ def _form_page(
             "values": shown,
             "masked_key": catalog_admin.masked_key(row) if row is not None else None,
             "tiers": TIERS,
-            "errors": errors or {},
         },
-        status_code=422 if errors else 200,
+        errors,
     )

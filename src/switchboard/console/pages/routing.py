@@ -278,7 +278,7 @@ def _rule_page(
     values: Mapping[str, Any],
     errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
-    return render(
+    return page_flow.form_page(
         request,
         "rule_form.html",
         {
@@ -288,7 +288,6 @@ def _rule_page(
             "models": _models(session),
             "tiers": TIERS,
             "power_levels": POWER_LEVELS,
-            "errors": errors or {},
         },
-        status_code=422 if errors else 200,
+        errors,
     )

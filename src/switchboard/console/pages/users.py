@@ -20,7 +20,7 @@ from switchboard._types import utcnow
 from switchboard.console import forms, page_flow, paging
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
-from switchboard.console.rendering import ConsoleRoute, render, see_other, with_notice
+from switchboard.console.rendering import ConsoleRoute, see_other, with_notice
 from switchboard.gateway.from_thread import forget_user
 from switchboard.services import users
 from switchboard.services.audit import Actor
@@ -223,7 +223,7 @@ def _list_page(
         window=paging.rows_of(page),
     )
     filters = {"q": q, "tier": chosen.value if chosen else ""}
-    return render(
+    return page_flow.form_page(
         request,
         "users.html",
         {
@@ -234,9 +234,8 @@ def _list_page(
             "tiers": TIERS,
             "power_levels": POWER_LEVELS,
             "values": values or {"tier": "free"},
-            "errors": errors or {},
         },
-        status_code=422 if errors else 200,
+        errors,
     )
 
 
@@ -260,7 +259,7 @@ def _user_page(
         ),
         "default_power_level": user.default_power_level or "",
     }
-    return render(
+    return page_flow.form_page(
         request,
         "user.html",
         {
@@ -270,8 +269,8 @@ def _user_page(
             "tiers": TIERS,
             "power_levels": POWER_LEVELS,
             "values": {**stored, **(values or {})},
-            "errors": errors or {},
             "issued_key": issued_key,
         },
-        status_code=422 if errors else status_code,
+        errors,
+        status_code=status_code,
     )
