@@ -5,11 +5,12 @@ system key write-only, shown masked; a refusal beside its field), activate or de
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from switchboard.console import forms, page_flow, paging
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
@@ -79,13 +80,7 @@ def create_provider(
             secrets=gateway.secrets,
         )
 
-    return page_flow.submit(
-        session,
-        create,
-        done=lambda row: ("/ui/providers", f"Provider {row.provider_slug} added."),
-        refused=lambda errors: _form_page(request, None, form, errors),
-        default_field=_refused_field,
-    )
+    return _save(request, session, None, form, create, done="added")
 
 
 @router.get("/providers/{provider_id}", response_class=HTMLResponse)
@@ -128,13 +123,7 @@ def update_provider(
             secrets=gateway.secrets,
         )
 
-    return page_flow.submit(
-        session,
-        update,
-        done=lambda saved: ("/ui/providers", f"Provider {saved.provider_slug} saved."),
-        refused=lambda errors: _form_page(request, row, form, errors),
-        default_field=_refused_field,
-    )
+    return _save(request, session, row, form, update, done="saved")
 
 
 @router.post("/providers/{provider_id}/active", response_class=HTMLResponse)
@@ -259,6 +248,26 @@ def _checked_key(api_key: str) -> str:
 def _refused_field(error: Exception) -> str:
     """A taken slug is the slug's; a key that cannot be stored, the key's."""
     return "provider_slug" if "slug" in str(error) else "api_key"
+
+
+def _save(
+    request: Request,
+    session: Session,
+    row: Any,
+    form: Mapping[str, str],
+    change: Callable[[], Any],
+    *,
+    done: str,
+) -> Response:
+    """Adding and editing end alike: the list, saying `Provider <slug> <done>.`, or the form
+    (of `row`, None for a new one) again with the refusal beside its field."""
+    return page_flow.submit(
+        session,
+        change,
+        done=lambda saved: ("/ui/providers", f"Provider {saved.provider_slug} {done}."),
+        refused=lambda errors: _form_page(request, row, form, errors),
+        default_field=_refused_field,
+    )
 
 
 def _form_page(
