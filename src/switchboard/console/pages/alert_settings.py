@@ -265,7 +265,7 @@ def _rule_values(rule: Any) -> dict[str, Any]:
     for name in ("subject", "factor", "threshold", "window_minutes"):
         value = getattr(rule, name)
         if isinstance(value, Decimal):
-            value = format(value.normalize(), "f")  # 2500, not 2500.0000 nor 2.5E+3
+            value = forms.decimal_text(value)
         values[name] = "" if value is None else value
     values["thresholds"] = ", ".join(str(t) for t in rule.thresholds or [])
     values["is_active"] = "on" if rule.is_active else ""

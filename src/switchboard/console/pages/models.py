@@ -220,7 +220,7 @@ def _values_of(row: Any) -> dict[str, Any]:
     values["context_window"] = row.context_window or ""
     for name, _ in PRICES:
         price = getattr(row, name)
-        values[name] = "" if price is None else format(price.normalize(), "f")
+        values[name] = forms.decimal_text(price)
     flags = ("supports_streaming", "supports_function_calling", "supports_vision")
     for name in (*flags, "supports_json_mode", "is_active"):
         values[name] = "on" if getattr(row, name) else ""

@@ -252,11 +252,7 @@ def _user_page(
     user = users.get_user(session, user_id=user_id)
     stored = {
         "tier": user.tier,
-        "monthly_budget_usd": (
-            ""
-            if user.monthly_budget_usd is None
-            else format(user.monthly_budget_usd.normalize(), "f")
-        ),
+        "monthly_budget_usd": forms.decimal_text(user.monthly_budget_usd),
         "default_power_level": user.default_power_level or "",
     }
     return page_flow.form_page(
