@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from switchboard.console import forms, page_flow, paging
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
-from switchboard.console.rendering import ConsoleRoute, render, see_other, with_notice
+from switchboard.console.rendering import ConsoleRoute, is_htmx, render, see_other, with_notice
 from switchboard.errors import ConflictError, NotFoundError
 from switchboard.gateway.service import Gateway
 from switchboard.services import catalog_admin
@@ -177,7 +177,7 @@ async def check_now(
     summary = f"{report.provider_slug}: {report.status}" + (
         f" ({report.latency_ms} ms)" if report.latency_ms is not None else ""
     )
-    if request.headers.get("hx-request") == "true":
+    if is_htmx(request):
         return render(request, "provider_health.html", {"report": report, "summary": summary})
     return see_other(with_notice("/ui/providers", f"Checked {summary}."))
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from switchboard.console import forms, page_flow, paging
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
-from switchboard.console.rendering import ConsoleRoute, render, see_other, with_notice
+from switchboard.console.rendering import ConsoleRoute, is_htmx, render, see_other, with_notice
 from switchboard.gateway.service import Gateway
 from switchboard.routing import RouteRequest
 from switchboard.services import catalog_admin, routing_admin
@@ -78,7 +78,7 @@ def explain(
         result = {"verdicts": None, "explain_error": str(error)}
         if isinstance(error, FormError):
             result["explain_errors"] = page_flow.field_errors(error)
-    if request.headers.get("hx-request") == "true":
+    if is_htmx(request):
         return render(request, "explain_result.html", result)
     result.setdefault("explain_errors", {})
     return _page(request, session, gateway, explain_values=values, **result)
