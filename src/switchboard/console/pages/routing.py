@@ -63,7 +63,7 @@ def explain(
     form: forms.AdminFormDep,
 ) -> HTMLResponse:
     """With htmx only the verdicts are replaced (and announced); without, the whole page."""
-    values = {k: v for k, v in form.items() if k != "csrf_token"}
+    values = page_flow.shown(form)
     try:
         route_request = explain_request(form)
         verdicts = routing_admin.explain_request(
