@@ -16,7 +16,7 @@ from switchboard.console import forms, page_flow, paging
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
 from switchboard.console.rendering import ConsoleRoute, is_htmx, render, see_other, with_notice
-from switchboard.errors import ConflictError, NotFoundError
+from switchboard.errors import ConflictError
 from switchboard.gateway.service import Gateway
 from switchboard.services import catalog_admin
 from switchboard.services.audit import Actor
@@ -168,12 +168,7 @@ async def check_now(
 ) -> Response:
     """Probe now. With htmx, only the provider's health cell is replaced (announced politely);
     without, the list is shown again with the result as its notice."""
-    try:
-        report = await gateway.probe_provider(provider_id)
-    except NotFoundError as error:
-        return render(
-            request, "error.html", {"status": 404, "message": str(error)}, status_code=404
-        )
+    report = await gateway.probe_provider(provider_id)
     summary = f"{report.provider_slug}: {report.status}" + (
         f" ({report.latency_ms} ms)" if report.latency_ms is not None else ""
     )
