@@ -97,6 +97,11 @@ def decimal(form: Mapping[str, str], name: str) -> Decimal | None:
     return number
 
 
+def decimal_text(value: Decimal | None) -> str:
+    """A stored amount as its form field shows it: 2500, not 2500.0000 nor 2.5E+3."""
+    return "" if value is None else format(value.normalize(), "f")
+
+
 def integer(form: Mapping[str, str], name: str) -> int | None:
     value = text(form, name)
     if value is None:

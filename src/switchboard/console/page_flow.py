@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 
-from fastapi import Request, Response
+from fastapi import Request, Response, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
@@ -64,6 +64,23 @@ def submit(
         return refused(field_errors(error, default_field=fallback))
     url, notice = done(result)
     return see_other(with_notice(url, notice))
+
+
+def form_page(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any],
+    errors: FieldErrors | None = None,
+    *,
+    status_code: int = status.HTTP_200_OK,
+) -> HTMLResponse:
+    """A page with a form: refused (`errors`), status 422 and each error beside its field."""
+    return render(
+        request,
+        template,
+        {**context, "errors": errors or {}},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT if errors else status_code,
+    )
 
 
 def confirmed(form: Mapping[str, str]) -> bool:

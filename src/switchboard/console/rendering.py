@@ -19,7 +19,6 @@ from switchboard.errors import ConflictError, InvalidFieldError, NotFoundError
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 25
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
@@ -45,7 +44,7 @@ def render(
         "signed_in": signed_in,
         "csrf_token": signed_in.csrf if signed_in else "",
         "path": request.url.path,
-        "is_htmx": request.headers.get("hx-request") == "true",
+        "is_htmx": is_htmx(request),
         "notice": request.query_params.get("notice"),
         **(context or {}),
     }
@@ -55,6 +54,11 @@ def render(
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     return cast(HTMLResponse, response)
+
+
+def is_htmx(request: Request) -> bool:
+    """Whether htmx sent the request (it swaps a fragment into the page rather than load one)."""
+    return request.headers.get("hx-request") == "true"
 
 
 def see_other(url: str) -> RedirectResponse:
@@ -101,7 +105,7 @@ def _to_sign_in(request: Request, needed: SignInRequiredError) -> Response:
     if needed.reason:
         target = with_notice(target, needed.reason)
     response: Response = see_other(target)
-    if request.headers.get("hx-request") == "true":
+    if is_htmx(request):
         response = Response(status_code=status.HTTP_204_NO_CONTENT, headers={"HX-Redirect": target})
     if needed.reason:
         response.delete_cookie(SESSION_COOKIE, path="/ui", httponly=True, samesite="strict")

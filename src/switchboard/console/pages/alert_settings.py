@@ -265,7 +265,7 @@ def _rule_values(rule: Any) -> dict[str, Any]:
     for name in ("subject", "factor", "threshold", "window_minutes"):
         value = getattr(rule, name)
         if isinstance(value, Decimal):
-            value = format(value.normalize(), "f")  # 2500, not 2500.0000 nor 2.5E+3
+            value = forms.decimal_text(value)
         values[name] = "" if value is None else value
     values["thresholds"] = ", ".join(str(t) for t in rule.thresholds or [])
     values["is_active"] = "on" if rule.is_active else ""
@@ -278,19 +278,18 @@ def _rule_page(
     values: Mapping[str, Any],
     errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
-    return render(
+    return page_flow.form_page(
         request,
         "alert_rule_form.html",
         {
             "title": f"Alert rule {rule.name}",
             "rule": rule,
             "values": values,
-            "errors": errors or {},
             "kinds": KINDS,
             "rule_fields": rule_field_kinds(),
             "scopes": [scope.value for scope in AlertScope],
         },
-        status_code=422 if errors else 200,
+        errors,
     )
 
 
@@ -300,15 +299,14 @@ def _webhook_page(
     values: Mapping[str, Any],
     errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
-    return render(
+    return page_flow.form_page(
         request,
         "alert_webhook_form.html",
         {
             "title": f"Webhook {webhook.name}",
             "webhook": webhook,
             "values": values,
-            "errors": errors or {},
             "formats": FORMATS,
         },
-        status_code=422 if errors else 200,
+        errors,
     )

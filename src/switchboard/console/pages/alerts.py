@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from switchboard.console import forms
+from switchboard.console import forms, paging
 from switchboard.console.deps import AdminDep, SessionDep
-from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
+from switchboard.console.rendering import ConsoleRoute, render, see_other, with_notice
 from switchboard.errors import ConflictError, NotFoundError
 from switchboard.services import alert_rules, alert_webhooks, alerts
 from switchboard.services.audit import Actor
@@ -139,19 +138,19 @@ def page_of_alerts(
     webhook_errors: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     """The Alerts page; with a refused rule or webhook form shown again with its errors."""
-    page = max(page, 1)
+    page = paging.page_number(page)
     chosen_state = forms.query_choice(state, AlertState, "state")
     chosen_kind = forms.query_choice(kind, AlertKind, "kind")
     listing = alerts.list_alerts(
         session,
         state=chosen_state,
         kind=chosen_kind,
-        window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+        window=paging.rows_of(page),
     )
     rules = alert_rules.list_rules(session, window=Window(limit=MAX_SETTINGS_ROWS))
     webhooks = alert_webhooks.list_webhooks(session, window=Window(limit=MAX_SETTINGS_ROWS))
     filters = {"state": state, "kind": kind}
-    query = urlencode({name: value for name, value in filters.items() if value})
+    query = paging.filter_query(filters)
     refused = bool(rule_errors or webhook_errors)
     return render(
         request,
@@ -159,9 +158,7 @@ def page_of_alerts(
         {
             "title": "Alerts",
             "alerts": listing.items,
-            "total": listing.total,
-            "page": page,
-            "page_size": PAGE_SIZE,
+            **paging.pager(page, listing.total),
             "filters": filters,
             "query": query,
             "back": f"{ALERTS_URL}?{query}&page={page}" if query else f"{ALERTS_URL}?page={page}",

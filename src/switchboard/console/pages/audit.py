@@ -6,17 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from switchboard.console import forms
+from switchboard.console import forms, paging
 from switchboard.console.deps import AdminDep, SessionDep
-from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render
+from switchboard.console.rendering import ConsoleRoute, render
 from switchboard.services import audit
 from switchboard.services.audit import Entity
-from switchboard.services.paging import Window
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -42,14 +40,14 @@ def audit_page(
     actor: str = "",
     page: int = 1,
 ) -> HTMLResponse:
-    page = max(page, 1)
+    page = paging.page_number(page)
     kind = forms.query_choice(entity_type, Entity, "entity_type")
     listing = audit.list_entries(
         session,
         entity_type=kind.value if kind else None,
         entity_id=entity_id.strip() or None,
         actor=actor.strip() or None,
-        window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+        window=paging.rows_of(page),
     )
     filters = {"entity_type": entity_type, "entity_id": entity_id, "actor": actor}
     return render(
@@ -58,11 +56,8 @@ def audit_page(
         {
             "title": "Audit log",
             "entries": [(entry, changes(entry.before, entry.after)) for entry in listing.items],
-            "total": listing.total,
-            "page": page,
-            "page_size": PAGE_SIZE,
-            "filters": filters,
-            "query": urlencode({k: v for k, v in filters.items() if v}),
+            **paging.pager(page, listing.total),
+            **paging.filtered(filters),
             "entities": [entity.value for entity in Entity],
             "shown_open": SHOWN_OPEN,
         },

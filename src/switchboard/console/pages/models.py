@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from switchboard.console import forms, page_flow
+from switchboard.console import forms, page_flow, paging
 from switchboard.console.deps import AdminDep, SessionDep
 from switchboard.console.forms import FormError
-from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
+from switchboard.console.rendering import ConsoleRoute, render, see_other, with_notice
 from switchboard.services import catalog_admin
 from switchboard.services.audit import Actor
 from switchboard.services.paging import Window
@@ -45,12 +44,12 @@ def list_models(
     state: str = "",
     page: int = 1,
 ) -> HTMLResponse:
-    page = max(page, 1)
+    page = paging.page_number(page)
     provider_id = forms.query_int(provider, "provider")
     power_level = forms.query_choice(power, PowerLevel, "power")
     listing = catalog_admin.list_models(
         session,
-        window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+        window=paging.rows_of(page),
         search=q.strip() or None,
         provider_id=provider_id,
         power_level=power_level.value if power_level else None,
@@ -61,11 +60,8 @@ def list_models(
     context = {
         "title": "Models",
         "models": listing.items,
-        "total": listing.total,
-        "page": page,
-        "page_size": PAGE_SIZE,
-        "filters": filters,
-        "query": urlencode({k: v for k, v in filters.items() if v}),
+        **paging.pager(page, listing.total),
+        **paging.filtered(filters),
         "providers": _providers(session),
         "power_levels": POWER_LEVELS,
     }
@@ -224,7 +220,7 @@ def _values_of(row: Any) -> dict[str, Any]:
     values["context_window"] = row.context_window or ""
     for name, _ in PRICES:
         price = getattr(row, name)
-        values[name] = "" if price is None else format(price.normalize(), "f")
+        values[name] = forms.decimal_text(price)
     flags = ("supports_streaming", "supports_function_calling", "supports_vision")
     for name in (*flags, "supports_json_mode", "is_active"):
         values[name] = "on" if getattr(row, name) else ""
@@ -255,7 +251,7 @@ def _form_page(
     if row is not None:
         candidates = catalog_admin.list_models(session, window=Window(limit=MAX_PROVIDERS))
         others = [m for m in candidates.items if m.id != row.id and not m.is_deprecated]
-    return render(
+    return page_flow.form_page(
         request,
         "model_form.html",
         {
@@ -268,7 +264,6 @@ def _form_page(
             "prices": PRICES,
             "history": history,
             "others": others,
-            "errors": errors or {},
         },
-        status_code=422 if errors else 200,
+        errors,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -65,8 +66,7 @@ def add_key(
         errors = page_flow.field_errors(error, default_field="api_key")
         return _page(request, session, user, errors=errors, values=form)
     forget_user(gateway, user.subject)
-    outcome = "validated" if row.is_validated else f"not validated: {row.validation_error}"
-    return see_other(with_notice("/ui/me", f"Key {byok.masked(row)} added, {outcome}."))
+    return see_other(with_notice("/ui/me", f"Key {byok.masked(row)} added, {_checked(row)}."))
 
 
 @router.post("/me/keys/{key_id}", response_class=HTMLResponse)
@@ -88,7 +88,7 @@ def change_key(
             secrets=_secrets(gateway),
             check=key_checker(gateway),
         )
-        notice = "validated" if row.is_validated else f"not validated: {row.validation_error}"
+        notice = _checked(row)
     elif action == "deactivate" and not page_flow.confirmed(form):
         mask = byok.masked(byok.get_key(session, user_id=user.subject, key_id=key_id))
         return page_flow.ask_to_confirm(
@@ -140,6 +140,11 @@ def delete_key(
     return see_other(with_notice("/ui/me", f"Key {mask} deleted."))
 
 
+def _checked(row: Any) -> str:
+    """What the provider said of the key when it was last checked, for the notice."""
+    return "validated" if row.is_validated else f"not validated: {row.validation_error}"
+
+
 def _secrets(gateway: Gateway) -> SecretManager:
     if gateway.secrets is None:
         raise ConflictError("Own keys cannot be stored: the gateway has no ENCRYPTION_KEY.")
@@ -162,7 +167,7 @@ def _page(
         session, is_active=True, window=Window(limit=MAX_PROVIDERS)
     )
     shown = page_flow.shown(values or {}, write_only={"api_key"})
-    return render(
+    return page_flow.form_page(
         request,
         "my_keys.html",
         {
@@ -174,8 +179,7 @@ def _page(
             "totals": analytics.usage_totals(session, filters=filters),
             "usage_days": USAGE_DAYS,
             "top_models": analytics.top_models(session, filters=filters, limit=5),
-            "errors": errors or {},
             "values": shown,
         },
-        status_code=422 if errors else 200,
+        errors,
     )

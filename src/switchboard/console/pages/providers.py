@@ -5,21 +5,21 @@ system key write-only, shown masked; a refusal beside its field), activate or de
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
-from switchboard.console import forms, page_flow
+from switchboard.console import forms, page_flow, paging
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
-from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
-from switchboard.errors import ConflictError, NotFoundError
+from switchboard.console.rendering import ConsoleRoute, is_htmx, render, see_other, with_notice
+from switchboard.errors import ConflictError
 from switchboard.gateway.service import Gateway
 from switchboard.services import catalog_admin
 from switchboard.services.audit import Actor
-from switchboard.services.paging import Window
 from switchboard.vocabulary import Tier
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -41,10 +41,8 @@ TIERS = [tier.value for tier in Tier]
 def list_providers(
     request: Request, session: SessionDep, gateway: GatewayDep, _admin: AdminDep, page: int = 1
 ) -> HTMLResponse:
-    page = max(page, 1)
-    listing = catalog_admin.list_providers(
-        session, window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    )
+    page = paging.page_number(page)
+    listing = catalog_admin.list_providers(session, window=paging.rows_of(page))
     ids = [row.id for row in listing.items]
     return render(
         request,
@@ -53,9 +51,7 @@ def list_providers(
             "title": "Providers",
             "providers": listing.items,
             "model_counts": catalog_admin.model_counts(session, provider_ids=ids),
-            "total": listing.total,
-            "page": page,
-            "page_size": PAGE_SIZE,
+            **paging.pager(page, listing.total),
             "masked": catalog_admin.masked_key,
         },
     )
@@ -84,13 +80,7 @@ def create_provider(
             secrets=gateway.secrets,
         )
 
-    return page_flow.submit(
-        session,
-        create,
-        done=lambda row: ("/ui/providers", f"Provider {row.provider_slug} added."),
-        refused=lambda errors: _form_page(request, None, form, errors),
-        default_field=_refused_field,
-    )
+    return _save(request, session, None, form, create, done="added")
 
 
 @router.get("/providers/{provider_id}", response_class=HTMLResponse)
@@ -133,13 +123,7 @@ def update_provider(
             secrets=gateway.secrets,
         )
 
-    return page_flow.submit(
-        session,
-        update,
-        done=lambda saved: ("/ui/providers", f"Provider {saved.provider_slug} saved."),
-        refused=lambda errors: _form_page(request, row, form, errors),
-        default_field=_refused_field,
-    )
+    return _save(request, session, row, form, update, done="saved")
 
 
 @router.post("/providers/{provider_id}/active", response_class=HTMLResponse)
@@ -184,16 +168,11 @@ async def check_now(
 ) -> Response:
     """Probe now. With htmx, only the provider's health cell is replaced (announced politely);
     without, the list is shown again with the result as its notice."""
-    try:
-        report = await gateway.probe_provider(provider_id)
-    except NotFoundError as error:
-        return render(
-            request, "error.html", {"status": 404, "message": str(error)}, status_code=404
-        )
+    report = await gateway.probe_provider(provider_id)
     summary = f"{report.provider_slug}: {report.status}" + (
         f" ({report.latency_ms} ms)" if report.latency_ms is not None else ""
     )
-    if request.headers.get("hx-request") == "true":
+    if is_htmx(request):
         return render(request, "provider_health.html", {"report": report, "summary": summary})
     return see_other(with_notice("/ui/providers", f"Checked {summary}."))
 
@@ -266,6 +245,26 @@ def _refused_field(error: Exception) -> str:
     return "provider_slug" if "slug" in str(error) else "api_key"
 
 
+def _save(
+    request: Request,
+    session: Session,
+    row: Any,
+    form: Mapping[str, str],
+    change: Callable[[], Any],
+    *,
+    done: str,
+) -> Response:
+    """Adding and editing end alike: the list, saying `Provider <slug> <done>.`, or the form
+    (of `row`, None for a new one) again with the refusal beside its field."""
+    return page_flow.submit(
+        session,
+        change,
+        done=lambda saved: ("/ui/providers", f"Provider {saved.provider_slug} {done}."),
+        refused=lambda errors: _form_page(request, row, form, errors),
+        default_field=_refused_field,
+    )
+
+
 def _form_page(
     request: Request,
     row: Any,
@@ -273,7 +272,7 @@ def _form_page(
     errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
     shown = page_flow.shown(values, write_only={"api_key"})
-    return render(
+    return page_flow.form_page(
         request,
         "provider_form.html",
         {
@@ -282,7 +281,6 @@ def _form_page(
             "values": shown,
             "masked_key": catalog_admin.masked_key(row) if row is not None else None,
             "tiers": TIERS,
-            "errors": errors or {},
         },
-        status_code=422 if errors else 200,
+        errors,
     )

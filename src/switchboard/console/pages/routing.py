@@ -13,10 +13,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from switchboard.console import forms, page_flow
+from switchboard.console import forms, page_flow, paging
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
-from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
+from switchboard.console.rendering import ConsoleRoute, is_htmx, render, see_other, with_notice
 from switchboard.gateway.service import Gateway
 from switchboard.routing import RouteRequest
 from switchboard.services import catalog_admin, routing_admin
@@ -63,7 +63,7 @@ def explain(
     form: forms.AdminFormDep,
 ) -> HTMLResponse:
     """With htmx only the verdicts are replaced (and announced); without, the whole page."""
-    values = {k: v for k, v in form.items() if k != "csrf_token"}
+    values = page_flow.shown(form)
     try:
         route_request = explain_request(form)
         verdicts = routing_admin.explain_request(
@@ -78,7 +78,7 @@ def explain(
         result = {"verdicts": None, "explain_error": str(error)}
         if isinstance(error, FormError):
             result["explain_errors"] = page_flow.field_errors(error)
-    if request.headers.get("hx-request") == "true":
+    if is_htmx(request):
         return render(request, "explain_result.html", result)
     result.setdefault("explain_errors", {})
     return _page(request, session, gateway, explain_values=values, **result)
@@ -231,7 +231,7 @@ def _page(
     rule_values: Mapping[str, str] | None = None,
     rule_errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
-    page = max(page, 1)
+    page = paging.page_number(page)
     chosen_tier = forms.query_choice(tier, Tier, "tier") or Tier.PROFESSIONAL
     chosen_power = forms.query_choice(power, PowerLevel, "power")
     matrix = routing_admin.routing_matrix(
@@ -242,9 +242,7 @@ def _page(
         power_level=chosen_power,
         stored=gateway.stored_snapshot(session),
     )
-    rules = routing_admin.list_rules(
-        session, window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    )
+    rules = routing_admin.list_rules(session, window=paging.rows_of(page))
     defaults = {"tier": chosen_tier.value, "power_level": "balanced", "task_type": "general"}
     models = _models(session)
     return render(
@@ -256,9 +254,7 @@ def _page(
             "shown_candidates": SHOWN_CANDIDATES,
             "filters": {"tier": chosen_tier.value, "power": chosen_power or ""},
             "rules": rules.items,
-            "total": rules.total,
-            "page": page,
-            "page_size": PAGE_SIZE,
+            **paging.pager(page, rules.total),
             "models": models,
             "model_names": {model.id: model.model_name for model in models},
             "tiers": TIERS,
@@ -282,7 +278,7 @@ def _rule_page(
     values: Mapping[str, Any],
     errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
-    return render(
+    return page_flow.form_page(
         request,
         "rule_form.html",
         {
@@ -292,7 +288,6 @@ def _rule_page(
             "models": _models(session),
             "tiers": TIERS,
             "power_levels": POWER_LEVELS,
-            "errors": errors or {},
         },
-        status_code=422 if errors else 200,
+        errors,
     )

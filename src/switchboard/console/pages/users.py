@@ -11,21 +11,19 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, cast
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from switchboard._types import utcnow
-from switchboard.console import forms, page_flow
+from switchboard.console import forms, page_flow, paging
 from switchboard.console.deps import AdminDep, GatewayDep, SessionDep
 from switchboard.console.forms import FormError
-from switchboard.console.rendering import PAGE_SIZE, ConsoleRoute, render, see_other, with_notice
+from switchboard.console.rendering import ConsoleRoute, see_other, with_notice
 from switchboard.gateway.from_thread import forget_user
 from switchboard.services import users
 from switchboard.services.audit import Actor
-from switchboard.services.paging import Window
 from switchboard.vocabulary import PowerLevel, Tier
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -216,32 +214,28 @@ def _list_page(
     values: Mapping[str, Any] | None = None,
     errors: page_flow.FieldErrors | None = None,
 ) -> HTMLResponse:
-    page = max(page, 1)
+    page = paging.page_number(page)
     chosen = forms.query_choice(tier, Tier, "tier")
     listing = users.list_users(
         session,
         tier=chosen,
         search=q.strip() or None,
-        window=Window(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+        window=paging.rows_of(page),
     )
     filters = {"q": q, "tier": chosen.value if chosen else ""}
-    return render(
+    return page_flow.form_page(
         request,
         "users.html",
         {
             "title": "Users and keys",
             "users": listing.items,
-            "total": listing.total,
-            "page": page,
-            "page_size": PAGE_SIZE,
-            "filters": filters,
-            "query": urlencode({k: v for k, v in filters.items() if v}),
+            **paging.pager(page, listing.total),
+            **paging.filtered(filters),
             "tiers": TIERS,
             "power_levels": POWER_LEVELS,
             "values": values or {"tier": "free"},
-            "errors": errors or {},
         },
-        status_code=422 if errors else 200,
+        errors,
     )
 
 
@@ -258,14 +252,10 @@ def _user_page(
     user = users.get_user(session, user_id=user_id)
     stored = {
         "tier": user.tier,
-        "monthly_budget_usd": (
-            ""
-            if user.monthly_budget_usd is None
-            else format(user.monthly_budget_usd.normalize(), "f")
-        ),
+        "monthly_budget_usd": forms.decimal_text(user.monthly_budget_usd),
         "default_power_level": user.default_power_level or "",
     }
-    return render(
+    return page_flow.form_page(
         request,
         "user.html",
         {
@@ -275,8 +265,8 @@ def _user_page(
             "tiers": TIERS,
             "power_levels": POWER_LEVELS,
             "values": {**stored, **(values or {})},
-            "errors": errors or {},
             "issued_key": issued_key,
         },
-        status_code=422 if errors else status_code,
+        errors,
+        status_code=status_code,
     )
