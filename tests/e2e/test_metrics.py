@@ -33,7 +33,8 @@ from tests.e2e.waiting import wait_for_usage_rows
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
 TOKEN = "metrics-token-for-tests"
-CROWD = 1000
+CROWD = 300
+"""Users in the crowd: a label holding a user would add a series each, hundreds of them."""
 # The starter tier may make one request a minute: the second is refused.
 TIER_LIMITS = json.dumps({"starter": {"requests_per_minute": 1}})
 
