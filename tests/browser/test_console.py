@@ -59,8 +59,13 @@ def test_create_a_provider_add_a_model_and_reprice_it(
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#notice")).to_contain_text("Provider fake-two added.")
     assert "sk-fake-two-secret-000111" not in page.content()
+    last_check = (
+        page.get_by_role("row").filter(has_text="fake-two").locator('td[data-label="Last check"]')
+    )
+    expect(last_check).to_have_text("never")
     page.get_by_role("button", name="Check fake-two now").click()
     expect(page.locator("#notice")).to_contain_text("Checked fake-two")
+    expect(last_check).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$"))
     screenshot(page, artifacts, "providers")
 
     page.goto(f"{world.ui}/models/new")
