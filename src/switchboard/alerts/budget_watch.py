@@ -2,9 +2,10 @@
 
 The gateway tells the watch of each settled request with a cost against a budget
 (`Gateway.watch_settled`), on its event loop after the response: `notice` only schedules a
-check and returns. One check per user runs at a time; what is settled meanwhile is checked
-again when it ends. A check reads the budgets' spend from the limits' counters once the
-settlement has reached them, and raises the thresholds reached (each once, across replicas).
+check and returns (or not even that, while the rules last read hold no budget threshold).
+One check per user runs at a time; what is settled meanwhile is checked again when it ends.
+A check reads the budgets' spend from the limits' counters once the settlement has reached
+them, and raises the thresholds reached (each once, across replicas).
 """
 
 from __future__ import annotations

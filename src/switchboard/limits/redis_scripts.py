@@ -40,12 +40,6 @@ local function drop_until(set, amounts, upto)
   redis.call('ZREMRANGEBYSCORE', set, '-inf', upto)
   return freed
 end
-local function purge_reservations(h, r, amt, now)
-  local freed = drop_until(r, amt, now)
-  if freed ~= 0 and redis.call('HEXISTS', h, 'since') == 1 then
-    redis.call('HINCRBY', h, 'reserved', -freed)
-  end
-end
 -- A reply as one string of integers: parsing one bulk string costs the client far less than
 -- parsing a nested array of them (most of the cost of a call, in Python). Groups are
 -- written as their length, then their values, flattened.
@@ -91,6 +85,10 @@ local function first(what, key)
   done[name] = true
   return true
 end
+-- Safe to skip a second PEXPIRE: a key is given its TTL only when an admission has just
+-- added a member to it, and nothing later in the same call can remove that member (its
+-- settlement comes in a later call, after the admission's reply), so the key lives on.
+-- The longest TTL asked in the call is the one set.
 local function expire(key, ttl)
   if (ttls[key] or -1) >= ttl then return end
   ttls[key] = ttl
@@ -299,6 +297,12 @@ ADJUST = (
     _CLOCK
     + _PURGE_RESERVATIONS
     + """
+local function purge_reservations(h, r, amt, now)
+  local freed = drop_until(r, amt, now)
+  if freed ~= 0 and redis.call('HEXISTS', h, 'since') == 1 then
+    redis.call('HINCRBY', h, 'reserved', -freed)
+  end
+end
 -- ARGV: id, hold_ms, n_budgets, (limit, units)*   KEYS: per budget: hash, resv, amounts
 -- Returns (encoded) status 0|1, now, refusal{index, remaining, retry, needed},
 --          budgets{spent, reserved}*

@@ -166,8 +166,9 @@ async def check_now(
     _admin: AdminDep,
     form: forms.AdminFormDep,
 ) -> Response:
-    """Probe now. With htmx, only the provider's health cell is replaced (announced politely);
-    without, the list is shown again with the result as its notice."""
+    """Probe now. With htmx, the provider's Health cell is replaced, and its Last check cell
+    and the notice (announced politely) swapped out of band; without, the list is shown
+    again with the result as its notice."""
     report = await gateway.probe_provider(provider_id)
     summary = f"{report.provider_slug}: {report.status}" + (
         f" ({report.latency_ms} ms)" if report.latency_ms is not None else ""
