@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -106,7 +107,7 @@ def _lifespan(
 
 def _include_routers(app: FastAPI, settings: Settings) -> None:
     """The OpenAI and Anthropic surfaces, health, docs and metrics, the admin and the BYOK
-    APIs."""
+    APIs, and the console."""
     app.include_router(chat.router, tags=["openai"])
     app.include_router(models.router, tags=["openai"])
     app.include_router(anthropic_messages.router, tags=["anthropic"])
@@ -114,7 +115,16 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(docs.router)
     if settings.metrics_enabled:
         app.include_router(metrics_endpoint.router)
-    app.include_router(
+    for router in _joined_routers():
+        app.include_router(router)
+
+
+@functools.cache
+def _joined_routers() -> tuple[APIRouter, ...]:
+    """The admin and BYOK APIs and the console, each its pages' routers joined under its
+    prefix: once per process (FastAPI analyses each route anew at every inclusion, which
+    would double the cost of every app made after the first)."""
+    return (
         admin.admin_router(
             admin_providers.router,
             admin_models.router,
@@ -125,10 +135,10 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
             admin_catalog_sync.router,
             admin_limits.router,
             admin_alerts.router,
-        )
+        ),
+        byok.byok_router(byok_keys.router, byok_usage.router),
+        console.console_router(),
     )
-    app.include_router(byok.byok_router(byok_keys.router, byok_usage.router))
-    app.include_router(console.console_router())
 
 
 def _answer_errors(app: FastAPI) -> None:

@@ -111,6 +111,8 @@ def find_hot_routes(app: FastAPI, paths: Iterable[str]) -> dict[str, Handler]:
             and list(inspect.signature(endpoint).parameters) == [dependant.request_param_name]
         ):
             hot[path] = endpoint
+            if len(hot) == len(wanted):  # the rest are not worked out at all
+                break
     return hot
 
 
