@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.db import open_database
-from tests.databases import postgres_schema
+from tests.databases import MigratedTemplates, postgres_schema
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -28,13 +28,33 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     return key
 
 
+MIGRATING = frozenset({"session_factory", "app_settings"})
+"""Fixtures that migrate the test's database first: its tests get one already migrated."""
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    templates = MigratedTemplates(tmp_path_factory.mktemp("templates"), POSTGRES_URL)
+    yield templates
+    templates.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty database of each kind: a SQLite file, or a new PostgreSQL schema."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: MigratedTemplates
+) -> Iterator[str]:
+    """A URL to a database of each kind: a SQLite file, or a new PostgreSQL schema, empty; or
+    already migrated (a copy of a migrated template) when a fixture of the test migrates it."""
+    migrated = not MIGRATING.isdisjoint(request.fixturenames)
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'switchboard.db'}"
+        path = tmp_path / "switchboard.db"
+        if migrated:
+            migrated_templates.sqlite_copy(path)
+        yield f"sqlite:///{path}"
         return
-    with postgres_schema(POSTGRES_URL, "test") as url:
+    with (
+        migrated_templates.postgres_copy() if migrated else postgres_schema(POSTGRES_URL, "test")
+    ) as url:
         yield url
 
 
