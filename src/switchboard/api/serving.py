@@ -123,7 +123,8 @@ def _record_failure(
 
 
 def _anthropic(request: Request) -> bool:
-    return request.url.path.startswith("/v1/messages")
+    path: str = request.scope["path"]  # not `request.url`: every answer would build one
+    return path.startswith("/v1/messages")
 
 
 def _limit_headers(request: Request, route: Route) -> dict[str, str]:

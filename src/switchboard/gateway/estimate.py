@@ -17,6 +17,13 @@ TOKENS_PER_IMAGE = 765
 
 
 def estimate_tokens(body: Mapping[str, Any]) -> int:
+    """The prompt's estimate and the requested output: what must fit in the context window."""
+    return estimate_prompt_tokens(body) + (requested_output_tokens(body) or 0)
+
+
+def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
+    """The estimate of the prompt alone (for a provider that reports no usage, and what a
+    request reserves of its tokens per minute before its answer)."""
     chars = 0
     tokens = 0
     for message in body.get("messages") or ():
@@ -39,7 +46,7 @@ def estimate_tokens(body: Mapping[str, Any]) -> int:
                 chars += len(str(call.get("function") or ""))
     for tool in body.get("tools") or ():
         chars += len(str(tool))
-    return tokens + tokens_for_chars(chars) + (requested_output_tokens(body) or 0)
+    return tokens + tokens_for_chars(chars)
 
 
 def tokens_for_chars(chars: int) -> int:
@@ -64,11 +71,6 @@ def requested_output_tokens(body: Mapping[str, Any]) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool) and value:
             return value
     return None
-
-
-def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
-    """The estimate of the prompt alone, for a provider that reports no usage."""
-    return estimate_tokens({**body, "max_tokens": 0, "max_completion_tokens": 0})
 
 
 def wants_tools(body: Mapping[str, Any]) -> bool:
