@@ -122,8 +122,8 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
 @functools.cache
 def _joined_routers() -> tuple[APIRouter, ...]:
     """The admin and BYOK APIs and the console, each its pages' routers joined under its
-    prefix: once per process (FastAPI analyses each route anew at every inclusion, which
-    would double the cost of every app made after the first)."""
+    prefix: once per process (joined anew, FastAPI works out their ~300 routes again, 0.1 s
+    for every app made after the first)."""
     return (
         admin.admin_router(
             admin_providers.router,
